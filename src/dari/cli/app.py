@@ -4,7 +4,27 @@ from __future__ import annotations
 
 import typer
 
-app = typer.Typer(help="dari (다리): hospital data to routine use of medical AI.", no_args_is_help=True)
+from dari import __version__
+from dari.cli import cdm, demo, site, synth
+
+app = typer.Typer(help="dari (다리): hospital data to routine use of medical AI.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+app.command("synth")(synth.synth)
+app.command("demo")(demo.demo)
+app.add_typer(site.app, name="site")
+app.add_typer(cdm.app, name="cdm")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"dari {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    """dari (다리): hospital data to routine use of medical AI."""
 
 
 def main() -> None:

@@ -1,0 +1,92 @@
+"""`dari cdm …`: inspect and check an OMOP CDM (a site folder, a DuckDB file or a PostgreSQL URL)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from dari.cdm.schema import ddl
+from dari.cdm.store import open_store
+from dari.cdm.summary import CdmSummary, summarise
+from dari.cli.console import OutputFormat, err, guarded, out, progress_bar
+from dari.errors import QualityGateError
+from dari.quality import render_report, run_checks
+
+app = typer.Typer(help="Inspect and check an OMOP CDM v5.4 database.", no_args_is_help=True)
+TargetArg = Annotated[str, typer.Argument(help="Site folder, DuckDB file, or postgresql://…?schema=NAME.")]
+
+
+@app.command("check")
+def check(
+    target: TargetArg,
+    output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = "table",
+    fail_under: Annotated[float, typer.Option(min=0, max=100, help="Exit 4 when the score is below this.")] = 0.0,
+) -> None:
+    """Run the data-quality checks (conformance, completeness, plausibility); counts only, never rows."""
+    with guarded():
+        store = open_store(target)
+        try:
+            with progress_bar() as bar:
+                task = bar.add_task("checks", total=None)
+                report = run_checks(store, progress=lambda done, total: bar.update(task, completed=done,
+                                                                                   total=total))
+        finally:
+            store.close()
+        if output == "json":
+            typer.echo(report.to_json())
+        else:
+            render_report(report, out)
+        if report.score < fail_under:
+            raise QualityGateError(f"quality score {report.score:.1f} is below --fail-under {fail_under:g}")
+
+
+def render_summary(summary: CdmSummary) -> None:
+    """Rich rendering of what one CDM holds."""
+    table = Table(title=summary.label)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    for name, n in summary.rows.items():
+        table.add_row(name, f"{n:,}")
+    if summary.female_share is not None:
+        table.add_row("female", f"{100 * summary.female_share:.1f} %")
+    if summary.median_age is not None:
+        table.add_row("median age (2025)", f"{summary.median_age:.0f}")
+    if summary.first_date:
+        table.add_row("observed", f"{summary.first_date} … {summary.last_date}")
+    for c in summary.top_conditions:
+        table.add_row(f"  {c.name_ko or ''} / {c.name}", f"{c.persons:,} persons")
+    out.print(table)
+
+
+@app.command("summary")
+def summary(
+    target: TargetArg,
+    output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = "table",
+) -> None:
+    """Show what a CDM holds: row counts, demographics, most frequent conditions."""
+    with guarded():
+        store = open_store(target)
+        try:
+            result = summarise(store)
+        finally:
+            store.close()
+    if output == "json":
+        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+    else:
+        render_summary(result)
+
+
+@app.command("ddl")
+def show_ddl(
+    dialect: Annotated[str, typer.Option(help="duckdb or postgresql.")] = "duckdb",
+    schema: Annotated[str | None, typer.Option(help="Schema to qualify table names with.")] = None,
+) -> None:
+    """Print the OMOP CDM v5.4 DDL for a SQL dialect."""
+    if dialect not in ("duckdb", "postgresql"):
+        raise typer.BadParameter(f"must be duckdb or postgresql, got {dialect!r}", param_hint="--dialect")
+    for statement in ddl(dialect, schema):  # type: ignore[arg-type]
+        typer.echo(statement + ";")
+    err.print("[dim]OMOP CDM v5.4, 39 tables[/]")

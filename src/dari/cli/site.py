@@ -1,0 +1,43 @@
+"""`dari site …`: work at one hospital's site node."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from dari.cli.console import OutputFormat, guarded, out, step_printer
+from dari.etl.pipeline import run_etl
+
+app = typer.Typer(help="Work at a hospital's site node (extract → CDM).", no_args_is_help=True)
+
+
+@app.command("etl")
+def etl(
+    site: Annotated[Path, typer.Argument(help="Site folder holding extract/ (with manifest.json).",
+                                         exists=True, file_okay=False)],
+    target: Annotated[str | None, typer.Option(help="postgresql://user@host/db?schema=NAME instead of "
+                                                    "SITE/cdm.duckdb.")] = None,
+    output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = "table",
+) -> None:
+    """Convert the site's EMR extract into the OMOP CDM v5.4 (atomically: all or nothing)."""
+    with guarded():
+        report = run_etl(site, target=target, progress=step_printer(site.name))
+    if output == "json":
+        typer.echo(json.dumps(asdict(report), ensure_ascii=False))
+        return
+    table = Table(title=f"{report.site_id} → {report.target}")
+    for col in ("CDM table", "rows"):
+        table.add_column(col)
+    for name, n in report.cdm_rows.items():
+        if n:
+            table.add_row(name, f"{n:,}")
+    out.print(table)
+    dropped = {k: v for k, v in report.dropped_rows.items() if v}
+    if dropped:
+        out.print(f"[yellow]rows without a known patient, not loaded:[/] {dropped}")
+    out.print(f"unmapped (concept 0): {report.unmapped_rows}")

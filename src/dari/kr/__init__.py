@@ -1,0 +1,1 @@
+"""Facts about Korea shared across dari: RRNs, phone numbers, names, romanisation, places."""

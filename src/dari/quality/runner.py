@@ -1,0 +1,259 @@
+"""Run the check plan against a CDM store: every check is counted in the engine; nothing but counts comes back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from time import perf_counter
+from typing import Any
+
+from dari.cdm.schema import VOCABULARY_TABLES, cdm_tables, quote_ident
+from dari.cdm.store import CdmStore
+from dari.quality.catalog import ConceptKey, load_check_descriptions, load_thresholds
+from dari.quality.plan import CheckInstance, build_plan
+from dari.quality.report import CheckResult, QualityReport, redact, summarise
+from dari.quality.sql import BASE_SOURCE, TEMPLATES, identifiers, needed, render, value_names
+
+Progress = Callable[[int, int], None]
+Counts = tuple[int, int]
+_Part = tuple[str, list[Any]]
+
+
+class _Run:
+    def __init__(self, store: CdmStore, plan: list[CheckInstance], progress: Progress | None) -> None:
+        self.store, self.plan, self.progress = store, plan, progress
+        self.columns = store.table_columns()
+        self.types = self._column_types()
+        self.rows: dict[str, int] = {}
+        self.done: dict[int, CheckResult] = {}
+
+    def _column_types(self) -> dict[tuple[str, str], str]:
+        try:
+            rows = self.store.query("SELECT lower(table_name), lower(column_name), lower(data_type) FROM "
+                                    "information_schema.columns WHERE table_schema = current_schema()", [])
+        except Exception:  # types only spare work; without them every check still runs
+            return {}
+        return {(str(t), str(c)): str(d) for t, c, d in rows}
+
+    def record(self, i: int, counts: Counts | None = None, *, error: str | None = None,
+               na: str | None = None) -> None:
+        inst = self.plan[i]
+        t = inst.target
+        concept = inst.concepts.get("concept_id")
+        unit_id = inst.values.get("unit_concept_id")
+        result = CheckResult(
+            check_name=inst.check.check_name, level=inst.check.level, kahn_context=inst.check.kahn_context,
+            kahn_category=inst.check.kahn_category, kahn_subcategory=inst.check.kahn_subcategory,
+            severity=inst.check.severity, description=_describe(inst), table=t.table or None, field=t.field,
+            concept_id=inst.values.get("concept_id"), unit_concept_id=unit_id if isinstance(unit_id, int) else None,
+            concept=concept.label if isinstance(concept, ConceptKey) else None, threshold=inst.threshold,
+            status="error" if error else "not_applicable", error=error, not_applicable_reason=na)
+        if counts is not None and error is None and na is None:
+            violated, denominator = counts
+            result.num_violated_rows, result.num_denominator_rows = violated, denominator
+            if denominator == 0:
+                result.not_applicable_reason = "no rows to check"
+            else:
+                result.pct_violated = round(100.0 * violated / denominator, 4)
+                result.status = "failed" if result.pct_violated > inst.threshold else "passed"
+        self.done[i] = result
+
+    def tick(self) -> None:
+        if self.progress is not None:
+            self.progress(len(self.done), len(self.plan))
+
+    # --- applicability -------------------------------------------------------------------------------------
+    def resolve_concepts(self) -> str | None:
+        """Fill concept-id values from (vocabulary, code) keys; the reason concepts cannot be used, if any."""
+        keys = {k for inst in self.plan for v in inst.concepts.values()
+                for k in (v if isinstance(v, tuple) else (v,)) if k.concept_id is None}
+        found: dict[ConceptKey, int] = {}
+        reason = self._vocabulary_reason("concept")
+        if keys and reason is None:
+            codes = sorted({k.concept_code for k in keys})
+            try:
+                rows = self.store.query("SELECT concept_id, vocabulary_id, concept_code FROM concept WHERE "
+                                        f"concept_code IN ({', '.join('?' for _ in codes)})", codes)
+            except Exception as exc:
+                return f"concept look-up failed: {redact(str(exc))}"
+            for cid, vocab, code in rows:
+                found.setdefault(ConceptKey(vocabulary_id=str(vocab), concept_code=str(code)), int(cid))
+        for inst in self.plan:
+            for name, key in inst.concepts.items():
+                ids = [k.concept_id if k.concept_id is not None else found.get(k)
+                       for k in (key if isinstance(key, tuple) else (key,))]
+                known = tuple(c for c in ids if c is not None)
+                if isinstance(key, tuple):
+                    inst.values[name] = known or None
+                else:
+                    inst.values[name] = known[0] if known else None
+        return reason
+
+    def _vocabulary_reason(self, table: str) -> str | None:
+        if table not in self.columns:
+            return f"no {table} table"
+        if table not in self.rows:
+            try:
+                self.rows[table] = int(self.store.query(
+                    f"SELECT COUNT(*) FROM (SELECT 1 FROM {quote_ident(table)} LIMIT 1) x", [])[0][0])
+            except Exception as exc:
+                return f"{table} table unreadable: {redact(str(exc))}"
+        return f"{table} table is empty" if self.rows[table] == 0 else None
+
+    def inapplicable(self, inst: CheckInstance, concept_reason: str | None) -> str | None:
+        template = TEMPLATES[inst.check.sql_template]
+        for table, field in needed(template, inst.slots):
+            if table not in self.columns:
+                return f"table {table} does not exist"
+            if field and field not in self.columns[table]:
+                return f"field {table}.{field} does not exist"
+            if table in VOCABULARY_TABLES and table != inst.target.table and self._vocabulary_reason(table):
+                return self._vocabulary_reason(table)
+        for name, key in inst.concepts.items():
+            if inst.values.get(name) is None:
+                labels = ", ".join(k.label for k in (key if isinstance(key, tuple) else (key,)))
+                return concept_reason or f"concept {labels} not in the concept table"
+        return None
+
+    # --- execution -----------------------------------------------------------------------------------------
+    def parts(self, inst: CheckInstance) -> tuple[_Part, _Part, _Part]:
+        template = TEMPLATES[inst.check.sql_template]
+        idents = identifiers(inst.slots)
+        violated = template.violated
+        if self.types.get((inst.target.table, inst.target.field or "")) in template.exempt_types:
+            violated = "1 = 0"
+        return (render(template.source, idents, inst.values), render(violated, idents, inst.values),
+                render(template.denominator, idents, inst.values))
+
+    def aggregate(self, source: _Part, members: list[tuple[int, _Part, _Part]], count_rows: str | None) -> None:
+        exprs: dict[tuple[str, tuple[Any, ...]], int] = {}
+        for _, v, d in members:
+            for sql, params in (v, d):
+                exprs.setdefault((sql, tuple(params)), len(exprs))
+        select = ["COUNT(*)"] if count_rows else []
+        select += [f"SUM(CASE WHEN ({sql}) THEN 1 ELSE 0 END)" for sql, _ in exprs]
+        params = [p for _, ps in exprs for p in ps] + source[1]
+        try:
+            row = self.store.query(f"SELECT {', '.join(select)} FROM {source[0]}", params)[0]
+        except Exception:
+            if count_rows:
+                self.rows[count_rows] = self._count(count_rows)
+            for member in members:  # one by one, so that an error names its own check
+                self._single(source, member)
+            self.tick()
+            return
+        if count_rows:
+            self.rows[count_rows] = int(row[0] or 0)
+        offset = 1 if count_rows else 0
+        for i, v, d in members:
+            if count_rows and self.rows[count_rows] == 0:
+                self.record(i, na="table is empty")
+                continue
+            cv = row[offset + exprs[(v[0], tuple(v[1]))]]
+            cd = row[offset + exprs[(d[0], tuple(d[1]))]]
+            self.record(i, (int(cv or 0), int(cd or 0)))
+        self.tick()
+
+    def _count(self, table: str) -> int:
+        try:
+            return int(self.store.query(f"SELECT COUNT(*) FROM {quote_ident(table)}", [])[0][0])
+        except Exception:
+            return -1
+
+    def _single(self, source: _Part, member: tuple[int, _Part, _Part]) -> None:
+        i, v, d = member
+        sql = (f"SELECT SUM(CASE WHEN ({v[0]}) THEN 1 ELSE 0 END), SUM(CASE WHEN ({d[0]}) THEN 1 ELSE 0 END) "
+               f"FROM {source[0]}")
+        try:
+            row = self.store.query(sql, v[1] + d[1] + source[1])[0]
+            self.record(i, (int(row[0] or 0), int(row[1] or 0)))
+        except Exception as exc:
+            self.record(i, error=redact(f"{type(exc).__name__}: {exc}"))
+
+    def query(self, i: int) -> None:
+        _, (v, vp), (d, dp) = self.parts(self.plan[i])
+        try:
+            row = self.store.query(f"SELECT ({v}), ({d})", vp + dp)[0]
+            self.record(i, (int(row[0] or 0), int(row[1] or 0)))
+        except Exception as exc:
+            self.record(i, error=redact(f"{type(exc).__name__}: {exc}"))
+        self.tick()
+
+    def metadata(self, i: int) -> None:
+        t = self.plan[i].target
+        if t.field is None:
+            self.record(i, (0 if t.table in self.columns else 1, 1))
+        elif t.table not in self.columns:
+            self.record(i, na=f"table {t.table} does not exist")
+        else:
+            self.record(i, (0 if t.field in self.columns[t.table] else 1, 1))
+
+    def execute(self) -> list[CheckResult]:
+        concept_reason = self.resolve_concepts()
+        groups: dict[tuple[str, str, tuple[Any, ...]], list[tuple[int, _Part, _Part]]] = {}
+        queries: list[int] = []
+        for i, inst in enumerate(self.plan):
+            template = TEMPLATES[inst.check.sql_template]
+            if template.kind == "metadata":
+                self.metadata(i)
+                continue
+            reason = self.inapplicable(inst, concept_reason)
+            missing = [n for n in value_names(template.source + template.violated + template.denominator)
+                       if inst.values.get(n) is None]
+            if reason:
+                self.record(i, na=reason)
+            elif missing:
+                self.record(i, error=f"the thresholds give no {', '.join(missing)} for this check")
+            elif template.kind == "query":
+                queries.append(i)
+            else:
+                source, v, d = self.parts(inst)
+                groups.setdefault((inst.target.table, source[0], tuple(source[1])), []).append((i, v, d))
+        self.tick()
+        pending = {table for table, _, _ in groups} | {self.plan[i].target.table for i in queries}
+        for table in (t for t in cdm_tables() if t in pending):  # one scan per table, which also counts rows
+            base = render(BASE_SOURCE, identifiers({"table": table}), {})
+            self.aggregate(base, groups.pop((table, base[0], tuple(base[1])), []), count_rows=table)
+        for (table, sql, params), members in groups.items():
+            if self.rows.get(table) == 0:
+                for i, _, _ in members:
+                    self.record(i, na="table is empty")
+            else:
+                self.aggregate((sql, list(params)), members, count_rows=None)
+        for i in queries:
+            if self.rows.get(self.plan[i].target.table) == 0:
+                self.record(i, na="table is empty")
+            else:
+                self.query(i)
+        self.tick()
+        return [self.done[i] for i in range(len(self.plan))]
+
+
+class _Blank(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def _describe(inst: CheckInstance) -> str:
+    t = inst.target
+    words = _Blank(table=t.table, field=t.field, other_field=t.other_field, fk_table=t.fk_table,
+                   fk_field=t.fk_field, threshold=inst.threshold)
+    words.update({k: v for k, v in inst.values.items() if v is not None and not isinstance(v, tuple)})
+    words.update({k: (", ".join(c.label for c in v) if isinstance(v, tuple) else v.label)
+                  for k, v in inst.concepts.items()})
+    try:
+        return inst.check.description.format_map(words)
+    except (ValueError, AttributeError, IndexError):
+        return inst.check.description
+
+
+def run_checks(store: CdmStore, *, checks_file: Path | str | None = None,
+               thresholds_file: Path | str | None = None, progress: Progress | None = None) -> QualityReport:
+    """Run every data-quality check on a CDM; a check that cannot run is recorded as an error, not raised."""
+    started, t0 = datetime.now(UTC), perf_counter()
+    checks = load_check_descriptions(Path(checks_file) if checks_file else None)
+    thresholds = load_thresholds(Path(thresholds_file) if thresholds_file else None)
+    results = _Run(store, build_plan(checks, thresholds), progress).execute()
+    return QualityReport(cdm=store.label, dialect=store.dialect, started_at=started,
+                         duration_s=round(perf_counter() - t0, 3), results=results, summary=summarise(results))
