@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import duckdb
 import psycopg
 import pytest
-from conftest import SMALL_CDM_SQL, load_small_cdm
+from quality_cdm import SMALL_CDM_SQL, load_small_cdm
 
 from dari.cdm.schema import ddl, quote_ident
 from dari.cdm.store import DuckDbStore, open_store
@@ -66,8 +66,19 @@ def _duckdb_report(extra: list[str]) -> QualityReport:
 
 
 def _outcomes(report: QualityReport) -> list[tuple[object, ...]]:
-    return [(r.check_name, r.table, r.field, r.concept_id, r.unit_concept_id, r.status, r.num_violated_rows,
-             r.num_denominator_rows) for r in report.results]
+    return [
+        (
+            r.check_name,
+            r.table,
+            r.field,
+            r.concept_id,
+            r.unit_concept_id,
+            r.status,
+            r.num_violated_rows,
+            r.num_denominator_rows,
+        )
+        for r in report.results
+    ]
 
 
 @pytest.mark.postgres

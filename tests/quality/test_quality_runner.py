@@ -1,4 +1,7 @@
-"""run_checks on a small valid CDM, then on copies broken on purpose: the right check fails, by the right count."""
+"""run_checks on a valid CDM, then on copies broken on purpose: the right check fails, by the right count.
+
+The CDM and its helpers come from tests/quality/conftest.py.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +10,25 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import drop_constraints
+from quality_cdm import drop_constraints
 
 from dari.cdm.store import DuckDbStore
 from dari.quality import CheckResult, QualityReport, run_checks
 
 
-def one(report: QualityReport, check: str, table: str, field: str | None = None,
-        concept_id: int | None = None, unit_concept_id: int | None = None) -> CheckResult:
-    found = [r for r in report.find(check, table, field, concept_id, unit_concept_id)
-             if field is not None or r.field is None]
+def one(
+    report: QualityReport,
+    check: str,
+    table: str,
+    field: str | None = None,
+    concept_id: int | None = None,
+    unit_concept_id: int | None = None,
+) -> CheckResult:
+    found = [
+        r
+        for r in report.find(check, table, field, concept_id, unit_concept_id)
+        if field is not None or r.field is None
+    ]
     assert len(found) == 1, f"{check} {table}.{field}: {len(found)} results"
     return found[0]
 
@@ -26,19 +38,28 @@ def test_run_checks_valid_cdm_passes_or_not_applicable(cdm: DuckDbStore) -> None
     # Execute
     report = run_checks(cdm)
     # Assert
-    bad = [(r.check_name, r.table, r.field, r.status) for r in report.results if r.status in ("failed", "error")]
+    bad = [
+        (r.check_name, r.table, r.field, r.status) for r in report.results if r.status in ("failed", "error")
+    ]
     assert bad == []
     assert report.summary.passed > 500
     assert report.summary.overall_score == 100.0
-    assert one(report, "plausibleValueHigh", "measurement", "measurement_concept_id", 3004410).status == "passed"
-    assert one(report, "plausibleGender", "condition_occurrence", "condition_concept_id", 4163261).status == "passed"
+    assert (
+        one(report, "plausibleValueHigh", "measurement", "measurement_concept_id", 3004410).status == "passed"
+    )
+    assert (
+        one(report, "plausibleGender", "condition_occurrence", "condition_concept_id", 4163261).status
+        == "passed"
+    )
 
 
 def test_run_checks_duplicate_primary_key_fails_is_primary_key(cdm: DuckDbStore) -> None:
     # Prepare
     drop_constraints(cdm.con, "person")
-    cdm.execute("INSERT INTO person (person_id, gender_concept_id, year_of_birth, race_concept_id, "
-                "ethnicity_concept_id) VALUES (1, 8507, 1951, 8515, 38003564)")
+    cdm.execute(
+        "INSERT INTO person (person_id, gender_concept_id, year_of_birth, race_concept_id, "
+        "ethnicity_concept_id) VALUES (1, 8507, 1951, 8515, 38003564)"
+    )
     # Execute
     report = run_checks(cdm)
     # Assert
@@ -49,8 +70,10 @@ def test_run_checks_duplicate_primary_key_fails_is_primary_key(cdm: DuckDbStore)
 
 def test_run_checks_orphan_person_id_fails_is_foreign_key(cdm: DuckDbStore) -> None:
     # Prepare
-    cdm.execute("INSERT INTO condition_occurrence (condition_occurrence_id, person_id, condition_concept_id, "
-                "condition_start_date, condition_type_concept_id) VALUES (99, 999, 201826, DATE '2020-01-01', 32817)")
+    cdm.execute(
+        "INSERT INTO condition_occurrence (condition_occurrence_id, person_id, condition_concept_id, "
+        "condition_start_date, condition_type_concept_id) VALUES (99, 999, 201826, DATE '2020-01-01', 32817)"
+    )
     # Execute
     report = run_checks(cdm)
     # Assert
@@ -62,7 +85,9 @@ def test_run_checks_orphan_person_id_fails_is_foreign_key(cdm: DuckDbStore) -> N
 
 def test_run_checks_visit_end_before_start_fails_temporal_after(cdm: DuckDbStore) -> None:
     # Prepare
-    cdm.execute("UPDATE visit_occurrence SET visit_end_date = DATE '2020-02-01' WHERE visit_occurrence_id = 10")
+    cdm.execute(
+        "UPDATE visit_occurrence SET visit_end_date = DATE '2020-02-01' WHERE visit_occurrence_id = 10"
+    )
     # Execute
     report = run_checks(cdm)
     # Assert
@@ -81,15 +106,22 @@ def test_run_checks_hba1c_of_45_percent_fails_value_high_only(cdm: DuckDbStore) 
     high = one(report, "plausibleValueHigh", "measurement", "measurement_concept_id", 3004410)
     assert (high.status, high.num_violated_rows, high.num_denominator_rows) == ("failed", 1, 3)
     assert high.unit_concept_id == 8554
-    assert one(report, "plausibleValueLow", "measurement", "measurement_concept_id", 3004410).status == "passed"
-    assert one(report, "plausibleValueHigh", "measurement", "measurement_concept_id", 3016723, 8840).status == "passed"
+    assert (
+        one(report, "plausibleValueLow", "measurement", "measurement_concept_id", 3004410).status == "passed"
+    )
+    assert (
+        one(report, "plausibleValueHigh", "measurement", "measurement_concept_id", 3016723, 8840).status
+        == "passed"
+    )
 
 
 def test_run_checks_event_after_death_fails_during_life(cdm: DuckDbStore) -> None:
     # Prepare: person 3 died 2022-05-01; the grace period is 60 days
-    cdm.execute("INSERT INTO condition_occurrence (condition_occurrence_id, person_id, condition_concept_id, "
-                "condition_start_date, condition_type_concept_id) VALUES "
-                "(98, 3, 201826, DATE '2023-01-01', 32817), (97, 3, 201826, DATE '2022-06-15', 32817)")
+    cdm.execute(
+        "INSERT INTO condition_occurrence (condition_occurrence_id, person_id, condition_concept_id, "
+        "condition_start_date, condition_type_concept_id) VALUES "
+        "(98, 3, 201826, DATE '2023-01-01', 32817), (97, 3, 201826, DATE '2022-06-15', 32817)"
+    )
     # Execute
     report = run_checks(cdm)
     # Assert
@@ -126,7 +158,9 @@ def test_run_checks_dropped_table_fails_cdm_table_and_run_completes(cdm: DuckDbS
 
 def test_run_checks_condition_coded_as_drug_fails_fk_domain(cdm: DuckDbStore) -> None:
     # Prepare
-    cdm.execute("UPDATE condition_occurrence SET condition_concept_id = 1503297 WHERE condition_occurrence_id = 21")
+    cdm.execute(
+        "UPDATE condition_occurrence SET condition_concept_id = 1503297 WHERE condition_occurrence_id = 21"
+    )
     # Execute
     report = run_checks(cdm)
     # Assert
@@ -138,9 +172,13 @@ def test_run_checks_condition_coded_as_drug_fails_fk_domain(cdm: DuckDbStore) ->
 
 def test_run_checks_non_standard_and_zero_concepts_counted_apart(cdm: DuckDbStore) -> None:
     # Prepare: one ICD10 (non-standard) concept, one 0 and one unknown id in condition_concept_id
-    cdm.execute("UPDATE condition_occurrence SET condition_concept_id = 45552385 WHERE condition_occurrence_id = 20")
+    cdm.execute(
+        "UPDATE condition_occurrence SET condition_concept_id = 45552385 WHERE condition_occurrence_id = 20"
+    )
     cdm.execute("UPDATE condition_occurrence SET condition_concept_id = 0 WHERE condition_occurrence_id = 21")
-    cdm.execute("UPDATE condition_occurrence SET condition_concept_id = 777 WHERE condition_occurrence_id = 22")
+    cdm.execute(
+        "UPDATE condition_occurrence SET condition_concept_id = 777 WHERE condition_occurrence_id = 22"
+    )
     # Execute
     report = run_checks(cdm)
     # Assert
@@ -172,7 +210,9 @@ def test_run_checks_event_outside_observation_and_person_without_period_fail(cdm
     assert one(report, "personHasObservationPeriod", "person", "person_id").num_violated_rows == 1
     visits = one(report, "withinObservationPeriod", "visit_occurrence", "visit_start_date")
     assert (visits.status, visits.num_violated_rows, visits.num_denominator_rows) == ("failed", 1, 5)
-    assert one(report, "withinObservationPeriod", "drug_exposure", "drug_exposure_start_date").status == "passed"
+    assert (
+        one(report, "withinObservationPeriod", "drug_exposure", "drug_exposure_start_date").status == "passed"
+    )
 
 
 def test_run_checks_without_concept_table_skips_concept_checks(cdm: DuckDbStore) -> None:
@@ -184,7 +224,9 @@ def test_run_checks_without_concept_table_skips_concept_checks(cdm: DuckDbStore)
     for check in ("fkDomain", "isStandardValidConcept", "plausibleGender"):
         statuses = {r.status for r in report.results if r.check_name == check}
         assert statuses == {"not_applicable"}, check
-    assert one(report, "isForeignKey", "condition_occurrence", "condition_concept_id").status == "not_applicable"
+    assert (
+        one(report, "isForeignKey", "condition_occurrence", "condition_concept_id").status == "not_applicable"
+    )
     assert one(report, "isRequired", "person", "year_of_birth").status == "passed"
     assert report.summary.error == 0
 
@@ -240,13 +282,17 @@ def test_run_checks_query_error_is_recorded_redacted_and_isolated(cdm: DuckDbSto
 
 def test_run_checks_user_thresholds_override_builtin(cdm: DuckDbStore, tmp_path: Path) -> None:
     # Prepare: 1 of 5 visits ends before it starts (20%); a user allows 25%, and HbA1c up to 50 %
-    cdm.execute("UPDATE visit_occurrence SET visit_end_date = DATE '2020-02-01' WHERE visit_occurrence_id = 10")
+    cdm.execute(
+        "UPDATE visit_occurrence SET visit_end_date = DATE '2020-02-01' WHERE visit_occurrence_id = 10"
+    )
     cdm.execute("UPDATE measurement SET value_as_number = 45 WHERE measurement_id = 41")
     path = tmp_path / "thresholds.csv"
-    path.write_text("check_name,table,field,vocabulary_id,concept_code,unit_code,threshold,plausible_value_low,"
-                    "plausible_value_high\n"
-                    "plausibleTemporalAfter,visit_occurrence,visit_end_date,,,,25,,\n"
-                    "plausibleValueHigh,measurement,measurement_concept_id,LOINC,4548-4,%,,3,50\n")
+    path.write_text(
+        "check_name,table,field,vocabulary_id,concept_code,unit_code,threshold,plausible_value_low,"
+        "plausible_value_high\n"
+        "plausibleTemporalAfter,visit_occurrence,visit_end_date,,,,25,,\n"
+        "plausibleValueHigh,measurement,measurement_concept_id,LOINC,4548-4,%,,3,50\n"
+    )
     # Execute
     default = run_checks(cdm)
     custom = run_checks(cdm, thresholds_file=path)
@@ -262,9 +308,11 @@ def test_run_checks_user_thresholds_override_builtin(cdm: DuckDbStore, tmp_path:
 def test_run_checks_user_checks_file_limits_checks(cdm: DuckDbStore, tmp_path: Path) -> None:
     # Prepare
     path = tmp_path / "checks.csv"
-    path.write_text("check_name,level,kahn_context,kahn_category,kahn_subcategory,severity,applies_to,"
-                    "sql_template,description\n"
-                    "isRequired,field,Verification,Completeness,,fatal,required_fields,is_null,NULL in {field}\n")
+    path.write_text(
+        "check_name,level,kahn_context,kahn_category,kahn_subcategory,severity,applies_to,"
+        "sql_template,description\n"
+        "isRequired,field,Verification,Completeness,,fatal,required_fields,is_null,NULL in {field}\n"
+    )
     # Execute
     report = run_checks(cdm, checks_file=path)
     # Assert
@@ -289,6 +337,21 @@ def test_run_checks_empty_table_not_applicable(cdm: DuckDbStore, table: str) -> 
     # Execute
     report = run_checks(cdm)
     # Assert
-    assert one(report, "isRequired", table, f"{table}_id" if table == "measurement" else "concept_id").status \
+    assert (
+        one(report, "isRequired", table, f"{table}_id" if table == "measurement" else "concept_id").status
         == "not_applicable"
+    )
     assert report.summary.failed == 0 and report.summary.error == 0
+
+
+def test_run_checks_missing_column_fails_cdm_field_only(cdm: DuckDbStore) -> None:
+    # Prepare: a CDM from another tool that lacks a v5.4 column
+    cdm.execute("ALTER TABLE visit_occurrence DROP COLUMN admitted_from_concept_id")
+    # Execute
+    report = run_checks(cdm)
+    # Assert
+    field = ("visit_occurrence", "admitted_from_concept_id")
+    assert one(report, "cdmField", *field).status == "failed"
+    assert one(report, "isForeignKey", *field).status == "not_applicable"
+    assert one(report, "cdmField", "visit_occurrence", "visit_end_date").status == "passed"
+    assert report.summary.failed == 1 and report.summary.error == 0

@@ -97,19 +97,24 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def create_table_sql(table: Table, dialect: Dialect, schema: str | None = None) -> str:
-    """CREATE TABLE statement for one CDM table, with NOT NULL and primary key as OHDSI declares them."""
+def create_table_sql(table: Table, dialect: Dialect, schema: str | None = None, *,
+                     primary_keys: bool = True) -> str:
+    """CREATE TABLE statement for one CDM table, with NOT NULL and (optionally) the primary key."""
     cols = [
         f"  {quote_ident(f.name)} {f.sql_type(dialect)}{' NOT NULL' if f.required else ''}"
         for f in table.fields
     ]
     pk = table.primary_key
-    if pk is not None:
+    if pk is not None and primary_keys:
         cols.append(f"  PRIMARY KEY ({quote_ident(pk.name)})")
     qualified = f"{quote_ident(schema)}.{quote_ident(table.name)}" if schema else quote_ident(table.name)
     return f"CREATE TABLE {qualified} (\n" + ",\n".join(cols) + "\n)"
 
 
-def ddl(dialect: Dialect, schema: str | None = None) -> list[str]:
-    """CREATE TABLE statements for the whole CDM v5.4 in the given dialect."""
-    return [create_table_sql(t, dialect, schema) for t in cdm_tables().values()]
+def ddl(dialect: Dialect, schema: str | None = None, *, primary_keys: bool = True) -> list[str]:
+    """CREATE TABLE statements for the whole CDM v5.4 in the given dialect.
+
+    OHDSI ships primary keys as a separate, optional script; bulk loads skip them (an index maintained row by
+    row costs more than the load) and `dari cdm check` verifies uniqueness instead.
+    """
+    return [create_table_sql(t, dialect, schema, primary_keys=primary_keys) for t in cdm_tables().values()]

@@ -168,9 +168,9 @@ def open_store(target: str | Path, *, read_only: bool = True) -> CdmStore:
     return DuckDbStore(con=con, label=str(path))
 
 
-def create_cdm_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create every CDM v5.4 table in a fresh DuckDB database."""
-    for statement in ddl("duckdb"):
+def create_cdm_schema(con: duckdb.DuckDBPyConnection, *, primary_keys: bool = False) -> None:
+    """Create every CDM v5.4 table in a fresh DuckDB database (without primary keys unless asked)."""
+    for statement in ddl("duckdb", primary_keys=primary_keys):
         con.execute(statement)
 
 

@@ -39,8 +39,9 @@ def check(
             typer.echo(report.to_json())
         else:
             render_report(report, out)
-        if report.score < fail_under:
-            raise QualityGateError(f"quality score {report.score:.1f} is below --fail-under {fail_under:g}")
+        score = report.summary.overall_score
+        if score is not None and score < fail_under:
+            raise QualityGateError(f"quality score {score:.1f} is below --fail-under {fail_under:g}")
 
 
 def render_summary(summary: CdmSummary) -> None:

@@ -39,6 +39,7 @@ def demo(
                 store.close()
             summary.label = f"{r.profile.site_id} · {r.profile.name_ko} ({r.profile.name_en})"
             render_summary(summary)
-            out.print(f"  data quality: {quality.score:.1f} % of checks passed "
+            score = quality.summary.overall_score
+            out.print(f"  data quality: {score if score is not None else float('nan'):.1f} % of checks passed "
                       f"({quality.summary.passed} passed, {quality.summary.failed} failed)")
     err.print(f"demo network in {out_dir}/ — try: dari cdm check {out_dir}/site-1")

@@ -84,6 +84,7 @@ def build_cdm(con: duckdb.DuckDBPyConnection, extract: Path, pseudonymiser: Pseu
               report: EtlReport, progress: Progress) -> ExtractManifest:
     """Fill an empty database with the CDM of one extract; counts go into `report`."""
     manifest = read_manifest(extract)
+    con.execute("SET enable_progress_bar = false")
     create_cdm_schema(con)
     progress("vocabulary")
     load_vocabulary(con)
@@ -106,8 +107,8 @@ def build_cdm(con: duckdb.DuckDBPyConnection, extract: Path, pseudonymiser: Pseu
             con, f"SELECT count(*) FROM {quote_ident(cdm_table)} WHERE {quote_ident(column)} = 0")
     for name in report.source_rows:
         con.execute(f"DROP TABLE {quote_ident(RAW_PREFIX + name)}")
-    con.execute("DROP TABLE person_map")
-    con.execute("DROP TABLE note_clean")
+    con.execute("DROP TABLE IF EXISTS person_map")
+    con.execute("DROP TABLE IF EXISTS note_clean")
     return manifest
 
 

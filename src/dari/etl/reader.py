@@ -9,10 +9,11 @@ import duckdb
 from dari.cdm.schema import quote_ident
 from dari.errors import InputError
 from dari.etl.encoding import read_header, transcode_to_utf8
-from dari.etl.extract_spec import EXTRACT_FILES, FileSpec
+from dari.etl.extract_spec import EXTRACT_FILES, ColumnType, FileSpec
 from dari.etl.manifest import ExtractManifest
 
 RAW_PREFIX = "src_"
+_EXPECTED = {"int": "a whole number", "number": "a number"}
 
 
 def _raw(name: str) -> str:
@@ -33,7 +34,7 @@ def _check_header(path: Path, spec: FileSpec, header: list[str]) -> None:
         raise InputError("column appears twice", file=str(path), row=1, column=sorted(dupes)[0])
 
 
-def _parse_expr(column: str, kind: str, manifest: ExtractManifest) -> str:
+def _parse_expr(column: str, kind: ColumnType, manifest: ExtractManifest) -> str:
     col = quote_ident(column)
     if kind == "int":
         return f"TRY_CAST({col} AS BIGINT)"
@@ -43,40 +44,57 @@ def _parse_expr(column: str, kind: str, manifest: ExtractManifest) -> str:
     return f"TRY_STRPTIME({col}, '{fmt}')"
 
 
-def _validate(con: duckdb.DuckDBPyConnection, path: Path, spec: FileSpec, manifest: ExtractManifest) -> None:
-    raw = _raw(spec.name)
-    if con.execute(f"SELECT count(*) FROM {raw}").fetchone() == (0,):
-        raise InputError("the file has a header but no rows", file=str(path), row=2)
-    # Each problem is reported at its first row; values are never echoed (they may be identifiers).
-    for column in spec.required:
-        hit = con.execute(f"SELECT min(_row) FROM {raw} WHERE {quote_ident(column)} IS NULL").fetchone()
-        if hit and hit[0] is not None:
-            raise InputError("required value is empty", file=str(path), row=int(hit[0]), column=column)
+def _problems(spec: FileSpec, manifest: ExtractManifest) -> list[tuple[str, str, str]]:
+    """(column, SQL condition that marks a bad row, message) for every rule of the file."""
+    rules = [(c, f"{quote_ident(c)} IS NULL", "required value is empty") for c in spec.required]
     for column, kind in spec.types.items():
-        expr = _parse_expr(column, kind, manifest)
-        hit = con.execute(
-            f"SELECT min(_row) FROM {raw} WHERE {quote_ident(column)} IS NOT NULL AND {expr} IS NULL"
+        expected = _EXPECTED.get(kind) or (f"a date as {manifest.date_format}" if kind == "date"
+                                           else f"a date-time as {manifest.datetime_format}")
+        rules.append((column, f"{quote_ident(column)} IS NOT NULL AND {_parse_expr(column, kind, manifest)} IS NULL",
+                      f"malformed value, expected {expected}"))
+    return rules
+
+
+def _validate(con: duckdb.DuckDBPyConnection, path: Path, spec: FileSpec, manifest: ExtractManifest) -> int:
+    """Check every rule in one scan; only when one fails, find its first row (values are never echoed)."""
+    raw = _raw(spec.name)
+    rules = _problems(spec, manifest)
+    counts = ", ".join(f"count(*) FILTER (WHERE {cond})" for _, cond, _ in rules)
+    key = quote_ident(spec.key) if spec.key else None
+    distinct = f", count(DISTINCT {key})" if key else ""
+    row = con.execute(f"SELECT count(*){distinct}{', ' + counts if counts else ''} FROM {raw}").fetchone()
+    assert row is not None
+    total = int(row[0])
+    if total == 0:
+        raise InputError("the file has a header but no rows", file=str(path), row=2)
+    bad = list(row[2:] if key else row[1:])
+    numbered = f"(SELECT row_number() OVER () AS _row, * FROM {raw})"
+    for (column, cond, message), n in zip(rules, bad, strict=True):
+        if n:
+            first = con.execute(f"SELECT min(_row) FROM {numbered} WHERE {cond}").fetchone()
+            raise InputError(message, file=str(path), row=int(first[0]) if first else None, column=column)
+    if key and int(row[1]) != total:
+        first = con.execute(
+            f"SELECT min(_row) FROM (SELECT _row, row_number() OVER (PARTITION BY {key} ORDER BY _row) AS k "
+            f"FROM {numbered}) WHERE k = 2"
         ).fetchone()
-        if hit and hit[0] is not None:
-            expected = {"int": "a whole number", "number": "a number",
-                        "date": f"a date as {manifest.date_format}",
-                        "datetime": f"a date-time as {manifest.datetime_format}"}[kind]
-            raise InputError(f"malformed value, expected {expected}", file=str(path), row=int(hit[0]),
-                             column=column)
-    if spec.key is not None:
-        key = quote_ident(spec.key)
-        dup = con.execute(
-            f"SELECT _row FROM (SELECT _row, row_number() OVER (PARTITION BY {key} ORDER BY _row) AS k "
-            f"FROM {raw}) WHERE k = 2 ORDER BY _row LIMIT 1"
-        ).fetchone()
-        if dup is not None:
-            raise InputError("duplicate key: the value appears on an earlier row too", file=str(path),
-                             row=int(dup[0]), column=spec.key)
+        raise InputError("duplicate key: the value appears on an earlier row too", file=str(path),
+                         row=int(first[0]) if first and first[0] is not None else None, column=spec.key)
+    return total
+
+
+def _read_csv(con: duckdb.DuckDBPyConnection, name: str, source: Path, header: list[str]) -> None:
+    cols = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in header) + "}"
+    con.execute(
+        f"CREATE TEMP TABLE {_raw(name)} AS SELECT * FROM read_csv(?, header = true, columns = {cols}, "
+        "quote = '\"', escape = '\"', delim = ',', strict_mode = true, null_padding = false)",
+        [str(source)],
+    )
 
 
 def load_extract(con: duckdb.DuckDBPyConnection, folder: Path, manifest: ExtractManifest,
                  scratch: Path) -> dict[str, int]:
-    """Load every extract file into `src_<name>` tables (all text plus `_row`, the 1-based data row)."""
+    """Load every extract file into `src_<name>` tables (all text), validated; returns rows per file."""
     counts: dict[str, int] = {}
     for name, spec in EXTRACT_FILES.items():
         entry = manifest.files.get(name)
@@ -89,20 +107,14 @@ def load_extract(con: duckdb.DuckDBPyConnection, folder: Path, manifest: Extract
         _check_header(path, spec, header)
         source = path
         if manifest.encoding in ("cp949", "euc-kr"):
+            # DuckDB reads UTF-8 only (other encodings need an extension it would download), so transcode.
             source = scratch / f"{name}.utf8.csv"
             transcode_to_utf8(path, "cp949", source, header)  # CP949 is a superset of EUC-KR
-        else:
-            transcode_to_utf8(path, manifest.encoding, None, header)
-        cols = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in header) + "}"
         try:
-            con.execute(
-                f"CREATE TABLE {_raw(name)} AS SELECT row_number() OVER () AS _row, * FROM read_csv(?, "
-                f"header = true, columns = {cols}, quote = '\"', escape = '\"', delim = ',', "
-                f"strict_mode = true, null_padding = false, parallel = true)",
-                [str(source)],
-            )
+            _read_csv(con, name, source, header)
         except duckdb.Error as exc:
+            if "unicode" in str(exc).lower() or "utf" in str(exc).lower():
+                transcode_to_utf8(path, manifest.encoding, None, header)  # raises with line and column
             raise InputError(f"not a well-formed CSV file: {str(exc).splitlines()[0]}", file=str(path)) from exc
-        _validate(con, path, spec, manifest)
-        counts[name] = int(con.execute(f"SELECT count(*) FROM {_raw(name)}").fetchone()[0])  # type: ignore[index]
+        counts[name] = _validate(con, path, spec, manifest)
     return counts

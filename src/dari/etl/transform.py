@@ -63,7 +63,7 @@ def transform(con: duckdb.DuckDBPyConnection, manifest: ExtractManifest) -> None
     build_lookups(con, manifest)
     con.execute("""
         CREATE TEMP TABLE person_ids AS
-        SELECT p._row AS person_id, p.patient_no, m.person_source_value, m.shift_days
+        SELECT row_number() OVER (ORDER BY p.patient_no) AS person_id, p.patient_no, m.person_source_value, m.shift_days
         FROM src_patients p JOIN person_map m USING (patient_no)""")
     _insert(con, "person", f"""
         SELECT m.person_id, coalesce(g.concept_id, 0) AS gender_concept_id,

@@ -76,7 +76,9 @@ def _read(path: Path) -> list[dict[str, str]]:
         raise InputError(f"cannot read gazetteer file: {exc}", file=str(path)) from exc
 
 
-def _flatten(lists: list[list[str]]) -> tuple[npt.NDArray[np.str_], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+def _flatten(
+    lists: list[list[str]],
+) -> tuple[npt.NDArray[np.str_], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     counts = np.array([len(x) for x in lists], dtype=np.int64)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
     flat = np.array([item for x in lists for item in x], dtype=str)
@@ -94,7 +96,7 @@ def load_gazetteer(data_dir: Path = DATA_DIR) -> Gazetteer:
     sg_sido = np.array([index[r["sido"]] for r in rows], dtype=np.int64)
     lo = np.zeros(len(rows), dtype=np.int64)
     hi = np.zeros(len(rows), dtype=np.int64)
-    # Real 국가기초구역 codes are contiguous per 시/군/구 inside the 시/도 range; equal blocks keep that shape.
+    # Real 국가기초구역 codes are contiguous per 시/군/구 within the 시/도 range; equal blocks keep that.
     for s, (first, last) in enumerate(prefixes):
         members = np.flatnonzero(sg_sido == s)
         start, stop = first * 1000, (last + 1) * 1000
@@ -128,6 +130,10 @@ def load_name_tables(data_dir: Path = DATA_DIR) -> NameTables:
     """Load surnames.csv (with passport spellings) and given_syllables.csv."""
     surnames = _read(data_dir / "surnames.csv")
     weights = np.array([float(r["percent"]) for r in surnames])
+    # The table lists ~95% of the population; the missing long tail of rare surnames is folded into
+    # the rare ones listed, so the common surnames keep their census shares exactly.
+    tail = weights < 0.5
+    weights[tail] += max(100.0 - weights.sum(), 0.0) * weights[tail] / weights[tail].sum()
     cells: dict[tuple[str, int, int], list[tuple[str, float]]] = {}
     for r in _read(data_dir / "given_syllables.csv"):
         key = (r["sex"], int(r["generation"]), int(r["position"]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -10,6 +11,7 @@ import numpy.typing as npt
 from dari.kr.gazetteer import GENERATION_START_YEARS, NameTables, load_name_tables
 
 ONE_SYLLABLE_SHARE = 0.03
+_POOL_SIZE = 4096
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,23 @@ def generate_names(
     )
 
 
-def random_name(male: bool, birth_year: int, rng: np.random.Generator) -> tuple[str, str]:
-    """One random name as (Korean, passport romanisation), e.g. for a guardian or a doctor."""
-    names = generate_names(np.array([male]), np.array([birth_year]), rng)
-    return str(names.name_ko[0]), str(names.name_en[0])
+@lru_cache(maxsize=1)
+def _adult_name_pool() -> tuple[KoreanNames, KoreanNames]:
+    # One vectorised draw, reused: generating a single name costs ~1 ms of numpy overhead.
+    rng = np.random.default_rng(0x4B4F524541)
+    years = rng.integers(1940, 1996, 2 * _POOL_SIZE)
+    men = generate_names(np.ones(_POOL_SIZE, np.bool_), years[:_POOL_SIZE], rng)
+    women = generate_names(np.zeros(_POOL_SIZE, np.bool_), years[_POOL_SIZE:], rng)
+    return men, women
+
+
+def pooled_name(male: bool, u: float) -> tuple[str, str]:
+    """The adult name at uniform position u in [0, 1) of a fixed random pool, as (Korean, passport)."""
+    pool = _adult_name_pool()[0 if male else 1]
+    i = min(int(u * _POOL_SIZE), _POOL_SIZE - 1)
+    return str(pool.name_ko[i]), str(pool.name_en[i])
+
+
+def random_name(male: bool, rng: np.random.Generator) -> tuple[str, str]:
+    """One random adult name as (Korean, passport romanisation), e.g. for a guardian or a doctor."""
+    return pooled_name(male, float(rng.random()))

@@ -95,9 +95,13 @@ def parse_phone(text: str) -> PhoneNumber:
     if prefix is None:
         raise InputError(f"unknown Korean dialling prefix: {text!r}")
     rest = digits[len(prefix) :]
-    kind: PhoneKind = "mobile" if prefix in MOBILE_PREFIXES else "voip" if prefix == VOIP_PREFIX else "landline"
+    kind: PhoneKind = (
+        "mobile" if prefix in MOBILE_PREFIXES else "voip" if prefix == VOIP_PREFIX else "landline"
+    )
     sizes = {8} if prefix in {"010", VOIP_PREFIX} else {7, 8}
-    if len(rest) not in sizes or rest[0] in "01":
+    # Exchanges never start with 0; generators also avoid 1, but 010-1234-5678 is the stock example
+    # number in forms and must still be recognised.
+    if len(rest) not in sizes or rest[0] == "0":
         raise InputError(f"wrong number of digits after {prefix}: {text!r}")
     exchange, line = rest[:-4], rest[-4:]
     if len(groups) > 1 and groups != [prefix, exchange, line] and groups != [prefix, exchange + line]:

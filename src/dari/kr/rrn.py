@@ -80,7 +80,7 @@ def parse_rrn(text: str) -> ParsedRrn:
 
 
 def is_valid_rrn(text: str, *, allow_post_2020: bool = True) -> bool:
-    """Whether text is a well-formed RRN with a real birth date (and valid checksum unless post-2020 allowed)."""
+    """Whether text is a well-formed RRN with a real birth date (and a valid checksum if required)."""
     try:
         parsed = parse_rrn(text)
     except InputError:

@@ -21,11 +21,34 @@ LEVELS = ("table", "field", "concept")
 CONTEXTS = ("Verification", "Validation")
 CATEGORIES = ("Conformance", "Completeness", "Plausibility")
 SEVERITIES = ("fatal", "convention", "characterization")
-CHECK_COLUMNS = ("check_name", "level", "kahn_context", "kahn_category", "kahn_subcategory", "severity",
-                 "applies_to", "sql_template", "description")
-THRESHOLD_COLUMNS = ("check_name", "table", "field", "concept_id", "vocabulary_id", "concept_code",
-                     "unit_concept_id", "unit_code", "threshold", "plausible_value_low", "plausible_value_high",
-                     "plausible_gender", "plausible_unit_codes", "grace_days", "note")
+CHECK_COLUMNS = (
+    "check_name",
+    "level",
+    "kahn_context",
+    "kahn_category",
+    "kahn_subcategory",
+    "severity",
+    "applies_to",
+    "sql_template",
+    "description",
+)
+THRESHOLD_COLUMNS = (
+    "check_name",
+    "table",
+    "field",
+    "concept_id",
+    "vocabulary_id",
+    "concept_code",
+    "unit_concept_id",
+    "unit_code",
+    "threshold",
+    "plausible_value_low",
+    "plausible_value_high",
+    "plausible_gender",
+    "plausible_unit_codes",
+    "grace_days",
+    "note",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +77,16 @@ class ConceptKey:
     @property
     def label(self) -> str:
         """How reports name the concept."""
-        return str(self.concept_id) if self.concept_id is not None else f"{self.vocabulary_id} {self.concept_code}"
+        return (
+            str(self.concept_id)
+            if self.concept_id is not None
+            else f"{self.vocabulary_id} {self.concept_code}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class ThresholdRow:
-    """One row of thresholds.csv: a threshold (percent) and check parameters for a check, table, field, concept."""
+    """One row of thresholds.csv: a threshold (percent) and check parameters for a check and target."""
 
     check_name: str
     table: str = ""
@@ -121,22 +148,34 @@ def load_check_descriptions(path: Path | None = None) -> list[CheckDescription]:
     out: list[CheckDescription] = []
     for i, row in enumerate(rows, start=2):
         values = {c: row.get(c, "") for c in CHECK_COLUMNS}
-        for column, allowed in (("level", LEVELS), ("kahn_context", CONTEXTS), ("kahn_category", CATEGORIES),
-                                ("severity", SEVERITIES), ("sql_template", tuple(TEMPLATES))):
+        for column, allowed in (
+            ("level", LEVELS),
+            ("kahn_context", CONTEXTS),
+            ("kahn_category", CATEGORIES),
+            ("severity", SEVERITIES),
+            ("sql_template", tuple(TEMPLATES)),
+        ):
             if values[column] not in allowed:
-                raise InputError(f"{values[column]!r} is not one of {', '.join(allowed)}", file=name, row=i,
-                                 column=column)
+                raise InputError(
+                    f"{values[column]!r} is not one of {', '.join(allowed)}", file=name, row=i, column=column
+                )
         target = values["applies_to"]
         table, _, field = target.partition(".")
-        if target not in SELECTORS and not (table in cdm_tables() and field in cdm_tables()[table].column_names):
-            raise InputError(f"{target!r} is neither a selector ({', '.join(SELECTORS)}) nor a CDM table.field",
-                             file=name, row=i, column="applies_to")
+        if target not in SELECTORS and not (
+            table in cdm_tables() and field in cdm_tables()[table].column_names
+        ):
+            raise InputError(
+                f"{target!r} is neither a selector ({', '.join(SELECTORS)}) nor a CDM table.field",
+                file=name,
+                row=i,
+                column="applies_to",
+            )
         out.append(CheckDescription(**values))
     return out
 
 
 def load_thresholds(path: Path | None = None) -> list[ThresholdRow]:
-    """The built-in thresholds, with a user's file (same columns; any subset after check_name) laid over them."""
+    """The built-in thresholds, with a user's file (same columns, any subset) laid over them."""
     rows = _parse_thresholds(None)
     if path is None:
         return rows
@@ -161,17 +200,31 @@ def _parse_thresholds(path: Path | None) -> list[ThresholdRow]:
             unit = _concept(get("unit_concept_id", ""), "UCUM", get("unit_code", ""))
             gender_text = get("plausible_gender", "")
             gender = _concept(gender_text if gender_text.isdigit() else "", "Gender", gender_text)
-            units = tuple(_concept(u if u.isdigit() else "", "UCUM", u)
-                          for u in get("plausible_unit_codes", "").split("|") if u)
+            units = tuple(
+                _concept(u if u.isdigit() else "", "UCUM", u)
+                for u in get("plausible_unit_codes", "").split("|")
+                if u
+            )
             grace = get("grace_days", "")
-            out.append(ThresholdRow(
-                check_name=get("check_name", ""), table=table, field=field, concept=concept, unit=unit,
-                threshold=_number(get("threshold", ""), name, i, "threshold"),
-                plausible_value_low=_number(get("plausible_value_low", ""), name, i, "plausible_value_low"),
-                plausible_value_high=_number(get("plausible_value_high", ""), name, i, "plausible_value_high"),
-                plausible_gender=gender, plausible_units=tuple(u for u in units if u is not None),
-                grace_days=int(grace) if grace else None,
-            ))
+            out.append(
+                ThresholdRow(
+                    check_name=get("check_name", ""),
+                    table=table,
+                    field=field,
+                    concept=concept,
+                    unit=unit,
+                    threshold=_number(get("threshold", ""), name, i, "threshold"),
+                    plausible_value_low=_number(
+                        get("plausible_value_low", ""), name, i, "plausible_value_low"
+                    ),
+                    plausible_value_high=_number(
+                        get("plausible_value_high", ""), name, i, "plausible_value_high"
+                    ),
+                    plausible_gender=gender,
+                    plausible_units=tuple(u for u in units if u is not None),
+                    grace_days=int(grace) if grace else None,
+                )
+            )
         except ValueError as exc:
             raise InputError(f"bad id or number: {exc}", file=name, row=i) from None
     return out

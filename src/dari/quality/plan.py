@@ -36,8 +36,13 @@ class CheckInstance:
     def slots(self) -> dict[str, str | None]:
         """Identifier slots for the SQL template."""
         t = self.target
-        return {"table": t.table, "field": t.field, "other_field": t.other_field, "fk_table": t.fk_table,
-                "fk_field": t.fk_field}
+        return {
+            "table": t.table,
+            "field": t.field,
+            "other_field": t.other_field,
+            "fk_table": t.fk_table,
+            "fk_field": t.fk_field,
+        }
 
 
 # Person-linked tables whose dates are events in a patient's life, and those that are not clinical events.
@@ -59,9 +64,19 @@ def _person_linked(table: Table) -> bool:
 
 def _event_dates(exclude: set[str]) -> Callable[[], list[Target]]:
     def select() -> list[Target]:
-        return [Target(t.name, f.name) for t, f in _fields(
-            lambda t, f: _person_linked(t) and t.name not in exclude and f.datatype == "date"
-            and "_end_" not in f.name and not f.name.startswith("verbatim"))]
+        return [
+            Target(t.name, f.name)
+            for t, f in _fields(
+                lambda t, f: (
+                    _person_linked(t)
+                    and t.name not in exclude
+                    and f.datatype == "date"
+                    and "_end_" not in f.name
+                    and not f.name.startswith("verbatim")
+                )
+            )
+        ]
+
     return select
 
 
@@ -78,8 +93,13 @@ def _end_dates() -> list[Target]:
 
 
 def _standard_concept(t: Table, f: Field) -> bool:
-    return (f.fk_table == "concept" and not t.is_vocabulary and f.name.endswith("_concept_id")
-            and not f.name.endswith("_source_concept_id") and "event_field" not in f.name)
+    return (
+        f.fk_table == "concept"
+        and not t.is_vocabulary
+        and f.name.endswith("_concept_id")
+        and not f.name.endswith("_source_concept_id")
+        and "event_field" not in f.name
+    )
 
 
 def _foreign_key(f: Field) -> Target:
@@ -90,15 +110,26 @@ def _foreign_key(f: Field) -> Target:
 SELECTORS: dict[str, Callable[[], list[Target]]] = {
     "tables": lambda: [Target(t) for t in cdm_tables()],
     "fields": lambda: [Target(t.name, f.name) for t, f in _fields(lambda t, f: True)],
-    "integer_fields": lambda: [Target(t.name, f.name) for t, f in _fields(lambda t, f: f.datatype == "integer")],
+    "integer_fields": lambda: [
+        Target(t.name, f.name) for t, f in _fields(lambda t, f: f.datatype == "integer")
+    ],
     "required_fields": lambda: [Target(t.name, f.name) for t, f in _fields(lambda t, f: f.required)],
     "optional_fields": lambda: [Target(t.name, f.name) for t, f in _fields(lambda t, f: not f.required)],
     "primary_keys": lambda: [Target(t.name, f.name) for t, f in _fields(lambda t, f: f.primary_key)],
-    "foreign_keys": lambda: [_foreign_key(f) for _, f in _fields(
-        lambda t, f: f.fk_table not in (None, "concept") and cdm_tables()[f.fk_table or ""].primary_key
-        is not None)],
-    "concept_fields": lambda: [Target(t.name, f.name) for t, f in _fields(lambda t, f: f.fk_table == "concept")],
-    "domain_fields": lambda: [Target(t.name, f.name) for t, f in _fields(lambda t, f: f.fk_domain is not None)],
+    "foreign_keys": lambda: [
+        _foreign_key(f)
+        for _, f in _fields(
+            lambda t, f: (
+                f.fk_table not in (None, "concept") and cdm_tables()[f.fk_table or ""].primary_key is not None
+            )
+        )
+    ],
+    "concept_fields": lambda: [
+        Target(t.name, f.name) for t, f in _fields(lambda t, f: f.fk_table == "concept")
+    ],
+    "domain_fields": lambda: [
+        Target(t.name, f.name) for t, f in _fields(lambda t, f: f.fk_domain is not None)
+    ],
     "standard_concept_fields": lambda: [Target(t.name, f.name) for t, f in _fields(_standard_concept)],
     "end_date_fields": _end_dates,
     "person_event_dates": _event_dates(set()),
@@ -117,15 +148,22 @@ def _lookup(rows: list[ThresholdRow], target: Target) -> ThresholdRow | None:
     return None
 
 
-def _instance(check: CheckDescription, target: Target, row: ThresholdRow | None,
-              default: ThresholdRow | None) -> CheckInstance:
+def _instance(
+    check: CheckDescription, target: Target, row: ThresholdRow | None, default: ThresholdRow | None
+) -> CheckInstance:
     threshold = next((r.threshold for r in (row, default) if r and r.threshold is not None), 0.0)
     inst = CheckInstance(check, target, threshold)
     if row is not None:
-        inst.values = {"low": row.plausible_value_low, "high": row.plausible_value_high,
-                       "grace_days": row.grace_days}
-        for name, key in (("concept_id", row.concept), ("unit_concept_id", row.unit),
-                          ("gender_concept_id", row.plausible_gender)):
+        inst.values = {
+            "low": row.plausible_value_low,
+            "high": row.plausible_value_high,
+            "grace_days": row.grace_days,
+        }
+        for name, key in (
+            ("concept_id", row.concept),
+            ("unit_concept_id", row.unit),
+            ("gender_concept_id", row.plausible_gender),
+        ):
             if key is not None:
                 inst.concepts[name] = key
         if row.plausible_units:

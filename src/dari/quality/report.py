@@ -102,12 +102,24 @@ class QualityReport(BaseModel):
         """Failed checks, optionally only those of one severity (e.g. `fatal`, for a quality gate)."""
         return [r for r in self.results if r.status == "failed" and severity in (None, r.severity)]
 
-    def find(self, check_name: str, table: str | None = None, field: str | None = None,
-             concept_id: int | None = None, unit_concept_id: int | None = None) -> list[CheckResult]:
+    def find(
+        self,
+        check_name: str,
+        table: str | None = None,
+        field: str | None = None,
+        concept_id: int | None = None,
+        unit_concept_id: int | None = None,
+    ) -> list[CheckResult]:
         """Results of one check, narrowed by table, field, concept and unit where given."""
-        return [r for r in self.results if r.check_name == check_name and table in (None, r.table)
-                and field in (None, r.field) and concept_id in (None, r.concept_id)
-                and unit_concept_id in (None, r.unit_concept_id)]
+        return [
+            r
+            for r in self.results
+            if r.check_name == check_name
+            and table in (None, r.table)
+            and field in (None, r.field)
+            and concept_id in (None, r.concept_id)
+            and unit_concept_id in (None, r.unit_concept_id)
+        ]
 
 
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
@@ -115,6 +127,6 @@ _NUMBER = re.compile(r"(?<![\w.])-?\d[\d.,:\-]*")
 
 
 def redact(message: str, limit: int = 240) -> str:
-    """An engine error as it may leave the site: first line, quoted text and numbers blanked (they may be data)."""
+    """An engine error as it may leave the site: first line; quoted text and numbers (maybe data) blanked."""
     first = message.strip().splitlines()[0] if message.strip() else "unknown error"
     return _NUMBER.sub("#", _QUOTED.sub("'…'", first))[:limit]

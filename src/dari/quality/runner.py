@@ -1,4 +1,4 @@
-"""Run the check plan against a CDM store: every check is counted in the engine; nothing but counts comes back."""
+"""Run the check plan against a CDM store: every check is counted in the engine; only counts come back."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from typing import Any
 from dari.cdm.schema import VOCABULARY_TABLES, cdm_tables, quote_ident
 from dari.cdm.store import CdmStore
 from dari.quality.catalog import ConceptKey, load_check_descriptions, load_thresholds
+from dari.quality.outcome import Counts, outcome
 from dari.quality.plan import CheckInstance, build_plan
 from dari.quality.report import CheckResult, QualityReport, redact, summarise
 from dari.quality.sql import BASE_SOURCE, TEMPLATES, identifiers, needed, render, value_names
 
 Progress = Callable[[int, int], None]
-Counts = tuple[int, int]
 _Part = tuple[str, list[Any]]
 
 
@@ -30,34 +30,19 @@ class _Run:
 
     def _column_types(self) -> dict[tuple[str, str], str]:
         try:
-            rows = self.store.query("SELECT lower(table_name), lower(column_name), lower(data_type) FROM "
-                                    "information_schema.columns WHERE table_schema = current_schema()", [])
+            rows = self.store.query(
+                "SELECT lower(table_name), lower(column_name), lower(data_type) FROM "
+                "information_schema.columns WHERE table_schema = current_schema()",
+                [],
+            )
         except Exception:  # types only spare work; without them every check still runs
             return {}
         return {(str(t), str(c)): str(d) for t, c, d in rows}
 
-    def record(self, i: int, counts: Counts | None = None, *, error: str | None = None,
-               na: str | None = None) -> None:
-        inst = self.plan[i]
-        t = inst.target
-        concept = inst.concepts.get("concept_id")
-        unit_id = inst.values.get("unit_concept_id")
-        result = CheckResult(
-            check_name=inst.check.check_name, level=inst.check.level, kahn_context=inst.check.kahn_context,
-            kahn_category=inst.check.kahn_category, kahn_subcategory=inst.check.kahn_subcategory,
-            severity=inst.check.severity, description=_describe(inst), table=t.table or None, field=t.field,
-            concept_id=inst.values.get("concept_id"), unit_concept_id=unit_id if isinstance(unit_id, int) else None,
-            concept=concept.label if isinstance(concept, ConceptKey) else None, threshold=inst.threshold,
-            status="error" if error else "not_applicable", error=error, not_applicable_reason=na)
-        if counts is not None and error is None and na is None:
-            violated, denominator = counts
-            result.num_violated_rows, result.num_denominator_rows = violated, denominator
-            if denominator == 0:
-                result.not_applicable_reason = "no rows to check"
-            else:
-                result.pct_violated = round(100.0 * violated / denominator, 4)
-                result.status = "failed" if result.pct_violated > inst.threshold else "passed"
-        self.done[i] = result
+    def record(
+        self, i: int, counts: Counts | None = None, *, error: str | None = None, na: str | None = None
+    ) -> None:
+        self.done[i] = outcome(self.plan[i], counts, error=error, na=na)
 
     def tick(self) -> None:
         if self.progress is not None:
@@ -66,23 +51,33 @@ class _Run:
     # --- applicability -------------------------------------------------------------------------------------
     def resolve_concepts(self) -> str | None:
         """Fill concept-id values from (vocabulary, code) keys; the reason concepts cannot be used, if any."""
-        keys = {k for inst in self.plan for v in inst.concepts.values()
-                for k in (v if isinstance(v, tuple) else (v,)) if k.concept_id is None}
+        keys = {
+            k
+            for inst in self.plan
+            for v in inst.concepts.values()
+            for k in (v if isinstance(v, tuple) else (v,))
+            if k.concept_id is None
+        }
         found: dict[ConceptKey, int] = {}
         reason = self._vocabulary_reason("concept")
         if keys and reason is None:
             codes = sorted({k.concept_code for k in keys})
             try:
-                rows = self.store.query("SELECT concept_id, vocabulary_id, concept_code FROM concept WHERE "
-                                        f"concept_code IN ({', '.join('?' for _ in codes)})", codes)
+                rows = self.store.query(
+                    "SELECT concept_id, vocabulary_id, concept_code FROM concept WHERE "
+                    f"concept_code IN ({', '.join('?' for _ in codes)})",
+                    codes,
+                )
             except Exception as exc:
-                return f"concept look-up failed: {redact(str(exc))}"
+                rows, reason = [], f"concept look-up failed: {redact(str(exc))}"
             for cid, vocab, code in rows:
                 found.setdefault(ConceptKey(vocabulary_id=str(vocab), concept_code=str(code)), int(cid))
         for inst in self.plan:
             for name, key in inst.concepts.items():
-                ids = [k.concept_id if k.concept_id is not None else found.get(k)
-                       for k in (key if isinstance(key, tuple) else (key,))]
+                ids = [
+                    k.concept_id if k.concept_id is not None else found.get(k)
+                    for k in (key if isinstance(key, tuple) else (key,))
+                ]
                 known = tuple(c for c in ids if c is not None)
                 if isinstance(key, tuple):
                     inst.values[name] = known or None
@@ -95,8 +90,11 @@ class _Run:
             return f"no {table} table"
         if table not in self.rows:
             try:
-                self.rows[table] = int(self.store.query(
-                    f"SELECT COUNT(*) FROM (SELECT 1 FROM {quote_ident(table)} LIMIT 1) x", [])[0][0])
+                self.rows[table] = int(
+                    self.store.query(
+                        f"SELECT COUNT(*) FROM (SELECT 1 FROM {quote_ident(table)} LIMIT 1) x", []
+                    )[0][0]
+                )
             except Exception as exc:
                 return f"{table} table unreadable: {redact(str(exc))}"
         return f"{table} table is empty" if self.rows[table] == 0 else None
@@ -123,10 +121,15 @@ class _Run:
         violated = template.violated
         if self.types.get((inst.target.table, inst.target.field or "")) in template.exempt_types:
             violated = "1 = 0"
-        return (render(template.source, idents, inst.values), render(violated, idents, inst.values),
-                render(template.denominator, idents, inst.values))
+        return (
+            render(template.source, idents, inst.values),
+            render(violated, idents, inst.values),
+            render(template.denominator, idents, inst.values),
+        )
 
-    def aggregate(self, source: _Part, members: list[tuple[int, _Part, _Part]], count_rows: str | None) -> None:
+    def aggregate(
+        self, source: _Part, members: list[tuple[int, _Part, _Part]], count_rows: str | None
+    ) -> None:
         exprs: dict[tuple[str, tuple[Any, ...]], int] = {}
         for _, v, d in members:
             for sql, params in (v, d):
@@ -163,8 +166,10 @@ class _Run:
 
     def _single(self, source: _Part, member: tuple[int, _Part, _Part]) -> None:
         i, v, d = member
-        sql = (f"SELECT SUM(CASE WHEN ({v[0]}) THEN 1 ELSE 0 END), SUM(CASE WHEN ({d[0]}) THEN 1 ELSE 0 END) "
-               f"FROM {source[0]}")
+        sql = (
+            f"SELECT SUM(CASE WHEN ({v[0]}) THEN 1 ELSE 0 END), SUM(CASE WHEN ({d[0]}) THEN 1 ELSE 0 END) "
+            f"FROM {source[0]}"
+        )
         try:
             row = self.store.query(sql, v[1] + d[1] + source[1])[0]
             self.record(i, (int(row[0] or 0), int(row[1] or 0)))
@@ -199,8 +204,11 @@ class _Run:
                 self.metadata(i)
                 continue
             reason = self.inapplicable(inst, concept_reason)
-            missing = [n for n in value_names(template.source + template.violated + template.denominator)
-                       if inst.values.get(n) is None]
+            missing = [
+                n
+                for n in value_names(template.source + template.violated + template.denominator)
+                if inst.values.get(n) is None
+            ]
             if reason:
                 self.record(i, na=reason)
             elif missing:
@@ -230,30 +238,23 @@ class _Run:
         return [self.done[i] for i in range(len(self.plan))]
 
 
-class _Blank(dict[str, Any]):
-    def __missing__(self, key: str) -> str:
-        return "?"
-
-
-def _describe(inst: CheckInstance) -> str:
-    t = inst.target
-    words = _Blank(table=t.table, field=t.field, other_field=t.other_field, fk_table=t.fk_table,
-                   fk_field=t.fk_field, threshold=inst.threshold)
-    words.update({k: v for k, v in inst.values.items() if v is not None and not isinstance(v, tuple)})
-    words.update({k: (", ".join(c.label for c in v) if isinstance(v, tuple) else v.label)
-                  for k, v in inst.concepts.items()})
-    try:
-        return inst.check.description.format_map(words)
-    except (ValueError, AttributeError, IndexError):
-        return inst.check.description
-
-
-def run_checks(store: CdmStore, *, checks_file: Path | str | None = None,
-               thresholds_file: Path | str | None = None, progress: Progress | None = None) -> QualityReport:
+def run_checks(
+    store: CdmStore,
+    *,
+    checks_file: Path | str | None = None,
+    thresholds_file: Path | str | None = None,
+    progress: Progress | None = None,
+) -> QualityReport:
     """Run every data-quality check on a CDM; a check that cannot run is recorded as an error, not raised."""
     started, t0 = datetime.now(UTC), perf_counter()
     checks = load_check_descriptions(Path(checks_file) if checks_file else None)
     thresholds = load_thresholds(Path(thresholds_file) if thresholds_file else None)
     results = _Run(store, build_plan(checks, thresholds), progress).execute()
-    return QualityReport(cdm=store.label, dialect=store.dialect, started_at=started,
-                         duration_s=round(perf_counter() - t0, 3), results=results, summary=summarise(results))
+    return QualityReport(
+        cdm=store.label,
+        dialect=store.dialect,
+        started_at=started,
+        duration_s=round(perf_counter() - t0, 3),
+        results=results,
+        summary=summarise(results),
+    )

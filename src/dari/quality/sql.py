@@ -19,8 +19,23 @@ from dari.cdm.schema import cdm_tables, quote_ident
 TemplateKind = Literal["metadata", "aggregate", "query"]
 IDENTIFIER_SLOTS = ("table", "field", "other_field", "fk_table", "fk_field")
 BASE_SOURCE = "{table} t"
-INTEGER_TYPES = frozenset({"integer", "bigint", "smallint", "tinyint", "hugeint", "int", "int2", "int4", "int8",
-                           "ubigint", "uinteger", "usmallint", "utinyint"})
+INTEGER_TYPES = frozenset(
+    {
+        "integer",
+        "bigint",
+        "smallint",
+        "tinyint",
+        "hugeint",
+        "int",
+        "int2",
+        "int4",
+        "int8",
+        "ubigint",
+        "uinteger",
+        "usmallint",
+        "utinyint",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +53,8 @@ class Template:
 
 _INTEGER_TEXT = "CAST(t.{field} AS VARCHAR)"
 _NOT_INTEGER = (
-    f"t.{{field}} IS NOT NULL AND (TRANSLATE(CASE WHEN {_INTEGER_TEXT} LIKE '-%' THEN SUBSTR({_INTEGER_TEXT}, 2)"
+    f"t.{{field}} IS NOT NULL AND (TRANSLATE(CASE WHEN {_INTEGER_TEXT} LIKE '-%'"
+    f" THEN SUBSTR({_INTEGER_TEXT}, 2)"
     f" ELSE {_INTEGER_TEXT} END, '0123456789', '') <> '' OR {_INTEGER_TEXT} IN ('', '-'))"
 )
 _CONCEPT_SOURCE = "{table} t LEFT JOIN concept c ON c.concept_id = t.{field}"
@@ -58,60 +74,131 @@ TEMPLATES: dict[str, Template] = {
         Template("is_null", "aggregate", "t.{field} IS NULL", "1 = 1"),
         Template("not_integer", "aggregate", _NOT_INTEGER, _NOT_NULL, exempt_types=INTEGER_TYPES),
         Template("concept_zero", "aggregate", "t.{field} = 0", _NOT_NULL),
-        Template("end_before_start", "aggregate", "t.{field} < t.{other_field}",
-                 "t.{field} IS NOT NULL AND t.{other_field} IS NOT NULL"),
-        Template("value_outside_range", "aggregate", "t.{field} < {p_low} OR t.{field} > {p_high}", _NOT_NULL),
-        Template("measurement_below", "aggregate", f"{_MEASURED} AND t.value_as_number < {{p_low}}",
-                 f"{_MEASURED} AND t.value_as_number IS NOT NULL",
-                 needs=("{table}.value_as_number", "{table}.unit_concept_id")),
-        Template("measurement_above", "aggregate", f"{_MEASURED} AND t.value_as_number > {{p_high}}",
-                 f"{_MEASURED} AND t.value_as_number IS NOT NULL",
-                 needs=("{table}.value_as_number", "{table}.unit_concept_id")),
-        Template("unit_not_plausible", "aggregate",
-                 "t.{field} = {p_concept_id} AND t.value_as_number IS NOT NULL AND (t.unit_concept_id IS NULL"
-                 " OR t.unit_concept_id NOT IN ({p_unit_concept_ids}))",
-                 "t.{field} = {p_concept_id} AND t.value_as_number IS NOT NULL",
-                 needs=("{table}.value_as_number", "{table}.unit_concept_id")),
-        Template("value_missing", "aggregate", "t.{field} = {p_concept_id} AND t.value_as_number IS NULL",
-                 "t.{field} = {p_concept_id}", needs=("{table}.value_as_number",)),
-        Template("concept_missing", "aggregate", "t.{field} <> 0 AND c.concept_id IS NULL", _NOT_NULL,
-                 _CONCEPT_SOURCE, ("concept",)),
-        Template("concept_wrong_domain", "aggregate",
-                 "t.{field} <> 0 AND c.concept_id IS NOT NULL AND c.domain_id NOT IN ({p_domains})",
-                 _NOT_NULL, _CONCEPT_SOURCE, ("concept",)),
-        Template("concept_not_standard", "aggregate",
-                 "t.{field} <> 0 AND c.concept_id IS NOT NULL AND (c.standard_concept IS NULL"
-                 " OR c.standard_concept <> 'S' OR c.invalid_reason IS NOT NULL)",
-                 _NOT_NULL, _CONCEPT_SOURCE, ("concept",)),
-        Template("before_birth_year", "aggregate", "EXTRACT(YEAR FROM t.{field}) < p.year_of_birth",
-                 _NOT_NULL, _PERSON_SOURCE, ("person", "person.year_of_birth", "{table}.person_id")),
-        Template("gender_implausible", "aggregate",
-                 "t.{field} = {p_concept_id} AND p.gender_concept_id <> {p_gender_concept_id}",
-                 "t.{field} = {p_concept_id}", _PERSON_SOURCE,
-                 ("person", "person.gender_concept_id", "{table}.person_id")),
-        Template("after_death", "aggregate",
-                 "t.{field} > CAST(d.death_date AS DATE) + CAST({p_grace_days} AS INTEGER)", _NOT_NULL,
-                 _DEATH_SOURCE, ("death", "death.death_date", "death.person_id", "{table}.person_id")),
-        Template("duplicate_key", "query",
-                 "SELECT COALESCE(SUM(n), 0) FROM (SELECT COUNT(*) AS n FROM {table} GROUP BY {field}"
-                 " HAVING COUNT(*) > 1) dup",
-                 "SELECT COUNT(*) FROM {table}"),
-        Template("foreign_key_missing", "query",
-                 "SELECT COUNT(*) FROM {table} t WHERE t.{field} IS NOT NULL AND NOT EXISTS"
-                 " (SELECT 1 FROM {fk_table} f WHERE f.{fk_field} = t.{field})",
-                 "SELECT COUNT(t.{field}) FROM {table} t", needs=("{fk_table}.{fk_field}",)),
-        Template("outside_observation_period", "query",
-                 "SELECT COUNT(*) FROM {table} t WHERE t.{field} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM"
-                 " observation_period op WHERE op.person_id = t.person_id AND"
-                 " op.observation_period_start_date <= t.{field} AND op.observation_period_end_date >= t.{field})",
-                 "SELECT COUNT(t.{field}) FROM {table} t",
-                 needs=("observation_period", "observation_period.person_id", "{table}.person_id",
-                        "observation_period.observation_period_start_date",
-                        "observation_period.observation_period_end_date")),
-        Template("person_without_observation_period", "query",
-                 "SELECT COUNT(*) FROM person t WHERE NOT EXISTS (SELECT 1 FROM observation_period op"
-                 " WHERE op.person_id = t.person_id)",
-                 "SELECT COUNT(*) FROM person", needs=("observation_period", "observation_period.person_id")),
+        Template(
+            "end_before_start",
+            "aggregate",
+            "t.{field} < t.{other_field}",
+            "t.{field} IS NOT NULL AND t.{other_field} IS NOT NULL",
+        ),
+        Template(
+            "value_outside_range", "aggregate", "t.{field} < {p_low} OR t.{field} > {p_high}", _NOT_NULL
+        ),
+        Template(
+            "measurement_below",
+            "aggregate",
+            f"{_MEASURED} AND t.value_as_number < {{p_low}}",
+            f"{_MEASURED} AND t.value_as_number IS NOT NULL",
+            needs=("{table}.value_as_number", "{table}.unit_concept_id"),
+        ),
+        Template(
+            "measurement_above",
+            "aggregate",
+            f"{_MEASURED} AND t.value_as_number > {{p_high}}",
+            f"{_MEASURED} AND t.value_as_number IS NOT NULL",
+            needs=("{table}.value_as_number", "{table}.unit_concept_id"),
+        ),
+        Template(
+            "unit_not_plausible",
+            "aggregate",
+            "t.{field} = {p_concept_id} AND t.value_as_number IS NOT NULL AND (t.unit_concept_id IS NULL"
+            " OR t.unit_concept_id NOT IN ({p_unit_concept_ids}))",
+            "t.{field} = {p_concept_id} AND t.value_as_number IS NOT NULL",
+            needs=("{table}.value_as_number", "{table}.unit_concept_id"),
+        ),
+        Template(
+            "value_missing",
+            "aggregate",
+            "t.{field} = {p_concept_id} AND t.value_as_number IS NULL",
+            "t.{field} = {p_concept_id}",
+            needs=("{table}.value_as_number",),
+        ),
+        Template(
+            "concept_missing",
+            "aggregate",
+            "t.{field} <> 0 AND c.concept_id IS NULL",
+            _NOT_NULL,
+            _CONCEPT_SOURCE,
+            ("concept",),
+        ),
+        Template(
+            "concept_wrong_domain",
+            "aggregate",
+            "t.{field} <> 0 AND c.concept_id IS NOT NULL AND c.domain_id NOT IN ({p_domains})",
+            _NOT_NULL,
+            _CONCEPT_SOURCE,
+            ("concept",),
+        ),
+        Template(
+            "concept_not_standard",
+            "aggregate",
+            "t.{field} <> 0 AND c.concept_id IS NOT NULL AND (c.standard_concept IS NULL"
+            " OR c.standard_concept <> 'S' OR c.invalid_reason IS NOT NULL)",
+            _NOT_NULL,
+            _CONCEPT_SOURCE,
+            ("concept",),
+        ),
+        Template(
+            "before_birth_year",
+            "aggregate",
+            "EXTRACT(YEAR FROM t.{field}) < p.year_of_birth",
+            _NOT_NULL,
+            _PERSON_SOURCE,
+            ("person", "person.year_of_birth", "{table}.person_id"),
+        ),
+        Template(
+            "gender_implausible",
+            "aggregate",
+            "t.{field} = {p_concept_id} AND p.gender_concept_id <> {p_gender_concept_id}",
+            "t.{field} = {p_concept_id}",
+            _PERSON_SOURCE,
+            ("person", "person.gender_concept_id", "{table}.person_id"),
+        ),
+        Template(
+            "after_death",
+            "aggregate",
+            "t.{field} > CAST(d.death_date AS DATE) + CAST({p_grace_days} AS INTEGER)",
+            _NOT_NULL,
+            _DEATH_SOURCE,
+            ("death", "death.death_date", "death.person_id", "{table}.person_id"),
+        ),
+        Template(
+            "duplicate_key",
+            "query",
+            "SELECT COALESCE(SUM(n), 0) FROM (SELECT COUNT(*) AS n FROM {table} GROUP BY {field}"
+            " HAVING COUNT(*) > 1) dup",
+            "SELECT COUNT(*) FROM {table}",
+        ),
+        Template(
+            "foreign_key_missing",
+            "query",
+            "SELECT COUNT(*) FROM {table} t WHERE t.{field} IS NOT NULL AND NOT EXISTS"
+            " (SELECT 1 FROM {fk_table} f WHERE f.{fk_field} = t.{field})",
+            "SELECT COUNT(t.{field}) FROM {table} t",
+            needs=("{fk_table}.{fk_field}",),
+        ),
+        Template(
+            "outside_observation_period",
+            "query",
+            "SELECT COUNT(*) FROM {table} t WHERE t.{field} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM"
+            " observation_period op WHERE op.person_id = t.person_id AND"
+            " op.observation_period_start_date <= t.{field} AND op.observation_period_end_date >= t.{field})",
+            "SELECT COUNT(t.{field}) FROM {table} t",
+            needs=(
+                "observation_period",
+                "observation_period.person_id",
+                "{table}.person_id",
+                "observation_period.observation_period_start_date",
+                "observation_period.observation_period_end_date",
+            ),
+        ),
+        Template(
+            "person_without_observation_period",
+            "query",
+            "SELECT COUNT(*) FROM person t WHERE NOT EXISTS (SELECT 1 FROM observation_period op"
+            " WHERE op.person_id = t.person_id)",
+            "SELECT COUNT(*) FROM person",
+            needs=("observation_period", "observation_period.person_id"),
+        ),
     )
 }
 
@@ -140,7 +227,7 @@ def value_names(text: str) -> list[str]:
 
 
 def render(text: str, idents: Mapping[str, str], values: Mapping[str, Any]) -> tuple[str, list[Any]]:
-    """Fill a template: identifiers from `idents` (already quoted), `{p_…}` as `?` with their values, in order."""
+    """Fill a template: identifiers from `idents` (quoted), each `{p_…}` as `?` with its value, in order."""
     parts: list[str] = []
     params: list[Any] = []
     for literal, name, _spec, _conv in Formatter().parse(text):

@@ -5,16 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from dari.synth import diagnoses as dxm
 from dari.synth import kidney, labs
 from dari.synth.calendar import DATA_END, OUTCOME_CUTOFF, add_days, years_between
-from dari.synth.catalogue import CONDITIONS, LABS
+from dari.synth.catalogue import CONDITIONS
 from dari.synth.population import Population, draw_population
 from dari.synth.sites import SiteProfile
-from dari.synth.visits import VISIT_TYPE_LABELS, Visits, add_forced_visits, draw_visits, first_per_person
+from dari.synth.visits import Visits, add_forced_visits, draw_visits, first_per_person
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +37,7 @@ class SimulatedChunk:
     days_supply: np.ndarray
     procedures: dxm.Coded
     lab_rows: labs.LabRows
+    levels: labs.PatientLabs
 
 
 def simulate(n: int, profile: SiteProfile, rng: np.random.Generator) -> SimulatedChunk:
@@ -78,7 +77,7 @@ def simulate(n: int, profile: SiteProfile, rng: np.random.Generator) -> Simulate
     procedures = dxm.draw_procedures(pop, visits, egfr_true, rng)
     lab_rows = labs.draw_labs(pop, visits, levels, egfr_meas, profile, rng)
     return SimulatedChunk(pop=pop, visits=visits, course=course, death_date=death_date, dx=dx, rx=rx,
-                          days_supply=days, procedures=procedures, lab_rows=lab_rows)
+                          days_supply=days, procedures=procedures, lab_rows=lab_rows, levels=levels)
 
 
 def _draw_deaths(pop: Population, visits: Visits, egfr_true: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -94,18 +93,3 @@ def _draw_deaths(pop: Population, visits: Visits, egfr_true: np.ndarray, rng: np
     dies = rng.random(pop.n) < 1.0 / (1.0 + np.exp(-logit))
     date = np.minimum(add_days(last_end, rng.uniform(0, 90, pop.n)), DATA_END)
     return np.where(dies, date, np.datetime64("NaT", "D"))
-
-
-def format_dates(values: np.ndarray, fmt: str) -> pa.Array:
-    """Dates (datetime64[D], NaT → empty) as the EMR writes them, formatted in Arrow's C++ kernels."""
-    ts = pa.array(values.astype("datetime64[s]"), type=pa.timestamp("s"))
-    return pc.strftime(ts, format=fmt)
-
-
-def lab_value_strings(values: np.ndarray, lab_idx: np.ndarray) -> pa.Array:
-    """Result values as the lab system prints them: fixed decimals per test, empty when missing."""
-    out = pa.array(values, from_pandas=True).cast(pa.string())
-    decimals = np.array([lab.decimals for lab in LABS])[lab_idx]
-    # whole-number results print without a decimal point; Arrow's cast already drops ".0"
-    del decimals
-    return out

@@ -79,12 +79,14 @@ def generate_addresses(sido_p: npt.NDArray[np.float64], n: int, rng: np.random.G
     side = np.strings.endswith(road, "로") & (rng.random(n) < 0.35)
     road = np.where(side, join(road, small_ints_to_str(rng.integers(1, 60, n)), "길"), road)
     building = np.minimum(1 + rng.exponential(80.0, n).astype(np.int64), 999)
-    building_s = np.where(rng.random(n) < 0.15, join(small_ints_to_str(building), "-", small_ints_to_str(rng.integers(1, 30, n))),
-                          small_ints_to_str(building))  # fmt: skip
+    num = small_ints_to_str
+    building_s = np.where(
+        rng.random(n) < 0.15, join(num(building), "-", num(rng.integers(1, 30, n))), num(building)
+    )
     dong = g.dongs[_pick_within(g.dong_start[sg], g.dong_count[sg], rng)]
     detail_kind = rng.random(n)
-    flat = join(", ", small_ints_to_str(rng.integers(101, 116, n)), "동 ", small_ints_to_str(rng.integers(1, 26, n)),
-                 np.strings.zfill(small_ints_to_str(rng.integers(1, 5, n)), 2), "호")  # fmt: skip
+    unit = np.strings.zfill(num(rng.integers(1, 5, n)), 2)
+    flat = join(", ", num(rng.integers(101, 116, n)), "동 ", num(rng.integers(1, 26, n)), unit, "호")
     floor = join(", ", small_ints_to_str(rng.integers(2, 6, n)), "층")
     detail = np.where(detail_kind < 0.45, flat, np.where(detail_kind < 0.55, floor, ""))
     # Official notation adds the legal 동 in parentheses after apartment details, not always written.
@@ -130,7 +132,11 @@ def generate_emails(
     local = np.where(
         style == 0,
         join(given, surname, yy),
-        np.where(style == 1, join(surname, given, small_ints_to_str(rng.integers(1, 10000, n))), join(given, ".", surname)),
+        np.where(
+            style == 1,
+            join(surname, given, small_ints_to_str(rng.integers(1, 10000, n))),
+            join(given, ".", surname),
+        ),
     )
     domain = np.array(_EMAIL_DOMAINS)[rng.choice(len(_EMAIL_DOMAINS), n, p=_EMAIL_DOMAIN_P)]
     return join(local, "@", domain)

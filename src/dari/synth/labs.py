@@ -92,23 +92,24 @@ def draw_labs(pop: Population, visits: Visits, levels: PatientLabs, egfr_measure
     egfr = egfr_measured
     scr = creatinine_for_egfr(egfr, age, female)
     anaemia = np.where(egfr < 60, 0.05 * (60 - egfr), 0.0)
+    bp = op & (rng.random(n) < 0.5)  # systolic and diastolic come from the same reading
     parts: list[tuple[str, np.ndarray, np.ndarray]] = [
         ("creatinine", cr_ordered, scr),
         ("egfr", cr_ordered, egfr),
         ("hba1c", rng.random(n) < np.where(dm, 0.7, 0.06), levels.hba1c[p] + rng.normal(0, 0.35, n)),
-        ("potassium", cr_ordered & (rng.random(n) < 0.8),
+        ("potassium", cr_ordered & (rng.random(n) < 0.6),
          rng.normal(4.3, 0.35, n) + 0.5 * (egfr < 30) + 0.2 * (egfr < 45)),
-        ("sodium", cr_ordered & (rng.random(n) < 0.8), rng.normal(140, 2.5, n)),
-        ("haemoglobin", rng.random(n) < np.where(op, 0.4, 0.95),
+        ("sodium", cr_ordered & (rng.random(n) < 0.5), rng.normal(140, 2.5, n)),
+        ("haemoglobin", rng.random(n) < np.where(op, 0.25, 0.95),
          np.where(female, rng.normal(12.9, 1.1, n), rng.normal(14.6, 1.3, n)) - anaemia),
         ("ldl", rng.random(n) < np.where(pop.condition("dyslipidaemia")[p], 0.5, 0.12),
          levels.ldl[p] * np.exp(rng.normal(0, 0.08, n))),
-        ("glucose", rng.random(n) < 0.35, np.where(dm, 40 + 17 * levels.hba1c[p], 95) + rng.normal(0, 12, n)),
+        ("glucose", rng.random(n) < 0.2, np.where(dm, 40 + 17 * levels.hba1c[p], 95) + rng.normal(0, 12, n)),
         ("ntprobnp", rng.random(n) < np.where(hf, 0.5, 0.03),
          np.exp(np.where(hf, np.log(1800), np.log(70)) + rng.normal(0, 0.8, n))),
-        ("sbp", op & (rng.random(n) < 0.85), levels.sbp[p] + rng.normal(0, 9, n)),
-        ("dbp", op & (rng.random(n) < 0.85), 0.55 * levels.sbp[p] + 8 + rng.normal(0, 6, n)),
-        ("bmi", op & (rng.random(n) < 0.25), levels.bmi[p] + rng.normal(0, 0.4, n)),
+        ("sbp", bp, levels.sbp[p] + rng.normal(0, 9, n)),
+        ("dbp", bp, 0.55 * levels.sbp[p] + 8 + rng.normal(0, 6, n)),
+        ("bmi", op & (rng.random(n) < 0.15), levels.bmi[p] + rng.normal(0, 0.4, n)),
     ]
     visit_parts, lab_parts, value_parts, unit_parts = [], [], [], []
     for key, mask, values in parts:
