@@ -19,9 +19,7 @@ def main(n: int = 100_000) -> None:
                         hospital_code="warmup")  # fmt: skip
     for site, weights in HOSPITAL_REGION_WEIGHTS.items():
         start = time.perf_counter()
-        table = generate_identities(
-            n, rng, region_weights=weights, birth_dates=birth, sex=sex, hospital_code=site
-        )
+        table = generate_identities(n, rng, region_weights=weights, birth_dates=birth, sex=sex, hospital_code=site)
         took = time.perf_counter() - start
         print(f"{site}: {table.num_rows:,} identities in {took:.3f} s ({table.num_rows / took:,.0f}/s)")
 

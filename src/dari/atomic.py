@@ -20,7 +20,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
     tmp_path.unlink()  # callers such as DuckDB want to create the file themselves
     try:
         yield tmp_path
-        os.replace(tmp_path, target)
+        tmp_path.replace(target)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
@@ -36,11 +36,11 @@ def atomic_dir(target: Path) -> Iterator[Path]:
         if target.exists():
             old = target.with_name(f".{target.name}.old")
             shutil.rmtree(old, ignore_errors=True)
-            os.replace(target, old)
-            os.replace(tmp, target)
+            target.replace(old)
+            tmp.replace(target)
             shutil.rmtree(old, ignore_errors=True)
         else:
-            os.replace(tmp, target)
+            tmp.replace(target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

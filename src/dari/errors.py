@@ -14,13 +14,17 @@ class InputError(DariError):
 
     exit_code = 2
 
-    def __init__(self, message: str, *, file: str | None = None, row: int | None = None,
-                 column: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, file: str | None = None, row: int | None = None, column: str | None = None
+    ) -> None:
         self.file = file
         self.row = row
         self.column = column
-        where = [f"file {file}" if file else "", f"row {row}" if row is not None else "",
-                 f"column {column!r}" if column else ""]
+        where = [
+            f"file {file}" if file else "",
+            f"row {row}" if row is not None else "",
+            f"column {column!r}" if column else "",
+        ]
         located = ", ".join(w for w in where if w)
         super().__init__(f"{located}: {message}" if located else message)
 

@@ -21,9 +21,7 @@ def test_gazetteer_postcode_blocks_inside_sido_range_and_disjoint() -> None:
     blocks = sorted(zip(g.postcode_lo.tolist(), g.postcode_hi.tolist(), strict=True))
     for (_, hi), (lo, _) in pairwise(blocks):
         assert hi < lo
-    for lo, hi, s in zip(
-        g.postcode_lo.tolist(), g.postcode_hi.tolist(), g.sigungu_sido.tolist(), strict=True
-    ):
+    for lo, hi, s in zip(g.postcode_lo.tolist(), g.postcode_hi.tolist(), g.sigungu_sido.tolist(), strict=True):
         first, last = g.sido_postcode_prefix[s]
         assert first * 1000 <= lo <= hi < (last + 1) * 1000
 

@@ -61,9 +61,7 @@ def test_load_thresholds_user_row_replaces_same_key_and_adds_new(tmp_path: Path)
     required = [r for r in merged if r.check_name == "isRequired" and not r.table]
     assert [r.threshold for r in required] == [3.0]
     added = [r for r in merged if r.concept == ConceptKey(concept_id=123)]
-    assert (
-        len(added) == 1 and added[0].unit == ConceptKey(concept_id=456) and added[0].plausible_value_low == 7
-    )
+    assert len(added) == 1 and added[0].unit == ConceptKey(concept_id=456) and added[0].plausible_value_low == 7
     assert len(merged) == len(builtin) + 1
 
 
@@ -95,11 +93,7 @@ def test_build_plan_enumerates_fields_from_cdm_table() -> None:
     # Prepare
     plan = build_plan(load_check_descriptions(), load_thresholds())
     # Execute
-    fk = {
-        (p.target.table, p.target.field, p.target.fk_table)
-        for p in plan
-        if p.check.check_name == "isForeignKey"
-    }
+    fk = {(p.target.table, p.target.field, p.target.fk_table) for p in plan if p.check.check_name == "isForeignKey"}
     temporal = {
         (p.target.table, p.target.field, p.target.other_field)
         for p in plan

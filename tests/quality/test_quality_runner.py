@@ -25,9 +25,7 @@ def one(
     unit_concept_id: int | None = None,
 ) -> CheckResult:
     found = [
-        r
-        for r in report.find(check, table, field, concept_id, unit_concept_id)
-        if field is not None or r.field is None
+        r for r in report.find(check, table, field, concept_id, unit_concept_id) if field is not None or r.field is None
     ]
     assert len(found) == 1, f"{check} {table}.{field}: {len(found)} results"
     return found[0]
@@ -38,19 +36,12 @@ def test_run_checks_valid_cdm_passes_or_not_applicable(cdm: DuckDbStore) -> None
     # Execute
     report = run_checks(cdm)
     # Assert
-    bad = [
-        (r.check_name, r.table, r.field, r.status) for r in report.results if r.status in ("failed", "error")
-    ]
+    bad = [(r.check_name, r.table, r.field, r.status) for r in report.results if r.status in ("failed", "error")]
     assert bad == []
     assert report.summary.passed > 500
     assert report.summary.overall_score == 100.0
-    assert (
-        one(report, "plausibleValueHigh", "measurement", "measurement_concept_id", 3004410).status == "passed"
-    )
-    assert (
-        one(report, "plausibleGender", "condition_occurrence", "condition_concept_id", 4163261).status
-        == "passed"
-    )
+    assert one(report, "plausibleValueHigh", "measurement", "measurement_concept_id", 3004410).status == "passed"
+    assert one(report, "plausibleGender", "condition_occurrence", "condition_concept_id", 4163261).status == "passed"
 
 
 def test_run_checks_duplicate_primary_key_fails_is_primary_key(cdm: DuckDbStore) -> None:
@@ -85,9 +76,7 @@ def test_run_checks_orphan_person_id_fails_is_foreign_key(cdm: DuckDbStore) -> N
 
 def test_run_checks_visit_end_before_start_fails_temporal_after(cdm: DuckDbStore) -> None:
     # Prepare
-    cdm.execute(
-        "UPDATE visit_occurrence SET visit_end_date = DATE '2020-02-01' WHERE visit_occurrence_id = 10"
-    )
+    cdm.execute("UPDATE visit_occurrence SET visit_end_date = DATE '2020-02-01' WHERE visit_occurrence_id = 10")
     # Execute
     report = run_checks(cdm)
     # Assert
@@ -106,13 +95,8 @@ def test_run_checks_hba1c_of_45_percent_fails_value_high_only(cdm: DuckDbStore) 
     high = one(report, "plausibleValueHigh", "measurement", "measurement_concept_id", 3004410)
     assert (high.status, high.num_violated_rows, high.num_denominator_rows) == ("failed", 1, 3)
     assert high.unit_concept_id == 8554
-    assert (
-        one(report, "plausibleValueLow", "measurement", "measurement_concept_id", 3004410).status == "passed"
-    )
-    assert (
-        one(report, "plausibleValueHigh", "measurement", "measurement_concept_id", 3016723, 8840).status
-        == "passed"
-    )
+    assert one(report, "plausibleValueLow", "measurement", "measurement_concept_id", 3004410).status == "passed"
+    assert one(report, "plausibleValueHigh", "measurement", "measurement_concept_id", 3016723, 8840).status == "passed"
 
 
 def test_run_checks_event_after_death_fails_during_life(cdm: DuckDbStore) -> None:
@@ -158,9 +142,7 @@ def test_run_checks_dropped_table_fails_cdm_table_and_run_completes(cdm: DuckDbS
 
 def test_run_checks_condition_coded_as_drug_fails_fk_domain(cdm: DuckDbStore) -> None:
     # Prepare
-    cdm.execute(
-        "UPDATE condition_occurrence SET condition_concept_id = 1503297 WHERE condition_occurrence_id = 21"
-    )
+    cdm.execute("UPDATE condition_occurrence SET condition_concept_id = 1503297 WHERE condition_occurrence_id = 21")
     # Execute
     report = run_checks(cdm)
     # Assert
@@ -172,13 +154,9 @@ def test_run_checks_condition_coded_as_drug_fails_fk_domain(cdm: DuckDbStore) ->
 
 def test_run_checks_non_standard_and_zero_concepts_counted_apart(cdm: DuckDbStore) -> None:
     # Prepare: one ICD10 (non-standard) concept, one 0 and one unknown id in condition_concept_id
-    cdm.execute(
-        "UPDATE condition_occurrence SET condition_concept_id = 45552385 WHERE condition_occurrence_id = 20"
-    )
+    cdm.execute("UPDATE condition_occurrence SET condition_concept_id = 45552385 WHERE condition_occurrence_id = 20")
     cdm.execute("UPDATE condition_occurrence SET condition_concept_id = 0 WHERE condition_occurrence_id = 21")
-    cdm.execute(
-        "UPDATE condition_occurrence SET condition_concept_id = 777 WHERE condition_occurrence_id = 22"
-    )
+    cdm.execute("UPDATE condition_occurrence SET condition_concept_id = 777 WHERE condition_occurrence_id = 22")
     # Execute
     report = run_checks(cdm)
     # Assert
@@ -210,9 +188,7 @@ def test_run_checks_event_outside_observation_and_person_without_period_fail(cdm
     assert one(report, "personHasObservationPeriod", "person", "person_id").num_violated_rows == 1
     visits = one(report, "withinObservationPeriod", "visit_occurrence", "visit_start_date")
     assert (visits.status, visits.num_violated_rows, visits.num_denominator_rows) == ("failed", 1, 5)
-    assert (
-        one(report, "withinObservationPeriod", "drug_exposure", "drug_exposure_start_date").status == "passed"
-    )
+    assert one(report, "withinObservationPeriod", "drug_exposure", "drug_exposure_start_date").status == "passed"
 
 
 def test_run_checks_without_concept_table_skips_concept_checks(cdm: DuckDbStore) -> None:
@@ -224,9 +200,7 @@ def test_run_checks_without_concept_table_skips_concept_checks(cdm: DuckDbStore)
     for check in ("fkDomain", "isStandardValidConcept", "plausibleGender"):
         statuses = {r.status for r in report.results if r.check_name == check}
         assert statuses == {"not_applicable"}, check
-    assert (
-        one(report, "isForeignKey", "condition_occurrence", "condition_concept_id").status == "not_applicable"
-    )
+    assert one(report, "isForeignKey", "condition_occurrence", "condition_concept_id").status == "not_applicable"
     assert one(report, "isRequired", "person", "year_of_birth").status == "passed"
     assert report.summary.error == 0
 
@@ -282,9 +256,7 @@ def test_run_checks_query_error_is_recorded_redacted_and_isolated(cdm: DuckDbSto
 
 def test_run_checks_user_thresholds_override_builtin(cdm: DuckDbStore, tmp_path: Path) -> None:
     # Prepare: 1 of 5 visits ends before it starts (20%); a user allows 25%, and HbA1c up to 50 %
-    cdm.execute(
-        "UPDATE visit_occurrence SET visit_end_date = DATE '2020-02-01' WHERE visit_occurrence_id = 10"
-    )
+    cdm.execute("UPDATE visit_occurrence SET visit_end_date = DATE '2020-02-01' WHERE visit_occurrence_id = 10")
     cdm.execute("UPDATE measurement SET value_as_number = 45 WHERE measurement_id = 41")
     path = tmp_path / "thresholds.csv"
     path.write_text(

@@ -103,11 +103,7 @@ def test_notes_span_values_match_identity() -> None:
 def test_notes_patient_name_spans_equal_name() -> None:
     for note, person in CORPUS:
         names = [note.text[s:e] for s, e, label in note.spans if label == "PERSON"]
-        assert (
-            person["name_ko"] in names
-            or str(person["name_en"]).title() in names
-            or person["name_en"] in names
-        )
+        assert person["name_ko"] in names or str(person["name_en"]).title() in names or person["name_en"] in names
 
 
 def test_notes_every_label_appears_across_kinds() -> None:

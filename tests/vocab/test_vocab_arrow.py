@@ -77,9 +77,7 @@ def test_concept_relationship_has_reverse_of_every_row(cdm: duckdb.DuckDBPyConne
         "AND b.relationship_id = d.reverse_relationship_id WHERE b.concept_id_1 IS NULL"
     ).fetchone()
     assert missing == (0,)
-    subsumes = cdm.execute(
-        "SELECT count(*) FROM concept_relationship WHERE relationship_id = 'Subsumes'"
-    ).fetchone()
+    subsumes = cdm.execute("SELECT count(*) FROM concept_relationship WHERE relationship_id = 'Subsumes'").fetchone()
     assert subsumes is not None and subsumes[0] > 0
 
 

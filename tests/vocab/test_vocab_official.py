@@ -17,8 +17,7 @@ ATHENA = {
     "CONCEPT.csv": [
         "concept_id\tconcept_name\tdomain_id\tvocabulary_id\tconcept_class_id\tstandard_concept\tconcept_code"
         "\tvalid_start_date\tvalid_end_date\tinvalid_reason",
-        "201826\tType 2 diabetes mellitus\tCondition\tSNOMED\tClinical Finding\tS\t44054006"
-        "\t19700101\t20991231\t",
+        "201826\tType 2 diabetes mellitus\tCondition\tSNOMED\tClinical Finding\tS\t44054006\t19700101\t20991231\t",
         "201820\tDiabetes mellitus\tCondition\tSNOMED\tClinical Finding\tS\t73211009\t19700101\t20991231\t",
         '45542411\tType 2 "adult-onset" diabetes\tCondition\tKCD7\tKCD7 code\t\tE11\t19700101\t20991231\t',
     ],
@@ -54,9 +53,7 @@ def test_load_athena_streams_tab_delimited_bundle_into_cdm(tmp_path: Path) -> No
     counts = load_athena(con, write_athena(tmp_path))
     assert counts == {"concept": 3, "vocabulary": 1, "concept_relationship": 2, "concept_synonym": 1,
                       "concept_ancestor": 1}  # fmt: skip
-    row = con.execute(
-        "SELECT concept_name, valid_start_date FROM concept WHERE concept_id = 45542411"
-    ).fetchone()
+    row = con.execute("SELECT concept_name, valid_start_date FROM concept WHERE concept_id = 45542411").fetchone()
     assert row == ('Type 2 "adult-onset" diabetes', dt.date(1970, 1, 1))  # quotes survive, YYYYMMDD parsed
     std = con.execute("SELECT standard_concept FROM concept WHERE concept_id = 45542411").fetchone()
     assert std == (None,)  # an empty field is NULL, as the CDM expects
@@ -129,9 +126,7 @@ def test_load_kcd_file_fills_missing_english_name_from_icd10(tmp_path: Path) -> 
 
 def test_load_kcd_file_custom_column_names(tmp_path: Path) -> None:
     rows = [("code", "name_ko"), ("I10", "본태성(일차성) 고혈압")]
-    result = load_kcd_file(
-        write_kcd(tmp_path / "k.csv", rows, "utf-8"), code_column="code", korean_column="name_ko"
-    )
+    result = load_kcd_file(write_kcd(tmp_path / "k.csv", rows, "utf-8"), code_column="code", korean_column="name_ko")
     assert result.concepts[0].concept_name == "Essential (primary) hypertension"
 
 

@@ -157,9 +157,7 @@ def test_synonym_finds_lab_or_drug(term: str, code: str) -> None:
 
 def test_concept_ids_are_local_and_standard_concepts_have_korean_names() -> None:
     vocab = shipped_vocabulary()
-    assert all(
-        c.concept_id > LOCAL_CONCEPT_ID_MIN or c.concept_id == NO_MATCHING_CONCEPT_ID for c in vocab.concepts
-    )
+    assert all(c.concept_id > LOCAL_CONCEPT_ID_MIN or c.concept_id == NO_MATCHING_CONCEPT_ID for c in vocab.concepts)
     assert all(c.concept_name_ko for c in vocab.concepts if c.is_standard)
 
 

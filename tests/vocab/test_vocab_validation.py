@@ -13,9 +13,7 @@ from dari.vocab import load_vocabulary, shipped_data_dir
 @pytest.fixture
 def data_copy(tmp_path: Path) -> Path:
     for name in ("concepts.csv", "synonyms.csv", "relationships.csv", "metadata.csv"):
-        (tmp_path / name).write_text(
-            shipped_data_dir().joinpath(name).read_text(encoding="utf-8"), encoding="utf-8"
-        )
+        (tmp_path / name).write_text(shipped_data_dir().joinpath(name).read_text(encoding="utf-8"), encoding="utf-8")
     return tmp_path
 
 
@@ -85,9 +83,7 @@ def test_load_vocabulary_cross_domain_mapping_is_rejected(data_copy: Path) -> No
     text = (data_copy / "relationships.csv").read_text(encoding="utf-8")
     old = next(line for line in text.splitlines() if line.startswith(f"{metformin},Maps to,"))
     diabetes = vocab.by_code("SNOMED", "73211009").concept_id
-    (data_copy / "relationships.csv").write_text(
-        text.replace(old, f"{metformin},Maps to,{diabetes}"), encoding="utf-8"
-    )
+    (data_copy / "relationships.csv").write_text(text.replace(old, f"{metformin},Maps to,{diabetes}"), encoding="utf-8")
     with pytest.raises(InputError, match="Drug concept to a Condition"):
         load_vocabulary(data_copy)
 

@@ -16,8 +16,16 @@ CDM_VERSION = "v5.4"
 _FIELDS_FILE = "omop_cdm_v5.4_fields.csv"
 
 VOCABULARY_TABLES = (
-    "concept", "vocabulary", "domain", "concept_class", "concept_relationship", "relationship",
-    "concept_synonym", "concept_ancestor", "source_to_concept_map", "drug_strength",
+    "concept",
+    "vocabulary",
+    "domain",
+    "concept_class",
+    "concept_relationship",
+    "relationship",
+    "concept_synonym",
+    "concept_ancestor",
+    "source_to_concept_map",
+    "drug_strength",
 )
 
 
@@ -38,8 +46,13 @@ class Field:
         base = self.datatype.lower()
         if base.startswith("varchar"):
             return "VARCHAR" if dialect == "duckdb" else base.upper()
-        return {"integer": "INTEGER", "numeric": "NUMERIC", "date": "DATE", "timestamp": "TIMESTAMP",
-                "text": "TEXT"}[base]
+        return {
+            "integer": "INTEGER",
+            "numeric": "NUMERIC",
+            "date": "DATE",
+            "timestamp": "TIMESTAMP",
+            "text": "TEXT",
+        }[base]
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,13 +110,9 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def create_table_sql(table: Table, dialect: Dialect, schema: str | None = None, *,
-                     primary_keys: bool = True) -> str:
+def create_table_sql(table: Table, dialect: Dialect, schema: str | None = None, *, primary_keys: bool = True) -> str:
     """CREATE TABLE statement for one CDM table, with NOT NULL and (optionally) the primary key."""
-    cols = [
-        f"  {quote_ident(f.name)} {f.sql_type(dialect)}{' NOT NULL' if f.required else ''}"
-        for f in table.fields
-    ]
+    cols = [f"  {quote_ident(f.name)} {f.sql_type(dialect)}{' NOT NULL' if f.required else ''}" for f in table.fields]
     pk = table.primary_key
     if pk is not None and primary_keys:
         cols.append(f"  PRIMARY KEY ({quote_ident(pk.name)})")

@@ -90,19 +90,18 @@ class PostgresStore:
     def query(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
         """Run a query and return all rows."""
         with self.con.cursor() as cur:
-            cur.execute(_pg_placeholders(sql), params)  # type: ignore[arg-type]
+            cur.execute(_pg_placeholders(sql, params), params)
             return cur.fetchall()
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
         """Run a statement that returns nothing."""
         with self.con.cursor() as cur:
-            cur.execute(_pg_placeholders(sql), params)  # type: ignore[arg-type]
+            cur.execute(_pg_placeholders(sql, params), params)
 
     def table_columns(self) -> dict[str, set[str]]:
         """Lower-case table name to its lower-case column names, in this store's schema."""
         rows = self.query(
-            "SELECT lower(table_name), lower(column_name) FROM information_schema.columns "
-            "WHERE table_schema = ?",
+            "SELECT lower(table_name), lower(column_name) FROM information_schema.columns WHERE table_schema = ?",
             [self.schema],
         )
         out: dict[str, set[str]] = {}
@@ -115,8 +114,11 @@ class PostgresStore:
         self.con.close()
 
 
-def _pg_placeholders(sql: str) -> str:
-    # dari writes `?` placeholders (DuckDB's); psycopg wants `%s`. Literal % must be doubled first.
+def _pg_placeholders(sql: str, params: Sequence[Any] | None) -> str:
+    # dari writes `?` placeholders (DuckDB's); psycopg wants `%s`, and with parameters a literal % must be
+    # doubled. Without parameters psycopg sends the text as it is, so it must stay untouched.
+    if params is None:
+        return sql
     return sql.replace("%", "%%").replace("?", "%s")
 
 
@@ -162,10 +164,10 @@ def open_store(target: str | Path, *, read_only: bool = True) -> CdmStore:
     if read_only and not path.is_file():
         raise StoreError(f"no CDM database at {path}")
     try:
-        con = duckdb.connect(str(path), read_only=read_only)
+        duck = duckdb.connect(str(path), read_only=read_only)
     except duckdb.Error as exc:
         raise StoreError(f"cannot open DuckDB file {path}: {exc}") from exc
-    return DuckDbStore(con=con, label=str(path))
+    return DuckDbStore(con=duck, label=str(path))
 
 
 def create_cdm_schema(con: duckdb.DuckDBPyConnection, *, primary_keys: bool = False) -> None:
@@ -175,8 +177,7 @@ def create_cdm_schema(con: duckdb.DuckDBPyConnection, *, primary_keys: bool = Fa
 
 
 def _arrow_batches(con: duckdb.DuckDBPyConnection, table: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
-    reader = con.execute(f"SELECT * FROM {quote_ident(table)}").fetch_record_batch(batch_rows)
-    yield from reader
+    yield from con.sql(f"SELECT * FROM {quote_ident(table)}").to_arrow_reader(batch_rows)
 
 
 @contextmanager
@@ -207,16 +208,21 @@ def copy_duckdb_to_postgres(source: Path, target_url: str, *, batch_rows: int = 
             con.execute(f"DROP SCHEMA IF EXISTS {quote_ident(staging)} CASCADE")
             con.execute(f"CREATE SCHEMA {quote_ident(staging)}")
             for statement in ddl("postgresql", staging):
-                con.execute(statement)  # type: ignore[arg-type]
+                con.execute(statement)
             for table in cdm_tables().values():
                 cols = ", ".join(quote_ident(c) for c in table.column_names)
-                copy_sql = f"COPY {quote_ident(staging)}.{quote_ident(table.name)} ({cols}) FROM STDIN WITH (FORMAT csv)"
+                copy_sql = (
+                    f"COPY {quote_ident(staging)}.{quote_ident(table.name)} ({cols}) FROM STDIN WITH (FORMAT csv)"
+                )
                 n = 0
-                with con.cursor() as cur, cur.copy(copy_sql) as copy:  # type: ignore[arg-type]
+                with con.cursor() as cur, cur.copy(copy_sql) as copy:
                     for batch in _arrow_batches(src, table.name, batch_rows):
                         buf = io.BytesIO()
-                        pacsv.write_csv(batch.select(list(table.column_names)), buf,
-                                        pacsv.WriteOptions(include_header=False))
+                        pacsv.write_csv(
+                            batch.select(list(table.column_names)),
+                            buf,
+                            pacsv.WriteOptions(include_header=False),
+                        )
                         copy.write(buf.getvalue())
                         n += batch.num_rows
                 counts[table.name] = n

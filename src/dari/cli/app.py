@@ -7,8 +7,11 @@ import typer
 from dari import __version__
 from dari.cli import cdm, demo, site, synth
 
-app = typer.Typer(help="dari (다리): hospital data to routine use of medical AI.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="dari (다리): hospital data to routine use of medical AI.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 app.command("synth")(synth.synth)
 app.command("demo")(demo.demo)
 app.add_typer(site.app, name="site")
@@ -22,8 +25,11 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                       help="Print the version and exit.")) -> None:
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
     """dari (다리): hospital data to routine use of medical AI."""
 
 

@@ -31,8 +31,7 @@ def check(
         try:
             with progress_bar() as bar:
                 task = bar.add_task("checks", total=None)
-                report = run_checks(store, progress=lambda done, total: bar.update(task, completed=done,
-                                                                                   total=total))
+                report = run_checks(store, progress=lambda done, total: bar.update(task, completed=done, total=total))
         finally:
             store.close()
         if output == "json":

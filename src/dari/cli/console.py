@@ -9,6 +9,7 @@ from typing import Literal, NoReturn
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from dari.errors import DariError
 
@@ -19,7 +20,8 @@ OutputFormat = Literal["table", "json"]
 
 def fail(exc: DariError) -> NoReturn:
     """Print a dari error on stderr and exit with its code."""
-    err.print(f"[bold red]error:[/] {exc}")
+    # soft_wrap keeps a long file path on one line; Text keeps brackets in paths from being read as markup
+    err.print(Text.assemble(("error: ", "bold red"), str(exc)), soft_wrap=True)
     raise typer.Exit(exc.exit_code)
 
 
@@ -35,8 +37,14 @@ def guarded() -> Iterator[None]:
 @contextmanager
 def progress_bar() -> Iterator[Progress]:
     """A Rich progress bar on stderr (hidden when stderr is not a terminal and in tests)."""
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=err, transient=False) as bar:
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    ) as bar:
         yield bar
 
 

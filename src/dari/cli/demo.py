@@ -27,8 +27,13 @@ def demo(
     with guarded():
         with progress_bar() as bar:
             tasks = {f"site-{i}": bar.add_task(f"site-{i}", total=patients_per_site) for i in (1, 2, 3)}
-            results = generate_network(out_dir, sites=3, patients_per_site=patients_per_site, seed=seed,
-                                       advance=lambda site, n: bar.advance(tasks[site], n))
+            results = generate_network(
+                out_dir,
+                sites=3,
+                patients_per_site=patients_per_site,
+                seed=seed,
+                advance=lambda site, n: bar.advance(tasks[site], n),
+            )
         render_results(results, time.perf_counter() - start)
         for r in results:
             store = open_store(r.folder)
@@ -40,6 +45,8 @@ def demo(
             summary.label = f"{r.profile.site_id} · {r.profile.name_ko} ({r.profile.name_en})"
             render_summary(summary)
             score = quality.summary.overall_score
-            out.print(f"  data quality: {score if score is not None else float('nan'):.1f} % of checks passed "
-                      f"({quality.summary.passed} passed, {quality.summary.failed} failed)")
+            out.print(
+                f"  data quality: {score if score is not None else float('nan'):.1f} % of checks passed "
+                f"({quality.summary.passed} passed, {quality.summary.failed} failed)"
+            )
     err.print(f"demo network in {out_dir}/ — try: dari cdm check {out_dir}/site-1")

@@ -18,10 +18,13 @@ app = typer.Typer(help="Work at a hospital's site node (extract → CDM).", no_a
 
 @app.command("etl")
 def etl(
-    site: Annotated[Path, typer.Argument(help="Site folder holding extract/ (with manifest.json).",
-                                         exists=True, file_okay=False)],
-    target: Annotated[str | None, typer.Option(help="postgresql://user@host/db?schema=NAME instead of "
-                                                    "SITE/cdm.duckdb.")] = None,
+    site: Annotated[
+        Path,
+        typer.Argument(help="Site folder holding extract/ (with manifest.json).", exists=True, file_okay=False),
+    ],
+    target: Annotated[
+        str | None, typer.Option(help="postgresql://user@host/db?schema=NAME instead of SITE/cdm.duckdb.")
+    ] = None,
     output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = "table",
 ) -> None:
     """Convert the site's EMR extract into the OMOP CDM v5.4 (atomically: all or nothing)."""

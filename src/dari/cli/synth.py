@@ -18,26 +18,52 @@ def result_rows(results: list[SiteResult]) -> list[dict[str, object]]:
     """Machine-readable summary of a generated network (counts only)."""
     rows: list[dict[str, object]] = []
     for r in results:
-        rows.append({
-            "site_id": r.profile.site_id, "hospital": r.profile.name_en, "folder": str(r.folder),
-            "encoding": r.profile.encoding, "extract_rows": r.extract_rows,
-            "cdm_rows": r.etl.cdm_rows if r.etl else {}, "unmapped_rows": r.etl.unmapped_rows if r.etl else {},
-            "ckd_cohort": r.cohort, "ckd_progressions": r.outcomes,
-        })
+        rows.append(
+            {
+                "site_id": r.profile.site_id,
+                "hospital": r.profile.name_en,
+                "folder": str(r.folder),
+                "encoding": r.profile.encoding,
+                "extract_rows": r.extract_rows,
+                "cdm_rows": r.etl.cdm_rows if r.etl else {},
+                "unmapped_rows": r.etl.unmapped_rows if r.etl else {},
+                "ckd_cohort": r.cohort,
+                "ckd_progressions": r.outcomes,
+            }
+        )
     return rows
 
 
 def render_results(results: list[SiteResult], seconds: float) -> None:
     """Rich summary table of a generated network."""
     table = Table(title=f"Synthetic network ({seconds:.1f} s)")
-    for col in ("site", "hospital", "encoding", "patients", "visits", "diagnoses", "labs", "notes",
-                "CKD G3 cohort", "progressed"):
+    for col in (
+        "site",
+        "hospital",
+        "encoding",
+        "patients",
+        "visits",
+        "diagnoses",
+        "labs",
+        "notes",
+        "CKD G3 cohort",
+        "progressed",
+    ):
         table.add_column(col, justify="right" if col not in ("site", "hospital", "encoding") else "left")
     for r in results:
         x = r.extract_rows
-        table.add_row(r.profile.site_id, r.profile.name_ko, r.profile.encoding, f"{x.get('patients', 0):,}",
-                      f"{x.get('visits', 0):,}", f"{x.get('diagnoses', 0):,}", f"{x.get('lab_results', 0):,}",
-                      f"{x.get('clinical_notes', 0):,}", f"{r.cohort:,}", f"{r.outcomes:,}")
+        table.add_row(
+            r.profile.site_id,
+            r.profile.name_ko,
+            r.profile.encoding,
+            f"{x.get('patients', 0):,}",
+            f"{x.get('visits', 0):,}",
+            f"{x.get('diagnoses', 0):,}",
+            f"{x.get('lab_results', 0):,}",
+            f"{x.get('clinical_notes', 0):,}",
+            f"{r.cohort:,}",
+            f"{r.outcomes:,}",
+        )
     out.print(table)
 
 
@@ -46,8 +72,9 @@ def synth(
     sites: Annotated[int, typer.Option(min=1, max=50, help="Number of hospitals.")] = 3,
     patients_per_site: Annotated[int, typer.Option(min=10, max=3_000_000, help="Patients per hospital.")] = 100_000,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same network.")] = 7,
-    chunk_size: Annotated[int, typer.Option(min=1000, help="Patients simulated at once (bounds memory).")]
-    = DEFAULT_CHUNK,
+    chunk_size: Annotated[
+        int, typer.Option(min=1000, help="Patients simulated at once (bounds memory).")
+    ] = DEFAULT_CHUNK,
     output: Annotated[OutputFormat, typer.Option("--format", help="table (human) or json (machines).")] = "table",
 ) -> None:
     """Generate synthetic hospitals: each a source EMR extract (with identifiers) and its OMOP CDM."""
@@ -55,7 +82,11 @@ def synth(
     with guarded(), progress_bar() as bar:
         tasks = {f"site-{i + 1}": bar.add_task(f"site-{i + 1}", total=patients_per_site) for i in range(sites)}
         results = generate_network(
-            out_dir, sites=sites, patients_per_site=patients_per_site, seed=seed, chunk_size=chunk_size,
+            out_dir,
+            sites=sites,
+            patients_per_site=patients_per_site,
+            seed=seed,
+            chunk_size=chunk_size,
             advance=lambda site, n: bar.advance(tasks[site], n),
             on_step=lambda site, msg: bar.update(tasks[site], description=f"{site}: {msg}"),
         )

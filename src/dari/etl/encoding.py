@@ -40,8 +40,12 @@ def transcode_to_utf8(path: Path, encoding: str, out: Path | None, header: list[
                     text = decoder.decode(chunk, final=not chunk)
                 except UnicodeDecodeError as exc:
                     line, column = _locate(path, consumed + exc.start, header, encoding)
-                    raise InputError(f"bytes that are not valid {encoding} (is the file in another encoding?)",
-                                     file=str(path), row=line, column=column) from exc
+                    raise InputError(
+                        f"bytes that are not valid {encoding} (is the file in another encoding?)",
+                        file=str(path),
+                        row=line,
+                        column=column,
+                    ) from exc
                 if sink is not None:
                     sink.write(text)
                 if not chunk:

@@ -26,11 +26,20 @@ VOCABULARY_VERSION = "dari-ko-en 0.1"
 Progress = Callable[[str], None]
 
 # Events whose source rows can fail to reach the CDM (orphans: their patient is not in patients.csv).
-_EVENT_SOURCES = {"visit_occurrence": "visits", "condition_occurrence": "diagnoses",
-                  "drug_exposure": "prescriptions", "measurement": "lab_results",
-                  "procedure_occurrence": "procedures", "note": "clinical_notes"}
-_CONCEPT_FIELDS = {"condition_occurrence": "condition_concept_id", "drug_exposure": "drug_concept_id",
-                   "measurement": "measurement_concept_id", "procedure_occurrence": "procedure_concept_id"}
+_EVENT_SOURCES = {
+    "visit_occurrence": "visits",
+    "condition_occurrence": "diagnoses",
+    "drug_exposure": "prescriptions",
+    "measurement": "lab_results",
+    "procedure_occurrence": "procedures",
+    "note": "clinical_notes",
+}
+_CONCEPT_FIELDS = {
+    "condition_occurrence": "condition_concept_id",
+    "drug_exposure": "drug_concept_id",
+    "measurement": "measurement_concept_id",
+    "procedure_occurrence": "procedure_concept_id",
+}
 
 
 @dataclass
@@ -57,31 +66,44 @@ def load_vocabulary(con: duckdb.DuckDBPyConnection) -> None:
 
 def _cdm_source(con: duckdb.DuckDBPyConnection, manifest: ExtractManifest) -> None:
     today = date.today()
-    row = pa.table({
-        "cdm_source_name": [manifest.hospital.get("en", manifest.site_id)],
-        "cdm_source_abbreviation": [manifest.site_id[:25]],
-        "cdm_holder": [manifest.hospital.get("ko", manifest.site_id)],
-        "source_description": ["EMR extract converted by dari"],
-        "source_documentation_reference": [None],
-        "cdm_etl_reference": [f"dari {__version__}"],
-        "source_release_date": [today],
-        "cdm_release_date": [today],
-        "cdm_version": ["v5.4"],
-        "cdm_version_concept_id": [0],
-        "vocabulary_version": [VOCABULARY_VERSION],
-    })
+    row = pa.table(
+        {
+            "cdm_source_name": [manifest.hospital.get("en", manifest.site_id)],
+            "cdm_source_abbreviation": [manifest.site_id[:25]],
+            "cdm_holder": [manifest.hospital.get("ko", manifest.site_id)],
+            "source_description": ["EMR extract converted by dari"],
+            "source_documentation_reference": [None],
+            "cdm_etl_reference": [f"dari {__version__}"],
+            "source_release_date": [today],
+            "cdm_release_date": [today],
+            "cdm_version": ["v5.4"],
+            "cdm_version_concept_id": [_concept_id(con, "dari-local", "CDM v5.4.0")],
+            "vocabulary_version": [VOCABULARY_VERSION],
+        }
+    )
     con.register("_cdm_source", row)
     con.execute("INSERT INTO cdm_source SELECT * FROM _cdm_source")
     con.unregister("_cdm_source")
 
 
-def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
-    row = con.execute(sql).fetchone()
+def _concept_id(con: duckdb.DuckDBPyConnection, vocabulary: str, code: str) -> int:
+    row = con.execute("SELECT concept_id FROM concept WHERE vocabulary_id = ? AND concept_code = ?",
+                      [vocabulary, code]).fetchall()[0]
     return int(row[0]) if row else 0
 
 
-def build_cdm(con: duckdb.DuckDBPyConnection, extract: Path, pseudonymiser: Pseudonymiser,
-              report: EtlReport, progress: Progress) -> ExtractManifest:
+def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    row = con.execute(sql).fetchall()[0]
+    return int(row[0]) if row else 0
+
+
+def build_cdm(
+    con: duckdb.DuckDBPyConnection,
+    extract: Path,
+    pseudonymiser: Pseudonymiser,
+    report: EtlReport,
+    progress: Progress,
+) -> ExtractManifest:
     """Fill an empty database with the CDM of one extract; counts go into `report`."""
     manifest = read_manifest(extract)
     con.execute("SET enable_progress_bar = false")
@@ -104,7 +126,8 @@ def build_cdm(con: duckdb.DuckDBPyConnection, extract: Path, pseudonymiser: Pseu
         report.dropped_rows[src] = report.source_rows[src] - report.cdm_rows[cdm_table]
     for cdm_table, column in _CONCEPT_FIELDS.items():
         report.unmapped_rows[cdm_table] = _count(
-            con, f"SELECT count(*) FROM {quote_ident(cdm_table)} WHERE {quote_ident(column)} = 0")
+            con, f"SELECT count(*) FROM {quote_ident(cdm_table)} WHERE {quote_ident(column)} = 0"
+        )
     for name in report.source_rows:
         con.execute(f"DROP TABLE {quote_ident(RAW_PREFIX + name)}")
     con.execute("DROP TABLE IF EXISTS person_map")
@@ -112,8 +135,13 @@ def build_cdm(con: duckdb.DuckDBPyConnection, extract: Path, pseudonymiser: Pseu
     return manifest
 
 
-def run_etl(site: Path, *, target: str | None = None, pseudonymiser: Pseudonymiser | None = None,
-            progress: Progress | None = None) -> EtlReport:
+def run_etl(
+    site: Path,
+    *,
+    target: str | None = None,
+    pseudonymiser: Pseudonymiser | None = None,
+    progress: Progress | None = None,
+) -> EtlReport:
     """ETL `site/extract/` into `site/cdm.duckdb` (or a PostgreSQL URL); nothing is replaced on failure."""
     step = progress or (lambda _msg: None)
     seam = pseudonymiser or WithholdIdentifiers()
@@ -130,9 +158,8 @@ def run_etl(site: Path, *, target: str | None = None, pseudonymiser: Pseudonymis
         report.site_id = manifest.site_id
         report.target = "postgresql (credentials not shown)"
         return report
-    with atomic_path(Path(destination)) as tmp_path:
-        with duckdb.connect(str(tmp_path)) as con:
-            manifest = build_cdm(con, extract, seam, report, step)
-            con.execute("CHECKPOINT")
+    with atomic_path(Path(destination)) as tmp_path, duckdb.connect(str(tmp_path)) as con:
+        manifest = build_cdm(con, extract, seam, report, step)
+        con.execute("CHECKPOINT")
     report.site_id = manifest.site_id
     return report

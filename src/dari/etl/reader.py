@@ -23,12 +23,14 @@ def _raw(name: str) -> str:
 def _check_header(path: Path, spec: FileSpec, header: list[str]) -> None:
     missing = [c for c in spec.columns if c not in header]
     if missing:
-        raise InputError(f"missing column (expected {', '.join(spec.columns)})", file=str(path), row=1,
-                         column=missing[0])
+        raise InputError(
+            f"missing column (expected {', '.join(spec.columns)})", file=str(path), row=1, column=missing[0]
+        )
     extra = [c for c in header if c not in spec.columns]
     if extra:
-        raise InputError("unexpected column; the extract format does not know it", file=str(path), row=1,
-                         column=extra[0])
+        raise InputError(
+            "unexpected column; the extract format does not know it", file=str(path), row=1, column=extra[0]
+        )
     dupes = {c for c in header if header.count(c) > 1}
     if dupes:
         raise InputError("column appears twice", file=str(path), row=1, column=sorted(dupes)[0])
@@ -48,10 +50,16 @@ def _problems(spec: FileSpec, manifest: ExtractManifest) -> list[tuple[str, str,
     """(column, SQL condition that marks a bad row, message) for every rule of the file."""
     rules = [(c, f"{quote_ident(c)} IS NULL", "required value is empty") for c in spec.required]
     for column, kind in spec.types.items():
-        expected = _EXPECTED.get(kind) or (f"a date as {manifest.date_format}" if kind == "date"
-                                           else f"a date-time as {manifest.datetime_format}")
-        rules.append((column, f"{quote_ident(column)} IS NOT NULL AND {_parse_expr(column, kind, manifest)} IS NULL",
-                      f"malformed value, expected {expected}"))
+        expected = _EXPECTED.get(kind) or (
+            f"a date as {manifest.date_format}" if kind == "date" else f"a date-time as {manifest.datetime_format}"
+        )
+        rules.append(
+            (
+                column,
+                f"{quote_ident(column)} IS NOT NULL AND {_parse_expr(column, kind, manifest)} IS NULL",
+                f"malformed value, expected {expected}",
+            )
+        )
     return rules
 
 
@@ -62,24 +70,29 @@ def _validate(con: duckdb.DuckDBPyConnection, path: Path, spec: FileSpec, manife
     counts = ", ".join(f"count(*) FILTER (WHERE {cond})" for _, cond, _ in rules)
     key = quote_ident(spec.key) if spec.key else None
     distinct = f", count(DISTINCT {key})" if key else ""
-    row = con.execute(f"SELECT count(*){distinct}{', ' + counts if counts else ''} FROM {raw}").fetchone()
-    assert row is not None
+    row = con.execute(f"SELECT count(*){distinct}{', ' + counts if counts else ''} FROM {raw}").fetchall()[0]
     total = int(row[0])
     if total == 0:
         raise InputError("the file has a header but no rows", file=str(path), row=2)
     bad = list(row[2:] if key else row[1:])
-    numbered = f"(SELECT row_number() OVER () AS _row, * FROM {raw})"
+    # Rows are reported as line numbers of the file (header = line 1), as an editor shows them; a quoted
+    # field with a line break shifts this by its extra lines.
+    numbered = f"(SELECT row_number() OVER () + 1 AS _row, * FROM {raw})"
     for (column, cond, message), n in zip(rules, bad, strict=True):
         if n:
-            first = con.execute(f"SELECT min(_row) FROM {numbered} WHERE {cond}").fetchone()
+            first = con.execute(f"SELECT min(_row) FROM {numbered} WHERE {cond}").fetchall()[0]
             raise InputError(message, file=str(path), row=int(first[0]) if first else None, column=column)
     if key and int(row[1]) != total:
         first = con.execute(
             f"SELECT min(_row) FROM (SELECT _row, row_number() OVER (PARTITION BY {key} ORDER BY _row) AS k "
             f"FROM {numbered}) WHERE k = 2"
-        ).fetchone()
-        raise InputError("duplicate key: the value appears on an earlier row too", file=str(path),
-                         row=int(first[0]) if first and first[0] is not None else None, column=spec.key)
+        ).fetchall()[0]
+        raise InputError(
+            "duplicate key: the value appears on an earlier row too",
+            file=str(path),
+            row=int(first[0]) if first and first[0] is not None else None,
+            column=spec.key,
+        )
     return total
 
 
@@ -92,8 +105,9 @@ def _read_csv(con: duckdb.DuckDBPyConnection, name: str, source: Path, header: l
     )
 
 
-def load_extract(con: duckdb.DuckDBPyConnection, folder: Path, manifest: ExtractManifest,
-                 scratch: Path) -> dict[str, int]:
+def load_extract(
+    con: duckdb.DuckDBPyConnection, folder: Path, manifest: ExtractManifest, scratch: Path
+) -> dict[str, int]:
     """Load every extract file into `src_<name>` tables (all text), validated; returns rows per file."""
     counts: dict[str, int] = {}
     for name, spec in EXTRACT_FILES.items():

@@ -36,10 +36,14 @@ class WithholdIdentifiers:
 
     def build_person_map(self, con: duckdb.DuckDBPyConnection) -> None:
         """Every patient gets no source value and no date shift."""
-        con.execute("CREATE TEMP TABLE person_map AS SELECT patient_no, CAST(NULL AS VARCHAR) AS person_source_value, "
-                    "0 AS shift_days FROM src_patients")
+        con.execute(
+            "CREATE TEMP TABLE person_map AS SELECT patient_no, CAST(NULL AS VARCHAR) AS person_source_value, "
+            "0 AS shift_days FROM src_patients"
+        )
 
     def build_note_text(self, con: duckdb.DuckDBPyConnection) -> None:
         """Every note keeps its metadata; its text is replaced by a marker."""
-        con.execute("CREATE TEMP TABLE note_clean AS SELECT note_no, ? AS note_text FROM src_clinical_notes",
-                    [WITHHELD_NOTE_TEXT])
+        con.execute(
+            "CREATE TEMP TABLE note_clean AS SELECT note_no, ? AS note_text FROM src_clinical_notes",
+            [WITHHELD_NOTE_TEXT],
+        )

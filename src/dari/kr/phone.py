@@ -95,9 +95,7 @@ def parse_phone(text: str) -> PhoneNumber:
     if prefix is None:
         raise InputError(f"unknown Korean dialling prefix: {text!r}")
     rest = digits[len(prefix) :]
-    kind: PhoneKind = (
-        "mobile" if prefix in MOBILE_PREFIXES else "voip" if prefix == VOIP_PREFIX else "landline"
-    )
+    kind: PhoneKind = "mobile" if prefix in MOBILE_PREFIXES else "voip" if prefix == VOIP_PREFIX else "landline"
     sizes = {8} if prefix in {"010", VOIP_PREFIX} else {7, 8}
     # Exchanges never start with 0; generators also avoid 1, but 010-1234-5678 is the stock example
     # number in forms and must still be recognised.

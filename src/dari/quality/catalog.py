@@ -77,11 +77,7 @@ class ConceptKey:
     @property
     def label(self) -> str:
         """How reports name the concept."""
-        return (
-            str(self.concept_id)
-            if self.concept_id is not None
-            else f"{self.vocabulary_id} {self.concept_code}"
-        )
+        return str(self.concept_id) if self.concept_id is not None else f"{self.vocabulary_id} {self.concept_code}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,9 +157,7 @@ def load_check_descriptions(path: Path | None = None) -> list[CheckDescription]:
                 )
         target = values["applies_to"]
         table, _, field = target.partition(".")
-        if target not in SELECTORS and not (
-            table in cdm_tables() and field in cdm_tables()[table].column_names
-        ):
+        if target not in SELECTORS and not (table in cdm_tables() and field in cdm_tables()[table].column_names):
             raise InputError(
                 f"{target!r} is neither a selector ({', '.join(SELECTORS)}) nor a CDM table.field",
                 file=name,
@@ -201,9 +195,7 @@ def _parse_thresholds(path: Path | None) -> list[ThresholdRow]:
             gender_text = get("plausible_gender", "")
             gender = _concept(gender_text if gender_text.isdigit() else "", "Gender", gender_text)
             units = tuple(
-                _concept(u if u.isdigit() else "", "UCUM", u)
-                for u in get("plausible_unit_codes", "").split("|")
-                if u
+                _concept(u if u.isdigit() else "", "UCUM", u) for u in get("plausible_unit_codes", "").split("|") if u
             )
             grace = get("grace_days", "")
             out.append(
@@ -214,12 +206,8 @@ def _parse_thresholds(path: Path | None) -> list[ThresholdRow]:
                     concept=concept,
                     unit=unit,
                     threshold=_number(get("threshold", ""), name, i, "threshold"),
-                    plausible_value_low=_number(
-                        get("plausible_value_low", ""), name, i, "plausible_value_low"
-                    ),
-                    plausible_value_high=_number(
-                        get("plausible_value_high", ""), name, i, "plausible_value_high"
-                    ),
+                    plausible_value_low=_number(get("plausible_value_low", ""), name, i, "plausible_value_low"),
+                    plausible_value_high=_number(get("plausible_value_high", ""), name, i, "plausible_value_high"),
                     plausible_gender=gender,
                     plausible_units=tuple(u for u in units if u is not None),
                     grace_days=int(grace) if grace else None,

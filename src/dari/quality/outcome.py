@@ -64,10 +64,7 @@ def _describe(inst: CheckInstance) -> str:
     )
     words.update({k: v for k, v in inst.values.items() if v is not None and not isinstance(v, tuple)})
     words.update(
-        {
-            k: (", ".join(c.label for c in v) if isinstance(v, tuple) else v.label)
-            for k, v in inst.concepts.items()
-        }
+        {k: (", ".join(c.label for c in v) if isinstance(v, tuple) else v.label) for k, v in inst.concepts.items()}
     )
     try:
         return inst.check.description.format_map(words)

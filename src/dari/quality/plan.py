@@ -110,26 +110,18 @@ def _foreign_key(f: Field) -> Target:
 SELECTORS: dict[str, Callable[[], list[Target]]] = {
     "tables": lambda: [Target(t) for t in cdm_tables()],
     "fields": lambda: [Target(t.name, f.name) for t, f in _fields(lambda t, f: True)],
-    "integer_fields": lambda: [
-        Target(t.name, f.name) for t, f in _fields(lambda t, f: f.datatype == "integer")
-    ],
+    "integer_fields": lambda: [Target(t.name, f.name) for t, f in _fields(lambda t, f: f.datatype == "integer")],
     "required_fields": lambda: [Target(t.name, f.name) for t, f in _fields(lambda t, f: f.required)],
     "optional_fields": lambda: [Target(t.name, f.name) for t, f in _fields(lambda t, f: not f.required)],
     "primary_keys": lambda: [Target(t.name, f.name) for t, f in _fields(lambda t, f: f.primary_key)],
     "foreign_keys": lambda: [
         _foreign_key(f)
         for _, f in _fields(
-            lambda t, f: (
-                f.fk_table not in (None, "concept") and cdm_tables()[f.fk_table or ""].primary_key is not None
-            )
+            lambda t, f: f.fk_table not in (None, "concept") and cdm_tables()[f.fk_table or ""].primary_key is not None
         )
     ],
-    "concept_fields": lambda: [
-        Target(t.name, f.name) for t, f in _fields(lambda t, f: f.fk_table == "concept")
-    ],
-    "domain_fields": lambda: [
-        Target(t.name, f.name) for t, f in _fields(lambda t, f: f.fk_domain is not None)
-    ],
+    "concept_fields": lambda: [Target(t.name, f.name) for t, f in _fields(lambda t, f: f.fk_table == "concept")],
+    "domain_fields": lambda: [Target(t.name, f.name) for t, f in _fields(lambda t, f: f.fk_domain is not None)],
     "standard_concept_fields": lambda: [Target(t.name, f.name) for t, f in _fields(_standard_concept)],
     "end_date_fields": _end_dates,
     "person_event_dates": _event_dates(set()),

@@ -67,9 +67,7 @@ def _detail_table(rows: list[CheckResult]) -> Table:
     return table
 
 
-def render_report(
-    report: QualityReport, console: Console, *, show_passed: bool = False, max_rows: int = 60
-) -> None:
+def render_report(report: QualityReport, console: Console, *, show_passed: bool = False, max_rows: int = 60) -> None:
     """Print the summary, then failed and errored checks (fatal first), up to `max_rows` of them."""
     console.print(_summary_table(report))
     wanted = {"failed", "error"} | ({"passed"} if show_passed else set())

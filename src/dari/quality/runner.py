@@ -39,9 +39,7 @@ class _Run:
             return {}
         return {(str(t), str(c)): str(d) for t, c, d in rows}
 
-    def record(
-        self, i: int, counts: Counts | None = None, *, error: str | None = None, na: str | None = None
-    ) -> None:
+    def record(self, i: int, counts: Counts | None = None, *, error: str | None = None, na: str | None = None) -> None:
         self.done[i] = outcome(self.plan[i], counts, error=error, na=na)
 
     def tick(self) -> None:
@@ -91,9 +89,7 @@ class _Run:
         if table not in self.rows:
             try:
                 self.rows[table] = int(
-                    self.store.query(
-                        f"SELECT COUNT(*) FROM (SELECT 1 FROM {quote_ident(table)} LIMIT 1) x", []
-                    )[0][0]
+                    self.store.query(f"SELECT COUNT(*) FROM (SELECT 1 FROM {quote_ident(table)} LIMIT 1) x", [])[0][0]
                 )
             except Exception as exc:
                 return f"{table} table unreadable: {redact(str(exc))}"
@@ -127,9 +123,7 @@ class _Run:
             render(template.denominator, idents, inst.values),
         )
 
-    def aggregate(
-        self, source: _Part, members: list[tuple[int, _Part, _Part]], count_rows: str | None
-    ) -> None:
+    def aggregate(self, source: _Part, members: list[tuple[int, _Part, _Part]], count_rows: str | None) -> None:
         exprs: dict[tuple[str, tuple[Any, ...]], int] = {}
         for _, v, d in members:
             for sql, params in (v, d):

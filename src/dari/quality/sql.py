@@ -80,9 +80,7 @@ TEMPLATES: dict[str, Template] = {
             "t.{field} < t.{other_field}",
             "t.{field} IS NOT NULL AND t.{other_field} IS NOT NULL",
         ),
-        Template(
-            "value_outside_range", "aggregate", "t.{field} < {p_low} OR t.{field} > {p_high}", _NOT_NULL
-        ),
+        Template("value_outside_range", "aggregate", "t.{field} < {p_low} OR t.{field} > {p_high}", _NOT_NULL),
         Template(
             "measurement_below",
             "aggregate",

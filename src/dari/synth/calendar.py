@@ -14,9 +14,9 @@ DAYS_PER_YEAR = 365.25
 
 def years_between(start: np.ndarray, end: np.ndarray) -> np.ndarray:
     """Fractional years from `start` to `end` (datetime64[D] arrays)."""
-    return (end - start).astype(np.float64) / DAYS_PER_YEAR
+    return np.asarray((end - start).astype(np.float64) / DAYS_PER_YEAR)
 
 
 def add_days(dates: np.ndarray, days: np.ndarray) -> np.ndarray:
     """`dates` shifted by a float or integer number of days, rounded down to whole days."""
-    return dates + np.floor(days).astype("timedelta64[D]")
+    return np.asarray(dates + np.floor(days).astype("timedelta64[D]"))

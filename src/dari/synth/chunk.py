@@ -55,8 +55,9 @@ def simulate(n: int, profile: SiteProfile, rng: np.random.Generator) -> Simulate
     natural = egfr0 - slope * years_between(pop.first_visit, np.where(has_cr, first_cr_date, pop.first_visit))
     first_measured = np.round(kidney.measured(np.clip(natural, 4.0, 150.0), rng))
     first_measured = np.where(has_cr & (first_cr_date <= OUTCOME_CUTOFF), first_measured, np.nan)
-    course = kidney.assign_progression(pop, profile, egfr0, slope, first_cr_date, first_measured,
-                                       levels.hba1c, levels.sbp, rng)
+    course = kidney.assign_progression(
+        pop, profile, egfr0, slope, first_cr_date, first_measured, levels.hba1c, levels.sbp, rng
+    )
     progressors = np.flatnonzero(course.outcome)
     visits = add_forced_visits(visits, pop, profile, progressors, course.event_date[progressors], rng)
     first_cr = first_per_person(visits, visits.creatinine, pop.n)
@@ -66,8 +67,9 @@ def simulate(n: int, profile: SiteProfile, rng: np.random.Generator) -> Simulate
     egfr_meas = kidney.hold_non_progressors(course, visits.person, visits.start, egfr_meas)
     # The first measurement is the one that defined the cohort; the outcome visit shows eGFR < 30.
     with_first = first_cr >= 0
-    egfr_meas[first_cr[with_first]] = np.where(np.isnan(first_measured[with_first]),
-                                               egfr_meas[first_cr[with_first]], first_measured[with_first])
+    egfr_meas[first_cr[with_first]] = np.where(
+        np.isnan(first_measured[with_first]), egfr_meas[first_cr[with_first]], first_measured[with_first]
+    )
     egfr_meas = np.where(visits.forced, np.minimum(egfr_meas, 29.0), egfr_meas)
     egfr_meas = np.clip(egfr_meas, 3.0, 150.0)
 
@@ -76,8 +78,18 @@ def simulate(n: int, profile: SiteProfile, rng: np.random.Generator) -> Simulate
     rx, days = dxm.draw_prescriptions(pop, visits, dx, dx_condition, rng)
     procedures = dxm.draw_procedures(pop, visits, egfr_true, rng)
     lab_rows = labs.draw_labs(pop, visits, levels, egfr_meas, profile, rng)
-    return SimulatedChunk(pop=pop, visits=visits, course=course, death_date=death_date, dx=dx, rx=rx,
-                          days_supply=days, procedures=procedures, lab_rows=lab_rows, levels=levels)
+    return SimulatedChunk(
+        pop=pop,
+        visits=visits,
+        course=course,
+        death_date=death_date,
+        dx=dx,
+        rx=rx,
+        days_supply=days,
+        procedures=procedures,
+        lab_rows=lab_rows,
+        levels=levels,
+    )
 
 
 def _draw_deaths(pop: Population, visits: Visits, egfr_true: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -88,8 +100,7 @@ def _draw_deaths(pop: Population, visits: Visits, egfr_true: np.ndarray, rng: np
     min_egfr = np.full(pop.n, 200.0)
     np.minimum.at(min_egfr, visits.person, egfr_true)
     cancer = pop.has[:, [i for i, c in enumerate(CONDITIONS) if c.group == "cancer"]].any(axis=1)
-    logit = (-8.0 + 0.07 * pop.age_at_end + 1.2 * pop.condition("heart_failure") + 1.6 * cancer
-             + 1.2 * (min_egfr < 15))
+    logit = -8.0 + 0.07 * pop.age_at_end + 1.2 * pop.condition("heart_failure") + 1.6 * cancer + 1.2 * (min_egfr < 15)
     dies = rng.random(pop.n) < 1.0 / (1.0 + np.exp(-logit))
     date = np.minimum(add_days(last_end, rng.uniform(0, 90, pop.n)), DATA_END)
     return np.where(dies, date, np.datetime64("NaT", "D"))

@@ -50,8 +50,9 @@ def style_codes(codes: np.ndarray, profile: SiteProfile, rng: np.random.Generato
     return codes.astype(object)
 
 
-def draw_diagnoses(pop: Population, visits: Visits, egfr_true: np.ndarray, profile: SiteProfile,
-                   rng: np.random.Generator) -> tuple[Coded, np.ndarray]:
+def draw_diagnoses(
+    pop: Population, visits: Visits, egfr_true: np.ndarray, profile: SiteProfile, rng: np.random.Generator
+) -> tuple[Coded, np.ndarray]:
     """Conditions coded at each visit; returns the rows and the condition index of each row (-1: CKD/acute)."""
     active = pop.has[visits.person] & (pop.onset[visits.person] <= visits.start[:, None])
     p_code = np.where(visits.kind == OUTPATIENT, profile.coding_completeness, 0.9)
@@ -81,11 +82,11 @@ def draw_diagnoses(pop: Population, visits: Visits, egfr_true: np.ndarray, profi
 
     visit = np.concatenate([v_idx, ckd_visit, quiet])
     all_codes = np.concatenate([codes, ckd_codes, acute_codes])
-    cond = np.concatenate([c_idx, np.full(ckd_visit.shape[0] + quiet.shape[0], -1)])
+    cond_idx = np.concatenate([c_idx, np.full(ckd_visit.shape[0] + quiet.shape[0], -1)])
     order = np.argsort(visit, kind="stable")
-    visit, all_codes, cond = visit[order], all_codes[order], cond[order]
+    visit, all_codes, cond_idx = visit[order], all_codes[order], cond_idx[order]
     primary = np.r_[True, visit[1:] != visit[:-1]] if visit.size else np.zeros(0, dtype=bool)
-    return Coded(visit=visit, code=style_codes(all_codes, profile, rng), primary=primary), cond
+    return Coded(visit=visit, code=style_codes(all_codes, profile, rng), primary=primary), cond_idx
 
 
 def _regimen_table() -> tuple[np.ndarray, list[str]]:
@@ -102,8 +103,9 @@ def _regimen_table() -> tuple[np.ndarray, list[str]]:
 _REGIMENS, DRUG_CODES = _regimen_table()
 
 
-def draw_prescriptions(pop: Population, visits: Visits, dx: Coded, dx_condition: np.ndarray,
-                       rng: np.random.Generator) -> tuple[Coded, np.ndarray]:
+def draw_prescriptions(
+    pop: Population, visits: Visits, dx: Coded, dx_condition: np.ndarray, rng: np.random.Generator
+) -> tuple[Coded, np.ndarray]:
     """Each coded, treated condition brings the patient's regimen for it; returns rows and days supplied."""
     treated = dx_condition >= 0
     rows = np.flatnonzero(treated)
@@ -122,8 +124,7 @@ def draw_prescriptions(pop: Population, visits: Visits, dx: Coded, dx_condition:
     return Coded(visit=dx.visit[rep_rows], code=codes, primary=np.zeros(rep_rows.shape[0], bool)), days
 
 
-def draw_procedures(pop: Population, visits: Visits, egfr_true: np.ndarray,
-                    rng: np.random.Generator) -> Coded:
+def draw_procedures(pop: Population, visits: Visits, egfr_true: np.ndarray, rng: np.random.Generator) -> Coded:
     """Procedures done at visits of patients whose conditions call for them; dialysis in CKD stage 5."""
     parts_v, parts_c = [], []
     for proc in PROCEDURES:

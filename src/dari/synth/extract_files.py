@@ -17,7 +17,6 @@ from dari.etl.manifest import MANIFEST_FILE
 from dari.synth.sites import SiteProfile
 
 
-
 @dataclass
 class ExtractWriter:
     """Appends chunks of extract tables to CSV files in the site's encoding (BOM only at the start)."""
@@ -31,8 +30,9 @@ class ExtractWriter:
         self.folder.mkdir(parents=True, exist_ok=True)
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         for f in self._files.values():
             f.close()
 
@@ -65,5 +65,6 @@ class ExtractWriter:
             "files": {name: {"file": f"{name}.csv", "rows": n} for name, n in sorted(self.rows.items())},
             **extra,
         }
-        (self.folder / MANIFEST_FILE).write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n",
-                                            encoding="utf-8")
+        (self.folder / MANIFEST_FILE).write_text(
+            json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )

@@ -80,9 +80,7 @@ def generate_addresses(sido_p: npt.NDArray[np.float64], n: int, rng: np.random.G
     road = np.where(side, join(road, small_ints_to_str(rng.integers(1, 60, n)), "길"), road)
     building = np.minimum(1 + rng.exponential(80.0, n).astype(np.int64), 999)
     num = small_ints_to_str
-    building_s = np.where(
-        rng.random(n) < 0.15, join(num(building), "-", num(rng.integers(1, 30, n))), num(building)
-    )
+    building_s = np.where(rng.random(n) < 0.15, join(num(building), "-", num(rng.integers(1, 30, n))), num(building))
     dong = g.dongs[_pick_within(g.dong_start[sg], g.dong_count[sg], rng)]
     detail_kind = rng.random(n)
     unit = np.strings.zfill(num(rng.integers(1, 5, n)), 2)

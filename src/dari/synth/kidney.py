@@ -39,11 +39,22 @@ class ProgressionModel:
     per_10_sbp_over_130: float = 0.2
     male: float = 0.2
 
-    def logit(self, *, age: np.ndarray, diabetic: np.ndarray, egfr: np.ndarray, hba1c: np.ndarray,
-              heart_failure: np.ndarray, sbp: np.ndarray, male: np.ndarray, profile: SiteProfile) -> np.ndarray:
+    def logit(
+        self,
+        *,
+        age: np.ndarray,
+        diabetic: np.ndarray,
+        egfr: np.ndarray,
+        hba1c: np.ndarray,
+        heart_failure: np.ndarray,
+        sbp: np.ndarray,
+        male: np.ndarray,
+        profile: SiteProfile,
+    ) -> np.ndarray:
         """Log-odds of progression for patients at their index date, with the site's shifts applied."""
         return np.asarray(
-            self.intercept + profile.progression_intercept_shift
+            self.intercept
+            + profile.progression_intercept_shift
             + self.per_decade_over_65 * (age - 65.0) / 10.0
             + self.diabetes * profile.progression_diabetes_effect * diabetic
             + self.per_5_egfr_over_45 * (egfr - 45.0) / 5.0
@@ -71,15 +82,21 @@ class KidneyCourse:
     post_slope: np.ndarray  # decline after index
 
 
-def draw_baseline(pop: Population, profile: SiteProfile, rng: np.random.Generator) -> tuple[np.ndarray,
-                                                                                           np.ndarray]:
+def draw_baseline(pop: Population, profile: SiteProfile, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """eGFR at the first visit and the natural yearly decline, from age and cardiometabolic disease."""
     age_first = years_between(pop.birth_date, pop.first_visit)
     dm = pop.condition("t2dm") | pop.condition("t1dm")
     htn = pop.condition("hypertension")
     hf = pop.condition("heart_failure")
-    egfr0 = (115.0 - 0.85 * np.maximum(age_first - 25.0, 0.0) - 7.0 * dm - 5.0 * htn - 6.0 * hf
-             - 6.0 * np.log(profile.odds_for("ckd")) + rng.normal(0.0, 13.0, pop.n))
+    egfr0 = (
+        115.0
+        - 0.85 * np.maximum(age_first - 25.0, 0.0)
+        - 7.0 * dm
+        - 5.0 * htn
+        - 6.0 * hf
+        - 6.0 * np.log(profile.odds_for("ckd"))
+        + rng.normal(0.0, 13.0, pop.n)
+    )
     egfr0 = np.clip(egfr0, 6.0, 140.0)
     slope = 0.8 + 1.2 * dm + 0.8 * htn + 1.5 * (egfr0 < 60) + np.abs(rng.normal(0.0, 0.8, pop.n))
     return np.asarray(egfr0), np.asarray(slope)
@@ -90,36 +107,52 @@ def measured(true_egfr: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.asarray(true_egfr * np.exp(rng.normal(0.0, EGFR_MEASUREMENT_CV, true_egfr.shape)))
 
 
-def assign_progression(pop: Population, profile: SiteProfile, egfr0: np.ndarray, slope: np.ndarray,
-                       first_cr_date: np.ndarray, first_cr_measured: np.ndarray, hba1c_mean: np.ndarray,
-                       sbp_mean: np.ndarray, rng: np.random.Generator) -> KidneyCourse:
+def assign_progression(
+    pop: Population,
+    profile: SiteProfile,
+    egfr0: np.ndarray,
+    slope: np.ndarray,
+    first_cr_date: np.ndarray,
+    first_cr_measured: np.ndarray,
+    hba1c_mean: np.ndarray,
+    sbp_mean: np.ndarray,
+    rng: np.random.Generator,
+) -> KidneyCourse:
     """Pick the cohort from each patient's first measured eGFR, draw outcomes from the true model."""
     n = pop.n
     has_cr = ~np.isnat(first_cr_date)
     age_idx = years_between(pop.birth_date, np.where(has_cr, first_cr_date, pop.first_visit))
     in_cohort = has_cr & (age_idx >= 18.0) & (first_cr_measured >= 30.0) & (first_cr_measured < 60.0)
     dm = pop.condition("t2dm") | pop.condition("t1dm")
-    logit = TRUE_MODEL.logit(age=age_idx, diabetic=dm.astype(float), egfr=first_cr_measured,
-                             hba1c=hba1c_mean, heart_failure=pop.condition("heart_failure").astype(float),
-                             sbp=sbp_mean, male=(~pop.female).astype(float), profile=profile)
+    logit = TRUE_MODEL.logit(
+        age=age_idx,
+        diabetic=dm.astype(float),
+        egfr=first_cr_measured,
+        hba1c=hba1c_mean,
+        heart_failure=pop.condition("heart_failure").astype(float),
+        sbp=sbp_mean,
+        male=(~pop.female).astype(float),
+        profile=profile,
+    )
     risk = 1.0 / (1.0 + np.exp(-logit))
     outcome = in_cohort & (rng.random(n) < risk)
     tau_years = rng.uniform(0.15, 0.95, n)
-    event_date = np.where(outcome, add_days(first_cr_date, tau_years * DAYS_PER_YEAR),
-                          np.datetime64("NaT", "D"))
+    event_date = np.where(outcome, add_days(first_cr_date, tau_years * DAYS_PER_YEAR), np.datetime64("NaT", "D"))
     target = rng.uniform(21.0, 29.0, n)
     post_slope = np.where(outcome, (first_cr_measured - target) / tau_years, slope)
     return KidneyCourse(
-        egfr0=egfr0, slope=slope,
+        egfr0=egfr0,
+        slope=slope,
         index_date=np.where(in_cohort, first_cr_date, np.datetime64("NaT", "D")),
         egfr_index=np.where(in_cohort, first_cr_measured, np.nan),
-        true_risk=np.where(in_cohort, risk, np.nan), outcome=outcome, event_date=event_date,
+        true_risk=np.where(in_cohort, risk, np.nan),
+        outcome=outcome,
+        event_date=event_date,
         post_slope=np.asarray(post_slope),
     )
 
 
-def true_egfr_at(course: KidneyCourse, person: np.ndarray, dates: np.ndarray,
-                 first_visit: np.ndarray) -> np.ndarray:
+def true_egfr_at(course: KidneyCourse, person: np.ndarray, dates: np.ndarray, first_visit: np.ndarray) -> np.ndarray:
     """The true eGFR of `person[i]` on `dates[i]`: natural decline, bent after the index date."""
     idx_date = course.index_date[person]
     in_cohort = ~np.isnat(idx_date)
@@ -131,10 +164,13 @@ def true_egfr_at(course: KidneyCourse, person: np.ndarray, dates: np.ndarray,
     return np.asarray(np.clip(value, 4.0, 150.0))
 
 
-def hold_non_progressors(course: KidneyCourse, person: np.ndarray, dates: np.ndarray,
-                         values: np.ndarray) -> np.ndarray:
+def hold_non_progressors(course: KidneyCourse, person: np.ndarray, dates: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Keep measured eGFR ≥ 30 inside the outcome window of cohort members without the outcome."""
     idx_date = course.index_date[person]
-    window = (~np.isnat(idx_date) & (dates > idx_date)
-              & (dates <= idx_date + np.timedelta64(OUTCOME_WINDOW_DAYS, "D")) & ~course.outcome[person])
+    window = (
+        ~np.isnat(idx_date)
+        & (dates > idx_date)
+        & (dates <= idx_date + np.timedelta64(OUTCOME_WINDOW_DAYS, "D"))
+        & ~course.outcome[person]
+    )
     return np.where(window, np.maximum(values, 30.0 + 0.5 * (values < 30)), values)

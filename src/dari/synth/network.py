@@ -52,17 +52,26 @@ def site_seed(seed: int, site_id: str) -> np.random.SeedSequence:
 def _truth_table(sim: SimulatedChunk, patient_no: np.ndarray) -> pa.Table:
     c = sim.course
     rows = np.flatnonzero(~np.isnat(c.index_date))
-    return pa.table({
-        "patient_no": pa.array(patient_no[rows], type=pa.string()),
-        "index_date": pa.array(c.index_date[rows], type=pa.date32()),
-        "egfr_index": c.egfr_index[rows],
-        "true_risk": np.round(c.true_risk[rows], 6),
-        "outcome_1y": c.outcome[rows],
-    })
+    return pa.table(
+        {
+            "patient_no": pa.array(patient_no[rows], type=pa.string()),
+            "index_date": pa.array(c.index_date[rows], type=pa.date32()),
+            "egfr_index": c.egfr_index[rows],
+            "true_risk": np.round(c.true_risk[rows], 6),
+            "outcome_1y": c.outcome[rows],
+        }
+    )
 
 
-def generate_site(profile: SiteProfile, folder: Path, n_patients: int, seed: int, *,
-                  chunk_size: int = DEFAULT_CHUNK, advance: Advance | None = None) -> SiteResult:
+def generate_site(
+    profile: SiteProfile,
+    folder: Path,
+    n_patients: int,
+    seed: int,
+    *,
+    chunk_size: int = DEFAULT_CHUNK,
+    advance: Advance | None = None,
+) -> SiteResult:
     """Write one site's extract (atomically) and its truth file; the CDM is built separately."""
     ss = site_seed(seed, profile.site_id)
     id_rng = np.random.default_rng(ss.spawn(1)[0])
@@ -76,7 +85,7 @@ def generate_site(profile: SiteProfile, folder: Path, n_patients: int, seed: int
             n = min(chunk_size, n_patients - start)
             rng = np.random.default_rng(chunk_seeds[k])
             sim = simulate(n, profile, rng)
-            pno = all_patient_no[start:start + n].astype(object)
+            pno = all_patient_no[start : start + n].astype(object)
             patients, identity = render_patients(sim, profile, pno, rng)
             writer.write("patients", patients)
             events = render_events(sim, profile, pno, counters, rng)
@@ -100,20 +109,29 @@ def generate_site(profile: SiteProfile, folder: Path, n_patients: int, seed: int
 
 
 def _lab_codes(profile: SiteProfile) -> pa.Table:
-    units = ["umol/L" if lab.key == "creatinine" and profile.creatinine_unit == "umol/L" else lab.unit
-             for lab in LABS]
-    return pa.table({
-        "lab_code": [f"{profile.lab_code_prefix}{lab.local_suffix}" for lab in LABS],
-        "lab_name": [lab_display_name(lab.loinc) for lab in LABS],
-        "loinc": [CREATININE_UMOL_LOINC if unit == "umol/L" else lab.loinc for lab, unit in zip(LABS, units,
-                                                                                               strict=True)],
-        "unit": units,
-    })
+    units = ["umol/L" if lab.key == "creatinine" and profile.creatinine_unit == "umol/L" else lab.unit for lab in LABS]
+    return pa.table(
+        {
+            "lab_code": [f"{profile.lab_code_prefix}{lab.local_suffix}" for lab in LABS],
+            "lab_name": [lab_display_name(lab.loinc) for lab in LABS],
+            "loinc": [
+                CREATININE_UMOL_LOINC if unit == "umol/L" else lab.loinc for lab, unit in zip(LABS, units, strict=True)
+            ],
+            "unit": units,
+        }
+    )
 
 
-def generate_network(out: Path, *, sites: int, patients_per_site: int, seed: int,
-                     chunk_size: int = DEFAULT_CHUNK, advance: Advance | None = None,
-                     on_step: Callable[[str, str], None] | None = None) -> list[SiteResult]:
+def generate_network(
+    out: Path,
+    *,
+    sites: int,
+    patients_per_site: int,
+    seed: int,
+    chunk_size: int = DEFAULT_CHUNK,
+    advance: Advance | None = None,
+    on_step: Callable[[str, str], None] | None = None,
+) -> list[SiteResult]:
     """Generate every site's extract, then run the ETL of each into its CDM."""
     results = []
     for profile in network_profiles(sites):

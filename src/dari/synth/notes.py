@@ -86,9 +86,7 @@ class RenderedNote:
 class _Writer:
     """Accumulates text while recording exact offsets of identifiers and distractors."""
 
-    def __init__(
-        self, facts: ClinicalFacts, identity: Mapping[str, object], rng: np.random.Generator
-    ) -> None:
+    def __init__(self, facts: ClinicalFacts, identity: Mapping[str, object], rng: np.random.Generator) -> None:
         self.facts, self.ident, self.rng = facts, identity, rng
         self.parts: list[str] = []
         self.pos = 0
@@ -227,9 +225,7 @@ def _discharge(w: _Writer) -> None:
     w("주민등록번호: ").rrn()("\n입원일: ").date(admit)("    퇴원일: ").date(f.visit_date)(
         f"    진료과: {f.department}\n"
     )
-    w(f"진단명: {_dx(f, 'ko')} ({_dx(f, 'en')})\n\n입원경위: ").age()(
-        f" {_sex_ko(f)} 환자로 {_dx(f, 'abbr')} "
-    )
+    w(f"진단명: {_dx(f, 'ko')} ({_dx(f, 'en')})\n\n입원경위: ").age()(f" {_sex_ko(f)} 환자로 {_dx(f, 'abbr')} ")
     w("있으며 증상 악화로 입원함.\n경과: 입원 후 약물 조정하며 경과 관찰함. ")
     w("{전신} 상태 양호하였고 활력징후 {안정}적으로 ")
     w("유지됨. {조영제} 사용 CT 시행하였으며 특이 {이상} 소견 없었음. {신장} 기능 {정상} 범위.\n")
@@ -250,9 +246,7 @@ def _nursing(w: _Writer) -> None:
     w.date(f.visit_date, ("iso", "dot_padded"))(" 14:30 간호기록\n환자 ").name()("님 (").age()(
         f"/{f.sex}) 병실 도착함. "
     )
-    w("보호자 연락처 ").phone()(
-        ".\n활력징후 {안정}적임 (BP {130/80}). {전신} 부종 없음. {고혈압} 약 복용 확인함.\n"
-    )
+    w("보호자 연락처 ").phone()(".\n활력징후 {안정}적임 (BP {130/80}). {전신} 부종 없음. {고혈압} 약 복용 확인함.\n")
     w("낙상 위험 교육 시행함. 피부 {이상} 소견 없음.\n기록자: RN ").person(male=False)("\n")
 
 
@@ -270,9 +264,7 @@ def _referral(w: _Writer) -> None:
 
 def _consent(w: _Writer) -> None:
     f = w.facts
-    w("시술 동의서\n등록번호: ").mrn()("    환자명: ").name()("    주민등록번호: ").rrn()(
-        "\n주소: "
-    ).address()
+    w("시술 동의서\n등록번호: ").mrn()("    환자명: ").name()("    주민등록번호: ").rrn()("\n주소: ").address()
     w("\n예정 시술: {조영제} 사용 CT\n본인은 {조영제} 부작용(두드러기, {전신} 반응) 및 드물게 {신장} 기능 ")
     w("{이상}이 발생할 수 있음을 설명 들었으며 이에 동의합니다.\n환자 서명: ").name()
     relation = w.p(("배우자", "아들", "딸", "보호자"))

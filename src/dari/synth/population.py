@@ -101,8 +101,14 @@ def draw_population(n: int, profile: SiteProfile, rng: np.random.Generator) -> P
     has = np.zeros((n, k), dtype=bool)
     for j, cond in enumerate(CONDITIONS):
         b0, b_age, b_male, b_met, b_smoke = _LOGIT[cond.key]
-        logit = (b0 + b_age * age + b_male * ~female + b_met * metabolic + b_smoke * smoker
-                 + np.log(profile.odds_for(cond.group)))
+        logit = (
+            b0
+            + b_age * age
+            + b_male * ~female
+            + b_met * metabolic
+            + b_smoke * smoker
+            + np.log(profile.odds_for(cond.group))
+        )
         for other, beta in _COMORBIDITY.get(cond.key, ()):
             logit = logit + beta * has[:, CONDITION_INDEX[other]]
         p = _sigmoid(logit)
@@ -123,9 +129,20 @@ def draw_population(n: int, profile: SiteProfile, rng: np.random.Generator) -> P
     n_chronic = has.sum(axis=1)
     span_days = (DATA_END - DATA_START).astype(np.int64)
     first = add_days(np.full(n, DATA_START), rng.random(n) * (span_days - 30))
+    first = np.minimum(np.maximum(first, birth), DATA_END)  # infants are first seen after they are born
     follow_years = rng.exponential(1.5 + 1.0 * n_chronic)
     one_off = rng.random(n) < np.where(n_chronic == 0, 0.45, 0.1)
     last = add_days(first, np.where(one_off, 0.0, follow_years * DAYS_PER_YEAR))
-    last = np.minimum(last, DATA_END)
-    return Population(female=female, birth_date=birth, age_at_end=age, smoker=smoker, metabolic=metabolic,
-                      has=has, onset=onset, regimen=regimen, first_visit=first, last_visit=last)
+    last = np.maximum(np.minimum(last, DATA_END), first)
+    return Population(
+        female=female,
+        birth_date=birth,
+        age_at_end=age,
+        smoker=smoker,
+        metabolic=metabolic,
+        has=has,
+        onset=onset,
+        regimen=regimen,
+        first_visit=first,
+        last_visit=last,
+    )

@@ -34,8 +34,10 @@ def _dates(values: np.ndarray, fmt: str) -> pa.Array:
     if missing.all():
         return pa.nulls(values.shape[0], type=pa.string())
     lo, hi = days[~missing].min(), days[~missing].max()
-    table = pc.strftime(pa.array(np.arange(lo, hi + 1).astype("datetime64[D]").astype("datetime64[s]"),
-                                 type=pa.timestamp("s")), format=fmt)
+    table = pc.strftime(
+        pa.array(np.arange(lo, hi + 1).astype("datetime64[D]").astype("datetime64[s]"), type=pa.timestamp("s")),
+        format=fmt,
+    )
     idx = pa.array(np.where(missing, 0, days - lo), mask=missing)
     return table.take(idx)
 
@@ -77,31 +79,41 @@ def pd_isnull(values: np.ndarray) -> np.ndarray:
     return np.array([x is None for x in values], dtype=bool)
 
 
-def render_patients(sim: SimulatedChunk, profile: SiteProfile, patient_no: np.ndarray,
-                    rng: np.random.Generator) -> tuple[pa.Table, pa.Table]:
+def render_patients(
+    sim: SimulatedChunk, profile: SiteProfile, patient_no: np.ndarray, rng: np.random.Generator
+) -> tuple[pa.Table, pa.Table]:
     """patients.csv rows, and the identity table (kept for notes, which quote identifiers)."""
     pop = sim.pop
     sex = np.where(pop.female, "F", "M")
-    ident = generate_identities(pop.n, rng, region_weights=HOSPITAL_REGION_WEIGHTS[profile.region],
-                                birth_dates=pop.birth_date, sex=sex, hospital_code=profile.hospital_code)
-    ident = ident.set_column(ident.schema.get_field_index("patient_no"), "patient_no",
-                             pa.array(patient_no, type=pa.string()))
+    ident = generate_identities(
+        pop.n,
+        rng,
+        region_weights=HOSPITAL_REGION_WEIGHTS[profile.region],
+        birth_dates=pop.birth_date,
+        sex=sex,
+        hospital_code=profile.hospital_code,
+    )
+    ident = ident.set_column(
+        ident.schema.get_field_index("patient_no"), "patient_no", pa.array(patient_no, type=pa.string())
+    )
     raw_sex = {v: k for k, v in sex_codes(profile).items()}
-    table = pa.table({
-        "patient_no": ident["patient_no"],
-        "name": ident["name_ko"],
-        "name_en": ident["name_en"],
-        "rrn": ident["rrn"],
-        "sex": pa.array(np.where(pop.female, raw_sex["F"], raw_sex["M"])),
-        "birth_date": _dates(pop.birth_date, profile.date_format),
-        "phone_mobile": ident["phone_mobile"],
-        "phone_home": ident["phone_home"],
-        "road_address": ident["road_address"],
-        "lot_address": ident["lot_address"],
-        "postcode": ident["postcode"],
-        "email": ident["email"],
-        "death_date": _dates(sim.death_date, profile.date_format),
-    })
+    table = pa.table(
+        {
+            "patient_no": ident["patient_no"],
+            "name": ident["name_ko"],
+            "name_en": ident["name_en"],
+            "rrn": ident["rrn"],
+            "sex": pa.array(np.where(pop.female, raw_sex["F"], raw_sex["M"])),
+            "birth_date": _dates(pop.birth_date, profile.date_format),
+            "phone_mobile": ident["phone_mobile"],
+            "phone_home": ident["phone_home"],
+            "road_address": ident["road_address"],
+            "lot_address": ident["lot_address"],
+            "postcode": ident["postcode"],
+            "email": ident["email"],
+            "death_date": _dates(sim.death_date, profile.date_format),
+        }
+    )
     return table, ident
 
 
@@ -112,58 +124,90 @@ def _numbers(counters: dict[str, int], name: str, n: int) -> np.ndarray:
     return np.arange(start, start + n, dtype=np.int64)
 
 
-def render_events(sim: SimulatedChunk, profile: SiteProfile, patient_no: np.ndarray,
-                  counters: dict[str, int], rng: np.random.Generator) -> dict[str, pa.Table]:
+def render_events(
+    sim: SimulatedChunk,
+    profile: SiteProfile,
+    patient_no: np.ndarray,
+    counters: dict[str, int],
+    rng: np.random.Generator,
+) -> dict[str, pa.Table]:
     """visits, diagnoses, prescriptions, lab_results and procedures rows of the chunk."""
     v = sim.visits
     fmt = profile.date_format
     visit_no = _numbers(counters, "visits", v.n)
     pno = patient_no[v.person]
     out: dict[str, pa.Table] = {
-        "visits": pa.table({
-            "visit_no": visit_no, "patient_no": pno,
-            "visit_type": np.array(VISIT_TYPE_LABELS, dtype=object)[v.kind],
-            "admit_date": _dates(v.start, fmt), "discharge_date": _dates(v.end, fmt),
-            "department": pa.array(v.department, type=pa.string()),
-        })
+        "visits": pa.table(
+            {
+                "visit_no": visit_no,
+                "patient_no": pno,
+                "visit_type": np.array(VISIT_TYPE_LABELS, dtype=object)[v.kind],
+                "admit_date": _dates(v.start, fmt),
+                "discharge_date": _dates(v.end, fmt),
+                "department": pa.array(v.department, type=pa.string()),
+            }
+        )
     }
     dx = sim.dx
-    out["diagnoses"] = pa.table({
-        "diagnosis_no": _numbers(counters, "diagnoses", dx.visit.size), "visit_no": visit_no[dx.visit],
-        "patient_no": pno[dx.visit], "diagnosis_date": _dates(v.start[dx.visit], fmt),
-        "kcd_code": pa.array(dx.code, type=pa.string()),
-        "diagnosis_name": _names("KCD8", np.char.replace(dx.code.astype(str), ".", "")),
-        "primary_yn": np.where(dx.primary, "Y", "N"),
-    })
+    out["diagnoses"] = pa.table(
+        {
+            "diagnosis_no": _numbers(counters, "diagnoses", dx.visit.size),
+            "visit_no": visit_no[dx.visit],
+            "patient_no": pno[dx.visit],
+            "diagnosis_date": _dates(v.start[dx.visit], fmt),
+            "kcd_code": pa.array(dx.code, type=pa.string()),
+            "diagnosis_name": _names("KCD8", np.char.replace(dx.code.astype(str), ".", "")),
+            "primary_yn": np.where(dx.primary, "Y", "N"),
+        }
+    )
     rx = sim.rx
-    out["prescriptions"] = pa.table({
-        "order_no": _numbers(counters, "prescriptions", rx.visit.size), "visit_no": visit_no[rx.visit],
-        "patient_no": pno[rx.visit], "order_date": _dates(v.start[rx.visit], fmt),
-        "drug_code": pa.array(rx.code, type=pa.string()), "drug_name": _names("ATC", rx.code),
-        "days_supply": sim.days_supply,
-        "route": np.where(np.isin(rx.code, list(_ROUTES)), "SC", "PO"),
-    })
+    out["prescriptions"] = pa.table(
+        {
+            "order_no": _numbers(counters, "prescriptions", rx.visit.size),
+            "visit_no": visit_no[rx.visit],
+            "patient_no": pno[rx.visit],
+            "order_date": _dates(v.start[rx.visit], fmt),
+            "drug_code": pa.array(rx.code, type=pa.string()),
+            "drug_name": _names("ATC", rx.code),
+            "days_supply": sim.days_supply,
+            "route": np.where(np.isin(rx.code, list(_ROUTES)), "SC", "PO"),
+        }
+    )
     lab = sim.lab_rows
     lab_code = np.array([f"{profile.lab_code_prefix}{x.local_suffix}" for x in LABS], dtype=object)
     lab_name = np.array([lab_display_name(x.loinc) for x in LABS], dtype=object)
-    scale = np.array([CREATININE_UMOL_PER_MGDL if x.key == "creatinine" and profile.creatinine_unit == "umol/L"
-                      else 1.0 for x in LABS])
+    scale = np.array(
+        [
+            CREATININE_UMOL_PER_MGDL if x.key == "creatinine" and profile.creatinine_unit == "umol/L" else 1.0
+            for x in LABS
+        ]
+    )
     low = np.array([np.nan if x.range_low is None else x.range_low for x in LABS]) * scale
     high = np.array([np.nan if x.range_high is None else x.range_high for x in LABS]) * scale
     minutes = rng.integers(7 * 60, 18 * 60, lab.visit.size)
-    out["lab_results"] = pa.table({
-        "result_no": _numbers(counters, "lab_results", lab.visit.size), "visit_no": visit_no[lab.visit],
-        "patient_no": pno[lab.visit], "collected_at": _datetimes(v.start[lab.visit], minutes, fmt),
-        "lab_code": pa.array(lab_code[lab.lab], type=pa.string()),
-        "lab_name": pa.array(lab_name[lab.lab], type=pa.string()),
-        "result_value": pa.array(lab.value, from_pandas=True).cast(pa.string()),
-        "unit": pa.array(lab.unit, type=pa.string()),
-        "ref_low": pa.array(low[lab.lab], from_pandas=True), "ref_high": pa.array(high[lab.lab], from_pandas=True),
-    })
+    out["lab_results"] = pa.table(
+        {
+            "result_no": _numbers(counters, "lab_results", lab.visit.size),
+            "visit_no": visit_no[lab.visit],
+            "patient_no": pno[lab.visit],
+            "collected_at": _datetimes(v.start[lab.visit], minutes, fmt),
+            "lab_code": pa.array(lab_code[lab.lab], type=pa.string()),
+            "lab_name": pa.array(lab_name[lab.lab], type=pa.string()),
+            "result_value": pa.array(lab.value, from_pandas=True).cast(pa.string()),
+            "unit": pa.array(lab.unit, type=pa.string()),
+            "ref_low": pa.array(low[lab.lab], from_pandas=True),
+            "ref_high": pa.array(high[lab.lab], from_pandas=True),
+        }
+    )
     pr = sim.procedures
-    out["procedures"] = pa.table({
-        "procedure_no": _numbers(counters, "procedures", pr.visit.size), "visit_no": visit_no[pr.visit],
-        "patient_no": pno[pr.visit], "procedure_date": _dates(v.start[pr.visit], fmt),
-        "procedure_code": pa.array(pr.code, type=pa.string()), "procedure_name": _procedure_names(pr.code),
-    })
+    out["procedures"] = pa.table(
+        {
+            "procedure_no": _numbers(counters, "procedures", pr.visit.size),
+            "visit_no": visit_no[pr.visit],
+            "patient_no": pno[pr.visit],
+            "procedure_date": _dates(v.start[pr.visit], fmt),
+            "procedure_code": pa.array(pr.code, type=pa.string()),
+            "procedure_name": _procedure_names(pr.code),
+        }
+    )
     return out

@@ -58,24 +58,46 @@ def draw_visits(pop: Population, profile: SiteProfile, rng: np.random.Generator)
     return _finish(pop, profile, person, start, np.zeros(person.shape[0], dtype=bool), rng)
 
 
-def add_forced_visits(visits: Visits, pop: Population, profile: SiteProfile, person: np.ndarray,
-                      dates: np.ndarray, rng: np.random.Generator) -> Visits:
+def add_forced_visits(
+    visits: Visits,
+    pop: Population,
+    profile: SiteProfile,
+    person: np.ndarray,
+    dates: np.ndarray,
+    rng: np.random.Generator,
+) -> Visits:
     """Add nephrology follow-ups on given dates (the ground truth needs them) and re-sort."""
     if person.size == 0:
         return visits
-    new = _finish(pop, profile, person, dates, np.ones(person.shape[0], dtype=bool), rng,
-                  department="신장내과", outpatient_only=True)
+    new = _finish(
+        pop,
+        profile,
+        person,
+        dates,
+        np.ones(person.shape[0], dtype=bool),
+        rng,
+        department="신장내과",
+        outpatient_only=True,
+    )
     names = [f.name for f in fields(Visits)]
     merged = {f: np.concatenate([getattr(visits, f), getattr(new, f)]) for f in names}
     order = np.lexsort((merged["start"], merged["person"]))
     return Visits(**{f: merged[f][order] for f in names})
 
 
-def _finish(pop: Population, profile: SiteProfile, person: np.ndarray, start: np.ndarray,
-            forced: np.ndarray, rng: np.random.Generator, *, department: str | None = None,
-            outpatient_only: bool = False) -> Visits:
+def _finish(
+    pop: Population,
+    profile: SiteProfile,
+    person: np.ndarray,
+    start: np.ndarray,
+    forced: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    department: str | None = None,
+    outpatient_only: bool = False,
+) -> Visits:
     n = person.shape[0]
-    sick = pop.has[:, _CANCER_OR_HF].any(axis=1)[person]
+    sick = np.asarray(pop.has[:, _CANCER_OR_HF].any(axis=1))[person]
     u = rng.random(n)
     p_ip = profile.inpatient_share * np.where(sick, 1.8, 1.0)
     kind = np.where(u < p_ip, INPATIENT, np.where(u < p_ip + 0.07, EMERGENCY, OUTPATIENT))
@@ -89,8 +111,15 @@ def _finish(pop: Population, profile: SiteProfile, person: np.ndarray, start: np
     else:
         dept = np.full(n, department, dtype=object)
     order = np.lexsort((start, person))
-    return Visits(person=person[order], start=start[order], end=end[order], kind=kind[order],
-                  department=np.asarray(dept)[order], forced=forced[order], creatinine=forced[order].copy())
+    return Visits(
+        person=person[order],
+        start=start[order],
+        end=end[order],
+        kind=kind[order],
+        department=np.asarray(dept)[order],
+        forced=forced[order],
+        creatinine=forced[order].copy(),
+    )
 
 
 def first_per_person(visits: Visits, mask: np.ndarray, n_people: int) -> np.ndarray:

@@ -84,10 +84,7 @@ def load_athena(con: duckdb.DuckDBPyConnection, directory: Path, *, replace: boo
             continue
         table = cdm_tables()[name]
         # Athena does not quote fields and names may contain '"', so quoting and escaping are switched off.
-        source = (
-            f"read_csv({_sql_literal(str(path))}, delim='\\t', header=true, quote='', escape='', "
-            "all_varchar=true)"
-        )
+        source = f"read_csv({_sql_literal(str(path))}, delim='\\t', header=true, quote='', escape='', all_varchar=true)"
         try:
             header = {r[0].lower() for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
         except duckdb.Error as exc:
@@ -108,7 +105,7 @@ def load_athena(con: duckdb.DuckDBPyConnection, directory: Path, *, replace: boo
             con.execute(f"INSERT INTO {quote_ident(name)} ({columns}) SELECT {select} FROM {source}")
         except duckdb.Error as exc:
             raise InputError(f"cannot load Athena file into {name}: {exc}", file=str(path)) from None
-        row = con.execute(f"SELECT count(*) FROM {quote_ident(name)}").fetchone()
+        row = con.execute(f"SELECT count(*) FROM {quote_ident(name)}").fetchall()[0]
         counts[name] = int(row[0]) if row else 0
     if not counts:
         raise InputError("no Athena vocabulary files (CONCEPT.csv, …) in folder", file=str(directory))
@@ -148,9 +145,7 @@ def _decode(raw: bytes, path: Path, encoding: str | None) -> str:
     error = errors[0]  # the UTF-8 position is the meaningful one when both fail
     line = raw[: error.start].count(b"\n") + 1
     tried = encoding or "UTF-8 or CP949"
-    raise InputError(
-        f"cannot decode as {tried}: byte {error.object[error.start]:#04x}", file=str(path), row=line
-    )
+    raise InputError(f"cannot decode as {tried}: byte {error.object[error.start]:#04x}", file=str(path), row=line)
 
 
 def _structural_parent(code: str) -> str | None:

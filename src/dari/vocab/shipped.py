@@ -72,8 +72,7 @@ def load_vocabulary(directory: Traversable | Path) -> Vocabulary:
     for c in concepts:
         if not c.standard_concept and c.concept_id != NO_MATCHING_CONCEPT_ID and c.concept_id not in mapped:
             raise InputError(
-                f"non-standard concept {c.vocabulary_id} {c.concept_code} has no 'Maps to' row in "
-                f"{RELATIONSHIPS_FILE}",
+                f"non-standard concept {c.vocabulary_id} {c.concept_code} has no 'Maps to' row in {RELATIONSHIPS_FILE}",
                 file=str(directory.joinpath(CONCEPTS_FILE)),
                 row=concept_lines[c.concept_id],
                 column="concept_id",
@@ -81,9 +80,7 @@ def load_vocabulary(directory: Traversable | Path) -> Vocabulary:
     return Vocabulary(tuple(concepts), tuple(synonyms), tuple(relationships), tuple(metadata))
 
 
-def _rows(
-    directory: Traversable | Path, name: str, required: tuple[str, ...]
-) -> Iterator[tuple[int, dict[str, str]]]:
+def _rows(directory: Traversable | Path, name: str, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
     """(line number, row) for each data row; the header must hold the required columns."""
     file = directory.joinpath(name)
     label = str(file)
@@ -156,9 +153,7 @@ def _read_concepts(
     directory: Traversable | Path, metadata: list[MetadataEntry]
 ) -> tuple[list[Concept], dict[int, int]]:
     label = str(directory.joinpath(CONCEPTS_FILE))
-    known: dict[str, set[str]] = {
-        kind: {m.id for m in metadata if m.kind == kind} for kind in _METADATA_KINDS
-    }
+    known: dict[str, set[str]] = {kind: {m.id for m in metadata if m.kind == kind} for kind in _METADATA_KINDS}
     metadata_ids = {m.concept_id for m in metadata}
     out: list[Concept] = []
     ids: dict[int, int] = {}
@@ -190,9 +185,7 @@ def _read_concepts(
             )
         name, name_ko = _require(row["concept_name"], label, line, "concept_name"), row["concept_name_ko"]
         if std == "S" and not name_ko:
-            raise InputError(
-                "a standard concept needs a Korean name", file=label, row=line, column="concept_name_ko"
-            )
+            raise InputError("a standard concept needs a Korean name", file=label, row=line, column="concept_name_ko")
         code = _require(row["concept_code"], label, line, "concept_code")
         if len(name) > 255 or len(code) > 50:
             raise InputError(
@@ -232,9 +225,7 @@ def _read_synonyms(directory: Traversable | Path, by_id: dict[int, Concept]) -> 
     for line, row in _rows(directory, SYNONYMS_FILE, ("concept_id", "language", "synonym")):
         cid = _int(row["concept_id"], label, line, "concept_id")
         if cid not in by_id:
-            raise InputError(
-                f"concept_id {cid} is not in {CONCEPTS_FILE}", file=label, row=line, column="concept_id"
-            )
+            raise InputError(f"concept_id {cid} is not in {CONCEPTS_FILE}", file=label, row=line, column="concept_id")
         lang = row["language"]
         if lang not in _LANGUAGES:
             raise InputError("language must be 'en' or 'ko'", file=label, row=line, column="language")
@@ -248,9 +239,7 @@ def _read_relationships(directory: Traversable | Path, by_id: dict[int, Concept]
     seen: set[tuple[int, str, int]] = set()
     mapped_at: dict[int, int] = {}
     lines: dict[tuple[int, int], int] = {}
-    for line, row in _rows(
-        directory, RELATIONSHIPS_FILE, ("concept_id_1", "relationship_id", "concept_id_2")
-    ):
+    for line, row in _rows(directory, RELATIONSHIPS_FILE, ("concept_id_1", "relationship_id", "concept_id_2")):
         rel = row["relationship_id"]
         if rel not in _DATA_RELATIONSHIPS:
             raise InputError(
@@ -263,9 +252,7 @@ def _read_relationships(directory: Traversable | Path, by_id: dict[int, Concept]
         for column in ("concept_id_1", "concept_id_2"):
             cid = _int(row[column], label, line, column)
             if cid not in by_id:
-                raise InputError(
-                    f"concept_id {cid} is not in {CONCEPTS_FILE}", file=label, row=line, column=column
-                )
+                raise InputError(f"concept_id {cid} is not in {CONCEPTS_FILE}", file=label, row=line, column=column)
             ends.append(by_id[cid])
         src, dst = ends
         key = (src.concept_id, rel, dst.concept_id)

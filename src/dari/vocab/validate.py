@@ -24,9 +24,7 @@ def check_mapping(src: Concept, dst: Concept, label: str, line: int) -> None:
             column="concept_id_1",
         )
     if not dst.is_standard:
-        raise InputError(
-            "'Maps to' must end at a standard concept", file=label, row=line, column="concept_id_2"
-        )
+        raise InputError("'Maps to' must end at a standard concept", file=label, row=line, column="concept_id_2")
     if src.domain_id != dst.domain_id and (src.domain_id, dst.domain_id) not in COMPATIBLE_DOMAINS:
         raise InputError(
             f"maps a {src.domain_id} concept to a {dst.domain_id} concept",

@@ -74,9 +74,7 @@ class Vocabulary:
     def __post_init__(self) -> None:
         # Indexes are derived once; frozen=True forbids reassignment, so object.__setattr__ is the one way in.
         by_id = {c.concept_id: c for c in self.concepts}
-        by_code = {
-            (c.vocabulary_id, normalise_code(c.vocabulary_id, c.concept_code)): c for c in self.concepts
-        }
+        by_code = {(c.vocabulary_id, normalise_code(c.vocabulary_id, c.concept_code)): c for c in self.concepts}
         maps = {r.concept_id_1: r.concept_id_2 for r in self.relationships if r.relationship_id == MAPS_TO}
         parents: dict[int, list[int]] = {}
         for r in self.relationships:
