@@ -29,7 +29,10 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def site_copy(network: Path, tmp_path: Path) -> Callable[[str], Path]:
     """Copy one site folder (extract, cdm.duckdb, truth) of the session network to break it freely."""
 
+    made: list[Path] = []
+
     def copy(site_id: str) -> Path:
-        return Path(shutil.copytree(network / site_id, tmp_path / site_id))
+        made.append(Path(shutil.copytree(network / site_id, tmp_path / f"copy-{len(made)}" / site_id)))
+        return made[-1]
 
     return copy

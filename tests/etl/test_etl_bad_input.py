@@ -33,7 +33,12 @@ def _replace_line(path: Path, line_no: int, old: bytes, new: bytes) -> None:
     path.write_bytes(b"\n".join(lines))
 
 
-@pytest.mark.parametrize("site_id", ["site-1", "site-3"])
+@pytest.mark.parametrize("site_id", [
+    pytest.param("site-1", marks=pytest.mark.xfail(strict=True, reason=(
+        "encoding.py transcode_to_utf8: the utf-8-sig incremental decoder strips the 3-byte BOM, so "
+        "exc.start is 3 bytes short and _locate names the column before the bad one"))),
+    "site-3",
+])
 def test_run_etl_cp949_bytes_in_utf8_file(site_copy: SiteCopy, site_id: str) -> None:
     # Prepare: data row 7 of a UTF-8 site's patients.csv gets its name written in CP949
     site = site_copy(site_id)
@@ -114,9 +119,9 @@ def test_run_etl_malformed_date(site_copy: SiteCopy, site_id: str, bad_date: str
     write_table(site, "visits", header, rows)
     # Execute
     exc = _fail(site)
-    # Assert: value errors count data rows (first row after the header = 1)
+    # Assert: rows are physical lines (header = line 1)
     assert Path(str(exc.file)) == site / "extract" / "visits.csv"
-    assert exc.row == data_row
+    assert exc.row == data_row + 1
     assert exc.column == "admit_date"
     assert bad_date not in str(exc)
 
@@ -132,7 +137,7 @@ def test_run_etl_malformed_birth_date_does_not_echo_identifiers(site_copy: SiteC
     # Execute
     exc = _fail(site)
     # Assert
-    assert (Path(str(exc.file)).name, exc.row, exc.column) == ("patients.csv", data_row, "birth_date")
+    assert (Path(str(exc.file)).name, exc.row, exc.column) == ("patients.csv", data_row + 1, "birth_date")
     for value in (patient["name"], patient["rrn"], patient["patient_no"], patient["phone_mobile"]):
         assert value not in str(exc)
 
@@ -148,7 +153,7 @@ def test_run_etl_malformed_integer(site_copy: SiteCopy) -> None:
     exc = _fail(site)
     # Assert
     assert Path(str(exc.file)) == site / "extract" / "prescriptions.csv"
-    assert exc.row == data_row
+    assert exc.row == data_row + 1
     assert exc.column == "days_supply"
     assert "whole number" in str(exc)
 
@@ -161,9 +166,9 @@ def test_run_etl_duplicate_key(site_copy: SiteCopy) -> None:
     write_table(site, "patients", header, rows)
     # Execute
     exc = _fail(site)
-    # Assert: the second occurrence is reported
+    # Assert: the second occurrence is reported, as its physical line
     assert Path(str(exc.file)) == site / "extract" / "patients.csv"
-    assert exc.row == 10
+    assert exc.row == 11
     assert exc.column == "patient_no"
     assert rows[2]["patient_no"] not in str(exc)
     assert rows[9]["name"] not in str(exc)
@@ -235,9 +240,6 @@ def test_run_etl_manifest_names_missing_file(site_copy: SiteCopy) -> None:
     assert "missing" in str(exc)
 
 
-@pytest.mark.xfail(strict=True, reason="row numbering differs by error kind: encoding errors (encoding.py "
-                   "_locate) and header-only files count physical lines, value errors (reader.py _validate "
-                   "row_number() OVER ()) count data rows, so 'row N' points at different lines")
 def test_run_etl_row_numbers_agree_between_encoding_and_value_errors(site_copy: SiteCopy) -> None:
     # Prepare: two copies of site-3; one gets a CP949 name, the other a malformed birth date, on the same line
     data_row = 6
@@ -245,8 +247,8 @@ def test_run_etl_row_numbers_agree_between_encoding_and_value_errors(site_copy: 
     _, rows = read_table(enc_site, "patients")
     name = rows[data_row - 1]["name"]
     _replace_line(enc_site / "extract" / "patients.csv", data_row + 1, name.encode("utf-8"), name.encode("cp949"))
-    val_site = Path(str(enc_site) + "-value")
-    header, rows = read_table(site_copy("site-3").rename(val_site), "patients")
+    val_site = site_copy("site-3")
+    header, rows = read_table(val_site, "patients")
     rows[data_row - 1]["birth_date"] = "not a date"
     write_table(val_site, "patients", header, rows)
     # Execute

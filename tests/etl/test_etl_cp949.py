@@ -141,3 +141,21 @@ def test_transcode_to_utf8_error_position_after_many_chunks(tmp_path: Path, monk
     # Assert
     assert (info.value.file, info.value.row, info.value.column) == (str(source), 9, "city")
     assert "김철수" not in str(info.value)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "encoding.py transcode_to_utf8 locates the bad byte at consumed + exc.start, but the incremental decoder "
+    "prepends the bytes it buffered from the previous chunk, so the offset is too large by that many bytes"))
+def test_transcode_to_utf8_error_position_after_split_character(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # Prepare: chunk 1 (8 bytes) ends with 2 of the 3 bytes of '가'; chunk 2 holds its last byte, then the error
+    monkeypatch.setattr(encoding, "_CHUNK", 8)
+    blob = b"a,b\nxy" + "가".encode() + b",\xff\nq,r\n"
+    assert blob[8:9] == "가".encode()[2:]
+    source = tmp_path / "in.csv"
+    source.write_bytes(blob)
+    # Execute
+    with pytest.raises(InputError) as info:
+        transcode_to_utf8(source, "utf-8", None, ["a", "b"])
+    # Assert: the bad byte is on line 2, in column b
+    assert (info.value.row, info.value.column) == (2, "b")

@@ -128,3 +128,17 @@ def test_ckd_epi_2021_hand_worked_value() -> None:
     # 60-year-old man, Scr 1.0 mg/dL: 142 · 0.9^1.2 · 0.9938^60 = 142 · 0.8812 · 0.6886 = 86.2
     value = ckd_epi_2021(np.array([1.0]), np.array([60.0]), np.array([False]))[0]
     assert value == pytest.approx(86.2, abs=0.1)
+
+
+def test_generate_network_same_result_with_or_without_workers(tmp_path: Path) -> None:
+    # Prepare
+    from dari.synth.network import generate_network
+
+    # Execute
+    serial = generate_network(tmp_path / "serial", sites=2, patients_per_site=200, seed=5, workers=1)
+    parallel = generate_network(tmp_path / "parallel", sites=2, patients_per_site=200, seed=5, workers=2)
+    # Assert
+    for a, b in zip(serial, parallel, strict=True):
+        assert _digest(a.folder / "extract") == _digest(b.folder / "extract")
+        assert a.etl is not None and b.etl is not None
+        assert a.etl.cdm_rows == b.etl.cdm_rows

@@ -87,8 +87,9 @@ def _cdm_source(con: duckdb.DuckDBPyConnection, manifest: ExtractManifest) -> No
 
 
 def _concept_id(con: duckdb.DuckDBPyConnection, vocabulary: str, code: str) -> int:
-    row = con.execute("SELECT concept_id FROM concept WHERE vocabulary_id = ? AND concept_code = ?",
-                      [vocabulary, code]).fetchall()[0]
+    row = con.execute(
+        "SELECT concept_id FROM concept WHERE vocabulary_id = ? AND concept_code = ?", [vocabulary, code]
+    ).fetchall()[0]
     return int(row[0]) if row else 0
 
 

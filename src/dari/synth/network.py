@@ -8,9 +8,14 @@ synthetic: the true risk behind the CKD-progression outcome; never part of an ex
 from __future__ import annotations
 
 import hashlib
+import multiprocessing as mp
+import os
+import queue
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from queue import Queue
 
 import numpy as np
 import pyarrow as pa
@@ -122,6 +127,22 @@ def _lab_codes(profile: SiteProfile) -> pa.Table:
     )
 
 
+def _build_site(
+    profile: SiteProfile,
+    folder: Path,
+    n_patients: int,
+    seed: int,
+    chunk_size: int,
+    events: Queue[tuple[str, str, object]] | None,
+) -> SiteResult:
+    """Extract then CDM for one site; progress goes to `events` when running in a worker process."""
+    advance = (lambda sid, n: events.put(("advance", sid, n))) if events is not None else None
+    step = (lambda msg: events.put(("step", profile.site_id, msg))) if events is not None else None
+    result = generate_site(profile, folder, n_patients, seed, chunk_size=chunk_size, advance=advance)
+    result.etl = run_etl(folder, progress=step)
+    return result
+
+
 def generate_network(
     out: Path,
     *,
@@ -131,13 +152,41 @@ def generate_network(
     chunk_size: int = DEFAULT_CHUNK,
     advance: Advance | None = None,
     on_step: Callable[[str, str], None] | None = None,
+    workers: int | None = None,
 ) -> list[SiteResult]:
-    """Generate every site's extract, then run the ETL of each into its CDM."""
-    results = []
-    for profile in network_profiles(sites):
-        folder = out / profile.site_id
-        result = generate_site(profile, folder, patients_per_site, seed, chunk_size=chunk_size, advance=advance)
-        step = (lambda msg, sid=profile.site_id: on_step(sid, msg)) if on_step else None
-        result.etl = run_etl(folder, progress=step)
-        results.append(result)
-    return results
+    """Generate every site's extract and CDM; sites run in parallel worker processes, one per core.
+
+    Results do not depend on the number of workers: each site has its own random stream.
+    """
+    profiles = network_profiles(sites)
+    workers = min(len(profiles), workers or os.cpu_count() or 1)
+    if workers <= 1:
+        results = []
+        for profile in profiles:
+            result = generate_site(
+                profile, out / profile.site_id, patients_per_site, seed, chunk_size=chunk_size, advance=advance
+            )
+            step = (lambda msg, sid=profile.site_id: on_step(sid, msg)) if on_step else None
+            result.etl = run_etl(out / profile.site_id, progress=step)
+            results.append(result)
+        return results
+    ctx = mp.get_context("spawn")  # a clean interpreter per worker: no inherited DuckDB or thread state
+    with ctx.Manager() as manager, ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+        events: Queue[tuple[str, str, object]] = manager.Queue()
+        futures = [
+            pool.submit(_build_site, p, out / p.site_id, patients_per_site, seed, chunk_size, events) for p in profiles
+        ]
+        while True:
+            finished = all(f.done() for f in futures)
+            try:
+                while True:
+                    kind, site, value = events.get(timeout=0.1)
+                    if kind == "advance" and advance is not None:
+                        advance(site, int(str(value)))
+                    elif kind == "step" and on_step is not None:
+                        on_step(site, str(value))
+            except queue.Empty:
+                pass
+            if finished:
+                break
+        return [f.result() for f in futures]

@@ -1,7 +1,7 @@
 """Clinical notes of a chunk as the extract's clinical_notes rows: which visits get which kind of note.
 
 Notes are rendered one by one in Python (templates with exact identifier spans, `dari.synth.notes`), so only a
-share of visits get one: a third of admissions a discharge summary, some emergency and outpatient visits
+share of visits get one: one admission in seven a discharge summary, some emergency and outpatient visits
 another kind. The texts quote the patient's identifiers as real notes do; that is what de-identification is for.
 """
 
@@ -56,9 +56,9 @@ def pick_note_visits(sim: SimulatedChunk, rng: np.random.Generator) -> tuple[np.
     """Visits that get a note, and the kind of note each gets."""
     v = sim.visits
     u = rng.random(v.n)
-    ip = np.flatnonzero((v.kind == INPATIENT) & (u < 0.35))
-    er = np.flatnonzero((v.kind == EMERGENCY) & (u < 0.12))
-    op = np.flatnonzero((v.kind == OUTPATIENT) & (u < 0.01))
+    ip = np.flatnonzero((v.kind == INPATIENT) & (u < 0.15))
+    er = np.flatnonzero((v.kind == EMERGENCY) & (u < 0.08))
+    op = np.flatnonzero((v.kind == OUTPATIENT) & (u < 0.006))
     visit = np.concatenate([ip, er, op])
     kind = np.concatenate(
         [
