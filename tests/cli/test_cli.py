@@ -12,15 +12,26 @@ from typer.testing import CliRunner
 from dari.cli.app import app
 
 runner = CliRunner()
-COMMANDS = [[], ["synth"], ["demo"], ["site"], ["site", "etl"], ["cdm"], ["cdm", "check"], ["cdm", "summary"],
-            ["cdm", "ddl"]]
+COMMANDS = [
+    [],
+    ["synth"],
+    ["demo"],
+    ["site"],
+    ["site", "etl"],
+    ["cdm"],
+    ["cdm", "check"],
+    ["cdm", "summary"],
+    ["cdm", "ddl"],
+]
 
 
 @pytest.fixture(scope="module")
 def network(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("cli") / "net"
-    result = runner.invoke(app, ["synth", "--sites", "2", "--patients-per-site", "300", "--seed", "3",
-                                 "--out", str(out), "--format", "json"])
+    result = runner.invoke(
+        app,
+        ["synth", "--sites", "2", "--patients-per-site", "300", "--seed", "3", "--out", str(out), "--format", "json"],
+    )
     assert result.exit_code == 0, result.output
     return out
 
@@ -45,8 +56,9 @@ def test_synth_json_reports_every_site(network: Path) -> None:
 
 
 def test_synth_json_is_machine_readable(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["synth", "--sites", "1", "--patients-per-site", "100", "--out", str(tmp_path),
-                                 "--format", "json"])
+    result = runner.invoke(
+        app, ["synth", "--sites", "1", "--patients-per-site", "100", "--out", str(tmp_path), "--format", "json"]
+    )
     assert result.exit_code == 0
     payload = json.loads(result.stdout)
     assert payload["sites"][0]["extract_rows"]["patients"] == 100

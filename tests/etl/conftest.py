@@ -14,7 +14,7 @@ from dari.synth.network import generate_network
 # The helpers module sits beside this file; pytest runs with --import-mode=importlib, which does not put
 # test folders on sys.path, so add this one for `import etl_helpers` (here and in the test modules).
 sys.path.insert(0, str(Path(__file__).parent))
-from etl_helpers import PATIENTS_PER_SITE, SEED  # noqa: E402
+from etl_helpers import PATIENTS_PER_SITE, SEED
 
 
 @pytest.fixture(scope="session")

@@ -44,8 +44,11 @@ def write_table(site: Path, name: str, header: list[str], rows: list[dict[str, s
 
 def snapshot(folder: Path) -> dict[str, str]:
     """Relative path → SHA-256 of every file under `folder` (hidden files included)."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def leftover_temp_files(site: Path) -> list[str]:

@@ -33,12 +33,13 @@ def _replace_line(path: Path, line_no: int, old: bytes, new: bytes) -> None:
     path.write_bytes(b"\n".join(lines))
 
 
-@pytest.mark.parametrize("site_id", [
-    pytest.param("site-1", marks=pytest.mark.xfail(strict=True, reason=(
-        "encoding.py transcode_to_utf8: the utf-8-sig incremental decoder strips the 3-byte BOM, so "
-        "exc.start is 3 bytes short and _locate names the column before the bad one"))),
-    "site-3",
-])
+@pytest.mark.parametrize(
+    "site_id",
+    [
+        "site-1",
+        "site-3",
+    ],
+)
 def test_run_etl_cp949_bytes_in_utf8_file(site_copy: SiteCopy, site_id: str) -> None:
     # Prepare: data row 7 of a UTF-8 site's patients.csv gets its name written in CP949
     site = site_copy(site_id)

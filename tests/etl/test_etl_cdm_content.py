@@ -39,9 +39,13 @@ def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None =
 
 
 def _varchar_columns(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
-    return [(t, c) for t, c in con.execute(
-        "SELECT table_name, column_name FROM information_schema.columns "
-        "WHERE table_schema = 'main' AND data_type = 'VARCHAR' ORDER BY ALL").fetchall()]
+    return [
+        (t, c)
+        for t, c in con.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = 'main' AND data_type = 'VARCHAR' ORDER BY ALL"
+        ).fetchall()
+    ]
 
 
 def test_person_count_equals_patients_rows(site: Path, cdm: duckdb.DuckDBPyConnection) -> None:
@@ -67,8 +71,14 @@ def test_cdm_person_source_value_and_note_text_withheld(cdm: duckdb.DuckDBPyConn
 def test_cdm_no_identifier_in_any_varchar_column(site: Path, cdm: duckdb.DuckDBPyConnection) -> None:
     # Prepare: every patient's Korean and romanised name, RRN and phone numbers from the extract
     _, patients = read_table(site, "patients")
-    identifiers = sorted({p[k] for p in patients for k in ("name", "name_en", "rrn", "phone_mobile", "phone_home",
-                                                            "email", "road_address") if p[k]})
+    identifiers = sorted(
+        {
+            p[k]
+            for p in patients
+            for k in ("name", "name_en", "rrn", "phone_mobile", "phone_home", "email", "road_address")
+            if p[k]
+        }
+    )
     assert any("-" in p["rrn"] for p in patients)
     columns = _varchar_columns(cdm)
     cdm.register("_ids", pa.table({"v": identifiers}))
@@ -77,8 +87,7 @@ def test_cdm_no_identifier_in_any_varchar_column(site: Path, cdm: duckdb.DuckDBP
     # Execute
     for table, column in columns:
         col = f"{quote_ident(table)}.{quote_ident(column)}"
-        n_rrn = _one(cdm, f"SELECT count(*) FROM {quote_ident(table)} "
-                          f"WHERE regexp_matches({col}, '\\d{{6}}-\\d{{7}}')")
+        n_rrn = _one(cdm, f"SELECT count(*) FROM {quote_ident(table)} WHERE regexp_matches({col}, '\\d{{6}}-\\d{{7}}')")
         n_id = _one(cdm, f"SELECT count(*) FROM {quote_ident(table)} JOIN _ids ON contains({col}, _ids.v)")
         if n_rrn or n_id:
             hits[f"{table}.{column}"] = int(str(n_rrn)) + int(str(n_id))
@@ -89,11 +98,14 @@ def test_cdm_no_identifier_in_any_varchar_column(site: Path, cdm: duckdb.DuckDBP
 
 def test_observation_period_covers_every_visit(cdm: duckdb.DuckDBPyConnection) -> None:
     # Prepare / Execute
-    uncovered = _one(cdm, """
+    uncovered = _one(
+        cdm,
+        """
         SELECT count(*) FROM visit_occurrence v WHERE NOT EXISTS (
             SELECT 1 FROM observation_period o WHERE o.person_id = v.person_id
               AND o.observation_period_start_date <= v.visit_start_date
-              AND o.observation_period_end_date >= v.visit_end_date)""")
+              AND o.observation_period_end_date >= v.visit_end_date)""",
+    )
     visits = _one(cdm, "SELECT count(*) FROM visit_occurrence")
     # Assert
     assert visits and uncovered == 0
@@ -102,9 +114,12 @@ def test_observation_period_covers_every_visit(cdm: duckdb.DuckDBPyConnection) -
 def test_death_after_every_visit(cdm: duckdb.DuckDBPyConnection) -> None:
     # Prepare / Execute
     deaths = _one(cdm, "SELECT count(*) FROM death")
-    before = _one(cdm, """
+    before = _one(
+        cdm,
+        """
         SELECT count(*) FROM death d JOIN visit_occurrence v USING (person_id)
-        WHERE d.death_date < v.visit_end_date OR d.death_date < v.visit_start_date""")
+        WHERE d.death_date < v.visit_end_date OR d.death_date < v.visit_start_date""",
+    )
     # Assert
     assert deaths and before == 0
 
@@ -112,8 +127,11 @@ def test_death_after_every_visit(cdm: duckdb.DuckDBPyConnection) -> None:
 def test_drug_exposure_end_not_before_start(cdm: duckdb.DuckDBPyConnection) -> None:
     # Prepare / Execute
     drugs = _one(cdm, "SELECT count(*) FROM drug_exposure")
-    bad = _one(cdm, "SELECT count(*) FROM drug_exposure WHERE drug_exposure_end_date < drug_exposure_start_date "
-                    "OR drug_exposure_end_date IS NULL")
+    bad = _one(
+        cdm,
+        "SELECT count(*) FROM drug_exposure WHERE drug_exposure_end_date < drug_exposure_start_date "
+        "OR drug_exposure_end_date IS NULL",
+    )
     # Assert
     assert drugs and bad == 0
 
@@ -123,8 +141,10 @@ def _truth(site: Path) -> dict[int, tuple[date, bool]]:
     _, patients = read_table(site, "patients")
     person_id = {p: i for i, p in enumerate(sorted(r["patient_no"] for r in patients), start=1)}
     with (site / "truth" / "ckd_progression.csv").open(encoding="utf-8", newline="") as f:
-        return {person_id[r["patient_no"]]: (date.fromisoformat(r["index_date"]), r["outcome_1y"] == "true")
-                for r in csv.DictReader(f)}
+        return {
+            person_id[r["patient_no"]]: (date.fromisoformat(r["index_date"]), r["outcome_1y"] == "true")
+            for r in csv.DictReader(f)
+        }
 
 
 _COHORT_SQL = f"""
@@ -142,11 +162,6 @@ _COHORT_SQL = f"""
            EXISTS (SELECT 1 FROM egfr e WHERE e.person_id = c.person_id AND e.d > c.index_date
                    AND e.d <= c.index_date + INTERVAL 365 DAY AND e.v < 30) AS outcome
     FROM cohort c ORDER BY c.person_id"""
-
-_NULL_FIRST = pytest.mark.xfail(strict=True, reason=(
-    "synth/labs.py draw_labs blanks result values at lab_missing_value_rate (1.5-3%) on every visit except the "
-    "forced outcome visit, including the first eGFR that defined the cohort (chunk.py), so for those patients "
-    "the CDM shows a NULL first eGFR and cannot reproduce the truth file"))
 
 _FIRST_EGFR_BLANK = f"""
     SELECT person_id FROM (
@@ -178,7 +193,6 @@ def test_ground_truth_reproduced_from_cdm_apart_from_blank_first_egfr(network: P
     assert derived == {pid: row for pid, row in truth.items() if pid not in blank}
 
 
-@_NULL_FIRST
 def test_ground_truth_reproduced_exactly_from_cdm_at_every_site(network: Path) -> None:
     # Prepare
     truths = {site_id: _truth(network / site_id) for site_id in SITES}
@@ -189,11 +203,10 @@ def test_ground_truth_reproduced_exactly_from_cdm_at_every_site(network: Path) -
     assert derived == truths
 
 
-@_NULL_FIRST
 def test_ground_truth_first_egfr_of_every_cohort_member_has_a_value(network: Path) -> None:
     # Prepare
     truths = {site_id: set(_truth(network / site_id)) for site_id in SITES}
     # Execute
     blank = {site_id: _derived(network / site_id)[1] & truths[site_id] for site_id in SITES}
     # Assert
-    assert blank == dict.fromkeys(SITES, set())
+    assert blank == {site_id: set() for site_id in SITES}

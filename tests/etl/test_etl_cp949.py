@@ -58,11 +58,14 @@ def test_site2_condition_rows_equal_diagnoses_rows(network: Path) -> None:
     assert n is not None and n[0] == len(rows) > 0
 
 
-@pytest.mark.parametrize(("site_id", "every", "some"), [
-    ("site-1", r"^[A-Z]\d\d(\.\d+)?$", r"^[A-Z]\d\d\.\d+$"),  # dotted
-    ("site-2", r"^[A-Z]\d{2,4}$", r"^E119$"),  # undotted
-    ("site-3", r"^[A-Z]\d\d(\.\d+)?$", r"^[A-Z]\d\d$"),  # 3-character codes among full ones
-])
+@pytest.mark.parametrize(
+    ("site_id", "every", "some"),
+    [
+        ("site-1", r"^[A-Z]\d\d(\.\d+)?$", r"^[A-Z]\d\d\.\d+$"),  # dotted
+        ("site-2", r"^[A-Z]\d{2,4}$", r"^E119$"),  # undotted
+        ("site-3", r"^[A-Z]\d\d(\.\d+)?$", r"^[A-Z]\d\d$"),  # 3-character codes among full ones
+    ],
+)
 def test_condition_mapping_every_kcd_style_maps(network: Path, site_id: str, every: str, some: str) -> None:
     # Prepare: the site's coding style is what its profile says
     _, rows = read_table(network / site_id, "diagnoses")
@@ -76,9 +79,10 @@ def test_condition_mapping_every_kcd_style_maps(network: Path, site_id: str, eve
             "count(*) FILTER (WHERE condition_source_concept_id = 0), count(*) FROM condition_occurrence"
         ).fetchone() or (None, None, None)
         styled_unmapped = con.execute(
-            "SELECT count(*) FROM condition_occurrence c LEFT JOIN concept k ON k.concept_id = c.condition_concept_id "
-            "WHERE c.condition_source_value IN (SELECT unnest(?)) AND (k.concept_id IS NULL OR k.standard_concept <> 'S' "
-            "OR k.domain_id <> 'Condition')",
+            """SELECT count(*) FROM condition_occurrence c
+               LEFT JOIN concept k ON k.concept_id = c.condition_concept_id
+               WHERE c.condition_source_value IN (SELECT unnest(?))
+                 AND (k.concept_id IS NULL OR k.standard_concept <> 'S' OR k.domain_id <> 'Condition')""",
             [sorted(styled)],
         ).fetchone()
     # Assert
@@ -105,18 +109,24 @@ def test_site2_creatinine_in_umol_maps_to_measurement_concept(network: Path) -> 
     # Assert
     assert len(rows) == 1
     unit, domain, vocabulary, code, ucum, n = rows[0]
-    assert (unit, domain, vocabulary, code, ucum) == ("umol/L", "Measurement", "LOINC", creatinine[0]["loinc"],
-                                                      "umol/L")
+    assert (unit, domain, vocabulary, code, ucum) == (
+        "umol/L",
+        "Measurement",
+        "LOINC",
+        creatinine[0]["loinc"],
+        "umol/L",
+    )
     assert n > 0
 
 
 @pytest.mark.parametrize("enc", ["cp949", "utf-8"])
-def test_transcode_to_utf8_multibyte_split_at_chunk_boundary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                              enc: str) -> None:
+def test_transcode_to_utf8_multibyte_split_at_chunk_boundary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, enc: str
+) -> None:
     # Prepare: 7-byte chunks; the first Korean character's bytes start at offset 6, so it straddles the boundary
     monkeypatch.setattr(encoding, "_CHUNK", 7)
     text = 'ab,c\n"가나",김철수\n"부산광역시 금정구",x\n' * 5
-    prefix = len("ab,c\n\"")
+    prefix = len('ab,c\n"')
     assert prefix == 7 - 1 and len(text[prefix].encode(enc)) > 1
     source, out = tmp_path / "in.csv", tmp_path / "out.csv"
     source.write_bytes(text.encode(enc))
@@ -131,7 +141,7 @@ def test_transcode_to_utf8_error_position_after_many_chunks(tmp_path: Path, monk
     monkeypatch.setattr(encoding, "_CHUNK", 5)
     lines = ["name,city"] + [f"김철수{i},부산" for i in range(10)]
     blob = bytearray("\n".join(lines).encode("cp949"))
-    at = blob.index(f"김철수7,".encode("cp949")) + len(f"김철수7,".encode("cp949"))
+    at = blob.index("김철수7,".encode("cp949")) + len("김철수7,".encode("cp949"))
     blob[at:at] = b"\xff"
     source = tmp_path / "in.csv"
     source.write_bytes(bytes(blob))
@@ -143,11 +153,9 @@ def test_transcode_to_utf8_error_position_after_many_chunks(tmp_path: Path, monk
     assert "김철수" not in str(info.value)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "encoding.py transcode_to_utf8 locates the bad byte at consumed + exc.start, but the incremental decoder "
-    "prepends the bytes it buffered from the previous chunk, so the offset is too large by that many bytes"))
-def test_transcode_to_utf8_error_position_after_split_character(tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_transcode_to_utf8_error_position_after_split_character(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Prepare: chunk 1 (8 bytes) ends with 2 of the 3 bytes of '가'; chunk 2 holds its last byte, then the error
     monkeypatch.setattr(encoding, "_CHUNK", 8)
     blob = b"a,b\nxy" + "가".encode() + b",\xff\nq,r\n"

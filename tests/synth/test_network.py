@@ -48,9 +48,9 @@ def test_generate_site_same_seed_same_bytes(tmp_path: Path, sites: dict[str, Pat
 
 def test_generate_site_other_seed_other_data(tmp_path: Path, sites: dict[str, Path]) -> None:
     generate_site(DEFAULT_SITES[1], tmp_path / "other", N, seed=8, chunk_size=250)
-    assert _digest(tmp_path / "other" / "extract")["patients.csv"] != _digest(sites["site-2"] / "extract")[
-        "patients.csv"
-    ]
+    assert (
+        _digest(tmp_path / "other" / "extract")["patients.csv"] != _digest(sites["site-2"] / "extract")["patients.csv"]
+    )
 
 
 def test_extract_encodings_differ_by_site(sites: dict[str, Path]) -> None:

@@ -14,6 +14,7 @@ from dari.cdm.summary import CdmSummary, summarise
 from dari.cli.console import OutputFormat, err, guarded, out, progress_bar
 from dari.errors import QualityGateError
 from dari.quality import render_report, run_checks
+from dari.vocab import shipped_vocabulary
 
 app = typer.Typer(help="Inspect and check an OMOP CDM v5.4 database.", no_args_is_help=True)
 TargetArg = Annotated[str, typer.Argument(help="Site folder, DuckDB file, or postgresql://…?schema=NAME.")]
@@ -56,8 +57,11 @@ def render_summary(summary: CdmSummary) -> None:
         table.add_row("median age (2025)", f"{summary.median_age:.0f}")
     if summary.first_date:
         table.add_row("observed", f"{summary.first_date} … {summary.last_date}")
+    vocab = shipped_vocabulary()
     for c in summary.top_conditions:
-        table.add_row(f"  {c.name_ko or ''} / {c.name}", f"{c.persons:,} persons")
+        # dari's own concepts have a preferred Korean name; other CDMs fall back to a Korean synonym
+        ko = vocab.concept(c.concept_id).concept_name_ko if c.concept_id in vocab else c.name_ko
+        table.add_row(f"  {ko or ''} / {c.name}", f"{c.persons:,} persons")
     out.print(table)
 
 

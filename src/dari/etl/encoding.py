@@ -29,17 +29,24 @@ def transcode_to_utf8(path: Path, encoding: str, out: Path | None, header: list[
 
     Streams in 8 MiB chunks with an incremental decoder, so multibyte characters split across chunks decode.
     """
-    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    # The BOM is skipped by hand (not by 'utf-8-sig') so that byte offsets of errors stay file offsets.
+    plain = "utf-8" if encoding == "utf-8-sig" else encoding
+    decoder = codecs.getincrementaldecoder(plain)("strict")
     consumed = 0
     sink = out.open("w", encoding="utf-8", newline="") if out is not None else None
     try:
         with path.open("rb") as f:
+            if f.read(3) == codecs.BOM_UTF8 and plain == "utf-8":
+                consumed = 3
+            else:
+                f.seek(0)
             while True:
+                pending = len(decoder.getstate()[0])  # bytes of a character split across chunks, held back
                 chunk = f.read(_CHUNK)
                 try:
                     text = decoder.decode(chunk, final=not chunk)
                 except UnicodeDecodeError as exc:
-                    line, column = _locate(path, consumed + exc.start, header, encoding)
+                    line, column = _locate(path, consumed - pending + exc.start, header, plain)
                     raise InputError(
                         f"bytes that are not valid {encoding} (is the file in another encoding?)",
                         file=str(path),

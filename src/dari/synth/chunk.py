@@ -77,7 +77,9 @@ def simulate(n: int, profile: SiteProfile, rng: np.random.Generator) -> Simulate
     dx, dx_condition = dxm.draw_diagnoses(pop, visits, egfr_true, profile, rng)
     rx, days = dxm.draw_prescriptions(pop, visits, dx, dx_condition, rng)
     procedures = dxm.draw_procedures(pop, visits, egfr_true, rng)
-    lab_rows = labs.draw_labs(pop, visits, levels, egfr_meas, profile, rng)
+    protected = visits.forced.copy()
+    protected[first_cr[first_cr >= 0]] = True
+    lab_rows = labs.draw_labs(pop, visits, levels, egfr_meas, protected, profile, rng)
     return SimulatedChunk(
         pop=pop,
         visits=visits,

@@ -92,6 +92,7 @@ def draw_labs(
     visits: Visits,
     levels: PatientLabs,
     egfr_measured: np.ndarray,
+    protected: np.ndarray,
     profile: SiteProfile,
     rng: np.random.Generator,
 ) -> LabRows:
@@ -155,8 +156,9 @@ def draw_labs(
         unit_parts.append(np.full(idx.shape[0], unit, dtype=object))
     value = np.concatenate(value_parts)
     visit = np.concatenate(visit_parts)
-    # Specimens get rejected now and then; never on the follow-up that carries the ground-truth outcome.
-    value[(rng.random(value.shape[0]) < profile.lab_missing_value_rate) & ~visits.forced[visit]] = np.nan
+    # Specimens get rejected now and then; never on the visits the ground truth rests on (`protected`: the
+    # first eGFR, which defines the cohort, and the follow-up that shows the outcome).
+    value[(rng.random(value.shape[0]) < profile.lab_missing_value_rate) & ~protected[visit]] = np.nan
     order = np.argsort(visit, kind="stable")
     return LabRows(
         visit=visit[order],
