@@ -16,15 +16,6 @@ from dari.synth.visits import Visits, add_forced_visits, draw_visits, first_per_
 
 
 @dataclass(frozen=True, slots=True)
-class ChunkIds:
-    """Where this chunk's running numbers start, so numbers stay unique across chunks of a site."""
-
-    patient: int
-    visit: int
-    row: int
-
-
-@dataclass(frozen=True, slots=True)
 class SimulatedChunk:
     """Everything simulated for one chunk, before it is rendered into extract tables."""
 

@@ -14,13 +14,11 @@ from dari.synth.visits import VISIT_TYPE_LABELS
 from dari.vocab import shipped_vocabulary
 
 _ROUTES = {"A10AE04": "SC"}  # insulin is injected; everything else in the catalogue is taken by mouth
-SEX_CODES = {"site-2": {"남": "M", "여": "F"}}  # how each site writes sex in its extract (default M/F)
 
 
 def sex_codes(profile: SiteProfile) -> dict[str, str]:
     """Raw sex values of the site's extract → M/F, as its manifest declares them."""
-    base = profile.site_id if profile.site_id in SEX_CODES else "default"
-    return SEX_CODES.get(base, {"M": "M", "F": "F"})
+    return {raw: code for code, raw in profile.sex_labels.items()}
 
 
 def _dates(values: np.ndarray, fmt: str) -> pa.Array:
@@ -68,17 +66,6 @@ def lab_display_name(loinc: str) -> str:
     return concept.concept_name_ko if concept is not None else loinc
 
 
-def _procedure_names(codes: np.ndarray) -> pa.Array:
-    edi = _names("EDI", codes).to_numpy(zero_copy_only=False)
-    local = _names("dari-local", codes).to_numpy(zero_copy_only=False)
-    return pa.array(np.where(pd_isnull(edi), local, edi), type=pa.string())
-
-
-def pd_isnull(values: np.ndarray) -> np.ndarray:
-    """Which entries of an object array are None."""
-    return np.array([x is None for x in values], dtype=bool)
-
-
 def render_patients(
     sim: SimulatedChunk, profile: SiteProfile, patient_no: np.ndarray, rng: np.random.Generator
 ) -> tuple[pa.Table, pa.Table]:
@@ -96,7 +83,7 @@ def render_patients(
     ident = ident.set_column(
         ident.schema.get_field_index("patient_no"), "patient_no", pa.array(patient_no, type=pa.string())
     )
-    raw_sex = {v: k for k, v in sex_codes(profile).items()}
+    raw_sex = profile.sex_labels
     table = pa.table(
         {
             "patient_no": ident["patient_no"],
@@ -207,7 +194,7 @@ def render_events(
             "patient_no": pno[pr.visit],
             "procedure_date": _dates(v.start[pr.visit], fmt),
             "procedure_code": pa.array(pr.code, type=pa.string()),
-            "procedure_name": _procedure_names(pr.code),
+            "procedure_name": _names("dari-local", pr.code),
         }
     )
     return out

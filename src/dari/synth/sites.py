@@ -23,6 +23,7 @@ class SiteProfile:
     kcd_style: KcdStyle
     creatinine_unit: Literal["mg/dL", "umol/L"]
     lab_code_prefix: str
+    sex_labels: dict[str, str] = field(default_factory=lambda: {"M": "M", "F": "F"})  # how the EMR writes sex
     # Case-mix: multipliers on the odds of each condition group, and the population's age structure.
     age_shift_years: float = 0.0
     paediatric_share: float = 0.06
@@ -73,6 +74,7 @@ DEFAULT_SITES: tuple[SiteProfile, ...] = (
         kcd_style="undotted",
         creatinine_unit="umol/L",
         lab_code_prefix="B",
+        sex_labels={"M": "남", "F": "여"},
         age_shift_years=5.0,
         paediatric_share=0.05,
         odds={"metabolic": 1.3, "ckd": 1.4, "resp": 1.3},
