@@ -42,8 +42,7 @@ def main() -> None:
         marks["t"] = now
 
     start = time.perf_counter()
-    results = generate_network(out, sites=args.sites, patients_per_site=args.patients, seed=args.seed,
-                               on_step=on_step)
+    results = generate_network(out, sites=args.sites, patients_per_site=args.patients, seed=args.seed, on_step=on_step)
     seconds = time.perf_counter() - start
     total = args.sites * args.patients
     rows = sum(sum(r.extract_rows.values()) for r in results)
