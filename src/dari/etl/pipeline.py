@@ -22,6 +22,9 @@ from dari.etl.transform import transform
 from dari.vocab import shipped_vocabulary
 
 EXTRACT_DIR = "extract"
+# DuckDB would take 80 % of RAM by default; a site node shares its machine, and the raw extract of a
+# 1,000,000-patient hospital is larger than memory, so the ETL spills to disk beyond this.
+ETL_MEMORY_LIMIT = "2GB"
 VOCABULARY_VERSION = "dari-ko-en 0.1"
 Progress = Callable[[str], None]
 
@@ -108,6 +111,7 @@ def build_cdm(
     """Fill an empty database with the CDM of one extract; counts go into `report`."""
     manifest = read_manifest(extract)
     con.execute("SET enable_progress_bar = false")
+    con.execute(f"SET memory_limit = '{ETL_MEMORY_LIMIT}'")
     create_cdm_schema(con)
     progress("vocabulary")
     load_vocabulary(con)

@@ -154,12 +154,14 @@ def generate_network(
     on_step: Callable[[str, str], None] | None = None,
     workers: int | None = None,
 ) -> list[SiteResult]:
-    """Generate every site's extract and CDM; sites run in parallel worker processes, one per core.
+    """Generate every site's extract and CDM, each site in its own worker process.
 
-    Results do not depend on the number of workers: each site has its own random stream.
+    By default every site gets a worker even beyond the number of cores: sites are equal in size, so letting the
+    OS share the cores among all of them beats leaving the last site to run alone. Results do not depend on the
+    number of workers: each site has its own random stream.
     """
     profiles = network_profiles(sites)
-    workers = min(len(profiles), workers or os.cpu_count() or 1)
+    workers = min(len(profiles), workers or max(len(profiles), 1), 2 * (os.cpu_count() or 1))
     if workers <= 1:
         results = []
         for profile in profiles:
