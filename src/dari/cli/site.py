@@ -11,7 +11,8 @@ import typer
 from rich.table import Table
 
 from dari.cli.console import OutputFormat, guarded, out, step_printer
-from dari.etl.pipeline import run_etl
+from dari.etl.pipeline import EtlReport, run_etl
+from dari.privacy.ingest import run_ingest
 
 app = typer.Typer(help="Work at a hospital's site node (extract → CDM).", no_args_is_help=True)
 
@@ -30,6 +31,28 @@ def etl(
     """Convert the site's EMR extract into the OMOP CDM v5.4 (atomically: all or nothing)."""
     with guarded():
         report = run_etl(site, target=target, progress=step_printer(site.name))
+    _render(report, output)
+
+
+@app.command("ingest")
+def ingest(
+    site: Annotated[
+        Path, typer.Argument(help="Site folder holding extract/ (with manifest.json).", exists=True, file_okay=False)
+    ],
+    key_file: Annotated[Path, typer.Option(help="The site's pseudonymisation key (see `dari privacy keygen`).")],
+    policy: Annotated[Path | None, typer.Option(help="Pseudonymisation policy (TOML); default: dari's.")] = None,
+    target: Annotated[str | None, typer.Option(help="postgresql://…?schema=NAME instead of SITE/cdm.duckdb.")] = None,
+    output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = "table",
+) -> None:
+    """Extract → pseudonymised → CDM in one run; the record goes to SITE/reports/pseudonymisation.json."""
+    with guarded():
+        report, _record = run_ingest(
+            site, key_file, policy_file=policy, target=target, progress=step_printer(site.name)
+        )
+    _render(report, output)
+
+
+def _render(report: EtlReport, output: str) -> None:
     if output == "json":
         typer.echo(json.dumps(asdict(report), ensure_ascii=False))
         return

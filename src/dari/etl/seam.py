@@ -21,7 +21,8 @@ class Pseudonymiser(Protocol):
     name: str
 
     def build_person_map(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Create `person_map(patient_no, person_source_value, shift_days)` from `src_patients`."""
+        """Create `person_map` from `src_patients`: patient_no, person_source_value, shift_days,
+        birth_precision ('day' | 'month' | 'year'), location_state, location_county, location_zip."""
         ...
 
     def build_note_text(self, con: duckdb.DuckDBPyConnection) -> None:
@@ -38,7 +39,8 @@ class WithholdIdentifiers:
         """Every patient gets no source value and no date shift."""
         con.execute(
             "CREATE TEMP TABLE person_map AS SELECT patient_no, CAST(NULL AS VARCHAR) AS person_source_value, "
-            "0 AS shift_days FROM src_patients"
+            "0 AS shift_days, 'day' AS birth_precision, CAST(NULL AS VARCHAR) AS location_state, "
+            "CAST(NULL AS VARCHAR) AS location_county, CAST(NULL AS VARCHAR) AS location_zip FROM src_patients"
         )
 
     def build_note_text(self, con: duckdb.DuckDBPyConnection) -> None:

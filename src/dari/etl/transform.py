@@ -64,20 +64,44 @@ def transform(con: duckdb.DuckDBPyConnection, manifest: ExtractManifest) -> None
     build_lookups(con, manifest)
     con.execute("""
         CREATE TEMP TABLE person_ids AS
-        SELECT row_number() OVER (ORDER BY p.patient_no) AS person_id, p.patient_no, m.person_source_value, m.shift_days
+        SELECT row_number() OVER (ORDER BY coalesce(m.person_source_value, p.patient_no)) AS person_id,
+               p.patient_no, m.person_source_value, m.shift_days, m.birth_precision,
+               m.location_state, m.location_county, m.location_zip
         FROM src_patients p JOIN person_map m USING (patient_no)""")
+    # Generalised places only (시/도, 시/군/구, postcode prefix), as the pseudonymiser left them.
+    con.execute("""
+        CREATE TEMP TABLE locations AS
+        SELECT row_number() OVER (ORDER BY location_state, location_county, location_zip) AS location_id, *
+        FROM (SELECT DISTINCT location_state, location_county, location_zip FROM person_ids
+              WHERE coalesce(location_state, location_county, location_zip) IS NOT NULL)""")
+    _insert(
+        con,
+        "location",
+        """
+        SELECT location_id, NULL AS address_1, NULL AS address_2, location_county AS city, NULL AS state,
+               location_zip AS zip, location_state AS county,
+               concat_ws(' ', location_state, location_county) AS location_source_value,
+               NULL AS country_concept_id, 'KR' AS country_source_value, NULL AS latitude, NULL AS longitude
+        FROM locations""",
+    )
     _insert(
         con,
         "person",
         f"""
         SELECT m.person_id, coalesce(g.concept_id, 0) AS gender_concept_id,
-               year({_date("p.birth_date", d)}) AS year_of_birth, month({_date("p.birth_date", d)}) AS month_of_birth,
-               day({_date("p.birth_date", d)}) AS day_of_birth, CAST(NULL AS TIMESTAMP) AS birth_datetime,
-               0 AS race_concept_id, 0 AS ethnicity_concept_id, NULL AS location_id, NULL AS provider_id,
+               year({_date("p.birth_date", d)}) AS year_of_birth,
+               CASE WHEN m.birth_precision IN ('day', 'month') THEN month({_date("p.birth_date", d)}) END
+                   AS month_of_birth,
+               CASE WHEN m.birth_precision = 'day' THEN day({_date("p.birth_date", d)}) END AS day_of_birth,
+               CAST(NULL AS TIMESTAMP) AS birth_datetime,
+               0 AS race_concept_id, 0 AS ethnicity_concept_id, l.location_id, NULL AS provider_id,
                NULL AS care_site_id, m.person_source_value, p.sex AS gender_source_value,
                0 AS gender_source_concept_id, NULL AS race_source_value, NULL AS race_source_concept_id,
                NULL AS ethnicity_source_value, NULL AS ethnicity_source_concept_id
         FROM src_patients p JOIN person_ids m USING (patient_no)
+        LEFT JOIN locations l ON l.location_state IS NOT DISTINCT FROM m.location_state
+             AND l.location_county IS NOT DISTINCT FROM m.location_county
+             AND l.location_zip IS NOT DISTINCT FROM m.location_zip
         LEFT JOIN sex_codes s ON s.raw = p.sex
         LEFT JOIN concept g ON g.vocabulary_id = 'Gender' AND g.concept_code = s.code""",
     )
