@@ -211,3 +211,13 @@ def test_cli_site_ingest_and_keygen(site: Path, tmp_path: Path) -> None:
     refused = runner.invoke(app, ["site", "ingest", str(work), "--key-file", str(key)])
     assert refused.exit_code == 2
     assert "readable by others" in refused.output
+
+
+@pytest.mark.parametrize("key", [b"k" * 32, b"", b"x" * 100])
+def test_hmac_sha256_many_equals_standard_hmac(key: bytes) -> None:
+    import hmac
+
+    from dari.privacy.pseudonymise import hmac_sha256_many
+
+    values = ["", "12345678", "김철수", "a" * 200]
+    assert hmac_sha256_many(key, values) == [hmac.digest(key, v.encode(), "sha256") for v in values]

@@ -7,7 +7,6 @@ date shifts, generalisations — runs inside DuckDB, so millions of rows move at
 from __future__ import annotations
 
 import hashlib
-import hmac
 from collections.abc import Callable
 
 import duckdb
@@ -21,10 +20,29 @@ from dari.privacy.policy import Policy
 TextCleaner = Callable[[str, str], str]  # (patient pseudonym, text) -> de-identified text
 
 
+def hmac_sha256_many(key: bytes, values: list[str]) -> list[bytes]:
+    """HMAC-SHA256 (RFC 2104) of many values under one key, about twice as fast as `hmac.digest` per value.
+
+    H((K ⊕ opad) ‖ H((K ⊕ ipad) ‖ m)) with the two padded-key blocks hashed once and copied per value;
+    `hmac.digest` sets up its OpenSSL context again for every call. Tests check equality with `hmac.digest`.
+    """
+    block = key.ljust(64, b"\0") if len(key) <= 64 else hashlib.sha256(key).digest().ljust(64, b"\0")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+    out = []
+    for v in values:
+        i = inner.copy()
+        i.update(v.encode("utf-8"))
+        o = outer.copy()
+        o.update(i.digest())
+        out.append(o.digest())
+    return out
+
+
 def pseudonyms(key: bytes, values: list[str], *, prefix: str, hex_chars: int) -> list[str]:
     """Keyed pseudonyms (HMAC-SHA256 under the pseudonym sub-key) of identifier values."""
     sub = derive(key, "pseudonym")
-    return [prefix + hmac.new(sub, v.encode("utf-8"), hashlib.sha256).hexdigest()[:hex_chars] for v in values]
+    return [prefix + mac.hex()[:hex_chars] for mac in hmac_sha256_many(sub, values)]
 
 
 def shift_days(key: bytes, values: list[str], max_days: int) -> np.ndarray:
@@ -33,7 +51,7 @@ def shift_days(key: bytes, values: list[str], max_days: int) -> np.ndarray:
         return np.zeros(len(values), dtype=np.int32)
     sub = derive(key, "date-shift")
     raw = np.array(
-        [int.from_bytes(hmac.new(sub, v.encode("utf-8"), hashlib.sha256).digest()[:4], "big") for v in values],
+        [int.from_bytes(mac[:4], "big") for mac in hmac_sha256_many(sub, values)],
         dtype=np.int64,
     )
     magnitude = 1 + raw % max_days  # 1..max_days: a zero shift would leave the real dates in place
