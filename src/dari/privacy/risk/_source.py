@@ -5,13 +5,14 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import duckdb
 import pyarrow as pa
 
 from dari.errors import InputError
 
-TableLike = pa.Table | duckdb.DuckDBPyRelation | str
+TableLike: TypeAlias = "pa.Table | duckdb.DuckDBPyRelation | str"
 # NULL cannot be a hash-join key, so generalisation maps key values through this sentinel instead
 NULL_KEY = "\x00<NULL>"
 
@@ -42,6 +43,12 @@ class Source:
     name: str
     types: dict[str, str]
     rows: int
+    owned: bool = False
+
+    def close(self) -> None:
+        """Drop the view this package registered for the input, if any (the caller's tables are left alone)."""
+        if self.owned:
+            self.con.execute(f"DROP VIEW IF EXISTS {self.ref}")
 
     @property
     def ref(self) -> str:
@@ -51,6 +58,7 @@ class Source:
 
 def open_source(table: TableLike, con: duckdb.DuckDBPyConnection | None, *, what: str = "table") -> Source:
     """Register the input on a connection (a fresh in-memory one for Arrow) and describe it."""
+    owned = not isinstance(table, str)
     if isinstance(table, pa.Table):
         con = con if con is not None else duckdb.connect()
         name = temp_name("src")
@@ -71,9 +79,8 @@ def open_source(table: TableLike, con: duckdb.DuckDBPyConnection | None, *, what
     except duckdb.Error as exc:
         raise InputError(f"{what}: cannot read {name!r}: {exc}") from exc
     types = {str(row[0]): str(row[1]) for row in described}
-    rows_row = con.execute(f"SELECT count(*) FROM {quote(name)}").fetchone()
-    rows = int(rows_row[0]) if rows_row else 0
-    return Source(con, name, types, rows)
+    rows = int(con.execute(f"SELECT count(*) FROM {quote(name)}").fetchall()[0][0])
+    return Source(con, name, types, rows, owned)
 
 
 def require_columns(source: Source, columns: Sequence[str], *, what: str = "table") -> None:
