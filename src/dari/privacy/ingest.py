@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import html
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -30,6 +31,8 @@ class PseudonymisationRecord:
     max_shift_days: int = 0
     notes: str = "withhold"
     etl: dict[str, object] = field(default_factory=dict)
+    risk_before: dict[str, object] = field(default_factory=dict)
+    risk_after: dict[str, object] = field(default_factory=dict)
 
 
 def key_fingerprint(key: bytes) -> str:
@@ -60,8 +63,32 @@ def run_ingest(
         max_shift_days=policy.dates.max_shift_days,
         notes=policy.notes.treatment if text_cleaner is not None else "withhold",
         etl={"source_rows": report.source_rows, "cdm_rows": report.cdm_rows, "dropped_rows": report.dropped_rows},
+        risk_before=seam.risk_before.model_dump() if seam.risk_before else {},
+        risk_after=seam.risk_after.model_dump() if seam.risk_after else {},
     )
-    out = site / REPORT_DIR / "pseudonymisation.json"
-    with atomic_path(out) as tmp:
+    folder = site / REPORT_DIR
+    with atomic_path(folder / "pseudonymisation.json") as tmp:
         tmp.write_text(json.dumps(asdict(record), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    with atomic_path(folder / "pseudonymisation.html") as tmp:
+        tmp.write_text(render_record_html(record, seam), encoding="utf-8")
     return report, record
+
+
+def render_record_html(record: PseudonymisationRecord, seam: KeyedPseudonymiser) -> str:
+    """The record as one bilingual page: treatments per column, then risk before and after."""
+    rows = "".join(f"<tr><td>{html.escape(c)}</td><td>{html.escape(t)}</td></tr>" for c, t in record.treatments.items())
+    parts = [
+        "<!doctype html><html lang='ko'><meta charset='utf-8'><title>가명처리 기록 / Pseudonymisation record</title>",
+        f"<h1>가명처리 기록 / Pseudonymisation record — {html.escape(record.site_id)}</h1>",
+        f"<p>정책 / policy: {html.escape(record.policy)} · 키 지문 / key fingerprint: {record.key_fingerprint} · "
+        f"날짜 이동 / date shift: ±{record.max_shift_days}일 days · 자유기술 / notes: {record.notes} · "
+        f"{html.escape(record.created_at)}</p>",
+        f"<h2>열별 처리 / Treatment per column</h2><table border='1'><tr><th>열 / column</th><th>처리 / treatment"
+        f"</th></tr>{rows}</table>",
+    ]
+    for title, risk in (("처리 전 / Before", seam.risk_before), ("처리 후 / After", seam.risk_after)):
+        if risk is not None:
+            body = risk.to_html("both")
+            start, end = body.find("<body>"), body.rfind("</body>")
+            parts.append(f"<h2>{title}</h2>" + (body[start + 6 : end] if start >= 0 and end > start else body))
+    return "\n".join(parts) + "</html>\n"

@@ -16,6 +16,7 @@ import pyarrow as pa
 from dari.etl.seam import WITHHELD_NOTE_TEXT
 from dari.privacy.keys import derive
 from dari.privacy.policy import Policy
+from dari.privacy.risk import RiskReport, assess
 
 TextCleaner = Callable[[str, str], str]  # (patient pseudonym, text) -> de-identified text
 
@@ -70,6 +71,8 @@ class KeyedPseudonymiser:
         self._key = key
         self.policy = policy
         self._clean = text_cleaner
+        self.risk_before: RiskReport | None = None
+        self.risk_after: RiskReport | None = None
 
     def build_person_map(self, con: duckdb.DuckDBPyConnection) -> None:
         """person_map with pseudonym, shift, birth precision and generalised location per patient."""
@@ -104,6 +107,19 @@ class KeyedPseudonymiser:
                    {f"left(s.postcode, {zip_len})" if zip_len else "NULL"} AS location_zip
             FROM _pseudo m JOIN src_patients s USING (patient_no)""")
         con.unregister("_pseudo")
+        self._assess_risk(con)
+
+    def _assess_risk(self, con: duckdb.DuckDBPyConnection) -> None:
+        # Quasi-identifiers as the extract holds them, and as the CDM will hold them after this policy.
+        con.execute("""CREATE TEMP VIEW qi_before AS SELECT birth_date, sex, postcode FROM src_patients""")
+        birth = "left(s.birth_date, 4)" if self.policy.generalised_to("birth_date") == "year" else "s.birth_date"
+        con.execute(f"""CREATE TEMP VIEW qi_after AS
+                        SELECT {birth} AS birth, s.sex, m.location_state, m.location_county, m.location_zip
+                        FROM src_patients s JOIN person_map m USING (patient_no)""")
+        self.risk_before = assess("qi_before", ["birth_date", "sex", "postcode"], con=con)
+        self.risk_after = assess(
+            "qi_after", ["birth", "sex", "location_state", "location_county", "location_zip"], con=con
+        )
 
     def build_note_text(self, con: duckdb.DuckDBPyConnection) -> None:
         """note_clean: de-identified text where the policy says so and a cleaner is given, else withheld."""
