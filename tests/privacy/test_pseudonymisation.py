@@ -51,9 +51,13 @@ def key_file(tmp_path: Path) -> Path:
     return path
 
 
-def _patients(site: Path) -> list[dict[str, str]]:
-    text = (site / "extract" / "patients.csv").read_bytes().decode("cp949")
+def _rows(site: Path, name: str) -> list[dict[str, str]]:
+    text = (site / "extract" / f"{name}.csv").read_bytes().decode("cp949")
     return list(csv.DictReader(io.StringIO(text)))
+
+
+def _patients(site: Path) -> list[dict[str, str]]:
+    return _rows(site, "patients")
 
 
 def test_create_key_file_owner_only_and_never_overwrites(key_file: Path) -> None:
@@ -147,7 +151,15 @@ def test_run_ingest_no_direct_identifier_reaches_cdm_or_report(site: Path, key_f
             values.update(v for (v,) in con.execute(f'SELECT DISTINCT "{column}" FROM "{table}"').fetchall() if v)
         pseudos = {v for (v,) in con.execute("SELECT person_source_value FROM person").fetchall()}
         months = con.execute("SELECT count(*) FROM person WHERE month_of_birth IS NOT NULL").fetchall()[0][0]
+        note_texts = con.execute("SELECT note_id, note_text FROM note").fetchall()
     assert not identifiers & values
+    # Each note against its own patient's identifiers (a surrogate may by chance equal another person's name).
+    owner = {int(n["note_no"]): n["patient_no"] for n in _rows(work, "clinical_notes")}
+    own_ids = {r["patient_no"]: [r[c] for c in IDENTIFIER_COLUMNS if r[c]] for r in _patients(work)}
+    assert note_texts  # notes are loaded de-identified, not withheld
+    for note_id, text in note_texts:
+        leaked = [i for i in own_ids[owner[note_id]] if i in text]
+        assert not leaked, "an identifier of the note's own patient survived de-identification"
     for value in values:
         assert not any(len(i) >= 6 and i in value for i in identifiers if i.isdigit())
     assert len(pseudos) == report.cdm_rows["person"] == 400

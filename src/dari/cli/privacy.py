@@ -10,12 +10,14 @@ import typer
 from dari.cli.console import err, guarded
 from dari.cli.privacy_dicom import deid_dicom
 from dari.cli.privacy_linkage import link_tokens
+from dari.cli.privacy_text import deid_text
 from dari.privacy.ingest import key_fingerprint
 from dari.privacy.keys import create_key_file, load_key
 
 app = typer.Typer(help="Pseudonymisation keys and de-identification (tables, text, DICOM).", no_args_is_help=True)
 app.command("deid-dicom")(deid_dicom)
 app.command("link-tokens")(link_tokens)
+app.command("deid-text")(deid_text)
 
 
 @app.command("keygen")

@@ -40,6 +40,14 @@ def key_fingerprint(key: bytes) -> str:
     return hmac.new(derive(key, "fingerprint"), b"dari key fingerprint", hashlib.sha256).hexdigest()[:16]
 
 
+def site_text_cleaner(key: bytes, max_shift_days: int) -> TextCleaner:
+    """The site's note de-identifier: surrogates keyed by the site key, so re-runs agree."""
+    from dari.privacy.text import SurrogateMap, deidentify  # loads the Korean analyser: only when notes are cleaned
+
+    surrogates = SurrogateMap(derive(key, "text-surrogate"), max_date_shift_days=max(max_shift_days, 1))
+    return lambda _person, text: deidentify(text, surrogate=surrogates).text
+
+
 def run_ingest(
     site: Path,
     key_file: Path,
@@ -52,6 +60,8 @@ def run_ingest(
     """Pseudonymise the site's extract under its key and policy and build the CDM; write the record."""
     key = load_key(key_file)
     policy: Policy = load_policy(policy_file)
+    if text_cleaner is None and policy.notes.treatment == "deidentify":
+        text_cleaner = site_text_cleaner(key, policy.dates.max_shift_days)
     seam = KeyedPseudonymiser(key, policy, text_cleaner)
     report = run_etl(site, target=target, pseudonymiser=seam, progress=progress)
     record = PseudonymisationRecord(

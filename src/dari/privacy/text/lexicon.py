@@ -1,0 +1,75 @@
+"""Lexicons and cue lists the rules use, loaded once from data files and the shipped gazetteer."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from dari.kr.gazetteer import load_gazetteer, load_name_tables
+
+DATA = Path(__file__).resolve().parent / "data"
+
+# Revised-Romanisation syllables, loosely: lets 'Gyeongja' or 'Jun-hu' pass as a Korean given name
+# while ordinary English words mostly do not.
+_ROMAN_SYLLABLE = (
+    r"(?:g|kk|n|d|tt|r|l|m|b|pp|s|ss|j|jj|ch|k|t|p|h|c|sh|y|w)?"
+    r"(?:yae|yeo|wae|ae|ya|eo|ye|wa|oe|yo|wo|we|wi|yu|eu|ui|oo|ee|a|e|o|u|i)"
+    r"(?:ng|n|m|l|k|p|t|b|g)?"
+)
+ROMAN_GIVEN = re.compile(rf"(?:{_ROMAN_SYLLABLE})(?:-?{_ROMAN_SYLLABLE})?", re.IGNORECASE)
+# Romanised surnames that are also everyday English words: never a name without a cue.
+_ENGLISH_WORD_SURNAMES = frozenset(
+    {"IN", "DO", "SO", "MA", "HA", "NA", "OH", "OK", "BAN", "BANG", "GIL", "WON", "SON", "MOON", "SONG", "SUN", "MIN"}
+)
+
+
+def _lines(name: str) -> list[str]:
+    text = (DATA / name).read_text(encoding="utf-8")
+    return [s.strip() for s in text.splitlines() if s.strip() and not s.startswith("#")]
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """Everything the detectors look up."""
+
+    cues: dict[str, dict[str, list[str]]]
+    surnames: tuple[str, ...]  # longest first so 남궁 wins over 남
+    roman_surnames: frozenset[str]  # upper case, excluding English words
+    common_ko: frozenset[str]
+    en_not_names: frozenset[str]
+    sido_names: tuple[str, ...]
+    sigungu_names: tuple[str, ...]
+
+    def cue(self, section: str, key: str) -> list[str]:
+        """A cue list from cues.toml."""
+        return self.cues[section][key]
+
+
+@cache
+def lexicon() -> Lexicon:
+    """Load (once) the cue lists, word lists, surnames and gazetteer place names."""
+    with (DATA / "cues.toml").open("rb") as fh:
+        cues = tomllib.load(fh)
+    tables = load_name_tables()
+    surnames = sorted((str(s) for s in tables.surnames), key=len, reverse=True)
+    roman = {str(r).upper() for r in tables.surname_roman} | {"LEE", "YI", "RHEE", "PAK", "KOH", "CHUNG", "CHOE"}
+    gaz = load_gazetteer()
+    sido = {str(s) for s in gaz.sido} | {str(s) for s in gaz.sido_short} | set(cues["address"]["sido_aliases"])
+    sigungu = {part for s in gaz.sigungu for part in str(s).split() if part}
+    return Lexicon(
+        cues=cues,
+        surnames=tuple(surnames),
+        roman_surnames=frozenset(roman - _ENGLISH_WORD_SURNAMES),
+        common_ko=frozenset(_lines("ko_common_words.txt")),
+        en_not_names=frozenset(_lines("en_not_names.txt")),
+        sido_names=tuple(sorted(sido, key=len, reverse=True)),
+        sigungu_names=tuple(sorted(sigungu, key=len, reverse=True)),
+    )
+
+
+def alternation(words: list[str] | tuple[str, ...]) -> str:
+    """A regex alternation of literal words, longest first so the longest cue wins."""
+    return "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True))
