@@ -22,6 +22,12 @@ COMMANDS = [
     ["cdm", "check"],
     ["cdm", "summary"],
     ["cdm", "ddl"],
+    ["site", "ingest"],
+    ["privacy"],
+    ["privacy", "keygen"],
+    ["privacy", "deid-text"],
+    ["privacy", "deid-dicom"],
+    ["privacy", "link-tokens"],
 ]
 
 
