@@ -218,6 +218,8 @@ def test_cli_site_ingest_and_keygen(site: Path, tmp_path: Path) -> None:
     shutil.copytree(site, work)
     result = runner.invoke(app, ["site", "ingest", str(work), "--key-file", str(key), "--format", "json"])
     assert result.exit_code == 0, result.output
+    identifiers = {r[c] for r in _patients(work) for c in IDENTIFIER_COLUMNS if r[c]}
+    assert not [i for i in identifiers if i in result.output]  # nothing direct in what the command prints
     assert json.loads(result.stdout.splitlines()[-1])["pseudonymiser"] == "keyed-hmac-sha256"
     os.chmod(key, 0o644)
     refused = runner.invoke(app, ["site", "ingest", str(work), "--key-file", str(key)])
