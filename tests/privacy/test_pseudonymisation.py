@@ -167,6 +167,13 @@ def test_run_ingest_no_direct_identifier_reaches_cdm_or_report(site: Path, key_f
     record_text = (work / "reports" / "pseudonymisation.json").read_text("utf-8")
     assert not any(i in record_text for i in identifiers)
     assert record.treatments["rrn"] == "remove"
+    # the record says how far the release is from the target k, and what would reach it
+    assert record.risk_before["k"] == 1
+    if record.risk_after["k"] < record.k_target:
+        assert record.k_review["after"]["k"] >= record.k_target
+        assert record.k_review["suppressed"] <= 0.05 * 400
+    html_text = (work / "reports" / "pseudonymisation.html").read_text("utf-8")
+    assert "가명처리 기록" in html_text and not any(i in html_text for i in identifiers)
 
 
 def test_run_ingest_shifts_each_persons_dates_consistently(site: Path, key_file: Path, tmp_path: Path) -> None:

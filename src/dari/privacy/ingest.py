@@ -15,6 +15,7 @@ from dari.etl.pipeline import EtlReport, Progress, run_etl
 from dari.privacy.keys import derive, load_key
 from dari.privacy.policy import Policy, load_policy
 from dari.privacy.pseudonymise import KeyedPseudonymiser, TextCleaner
+from dari.privacy.risk import ReviewReport, RiskReport
 
 REPORT_DIR = "reports"
 
@@ -33,6 +34,9 @@ class PseudonymisationRecord:
     etl: dict[str, object] = field(default_factory=dict)
     risk_before: dict[str, object] = field(default_factory=dict)
     risk_after: dict[str, object] = field(default_factory=dict)
+    k_target: int = 0
+    k_review: dict[str, object] = field(default_factory=dict)  # how the target k could be reached, when it is not
+    k_review_error: str | None = None
 
 
 def key_fingerprint(key: bytes) -> str:
@@ -75,6 +79,9 @@ def run_ingest(
         etl={"source_rows": report.source_rows, "cdm_rows": report.cdm_rows, "dropped_rows": report.dropped_rows},
         risk_before=seam.risk_before.model_dump() if seam.risk_before else {},
         risk_after=seam.risk_after.model_dump() if seam.risk_after else {},
+        k_target=policy.risk.target_k,
+        k_review=seam.k_review.model_dump() if seam.k_review else {},
+        k_review_error=seam.k_review_error,
     )
     folder = site / REPORT_DIR
     with atomic_path(folder / "pseudonymisation.json") as tmp:
@@ -96,7 +103,14 @@ def render_record_html(record: PseudonymisationRecord, seam: KeyedPseudonymiser)
         f"<h2>열별 처리 / Treatment per column</h2><table border='1'><tr><th>열 / column</th><th>처리 / treatment"
         f"</th></tr>{rows}</table>",
     ]
-    for title, risk in (("처리 전 / Before", seam.risk_before), ("처리 후 / After", seam.risk_after)):
+    reports: list[tuple[str, RiskReport | ReviewReport | None]] = [
+        ("처리 전 / Before", seam.risk_before),
+        ("처리 후 / After", seam.risk_after),
+        (f"k={record.k_target} 달성 방안 / How k={record.k_target} could be reached", seam.k_review),
+    ]
+    if record.k_review_error:
+        parts.append(f"<p>k={record.k_target}: {html.escape(record.k_review_error)}</p>")
+    for title, risk in reports:
         if risk is not None:
             body = risk.to_html("both")
             start, end = body.find("<body>"), body.rfind("</body>")

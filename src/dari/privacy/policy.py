@@ -45,6 +45,14 @@ class NoteSettings(BaseModel):
     treatment: Literal["deidentify", "withhold"] = "deidentify"
 
 
+class RiskSettings(BaseModel):
+    """The re-identification target the record is checked against."""
+
+    model_config = ConfigDict(extra="forbid")
+    target_k: int = Field(default=5, ge=1)
+    max_suppression: float = Field(default=0.05, ge=0.0, le=1.0)
+
+
 class Policy(BaseModel):
     """A whole pseudonymisation policy; `patients` maps every column of patients.csv to its treatment."""
 
@@ -52,6 +60,7 @@ class Policy(BaseModel):
     pseudonym: PseudonymSettings = Field(default_factory=PseudonymSettings)
     dates: DateSettings = Field(default_factory=DateSettings)
     notes: NoteSettings = Field(default_factory=NoteSettings)
+    risk: RiskSettings = Field(default_factory=RiskSettings)
     patients: dict[str, Simple | Generalise]
 
     def treatment(self, column: str) -> str:

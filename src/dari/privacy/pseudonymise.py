@@ -13,10 +13,20 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from dari.errors import InputError
 from dari.etl.seam import WITHHELD_NOTE_TEXT
 from dari.privacy.keys import derive
 from dari.privacy.policy import Policy
-from dari.privacy.risk import RiskReport, assess
+from dari.privacy.risk import (
+    ReviewReport,
+    RiskReport,
+    assess,
+    date_to_year,
+    enforce_k,
+    korean_address,
+    postcode_prefix,
+    suppress_only,
+)
 
 TextCleaner = Callable[[str, str], str]  # (patient pseudonym, text) -> de-identified text
 
@@ -73,6 +83,8 @@ class KeyedPseudonymiser:
         self._clean = text_cleaner
         self.risk_before: RiskReport | None = None
         self.risk_after: RiskReport | None = None
+        self.k_review: ReviewReport | None = None
+        self.k_review_error: str | None = None
 
     def build_person_map(self, con: duckdb.DuckDBPyConnection) -> None:
         """person_map with pseudonym, shift, birth precision and generalised location per patient."""
@@ -120,6 +132,25 @@ class KeyedPseudonymiser:
         self.risk_after = assess(
             "qi_after", ["birth", "sex", "location_state", "location_county", "location_zip"], con=con
         )
+        target = self.policy.risk
+        if self.risk_after.k < target.target_k:
+            # What it would take to reach the target: the ARX-style lattice search over the raw quasi-identifiers.
+            # It is a recommendation for the steward and the DRB; the CDM keeps the policy's own treatments.
+            con.execute("""CREATE TEMP VIEW qi_raw AS SELECT left(birth_date, 4) AS birth, sex,
+                           coalesce(road_address, '') AS address, coalesce(postcode, '') AS postcode
+                           FROM src_patients""")
+            hierarchies = {
+                "birth": date_to_year(),
+                "sex": suppress_only(),
+                "address": korean_address(),
+                "postcode": postcode_prefix(),
+            }
+            try:
+                self.k_review = enforce_k(
+                    "qi_raw", hierarchies, target.target_k, target.max_suppression, con=con
+                ).review
+            except InputError as exc:
+                self.k_review_error = str(exc)
 
     def build_note_text(self, con: duckdb.DuckDBPyConnection) -> None:
         """note_clean: de-identified text where the policy says so and a cleaner is given, else withheld."""
