@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Literal, NoReturn
@@ -13,7 +14,8 @@ from rich.text import Text
 
 from dari.errors import DariError
 
-out = Console()
+# Piped output (CI logs, files) has no terminal width; Rich would assume 80 columns and squeeze the tables.
+out = Console() if sys.stdout.isatty() else Console(width=140)
 err = Console(stderr=True)
 OutputFormat = Literal["table", "json"]
 

@@ -37,24 +37,13 @@ def result_rows(results: list[SiteResult]) -> list[dict[str, object]]:
 def render_results(results: list[SiteResult], seconds: float) -> None:
     """Rich summary table of a generated network."""
     table = Table(title=f"Synthetic network ({seconds:.1f} s)")
-    for col in (
-        "site",
-        "hospital",
-        "encoding",
-        "patients",
-        "visits",
-        "diagnoses",
-        "labs",
-        "notes",
-        "CKD G3 cohort",
-        "progressed",
-    ):
-        table.add_column(col, justify="right" if col not in ("site", "hospital", "encoding") else "left")
+    for col in ("site", "encoding", "patients", "visits", "diagnoses", "labs", "notes", "CKD G3", "progressed"):
+        # no_wrap and short headers: the table must stay readable at 80 columns (CI logs, piped output)
+        table.add_column(col, justify="left" if col in ("site", "encoding") else "right", no_wrap=True)
     for r in results:
         x = r.extract_rows
         table.add_row(
             r.profile.site_id,
-            r.profile.name_ko,
             r.profile.encoding,
             f"{x.get('patients', 0):,}",
             f"{x.get('visits', 0):,}",
