@@ -127,20 +127,46 @@ def _lab_codes(profile: SiteProfile) -> pa.Table:
     )
 
 
-def _build_site(
+def build_site(
     profile: SiteProfile,
     folder: Path,
     n_patients: int,
     seed: int,
     chunk_size: int,
-    events: Queue[tuple[str, str, object]] | None,
+    *,
+    advance: Advance | None = None,
+    step: Callable[[str], None] | None = None,
 ) -> SiteResult:
-    """Extract then CDM for one site; progress goes to `events` when running in a worker process."""
-    advance = (lambda sid, n: events.put(("advance", sid, n))) if events is not None else None
-    step = (lambda msg: events.put(("step", profile.site_id, msg))) if events is not None else None
+    """Extract, then CDM, for one site."""
     result = generate_site(profile, folder, n_patients, seed, chunk_size=chunk_size, advance=advance)
     result.etl = run_etl(folder, progress=step)
     return result
+
+
+def _site_step(on_step: Callable[[str, str], None] | None, site_id: str) -> Callable[[str], None] | None:
+    if on_step is None:
+        return None
+    return lambda msg: on_step(site_id, msg)
+
+
+def _build_site_in_worker(
+    profile: SiteProfile,
+    folder: Path,
+    n_patients: int,
+    seed: int,
+    chunk_size: int,
+    events: Queue[tuple[str, str, object]],
+) -> SiteResult:
+    # Callbacks cannot cross processes; progress travels through the manager's queue instead.
+    return build_site(
+        profile,
+        folder,
+        n_patients,
+        seed,
+        chunk_size,
+        advance=lambda sid, n: events.put(("advance", sid, n)),
+        step=lambda msg: events.put(("step", profile.site_id, msg)),
+    )
 
 
 def generate_network(
@@ -163,20 +189,24 @@ def generate_network(
     profiles = network_profiles(sites)
     workers = min(len(profiles), workers or max(len(profiles), 1), 2 * (os.cpu_count() or 1))
     if workers <= 1:
-        results = []
-        for profile in profiles:
-            result = generate_site(
-                profile, out / profile.site_id, patients_per_site, seed, chunk_size=chunk_size, advance=advance
+        return [
+            build_site(
+                p,
+                out / p.site_id,
+                patients_per_site,
+                seed,
+                chunk_size,
+                advance=advance,
+                step=_site_step(on_step, p.site_id),
             )
-            step = (lambda msg, sid=profile.site_id: on_step(sid, msg)) if on_step else None
-            result.etl = run_etl(out / profile.site_id, progress=step)
-            results.append(result)
-        return results
+            for p in profiles
+        ]
     ctx = mp.get_context("spawn")  # a clean interpreter per worker: no inherited DuckDB or thread state
     with ctx.Manager() as manager, ProcessPoolExecutor(workers, mp_context=ctx) as pool:
         events: Queue[tuple[str, str, object]] = manager.Queue()
         futures = [
-            pool.submit(_build_site, p, out / p.site_id, patients_per_site, seed, chunk_size, events) for p in profiles
+            pool.submit(_build_site_in_worker, p, out / p.site_id, patients_per_site, seed, chunk_size, events)
+            for p in profiles
         ]
         while True:
             finished = all(f.done() for f in futures)
