@@ -28,6 +28,9 @@ COMMANDS = [
     ["privacy", "deid-text"],
     ["privacy", "deid-dicom"],
     ["privacy", "link-tokens"],
+    ["econ"],
+    ["econ", "run"],
+    ["econ", "example"],
 ]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from dari import __version__
-from dari.cli import cdm, demo, privacy, site, synth
+from dari.cli import cdm, demo, econ, privacy, site, synth
 
 app = typer.Typer(
     help="dari (다리): hospital data to routine use of medical AI.",
@@ -17,6 +17,7 @@ app.command("demo")(demo.demo)
 app.add_typer(site.app, name="site")
 app.add_typer(cdm.app, name="cdm")
 app.add_typer(privacy.app, name="privacy")
+app.add_typer(econ.app, name="econ")
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,84 @@
+"""`dari econ …`: cost-effectiveness, uncertainty and budget impact of an AI tool (NECA/HIRA evidence)."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from dari.atomic import atomic_path
+from dari.cli.console import OutputFormat, err, guarded, out, progress_bar
+from dari.econ.analysis import analyse
+from dari.econ.loader import load_model
+from dari.econ.report import render, write
+from dari.econ.validation import apply_validation, load_validation
+from dari.errors import InputError
+
+app = typer.Typer(help="Economic evaluation: cost-effectiveness, PSA and budget impact.", no_args_is_help=True)
+EXAMPLES = ("ckd_ai_screening", "chancellor_hiv")
+
+
+@app.command("run")
+def run(
+    model: Annotated[Path, typer.Argument(help="Model definition (TOML).", exists=True, dir_okay=False)],
+    validation: Annotated[
+        Path | None, typer.Option(help="Validation results (JSON, dari-validation/1) overriding accuracy inputs.")
+    ] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the report, figures and results.json.")] = Path(
+        "econ-report"
+    ),
+    psa: Annotated[int, typer.Option(help="PSA iterations (0: none).", min=0)] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed of the PSA's random generator.")] = 7,
+    wtp: Annotated[float | None, typer.Option(help="Willingness to pay per QALY; default: the model's.")] = None,
+    output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = "table",
+) -> None:
+    """Evaluate MODEL: base case, incremental analysis, one-way SA, PSA, budget impact; write the report."""
+    with guarded():
+        spec = load_model(model)
+        if validation is not None:
+            spec = apply_validation(spec, load_validation(validation), str(validation))
+        if psa:
+            with progress_bar() as bar:
+                task = bar.add_task("PSA", total=psa)
+                result = analyse(spec, wtp=wtp, psa_iterations=psa, seed=seed, progress=lambda k: bar.advance(task, k))
+        else:
+            result = analyse(spec, wtp=wtp)
+        files = render(result)  # everything is built before the first byte is written
+        written = write(files, out_dir)
+    if output == "json":
+        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+        return
+    cur = spec.model.currency
+    table = Table(title=f"{spec.model.name} (λ = {result.wtp:,.0f} {cur}/QALY)")
+    for col in ("strategy", f"cost ({cur})", "QALY", "LY", "status", f"ICER ({cur}/QALY)"):
+        table.add_column(col)
+    for r in result.table:
+        ly = float(result.base[r.strategy].ly[0])
+        icer = "—" if r.icer is None else f"{r.icer:,.0f}"
+        table.add_row(r.strategy, f"{r.cost:,.0f}", f"{r.effect:.4f}", f"{ly:.4f}", r.status, icer)
+    out.print(table)
+    for b in result.budget:
+        out.print(f"year {b.year}: budget impact {b.impact:,.0f} {cur}")
+    err.print(f"[dim]wrote {len(written)} files to {out_dir}[/]")
+
+
+@app.command("example")
+def example(
+    target: Annotated[Path, typer.Argument(help="Where to copy the worked example (TOML).")],
+    name: Annotated[str, typer.Option(help=f"Which example: {', '.join(EXAMPLES)}.")] = EXAMPLES[0],
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+) -> None:
+    """Copy a shipped example model (default: AI-assisted CKD progression screening) to TARGET."""
+    with guarded():
+        if name not in EXAMPLES:
+            raise InputError(f"unknown example {name!r}; choose from {', '.join(EXAMPLES)}")
+        if target.exists() and not force:
+            raise InputError("file exists (use --force to overwrite)", file=str(target))
+        source = resources.files("dari.econ") / "examples" / f"{name}.toml"
+        with atomic_path(target) as tmp:
+            tmp.write_bytes(source.read_bytes())
+    out.print(f"copied {name} → {target}")

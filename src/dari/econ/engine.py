@@ -1,0 +1,227 @@
+"""Evaluate every strategy of a model on (vectorised) parameter values: tree, Markov trace, costs, QALYs, life-years."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dari.econ import markov
+from dari.econ.expr import Array, Expression, ExpressionError, parse
+from dari.econ.params import Values
+from dari.econ.spec import Branch, Expr, ModelSpec, Strategy
+from dari.errors import InputError
+
+# Probabilities may miss [0, 1] or a row sum by float noise only.
+TOLERANCE = 1e-9
+BRANCHES: tuple[Branch, ...] = ("TP", "FP", "FN", "TN")
+
+
+@dataclass
+class StrategyResult:
+    """Totals per iteration (arrays of length n) and, for small runs, the Markov trace."""
+
+    cost: Array
+    qaly: Array
+    ly: Array
+    cost_undiscounted: Array
+    qaly_undiscounted: Array
+    ly_undiscounted: Array
+    cycle_costs: Array | None = None  # (N, n) undiscounted, cycle 1 includes the one-off and tree costs
+    trace: Array | None = None  # (N+1, n, S)
+    branches: dict[str, Array] = field(default_factory=dict)
+
+
+class _Context:
+    """What one evaluation needs: the spec, the parameter environment (with tables) and error reporting."""
+
+    def __init__(self, spec: ModelSpec, values: Values, where: str) -> None:
+        self.spec = spec
+        self.where = where
+        self.n = len(next(iter(values.values()))) if values else 1
+        self.env: dict[str, Array | float] = dict(values)
+        for name, rows in spec.tables.items():
+            self.env[name] = np.stack([self.scalar(e, f"tables.{name}") for e in rows])  # (L, n)
+
+    def fail(self, message: str, column: str) -> InputError:
+        suffix = f" ({self.where})" if self.where else ""
+        return InputError(message + suffix, file=self.spec.file or None, column=column)
+
+    def evaluate(self, expr: Expr, column: str) -> Array:
+        """An expression as shape (T, n): T = 1 unless it reads a cycle-indexed table."""
+        parsed: Expression = parse(expr)
+        try:
+            raw = np.asarray(parsed.evaluate(self.env), dtype=float)
+        except ExpressionError as exc:
+            raise self.fail(f"{exc} in {parsed.text!r}", column) from None
+        if raw.ndim <= 1:
+            return np.broadcast_to(raw, (self.n,)).reshape(1, self.n)
+        return np.broadcast_to(raw, (raw.shape[0], self.n))
+
+    def scalar(self, expr: Expr, column: str) -> Array:
+        """An expression that may not depend on the cycle, shape (n,)."""
+        out = self.evaluate(expr, column)
+        if out.shape[0] != 1:
+            raise self.fail(f"{expr!r} may not use a cycle-indexed table here", column)
+        return np.asarray(out[0], dtype=float)
+
+    def check_range(self, value: Array, low: float, high: float, what: str, column: str) -> None:
+        bad = (value < low - TOLERANCE) | (value > high + TOLERANCE) | ~np.isfinite(value)
+        if bad.any():
+            shown = float(value[bad][0]) if value.ndim else float(value)
+            raise self.fail(f"{what} = {shown:.6g} lies outside [{low:g}, {high:g}]", column)
+
+
+def evaluate(
+    spec: ModelSpec, values: Mapping[str, Array], *, where: str = "", keep_trace: bool = False
+) -> dict[str, StrategyResult]:
+    """Run every strategy on parameter arrays of length n (1 for the base case, n for PSA) and return its totals."""
+    ctx = _Context(spec, dict(values), where)
+    return {name: _strategy(ctx, name, strat, keep_trace) for name, strat in spec.strategies.items()}
+
+
+def _strategy(ctx: _Context, name: str, strat: Strategy, keep_trace: bool) -> StrategyResult:
+    spec, n = ctx.spec, ctx.n
+    one_off = ctx.scalar(strat.one_off_cost, f"strategies.{name}.one_off_cost")
+    ctx.check_range(one_off, 0, np.inf, "one-off cost", f"strategies.{name}.one_off_cost")
+    tree_cost = np.zeros(n)
+    tree_loss = np.zeros(n)
+    branches: dict[str, Array] = {}
+    start: Array | None = None
+    if spec.tree is not None:
+        branches, tree_cost, tree_loss, start = _tree(ctx, name, strat)
+    cost0 = one_off + tree_cost
+    zero = np.zeros(n)
+    if spec.markov is None:
+        return StrategyResult(cost0, -tree_loss, zero, cost0, -tree_loss, zero, cost0[None], None, branches)
+    m = spec.markov
+    states = m.states
+    if start is None:
+        start = _distribution(ctx, {**m.initial, **strat.initial}, f"strategies.{name}.initial")
+    matrices = _matrices(ctx, name, strat)
+    trace = markov.run_trace(start, matrices, spec.model.horizon)
+    costs = _state_values(ctx, {**m.state_costs, **strat.state_costs}, f"strategies.{name}.state_costs", cost=True)
+    utils = _state_values(ctx, {**m.utilities, **strat.utilities}, f"strategies.{name}.utilities", cost=False)
+    alive = np.array([[0.0 if s in m.dead else 1.0 for s in states]])[None].repeat(n, axis=1)
+    weights = markov.counting_weights(spec.model.counting, spec.model.horizon)
+    dt = spec.model.cycle_length
+    d_c = markov.discount_factors(spec.model.discount_costs, spec.model.horizon, dt)
+    d_e = markov.discount_factors(spec.model.discount_effects, spec.model.horizon, dt)
+    flat = np.ones_like(d_c)
+    cycle_costs = markov.per_cycle(trace, costs, weights)
+    cycle_costs[0] += cost0
+    return StrategyResult(
+        cost=cost0 + markov.accumulate(trace, costs, weights, d_c),
+        qaly=markov.accumulate(trace, utils, weights, d_e) * dt - tree_loss,
+        ly=markov.accumulate(trace, alive, weights, d_e) * dt,
+        cost_undiscounted=cost0 + markov.accumulate(trace, costs, weights, flat),
+        qaly_undiscounted=markov.accumulate(trace, utils, weights, flat) * dt - tree_loss,
+        ly_undiscounted=markov.accumulate(trace, alive, weights, flat) * dt,
+        cycle_costs=cycle_costs,
+        trace=trace if keep_trace else None,
+        branches=branches,
+    )
+
+
+def _tree(ctx: _Context, name: str, strat: Strategy) -> tuple[dict[str, Array], Array, Array, Array | None]:
+    tree = ctx.spec.tree
+    assert tree is not None
+    prev = ctx.scalar(tree.prevalence, "tree.prevalence")
+    ctx.check_range(prev, 0, 1, "prevalence", "tree.prevalence")
+    acc = []
+    for label, expr in (("sensitivity", strat.sensitivity), ("specificity", strat.specificity)):
+        column = f"strategies.{name}.{label}"
+        if expr is None:
+            raise ctx.fail(f"strategy {name!r} needs a {label} because the model has a diagnostic tree", column)
+        value = ctx.scalar(expr, column)
+        ctx.check_range(value, 0, 1, label, column)
+        acc.append(value)
+    sens, spec_ = acc
+    probs = {"TP": prev * sens, "FN": prev * (1 - sens), "FP": (1 - prev) * (1 - spec_), "TN": (1 - prev) * spec_}
+    cost = np.zeros(ctx.n)
+    loss = np.zeros(ctx.n)
+    start: Array | None = None
+    for label in BRANCHES:
+        branch = tree.branches.get(label)
+        if branch is None:
+            continue
+        column = f"tree.branches.{label}"
+        c = ctx.scalar(branch.cost, f"{column}.cost")
+        ctx.check_range(c, 0, np.inf, "branch cost", f"{column}.cost")
+        cost += probs[label] * c
+        loss += probs[label] * ctx.scalar(branch.qaly_loss, f"{column}.qaly_loss")
+        if ctx.spec.markov is not None:
+            dist = _distribution(ctx, branch.start, f"{column}.start")
+            start = probs[label][:, None] * dist + (0 if start is None else start)
+    return probs, cost, loss, start
+
+
+def _distribution(ctx: _Context, entries: Mapping[str, Expr], column: str) -> Array:
+    """A starting distribution over the Markov states, shape (n, S); it must sum to one."""
+    assert ctx.spec.markov is not None
+    states = ctx.spec.markov.states
+    out = np.zeros((ctx.n, len(states)))
+    for state, expr in entries.items():
+        value = ctx.scalar(expr, f"{column}.{state}")
+        ctx.check_range(value, 0, 1, f"share in {state}", f"{column}.{state}")
+        out[:, states.index(state)] = value
+    total = out.sum(axis=1)
+    if np.any(np.abs(total - 1) > TOLERANCE):
+        raise ctx.fail(f"starting shares sum to {float(total[0]):.12g}, not 1", column)
+    return out
+
+
+def _matrices(ctx: _Context, name: str, strat: Strategy) -> Array:
+    """Transition tensor (T, n, S, S); T = 1 unless an entry reads a cycle-indexed table."""
+    m = ctx.spec.markov
+    assert m is not None
+    states = m.states
+    s_count = len(states)
+    rows: dict[int, dict[int, Array]] = {}
+    complement: dict[int, int] = {}
+    depth = 1
+    for i, src in enumerate(states):
+        row = {**m.transitions.get(src, {}), **strat.transitions.get(src, {})}
+        rows[i] = {}
+        for dst, expr in row.items():
+            column = f"strategies.{name}.transitions.{src}.{dst}"
+            j = states.index(dst)
+            if isinstance(expr, str) and expr.strip() == "#":
+                complement[i] = j
+                continue
+            value = ctx.evaluate(expr, column)
+            ctx.check_range(value, 0, 1, f"P({src} → {dst})", column)
+            rows[i][j] = value
+            depth = max(depth, value.shape[0])
+    mats = np.zeros((depth, ctx.n, s_count, s_count))
+    for i, entries in rows.items():
+        for j, value in entries.items():
+            mats[:, :, i, j] = value
+        total = mats[:, :, i, :].sum(axis=-1)
+        column = f"strategies.{name}.transitions.{states[i]}"
+        if i in complement:
+            rest = 1.0 - total
+            if np.any(rest < -TOLERANCE):
+                raise ctx.fail(f"probabilities out of {states[i]} sum to {float(total.max()):.12g} > 1", column)
+            mats[:, :, i, complement[i]] = np.clip(rest, 0.0, 1.0)
+        elif np.any(np.abs(total - 1) > TOLERANCE):
+            bad = total[np.abs(total - 1) > TOLERANCE][0]
+            raise ctx.fail(f"probabilities out of {states[i]} sum to {float(bad):.12g}, not 1", column)
+    return mats
+
+
+def _state_values(ctx: _Context, entries: Mapping[str, Expr], column: str, *, cost: bool) -> Array:
+    """Per-state values (T, n, S): costs per cycle (≥ 0) or annual utility weights (≤ 1)."""
+    assert ctx.spec.markov is not None
+    states = ctx.spec.markov.states
+    evaluated = {s: ctx.evaluate(e, f"{column}.{s}") for s, e in entries.items()}
+    depth = max([v.shape[0] for v in evaluated.values()], default=1)
+    out = np.zeros((depth, ctx.n, len(states)))
+    for state, value in evaluated.items():
+        if cost:
+            ctx.check_range(value, 0, np.inf, f"cost of {state}", f"{column}.{state}")
+        else:
+            ctx.check_range(value, -np.inf, 1, f"utility of {state}", f"{column}.{state}")
+        out[:, :, states.index(state)] = value
+    return out

@@ -1,0 +1,175 @@
+"""The model-definition schema (TOML → pydantic): parameters, strategies, decision tree, Markov model, budget impact."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Expr = float | str
+Counting = Literal["beginning", "end", "half-cycle", "simpson"]
+Branch = Literal["TP", "FP", "FN", "TN"]
+Kind = Literal["probability", "utility", "cost", "rate", "ratio", "count", "other"]
+
+# HIRA's pharmacoeconomic guideline (2021 revision) uses 4.5 % a year for costs and effects alike.
+HIRA_DISCOUNT = 0.045
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Distribution(_Strict):
+    """A PSA distribution; each type is given either by its natural parameters or by mean and standard error."""
+
+    type: Literal["beta", "gamma", "lognormal", "normal", "fixed"]
+    alpha: float | None = Field(None, gt=0)
+    beta: float | None = Field(None, gt=0)
+    shape: float | None = Field(None, gt=0)
+    scale: float | None = Field(None, gt=0)
+    meanlog: float | None = None
+    sdlog: float | None = Field(None, ge=0)
+    mean: float | None = None
+    se: float | None = Field(None, ge=0)
+    sd: float | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _complete(self) -> Distribution:
+        natural = {
+            "beta": ("alpha", "beta"),
+            "gamma": ("shape", "scale"),
+            "lognormal": ("meanlog", "sdlog"),
+            "normal": ("mean", "sd"),
+            "fixed": (),
+        }[self.type]
+        has_natural = all(getattr(self, k) is not None for k in natural)
+        has_moments = self.mean is not None and (self.se is not None or self.sd is not None)
+        if not (has_natural or has_moments):
+            raise ValueError(f"{self.type} needs {' and '.join(natural)} or mean and se")
+        return self
+
+
+class Parameter(_Strict):
+    """A named input: a number (optionally uncertain) or an expression of other parameters (derived)."""
+
+    value: Expr
+    distribution: Distribution | None = None
+    kind: Kind = "other"
+    low: float | None = None
+    high: float | None = None
+    unit: str = ""
+    source: str = ""
+
+
+class DirichletGroup(_Strict):
+    """Multinomial probabilities estimated from counts; each key becomes a parameter equal to count / total."""
+
+    counts: dict[str, float]
+    source: str = ""
+
+
+class TreeBranch(_Strict):
+    """One outcome of the diagnostic step: immediate cost, immediate QALY loss, where it enters the Markov model."""
+
+    cost: Expr = 0.0
+    qaly_loss: Expr = 0.0
+    start: dict[str, Expr] = Field(default_factory=dict)
+
+
+class Tree(_Strict):
+    """Diagnostic decision tree: prevalence × each strategy's sensitivity/specificity → TP, FP, FN, TN."""
+
+    prevalence: Expr
+    branches: dict[Branch, TreeBranch]
+
+
+class Markov(_Strict):
+    """Markov cohort model: states, transition rows (`"#"` = complement), per-cycle state costs, annual utilities."""
+
+    states: list[str] = Field(min_length=2)
+    dead: list[str] = Field(default_factory=list)
+    initial: dict[str, Expr] = Field(default_factory=dict)
+    transitions: dict[str, dict[str, Expr]]
+    state_costs: dict[str, Expr] = Field(default_factory=dict)
+    utilities: dict[str, Expr] = Field(default_factory=dict)
+
+
+class Strategy(_Strict):
+    """One option compared; its overrides replace single transition entries, state costs or utilities."""
+
+    label: str = ""
+    description: str = ""
+    one_off_cost: Expr = 0.0
+    sensitivity: Expr | None = None
+    specificity: Expr | None = None
+    transitions: dict[str, dict[str, Expr]] = Field(default_factory=dict)
+    state_costs: dict[str, Expr] = Field(default_factory=dict)
+    utilities: dict[str, Expr] = Field(default_factory=dict)
+    initial: dict[str, Expr] = Field(default_factory=dict)
+
+
+class Settings(_Strict):
+    """Analysis settings: horizon, cycle, discounting, counting convention, perspective and the decision question."""
+
+    name: str
+    description: str = ""
+    objective: str = ""
+    population: str = ""
+    perspective: str = "healthcare system (건강보험 지불자 관점)"
+    currency: str = "KRW"
+    cycle_length: float = Field(1.0, gt=0)
+    horizon: int = Field(1, ge=1)
+    discount_costs: float = Field(HIRA_DISCOUNT, ge=0, lt=1)
+    discount_effects: float = Field(HIRA_DISCOUNT, ge=0, lt=1)
+    counting: Counting = "half-cycle"
+    comparator: str | None = None
+    intervention: str | None = None
+    wtp: float = Field(30_000_000.0, ge=0)
+
+
+class ValidationMap(_Strict):
+    """Which parameters a validation result file (`--validation`) overrides."""
+
+    sensitivity: str | None = None
+    specificity: str | None = None
+    prevalence: str | None = None
+    site: str = "pooled"
+
+
+class BudgetImpact(_Strict):
+    """Budget impact: eligible people and uptake of the new strategy per year, price overrides and fixed offsets."""
+
+    new: str
+    current: str
+    population: list[float] = Field(min_length=1)
+    uptake: list[float] = Field(min_length=1)
+    prices: dict[str, float] = Field(default_factory=dict)
+    offsets: list[float] = Field(default_factory=list)
+    offset_label: str = "fixed costs / savings"
+
+    @model_validator(mode="after")
+    def _years(self) -> BudgetImpact:
+        if len(self.uptake) != len(self.population):
+            raise ValueError("population and uptake need one entry per year")
+        if self.offsets and len(self.offsets) != len(self.population):
+            raise ValueError("offsets need one entry per year")
+        if any(not 0 <= u <= 1 for u in self.uptake):
+            raise ValueError("uptake shares must lie in [0, 1]")
+        if any(p < 0 for p in self.population):
+            raise ValueError("eligible population cannot be negative")
+        return self
+
+
+class ModelSpec(_Strict):
+    """A whole model file, validated; `file` records where it came from for error messages."""
+
+    model: Settings
+    parameters: dict[str, Parameter] = Field(default_factory=dict)
+    dirichlet: dict[str, DirichletGroup] = Field(default_factory=dict)
+    tables: dict[str, list[Expr]] = Field(default_factory=dict)
+    strategies: dict[str, Strategy] = Field(min_length=1)
+    tree: Tree | None = None
+    markov: Markov | None = None
+    validation: ValidationMap | None = None
+    budget_impact: BudgetImpact | None = None
+    file: str = ""
