@@ -121,3 +121,16 @@ def test_cdm_ddl_postgresql_has_39_tables() -> None:
     assert result.exit_code == 0
     assert result.stdout.count("CREATE TABLE") == 39
     assert '"cdm"."person"' in result.stdout
+
+
+def test_demo_builds_pseudonymised_checked_network(tmp_path: Path) -> None:
+    # Prepare / Execute: the README's main command, on a small network
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path / "demo"), "--patients-per-site", "100"])
+    # Assert
+    assert result.exit_code == 0, result.output
+    assert result.output.count("data quality: 100.0 %") == 3
+    assert result.output.count("pseudonymised: k-anonymity") == 3
+    for site in ("site-1", "site-2", "site-3"):
+        assert (tmp_path / "demo" / site / "reports" / "pseudonymisation.html").is_file()
+    key = tmp_path / "demo" / "keys" / "site-1.key"
+    assert key.stat().st_mode & 0o077 == 0

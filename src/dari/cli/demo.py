@@ -1,10 +1,10 @@
-"""`dari demo`: build a small network on the embedded defaults and show what each site holds."""
+"""`dari demo`: build a small network on the embedded defaults, pseudonymise each site, show what each holds."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 
@@ -13,16 +13,18 @@ from dari.cdm.summary import summarise
 from dari.cli.cdm import render_summary
 from dari.cli.console import err, guarded, out, progress_bar
 from dari.cli.synth import render_results
+from dari.privacy.ingest import PseudonymisationRecord, run_ingest
+from dari.privacy.keys import create_key_file
 from dari.quality import run_checks
 from dari.synth.network import generate_network
 
 
 def demo(
     out_dir: Annotated[Path, typer.Option("--out", help="Where the demo network goes.")] = Path("demo-data"),
-    patients_per_site: Annotated[int, typer.Option(min=100, help="Patients per hospital.")] = 3000,
+    patients_per_site: Annotated[int, typer.Option(min=100, help="Patients per hospital.")] = 2000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
 ) -> None:
-    """Build a three-hospital synthetic network, convert each site to the OMOP CDM, check and summarise it."""
+    """Build a three-hospital network; pseudonymise each site into its OMOP CDM; check and summarise it."""
     start = time.perf_counter()
     with guarded():
         with progress_bar() as bar:
@@ -36,6 +38,11 @@ def demo(
             )
         render_results(results, time.perf_counter() - start)
         for r in results:
+            # Each site under its own key, kept beside (not inside) the site folders, as a hospital would.
+            key = out_dir / "keys" / f"{r.profile.site_id}.key"
+            if not key.exists():
+                create_key_file(key)
+            _report, record = run_ingest(r.folder, key)
             store = open_store(r.folder)
             try:
                 summary = summarise(store)
@@ -49,4 +56,20 @@ def demo(
                 f"  data quality: {score if score is not None else float('nan'):.1f} % of checks passed "
                 f"({quality.summary.passed} passed, {quality.summary.failed} failed)"
             )
-    err.print(f"demo network in {out_dir}/ — try: dari cdm check {out_dir}/site-1")
+            out.print(_risk_line(record))
+    err.print(
+        f"demo network in {out_dir}/ — try: dari cdm check {out_dir}/site-1, "
+        f"open {out_dir}/site-1/reports/pseudonymisation.html"
+    )
+
+
+def _risk_line(record: PseudonymisationRecord) -> str:
+    """One line on the site's re-identification risk, from its pseudonymisation record."""
+    before, after = record.risk_before.get("k"), record.risk_after.get("k")
+    line = f"  pseudonymised: k-anonymity {before} before, {after} after the policy"
+    review = record.k_review
+    if review:
+        qis = cast(list[dict[str, object]], review["quasi_identifiers"])
+        levels = ", ".join(f"{q['column']}: {q['level_en']}" for q in qis if q["level"])
+        line += f" (k={record.k_target} needs {levels}; {review['suppressed']} suppressed)"
+    return line

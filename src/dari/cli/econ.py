@@ -12,10 +12,6 @@ from rich.table import Table
 
 from dari.atomic import atomic_path
 from dari.cli.console import OutputFormat, err, guarded, out, progress_bar
-from dari.econ.analysis import analyse
-from dari.econ.loader import load_model
-from dari.econ.report import render, write
-from dari.econ.validation import apply_validation, load_validation
 from dari.errors import InputError
 
 app = typer.Typer(help="Economic evaluation: cost-effectiveness, PSA and budget impact.", no_args_is_help=True)
@@ -37,6 +33,12 @@ def run(
     output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = "table",
 ) -> None:
     """Evaluate MODEL: base case, incremental analysis, one-way SA, PSA, budget impact; write the report."""
+    # heavy domain modules load when the command runs, not when `dari` starts
+    from dari.econ.analysis import analyse
+    from dari.econ.loader import load_model
+    from dari.econ.report import render, write
+    from dari.econ.validation import apply_validation, load_validation
+
     with guarded():
         spec = load_model(model)
         if validation is not None:

@@ -11,7 +11,6 @@ import typer
 from dari.cli.console import OutputFormat, err, guarded
 from dari.cli.console import out as console
 from dari.errors import InputError
-from dari.privacy.dicom import deidentify_file, deidentify_tree
 from dari.privacy.keys import derive, load_key
 
 
@@ -24,6 +23,9 @@ def deid_dicom(
     output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = "table",
 ) -> None:
     """De-identify DICOM (Basic Profile, modified dates, descriptors removed); flags burned-in text for review."""
+    # heavy domain modules load when the command runs, not when `dari` starts
+    from dari.privacy.dicom import deidentify_file, deidentify_tree
+
     with guarded():
         key = derive(load_key(key_file), "dicom")  # the site key, through its own sub-key
         if input.is_dir():

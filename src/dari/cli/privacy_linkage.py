@@ -14,8 +14,6 @@ from dari.atomic import atomic_path
 from dari.cli.console import err, guarded
 from dari.errors import InputError
 from dari.privacy.keys import load_key
-from dari.privacy.linkage.exact import rrn_status_counts
-from dari.privacy.linkage.match import linkage_tokens
 from dari.privacy.linkage.normalise import parse_date, parse_sex
 
 REQUIRED = ("name", "rrn", "birth_date", "sex")
@@ -77,6 +75,10 @@ def link_tokens(
     encoding: Annotated[str, typer.Option(help="Text encoding of the input (utf-8 or cp949).")] = "utf-8",
 ) -> None:
     """Compute keyed linkage tokens and Bloom-filter CLKs per row for linkage by a combination agency."""
+    # heavy domain modules load when the command runs, not when `dari` starts
+    from dari.privacy.linkage.exact import rrn_status_counts
+    from dari.privacy.linkage.match import linkage_tokens
+
     with guarded():
         key = load_key(key_file)
         table = read_identity_csv(input_csv, encoding)

@@ -14,7 +14,6 @@ import typer
 from dari.atomic import atomic_path
 from dari.cli.console import err, guarded, progress_bar
 from dari.errors import InputError
-from dari.privacy.text import SurrogateMap, deidentify
 
 DeidMode = Literal["surrogate", "mask"]
 _AUTO = "auto"
@@ -71,6 +70,9 @@ def deid_jsonl(
     advance: Callable[[int], None] | None = None,
 ) -> int:
     """De-identify every line of input_path into out_path (atomically); returns the number of records."""
+    # heavy domain modules load when the command runs, not when `dari` starts
+    from dari.privacy.text import SurrogateMap, deidentify
+
     if input_path.resolve() == out_path.resolve():
         raise InputError("--out must differ from the input (the input is never modified)", file=str(input_path))
     lines = _decode_lines(input_path, encoding)
