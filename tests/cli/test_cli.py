@@ -22,6 +22,7 @@ COMMANDS = [
     ["cdm", "check"],
     ["cdm", "summary"],
     ["cdm", "ddl"],
+    ["cdm", "characterise"],
     ["site", "ingest"],
     ["privacy"],
     ["privacy", "keygen"],

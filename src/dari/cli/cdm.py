@@ -83,6 +83,38 @@ def summary(
         render_summary(result)
 
 
+@app.command("characterise")
+def characterise_cmd(
+    target: TargetArg,
+    min_cell: Annotated[int, typer.Option(min=1, help="Counts below this are shown as <N.")] = 10,
+    rounding_base: Annotated[int, typer.Option(min=1, help="Other counts are rounded to a multiple of this.")] = 5,
+    output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = "table",
+) -> None:
+    """What the CDM may tell the hub catalog: age/sex structure and top concepts, disclosure-controlled."""
+    from dari.catalog.characterise import characterise
+    from dari.federation.disclosure import DisclosureRules
+
+    with guarded():
+        store = open_store(target)
+        try:
+            result = characterise(store, rules=DisclosureRules(min_cell=min_cell, rounding_base=rounding_base))
+        finally:
+            store.close()
+    if output == "json":
+        typer.echo(result.to_json())
+        return
+    table = Table(title=f"Characterisation (cells < {min_cell} suppressed, rounded to {rounding_base})")
+    table.add_column("what")
+    table.add_column("persons", justify="right")
+    table.add_row("persons", result.persons.shown)
+    for row in result.age_sex:
+        table.add_row(f"  {row.age_band} {row.sex}", row.persons.shown)
+    for domain, concepts in result.top.items():
+        for c in concepts:
+            table.add_row(f"  {domain}: {c.name}", c.persons.shown)
+    out.print(table)
+
+
 @app.command("ddl")
 def show_ddl(
     dialect: Annotated[str, typer.Option(help="duckdb or postgresql.")] = "duckdb",
