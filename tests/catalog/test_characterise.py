@@ -47,3 +47,16 @@ def test_cli_characterise_json_has_no_small_raw_counts(site: Path) -> None:
     values = [a["persons"]["value"] for a in payload["age_sex"]]
     assert all(v is None or v >= 10 for v in values)
     assert payload["rules"] == {"min_cell": 10, "rounding_base": 5}
+
+
+def test_cli_describe_gives_bilingual_dcat_jsonld_with_protected_counts(site: Path) -> None:
+    # Execute
+    result = CliRunner().invoke(app, ["cdm", "describe", str(site), "--id", "hb-test"])
+    # Assert
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["@type"] == "dcat:Dataset" and "dcat" in doc["@context"]
+    assert {t["@language"] for t in doc["dct:title"]} == {"ko", "en"}
+    assert doc["healthdcatap:numberOfUniqueIndividuals"] == "600"
+    assert int(doc["healthdcatap:numberOfRecords"]) % 5 == 0
+    assert "KCD8" in doc["healthdcatap:hasCodingSystem"]

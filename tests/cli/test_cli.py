@@ -23,6 +23,7 @@ COMMANDS = [
     ["cdm", "summary"],
     ["cdm", "ddl"],
     ["cdm", "characterise"],
+    ["cdm", "describe"],
     ["site", "ingest"],
     ["privacy"],
     ["privacy", "keygen"],

@@ -115,6 +115,33 @@ def characterise_cmd(
     out.print(table)
 
 
+@app.command("describe")
+def describe_cmd(
+    target: TargetArg,
+    identifier: Annotated[str, typer.Option("--id", help="Dataset identifier in the catalog.")] = "site-dataset",
+    contact: Annotated[
+        str, typer.Option(help="Contact point (e-mail of the data steward's office).")
+    ] = "data-steward@example.org",
+) -> None:
+    """The site's dataset record for the hub catalog as DCAT (HealthDCAT-AP) JSON-LD; counts disclosure-controlled."""
+    from dari.catalog.characterise import characterise
+    from dari.catalog.dataset import describe
+
+    with guarded():
+        store = open_store(target)
+        try:
+            record = describe(
+                store,
+                characterise(store),
+                identifier=identifier,
+                quality_score=run_checks(store).summary.overall_score,
+                contact_point=contact,
+            )
+        finally:
+            store.close()
+    typer.echo(record.to_jsonld())
+
+
 @app.command("ddl")
 def show_ddl(
     dialect: Annotated[str, typer.Option(help="duckdb or postgresql.")] = "duckdb",
