@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 from dari.errors import InputError
-from dari.etl.seam import WITHHELD_NOTE_TEXT
+from dari.etl.seam import WithholdIdentifiers
 from dari.privacy.keys import derive
 from dari.privacy.policy import Policy
 from dari.privacy.risk import (
@@ -155,10 +155,7 @@ class KeyedPseudonymiser:
     def build_note_text(self, con: duckdb.DuckDBPyConnection) -> None:
         """note_clean: de-identified text where the policy says so and a cleaner is given, else withheld."""
         if self.policy.notes.treatment == "withhold" or self._clean is None:
-            con.execute(
-                "CREATE TEMP TABLE note_clean AS SELECT note_no, ? AS note_text FROM src_clinical_notes",
-                [WITHHELD_NOTE_TEXT],
-            )
+            WithholdIdentifiers().build_note_text(con)
             return
         rows = con.execute("""SELECT n.note_no, m.person_source_value, n.note_text
                               FROM src_clinical_notes n JOIN person_map m USING (patient_no)""").fetchall()

@@ -117,6 +117,24 @@ CREATININE_UMOL_PER_MGDL = 88.42  # µmol/L per mg/dL (molar mass of creatinine 
 
 
 @dataclass(frozen=True, slots=True)
+class Reported:
+    """How a site reports a lab: the LOINC code that fits its unit, the unit, the factor from the catalogue's unit
+    and the decimals printed."""
+
+    loinc: str
+    unit: str
+    factor: float
+    decimals: int
+
+
+def reported(lab: Lab, creatinine_unit: str) -> Reported:
+    """The one place that decides a lab's reporting at a site (creatinine may come in µmol/L, LOINC 14682-9)."""
+    if lab.key == "creatinine" and creatinine_unit == "umol/L":
+        return Reported(CREATININE_UMOL_LOINC, "umol/L", CREATININE_UMOL_PER_MGDL, 0)
+    return Reported(lab.loinc, lab.unit, 1.0, lab.decimals)
+
+
+@dataclass(frozen=True, slots=True)
 class Procedure:
     """A procedure with the code the EMR records and the conditions that make it likely.
 

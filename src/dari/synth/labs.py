@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dari.synth.calendar import years_between
-from dari.synth.catalogue import CREATININE_UMOL_PER_MGDL, LAB_INDEX, LABS
+from dari.synth.catalogue import LAB_INDEX, LABS, reported
 from dari.synth.population import Population
 from dari.synth.sites import SiteProfile
 from dari.synth.visits import INPATIENT, OUTPATIENT, Visits
@@ -143,13 +143,9 @@ def draw_labs(
     for key, mask, values in parts:
         lab = LABS[LAB_INDEX[key]]
         idx = np.flatnonzero(mask)
-        vals = values[idx]
-        unit = lab.unit
-        if key == "creatinine" and profile.creatinine_unit == "umol/L":
-            vals, unit = vals * CREATININE_UMOL_PER_MGDL, "umol/L"
-            vals = np.round(vals, 0)
-        else:
-            vals = np.round(vals, lab.decimals)
+        rep = reported(lab, profile.creatinine_unit)
+        vals = np.round(values[idx] * rep.factor, rep.decimals)
+        unit = rep.unit
         visit_parts.append(idx)
         lab_parts.append(np.full(idx.shape[0], LAB_INDEX[key]))
         value_parts.append(vals)

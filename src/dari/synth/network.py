@@ -23,7 +23,7 @@ import pyarrow.csv as pacsv
 
 from dari.atomic import atomic_dir
 from dari.etl.pipeline import EXTRACT_DIR, EtlReport, run_etl
-from dari.synth.catalogue import CREATININE_UMOL_LOINC, LABS
+from dari.synth.catalogue import LABS, reported
 from dari.synth.chunk import SimulatedChunk, simulate
 from dari.synth.extract_files import ExtractWriter
 from dari.synth.identity import generate_mrns
@@ -114,15 +114,13 @@ def generate_site(
 
 
 def _lab_codes(profile: SiteProfile) -> pa.Table:
-    units = ["umol/L" if lab.key == "creatinine" and profile.creatinine_unit == "umol/L" else lab.unit for lab in LABS]
+    reps = [reported(lab, profile.creatinine_unit) for lab in LABS]
     return pa.table(
         {
             "lab_code": [f"{profile.lab_code_prefix}{lab.local_suffix}" for lab in LABS],
             "lab_name": [lab_display_name(lab.loinc) for lab in LABS],
-            "loinc": [
-                CREATININE_UMOL_LOINC if unit == "umol/L" else lab.loinc for lab, unit in zip(LABS, units, strict=True)
-            ],
-            "unit": units,
+            "loinc": [r.loinc for r in reps],
+            "unit": [r.unit for r in reps],
         }
     )
 

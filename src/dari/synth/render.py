@@ -6,7 +6,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dari.synth.catalogue import CREATININE_UMOL_PER_MGDL, LABS
+from dari.synth.catalogue import LABS, reported
 from dari.synth.chunk import SimulatedChunk
 from dari.synth.identity import HOSPITAL_REGION_WEIGHTS, generate_identities
 from dari.synth.sites import SiteProfile
@@ -163,12 +163,7 @@ def render_events(
     lab = sim.lab_rows
     lab_code = np.array([f"{profile.lab_code_prefix}{x.local_suffix}" for x in LABS], dtype=object)
     lab_name = np.array([lab_display_name(x.loinc) for x in LABS], dtype=object)
-    scale = np.array(
-        [
-            CREATININE_UMOL_PER_MGDL if x.key == "creatinine" and profile.creatinine_unit == "umol/L" else 1.0
-            for x in LABS
-        ]
-    )
+    scale = np.array([reported(x, profile.creatinine_unit).factor for x in LABS])
     low = np.array([np.nan if x.range_low is None else x.range_low for x in LABS]) * scale
     high = np.array([np.nan if x.range_high is None else x.range_high for x in LABS]) * scale
     minutes = rng.integers(7 * 60, 18 * 60, lab.visit.size)
