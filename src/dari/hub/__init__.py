@@ -1,0 +1,1 @@
+"""The hub: catalog, search, governance, audit and portal."""

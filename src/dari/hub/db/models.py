@@ -1,0 +1,173 @@
+"""SQLAlchemy 2 models of the hub: sites, users, datasets, study applications, DRB reviews, grants, audit log.
+
+Times are stored as timezone-aware UTC. JSON columns hold only disclosure-controlled catalog content and
+lists of small enumerations; nothing here is a patient row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> dt.datetime:
+    """The current time, timezone-aware UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every hub table."""
+
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dt.datetime: DateTime(timezone=True),
+        dict[str, Any]: JSON,
+        list[str]: JSON,
+    }
+
+
+class Site(Base):
+    """A hospital of the consortium; its DRB decides on every application that requests its data."""
+
+    __tablename__ = "site"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name_ko: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    drb_quorum: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class User(Base):
+    """A person with one role; stewards and DRB members belong to a site."""
+
+    __tablename__ = "hub_user"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(32))
+    site_id: Mapped[str | None] = mapped_column(ForeignKey("site.id"), nullable=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    api_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Dataset(Base):
+    """A site's published dataset record (HealthDCAT-AP fields) and its protected characterisation."""
+
+    __tablename__ = "dataset"
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("site.id"))
+    title_ko: Mapped[str] = mapped_column(String(500))
+    title_en: Mapped[str] = mapped_column(String(500))
+    description_ko: Mapped[str] = mapped_column(Text)
+    description_en: Mapped[str] = mapped_column(Text)
+    record: Mapped[dict[str, Any]] = mapped_column(JSON)
+    characterisation: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    quality_score: Mapped[float | None] = mapped_column(nullable=True)
+    published_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    site: Mapped[Site] = relationship()
+
+
+class Application(Base):
+    """A study application: who asks for which datasets, for which analyses, for how long, and why."""
+
+    __tablename__ = "application"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    applicant_id: Mapped[int] = mapped_column(ForeignKey("hub_user.id"))
+    title: Mapped[str] = mapped_column(String(300))
+    purpose: Mapped[str] = mapped_column(Text)
+    irb_number: Mapped[str] = mapped_column(String(100))
+    analysis_types: Mapped[list[str]] = mapped_column(JSON)
+    variables: Mapped[list[str]] = mapped_column(JSON)
+    period_start: Mapped[dt.datetime] = mapped_column()
+    period_end: Mapped[dt.datetime] = mapped_column()
+    dua_accepted_at: Mapped[dt.datetime] = mapped_column()
+    status: Mapped[str] = mapped_column(String(32), default="under_review")
+    submission_key: Mapped[str] = mapped_column(String(64), unique=True)
+    submitted_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    applicant: Mapped[User] = relationship()
+    datasets: Mapped[list[ApplicationDataset]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+    reviews: Mapped[list[Review]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+
+
+class ApplicationDataset(Base):
+    """One dataset an application requests (and so one site whose DRB must decide)."""
+
+    __tablename__ = "application_dataset"
+    application_id: Mapped[int] = mapped_column(ForeignKey("application.id"), primary_key=True)
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("dataset.id"), primary_key=True)
+    dataset: Mapped[Dataset] = relationship(lazy="selectin")
+
+
+class Review(Base):
+    """One DRB member's decision on an application, for their site."""
+
+    __tablename__ = "drb_review"
+    __table_args__ = (UniqueConstraint("application_id", "reviewer_id", name="uq_review_once"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("application.id"))
+    site_id: Mapped[str] = mapped_column(ForeignKey("site.id"))
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("hub_user.id"))
+    decision: Mapped[str] = mapped_column(String(32))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    decided_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    reviewer: Mapped[User] = relationship(lazy="selectin")
+
+
+class Grant(Base):
+    """Access issued when every involved site approved: scoped to datasets, analyses and a period; revocable."""
+
+    __tablename__ = "access_grant"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("application.id"), unique=True)
+    grantee_id: Mapped[int] = mapped_column(ForeignKey("hub_user.id"))
+    dataset_ids: Mapped[list[str]] = mapped_column(JSON)
+    analysis_types: Mapped[list[str]] = mapped_column(JSON)
+    conditions: Mapped[list[str]] = mapped_column(JSON)
+    valid_from: Mapped[dt.datetime] = mapped_column()
+    valid_until: Mapped[dt.datetime] = mapped_column()
+    issued_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    revoked_by: Mapped[int | None] = mapped_column(ForeignKey("hub_user.id"), nullable=True)
+    revoke_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    application: Mapped[Application] = relationship(lazy="selectin")
+    grantee: Mapped[User] = relationship(foreign_keys=[grantee_id], lazy="selectin")
+
+
+class WebSession(Base):
+    """A portal login: only the token's hash is stored; expires on its own and on logout."""
+
+    __tablename__ = "web_session"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("hub_user.id"))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column()
+    user: Mapped[User] = relationship(lazy="selectin")
+
+
+class AuditHead(Base):
+    """One row holding the chain's last sequence number and hash; locked while an entry is appended."""
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditEntry(Base):
+    """An append-only, hash-chained record of an action (database triggers refuse UPDATE and DELETE)."""
+
+    __tablename__ = "audit_entry"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[dt.datetime] = mapped_column()
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(200))
+    outcome: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))

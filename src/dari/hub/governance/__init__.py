@@ -1,0 +1,1 @@
+"""Governance at the hub: users and roles, study applications, joint DRB review, access grants."""

@@ -1,0 +1,58 @@
+"""Roles of the hub and what each may do; checked on the server for every route and service call."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    """The people the hub serves."""
+
+    PLATFORM_ADMIN = "platform_admin"
+    DATA_STEWARD = "data_steward"
+    DRB_MEMBER = "drb_member"
+    RESEARCHER = "researcher"
+    AI_VENDOR = "ai_vendor"
+    CLINICIAN = "clinician"
+
+
+ROLE_LABELS: dict[Role, tuple[str, str]] = {
+    Role.PLATFORM_ADMIN: ("플랫폼 관리자", "Platform administrator"),
+    Role.DATA_STEWARD: ("데이터 관리자", "Site data steward"),
+    Role.DRB_MEMBER: ("데이터심의위원", "DRB member"),
+    Role.RESEARCHER: ("연구자", "Researcher"),
+    Role.AI_VENDOR: ("AI 기업", "AI vendor"),
+    Role.CLINICIAN: ("임상의", "Clinician"),
+}
+
+SITE_ROLES = frozenset({Role.DATA_STEWARD, Role.DRB_MEMBER})
+APPLICANT_ROLES = frozenset({Role.RESEARCHER, Role.AI_VENDOR})
+
+
+class Permission(StrEnum):
+    """Actions the hub guards."""
+
+    SEARCH_CATALOG = "search_catalog"
+    PUBLISH_DATASET = "publish_dataset"
+    APPLY = "apply"
+    REVIEW = "review"
+    REVOKE_GRANT = "revoke_grant"
+    VIEW_AUDIT = "view_audit"
+    MANAGE_USERS = "manage_users"
+
+
+# Rules as data: which role holds which permission (site scoping is checked where the site is known).
+PERMISSIONS: dict[Permission, frozenset[Role]] = {
+    Permission.SEARCH_CATALOG: frozenset(Role),
+    Permission.PUBLISH_DATASET: frozenset({Role.DATA_STEWARD, Role.PLATFORM_ADMIN}),
+    Permission.APPLY: APPLICANT_ROLES,
+    Permission.REVIEW: frozenset({Role.DRB_MEMBER}),
+    Permission.REVOKE_GRANT: frozenset({Role.PLATFORM_ADMIN, Role.DRB_MEMBER}),
+    Permission.VIEW_AUDIT: frozenset({Role.PLATFORM_ADMIN, Role.DRB_MEMBER, Role.DATA_STEWARD}),
+    Permission.MANAGE_USERS: frozenset({Role.PLATFORM_ADMIN}),
+}
+
+
+def allowed(role: str, permission: Permission) -> bool:
+    """Whether a role holds a permission."""
+    return role in PERMISSIONS[permission]
