@@ -12,6 +12,8 @@ from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dari.errors import InputError
+
 
 class DisclosureRules(BaseModel):
     """Thresholds of the site's disclosure control (configurable per site or consortium)."""
@@ -45,3 +47,22 @@ def protect_count(n: int, rules: DisclosureRules | None = None) -> ProtectedCoun
 def protect_counts(counts: Mapping[str, int], rules: DisclosureRules | None = None) -> dict[str, ProtectedCount]:
     """`protect_count` over a mapping of labelled counts."""
     return {label: protect_count(n, rules) for label, n in counts.items()}
+
+
+class DisclosureRefusedError(InputError):
+    """A site refuses to release a statistic computed over too few rows, events or non-events.
+
+    The message names what was too small and the threshold, never the count itself (that would disclose it).
+    """
+
+
+def require_min_cell(n: int, what: str, rules: DisclosureRules | None = None) -> None:
+    """Refuse (raise `DisclosureRefusedError`) when a statistic would be computed over fewer than `min_cell` `what`.
+
+    Used by every federated job before its site-level record leaves: e.g. `require_min_cell(events, "events")`.
+    """
+    if isinstance(n, bool) or n < 0:
+        raise ValueError(f"count must be a non-negative integer, got {n!r}")
+    r = rules or DisclosureRules()
+    if n < r.min_cell:
+        raise DisclosureRefusedError(f"fewer than {r.min_cell} {what}: the statistic would disclose a small cell")
