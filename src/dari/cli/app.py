@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from dari import __version__
-from dari.cli import cdm, demo, econ, privacy, site, synth
+from dari.cli import cdm, demo, econ, hub, privacy, site, synth
 
 app = typer.Typer(
     help="dari (다리): hospital data to routine use of medical AI.",
@@ -18,6 +18,8 @@ app.add_typer(site.app, name="site")
 app.add_typer(cdm.app, name="cdm")
 app.add_typer(privacy.app, name="privacy")
 app.add_typer(econ.app, name="econ")
+app.add_typer(hub.app, name="hub")
+app.add_typer(hub.audit_app, name="audit")
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,156 @@
+"""`dari hub …` and `dari audit …`: set up and run the hub, add sites and users, publish, verify the audit log."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from dari.cli.console import err, guarded, out
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+app = typer.Typer(help="The hub: catalog, governance, audit and web portal.", no_args_is_help=True)
+user_app = typer.Typer(help="Hub users.", no_args_is_help=True)
+site_app = typer.Typer(help="Sites (hospitals) of the consortium.", no_args_is_help=True)
+audit_app = typer.Typer(help="The hub's tamper-evident audit log.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+app.add_typer(site_app, name="site")
+
+DbOption = Annotated[
+    str, typer.Option("--db", envvar="DARI_HUB_DB", help="Hub store: SQLite file or postgresql:// URL.")
+]
+
+
+@app.command("init")
+def init(db: DbOption = "hub.db") -> None:
+    """Create or upgrade the hub store's schema (Alembic migrations; safe to repeat)."""
+    from dari.hub.db.engine import make_engine, migrate
+
+    with guarded():
+        engine = make_engine(db)
+        migrate(engine)
+        engine.dispose()
+    err.print(f"hub store ready: {db}")
+
+
+@app.command("serve")
+def serve(
+    db: DbOption = "hub.db",
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8700,
+    insecure_cookies: Annotated[
+        bool, typer.Option(help="Send cookies over plain HTTP (loopback development only).")
+    ] = False,
+) -> None:
+    """Serve the portal and REST API with uvicorn (put TLS in front of it for anything but loopback)."""
+    import uvicorn
+
+    from dari.hub.settings import HubSettings
+    from dari.hub.web.app import create_app
+
+    if insecure_cookies and host not in ("127.0.0.1", "localhost", "::1"):
+        raise typer.BadParameter("plain-HTTP cookies are allowed on loopback only", param_hint="--insecure-cookies")
+    with guarded():
+        application = create_app(HubSettings(database=db, secure_cookies=not insecure_cookies))
+    err.print(f"dari hub on http://{host}:{port}/ (API docs at /api/docs)")
+    uvicorn.run(application, host=host, port=port, log_level="warning")
+
+
+@site_app.command("add")
+def site_add(
+    site_id: Annotated[str, typer.Argument(help="Site id, e.g. site-1.")],
+    name_ko: Annotated[str, typer.Option("--name-ko", help="Korean name.")],
+    name_en: Annotated[str, typer.Option("--name-en", help="English name.")],
+    quorum: Annotated[int, typer.Option(min=1, help="DRB votes needed to approve.")] = 1,
+    db: DbOption = "hub.db",
+) -> None:
+    """Register a hospital."""
+    from dari.hub.catalog import add_site
+
+    with guarded(), _session(db) as session, session.begin():
+        add_site(session, site_id, name_ko, name_en, drb_quorum=quorum, actor="cli")
+    err.print(f"site {site_id} added (DRB quorum {quorum})")
+
+
+@user_app.command("add")
+def user_add(
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    role: Annotated[
+        str, typer.Option(help="platform_admin, data_steward, drb_member, researcher, ai_vendor, clinician")
+    ],
+    site: Annotated[str | None, typer.Option(help="Site of a data steward or DRB member.")] = None,
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+    token: Annotated[bool, typer.Option(help="Also issue an API token (printed once).")] = False,
+    db: DbOption = "hub.db",
+) -> None:
+    """Add a user; the password is asked for (or read from DARI_HUB_PASSWORD), never given as an argument."""
+    import os
+
+    from dari.hub.governance.users import add_user, issue_api_token
+
+    password = os.environ.get("DARI_HUB_PASSWORD") or typer.prompt(
+        "password", hide_input=True, confirmation_prompt=True
+    )
+    with guarded(), _session(db) as session, session.begin():
+        user = add_user(
+            session, username=username, password=password, role=role, display_name=name, site_id=site, actor="cli"
+        )
+        issued = issue_api_token(session, user) if token else None
+    err.print(f"user {username} added ({role}{', ' + site if site else ''})")
+    if issued:
+        out.print(issued)
+
+
+@app.command("publish")
+def publish(
+    site_folder: Annotated[Path, typer.Argument(help="Site folder, .duckdb file or postgresql:// URL of the CDM.")],
+    site: Annotated[str, typer.Option(help="Site id in the hub.")],
+    steward: Annotated[str, typer.Option(help="User name of the publishing data steward.")],
+    identifier: Annotated[str | None, typer.Option("--id", help="Dataset id (default: <site>-cdm).")] = None,
+    db: DbOption = "hub.db",
+) -> None:
+    """Characterise the site's CDM at the site and publish its record in the catalog (counts protected)."""
+    from dari.hub.catalog import publish_dataset
+    from dari.hub.governance.users import get_user
+    from dari.hub.publication import prepare_publication
+
+    with guarded():
+        publication = prepare_publication(site_folder, identifier or f"{site}-cdm")
+        with _session(db) as session, session.begin():
+            publish_dataset(
+                session,
+                get_user(session, steward),
+                site,
+                publication.record,
+                publication.characterisation,
+                publication.quality_score,
+            )
+    err.print(f"published {publication.record.identifier} ({publication.record.number_of_unique_individuals} persons)")
+
+
+@audit_app.command("verify")
+def audit_verify(db: DbOption = "hub.db") -> None:
+    """Recompute the audit log's hash chain; exit 6 and say where when an entry was edited, deleted or moved."""
+    from dari.hub.audit import verify
+
+    with guarded(), _session(db) as session:
+        result = verify(session)
+    if result.ok:
+        out.print(f"audit log intact: {result.entries} entries, hash chain verified")
+        return
+    for problem in result.problems:
+        out.print(f"entry {problem.seq}: {problem.kind}: {problem.message}")
+    err.print(f"[bold red]audit log tampered with[/]: {len(result.problems)} problem(s) in {result.entries} entries")
+    raise typer.Exit(6)
+
+
+def _session(db: str) -> Session:
+    """A session on a migrated hub store."""
+    from dari.hub.db.engine import make_engine, require_schema, session_factory
+
+    engine = make_engine(db)
+    require_schema(engine)
+    return session_factory(engine)()
