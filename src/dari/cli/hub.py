@@ -55,6 +55,11 @@ def serve(
         raise typer.BadParameter("plain-HTTP cookies are allowed on loopback only", param_hint="--insecure-cookies")
     with guarded():
         application = create_app(HubSettings(database=db, secure_cookies=not insecure_cookies))
+    import threading
+
+    from dari.hub.web.search_service import concept_index
+
+    threading.Thread(target=concept_index, daemon=True).start()  # load the analysers before the first search
     err.print(f"dari hub on http://{host}:{port}/ (API docs at /api/docs)")
     uvicorn.run(application, host=host, port=port, log_level="warning")
 

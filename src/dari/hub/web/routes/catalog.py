@@ -53,16 +53,16 @@ def catalog_page(
     user: Searcher,
     lang: Lang,
     q: Annotated[str, Query(max_length=500)] = "",
-    kind: Annotated[str | None, Query(pattern="^(dataset|concept)$")] = None,
+    kind: Annotated[str, Query(pattern="^(dataset|concept)?$")] = "",
 ) -> Response:
     """The catalog: every dataset, or the ranked results of a search (htmx swaps only the results)."""
-    hits = search_hits(request, session, q, kind) if q.strip() else []
+    hits = search_hits(request, session, q, kind or None) if q.strip() else []
     context = {
         "lang": lang,
         "user": user,
         "csrf": web.csrf_token,
         "q": q,
-        "kind": kind or "",
+        "kind": kind,
         "hits": hits,
         "datasets": list_datasets(session),
     }
