@@ -1,0 +1,110 @@
+"""Terminology codes of a feature spec → this CDM's concept ids, looked up in its own vocabulary tables.
+
+Sites number local concepts as they like (dari's synthetic sites use ids above 2,000,000,000), so ids are never
+written into a spec or into code: LOINC and UCUM codes are found by vocabulary_id + concept_code, SNOMED CT
+descendants through `concept_ancestor` (or dari's shipped hierarchy when a CDM left that table empty).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dari.cdm.store import CdmStore
+from dari.models.codes import LabCode
+from dari.models.feature_spec import ConditionSource
+from dari.vocab import normalise_kcd_code, shipped_vocabulary
+
+# Athena's standard Gender concepts; a CDM built on Athena uses these, dari's own vocabulary local ones (found
+# by code 'M'/'F' in vocabulary 'Gender').
+ATHENA_MALE = 8507
+ATHENA_FEMALE = 8532
+KCD_VOCABULARIES = ("KCD8", "KCD7")
+
+
+@dataclass
+class ConceptLookup:
+    """Looks codes up in one CDM, noting codes it does not have (a feature that can never be found)."""
+
+    store: CdmStore
+    notes: list[str] = field(default_factory=list)
+    _has_ancestry: bool | None = None
+
+    def _ids(self, vocabulary: str, codes: tuple[str, ...]) -> dict[str, list[int]]:
+        if not codes:
+            return {}
+        marks = ", ".join("?" for _ in codes)
+        rows = self.store.query(
+            f"SELECT concept_code, concept_id FROM concept WHERE vocabulary_id = ? AND concept_code IN ({marks})",
+            [vocabulary, *codes],
+        )
+        found: dict[str, list[int]] = {}
+        for code, cid in rows:
+            found.setdefault(str(code), []).append(int(cid))
+        for code in codes:
+            if code not in found:
+                self.notes.append(f"{vocabulary} {code} is not in this CDM's concept table")
+        return found
+
+    def lab_pairs(self, code: LabCode) -> list[tuple[int, int, float]]:
+        """(measurement concept id, unit concept id, factor to the spec's unit) for every accepted pairing."""
+        measurements = [cid for ids in self._ids("LOINC", code.codes).values() for cid in ids]
+        factors = [(code.unit, 1.0), *((c.unit, c.factor) for c in code.convert)]
+        unit_ids = self._ids("UCUM", tuple(unit for unit, _ in factors))
+        return [(m, u, factor) for unit, factor in factors for m in measurements for u in unit_ids.get(unit, [])]
+
+    def lab_ids(self, code: LabCode) -> list[int]:
+        """Measurement concept ids of the code's LOINC codes, whatever the unit."""
+        return sorted({cid for ids in self._ids("LOINC", code.codes).values() for cid in ids})
+
+    def _ancestry_populated(self) -> bool:
+        if self._has_ancestry is None:
+            self._has_ancestry = bool(self.store.query("SELECT count(*) FROM concept_ancestor")[0][0])
+            if not self._has_ancestry:
+                self.notes.append("concept_ancestor is empty: SNOMED descendants from dari's shipped hierarchy")
+        return self._has_ancestry
+
+    def condition_ids(self, source: ConditionSource) -> tuple[list[int], list[int]]:
+        """(standard condition concept ids incl. descendants, KCD source concept ids) for a condition."""
+        standard: set[int] = set()
+        if source.snomed:
+            found = self._ids("SNOMED", source.snomed)
+            standard = {cid for ids in found.values() for cid in ids}
+            if standard and self._ancestry_populated():
+                marks = ", ".join("?" for _ in standard)
+                rows = self.store.query(
+                    f"SELECT descendant_concept_id FROM concept_ancestor WHERE ancestor_concept_id IN ({marks})",
+                    sorted(standard),
+                )
+                standard |= {int(r[0]) for r in rows}
+            elif standard:
+                standard |= set(self._shipped_descendants(source.snomed))
+        return sorted(standard), self._kcd_ids(source.kcd)
+
+    def _shipped_descendants(self, codes: tuple[str, ...]) -> list[int]:
+        vocab = shipped_vocabulary()
+        names: set[str] = set()
+        for code in codes:
+            concept = vocab.find_code("SNOMED", code)
+            if concept is not None:
+                names |= {c.concept_code for c in vocab.descendants(concept.concept_id, include_self=True)}
+        found = self._ids("SNOMED", tuple(sorted(names)))
+        return [cid for ids in found.values() for cid in ids]
+
+    def _kcd_ids(self, prefixes: tuple[str, ...]) -> list[int]:
+        if not prefixes:
+            return []
+        marks = ", ".join("?" for _ in KCD_VOCABULARIES)
+        rows = self.store.query(
+            f"SELECT concept_code, concept_id FROM concept WHERE vocabulary_id IN ({marks})", list(KCD_VOCABULARIES)
+        )
+        ids = sorted({int(cid) for code, cid in rows if normalise_kcd_code(str(code)).startswith(prefixes)})
+        if not ids:
+            self.notes.append(f"no KCD concept in this CDM starts with {', '.join(prefixes)}")
+        return ids
+
+    def gender_ids(self) -> tuple[list[int], list[int]]:
+        """(male concept ids, female concept ids)."""
+        rows = self.store.query("SELECT concept_code, concept_id FROM concept WHERE vocabulary_id = 'Gender'")
+        male = {ATHENA_MALE} | {int(cid) for code, cid in rows if str(code) == "M"}
+        female = {ATHENA_FEMALE} | {int(cid) for code, cid in rows if str(code) == "F"}
+        return sorted(male), sorted(female)
