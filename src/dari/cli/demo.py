@@ -1,4 +1,4 @@
-"""`dari demo`: build a small network on the embedded defaults, pseudonymise each site, show what each holds."""
+"""`dari demo`: build a small network, pseudonymise each site, show what each holds, publish to a demo hub."""
 
 from __future__ import annotations
 
@@ -8,11 +8,15 @@ from typing import Annotated, cast
 
 import typer
 
+from dari.catalog.characterise import characterise
+from dari.catalog.dataset import describe
 from dari.cdm.store import open_store
 from dari.cdm.summary import summarise
 from dari.cli.cdm import render_summary
 from dari.cli.console import err, guarded, out, progress_bar
 from dari.cli.synth import render_results
+from dari.hub.demo_setup import build_demo_hub
+from dari.hub.publication import Publication
 from dari.privacy.ingest import PseudonymisationRecord, run_ingest
 from dari.privacy.keys import create_key_file
 from dari.quality import run_checks
@@ -37,6 +41,7 @@ def demo(
                 advance=lambda site, n: bar.advance(tasks[site], n),
             )
         render_results(results, time.perf_counter() - start)
+        publications: dict[str, Publication] = {}
         for r in results:
             # Each site under its own key, kept beside (not inside) the site folders, as a hospital would.
             key = out_dir / "keys" / f"{r.profile.site_id}.key"
@@ -47,8 +52,18 @@ def demo(
             try:
                 summary = summarise(store)
                 quality = run_checks(store)
+                characterisation = characterise(store)
+                dataset = describe(
+                    store,
+                    characterisation,
+                    identifier=f"{r.profile.site_id}-cdm",
+                    quality_score=quality.summary.overall_score,
+                )
             finally:
                 store.close()
+            publications[r.profile.site_id] = Publication(
+                record=dataset, characterisation=characterisation, quality_score=quality.summary.overall_score
+            )
             summary.label = f"{r.profile.site_id} · {r.profile.name_ko} ({r.profile.name_en})"
             render_summary(summary)
             score = quality.summary.overall_score
@@ -57,6 +72,16 @@ def demo(
                 f"({quality.summary.passed} passed, {quality.summary.failed} failed)"
             )
             out.print(_risk_line(record))
+        hub = build_demo_hub(out_dir, publications)
+    out.print(
+        f"hub: {len(publications)} sites published to the catalog; application {hub.application_id} approved by the "
+        f"DRBs of site-1 and site-3 → grant {hub.grant_id}"
+    )
+    out.print(f"portal: dari hub serve --db {hub.database} --insecure-cookies  →  http://127.0.0.1:8700/")
+    out.print(
+        f"demo logins (password {hub.password}, also in {hub.logins_file}): researcher, drb1, drb2a, drb2b, drb3, "
+        "steward1-3, admin, vendor, clinician"
+    )
     err.print(
         f"demo network in {out_dir}/ — try: dari cdm check {out_dir}/site-1, "
         f"open {out_dir}/site-1/reports/pseudonymisation.html"
