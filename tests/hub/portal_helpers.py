@@ -25,6 +25,7 @@ ROLE_USERS = {
     "researcher": "researcher",
     "ai_vendor": "vendor",
     "clinician": "clinician",
+    "deployment_approver": "approver1",
 }
 
 

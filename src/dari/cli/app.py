@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from dari import __version__
-from dari.cli import cdm, demo, econ, hub, privacy, site, synth
+from dari.cli import cdm, demo, deploy, econ, hub, privacy, site, synth
 
 app = typer.Typer(
     help="dari (다리): hospital data to routine use of medical AI.",
@@ -14,6 +14,7 @@ app = typer.Typer(
 )
 app.command("synth")(synth.synth)
 app.command("demo")(demo.demo)
+app.command("deploy")(deploy.deploy)
 app.add_typer(site.app, name="site")
 app.add_typer(cdm.app, name="cdm")
 app.add_typer(privacy.app, name="privacy")

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from dari.cli import deploy
 from dari.cli.console import err, guarded, out
 
 if TYPE_CHECKING:
@@ -18,6 +19,9 @@ site_app = typer.Typer(help="Sites (hospitals) of the consortium.", no_args_is_h
 audit_app = typer.Typer(help="The hub's tamper-evident audit log.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(site_app, name="site")
+app.add_typer(deploy.model_app, name="model")
+app.add_typer(deploy.report_app, name="report")
+app.add_typer(deploy.deployment_app, name="deployment")
 
 DbOption = Annotated[
     str, typer.Option("--db", envvar="DARI_HUB_DB", help="Hub store: SQLite file or postgresql:// URL.")

@@ -40,6 +40,9 @@ DEMO_PEOPLE: tuple[DemoPerson, ...] = (
     DemoPerson(username="drb2a", display_name="site-2 심의위원 A", role=Role.DRB_MEMBER, site_id="site-2"),
     DemoPerson(username="drb2b", display_name="site-2 심의위원 B", role=Role.DRB_MEMBER, site_id="site-2"),
     DemoPerson(username="drb3", display_name="site-3 심의위원", role=Role.DRB_MEMBER, site_id="site-3"),
+    DemoPerson(
+        username="approver1", display_name="site-1 AI 도입 승인 위원", role=Role.DEPLOYMENT_APPROVER, site_id="site-1"
+    ),
 )
 
 

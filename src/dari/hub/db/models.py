@@ -171,3 +171,44 @@ class AuditEntry(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class RegisteredModel(Base):
+    """A model in the hub's registry, known by the SHA-256 of its ONNX file."""
+
+    __tablename__ = "registered_model"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    version: Mapped[str] = mapped_column(String(50))
+    card: Mapped[dict[str, Any]] = mapped_column(JSON)
+    registered_by: Mapped[int] = mapped_column(ForeignKey("hub_user.id"))
+    registered_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ValidationReport(Base):
+    """A multicenter validation report of a registered model (its results file hashed, its sites listed)."""
+
+    __tablename__ = "validation_report"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    model_sha256: Mapped[str] = mapped_column(ForeignKey("registered_model.sha256"))
+    results_sha256: Mapped[str] = mapped_column(String(64))
+    sites: Mapped[list[str]] = mapped_column(JSON)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON)
+    submitted_by: Mapped[int] = mapped_column(ForeignKey("hub_user.id"))
+    submitted_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    model: Mapped[RegisteredModel] = relationship(lazy="selectin")
+
+
+class DeploymentApproval(Base):
+    """A site's approval of a validation report for use in its care; withdrawn at once when needed."""
+
+    __tablename__ = "deployment_approval"
+    __table_args__ = (UniqueConstraint("report_id", "site_id", name="uq_approval_per_site"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[str] = mapped_column(ForeignKey("validation_report.id"))
+    site_id: Mapped[str] = mapped_column(ForeignKey("site.id"))
+    approver_id: Mapped[int] = mapped_column(ForeignKey("hub_user.id"))
+    approved_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    withdraw_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    report: Mapped[ValidationReport] = relationship(lazy="selectin")

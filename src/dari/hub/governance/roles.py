@@ -14,6 +14,7 @@ class Role(StrEnum):
     RESEARCHER = "researcher"
     AI_VENDOR = "ai_vendor"
     CLINICIAN = "clinician"
+    DEPLOYMENT_APPROVER = "deployment_approver"
 
 
 ROLE_LABELS: dict[Role, tuple[str, str]] = {
@@ -23,9 +24,10 @@ ROLE_LABELS: dict[Role, tuple[str, str]] = {
     Role.RESEARCHER: ("연구자", "Researcher"),
     Role.AI_VENDOR: ("AI 기업", "AI vendor"),
     Role.CLINICIAN: ("임상의", "Clinician"),
+    Role.DEPLOYMENT_APPROVER: ("AI 도입 승인 위원", "Deployment approver (site AI committee)"),
 }
 
-SITE_ROLES = frozenset({Role.DATA_STEWARD, Role.DRB_MEMBER})
+SITE_ROLES = frozenset({Role.DATA_STEWARD, Role.DRB_MEMBER, Role.DEPLOYMENT_APPROVER})
 APPLICANT_ROLES = frozenset({Role.RESEARCHER, Role.AI_VENDOR})
 
 
@@ -39,6 +41,8 @@ class Permission(StrEnum):
     REVOKE_GRANT = "revoke_grant"
     VIEW_AUDIT = "view_audit"
     MANAGE_USERS = "manage_users"
+    REGISTER_MODEL = "register_model"
+    APPROVE_DEPLOYMENT = "approve_deployment"
 
 
 # Rules as data: which role holds which permission (site scoping is checked where the site is known).
@@ -50,6 +54,8 @@ PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.REVOKE_GRANT: frozenset({Role.PLATFORM_ADMIN, Role.DRB_MEMBER}),
     Permission.VIEW_AUDIT: frozenset({Role.PLATFORM_ADMIN, Role.DRB_MEMBER, Role.DATA_STEWARD}),
     Permission.MANAGE_USERS: frozenset({Role.PLATFORM_ADMIN}),
+    Permission.REGISTER_MODEL: frozenset({Role.AI_VENDOR, Role.RESEARCHER, Role.PLATFORM_ADMIN}),
+    Permission.APPROVE_DEPLOYMENT: frozenset({Role.DEPLOYMENT_APPROVER}),
 }
 
 
