@@ -228,6 +228,11 @@ def copy_duckdb_to_postgres(source: Path, target_url: str, *, batch_rows: int = 
                 counts[table.name] = n
             con.execute(f"DROP SCHEMA IF EXISTS {quote_ident(schema)} CASCADE")
             con.execute(f"ALTER SCHEMA {quote_ident(staging)} RENAME TO {quote_ident(schema)}")
+        # Fresh tables carry no planner statistics: PostgreSQL then guesses one row per table and picks plans that
+        # ran a cohort query for over 14 minutes instead of 3 s. ANALYZE cannot run inside the swap's transaction.
+        with psycopg.connect(libpq_url, autocommit=True) as con:
+            for name in counts:
+                con.execute(f"ANALYZE {quote_ident(schema)}.{quote_ident(name)}")
     finally:
         src.close()
     return counts

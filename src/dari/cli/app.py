@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from dari import __version__
-from dari.cli import cdm, demo, deploy, econ, hub, privacy, site, synth
+from dari.cli import cdm, demo, deploy, econ, hub, privacy, site, synth, validate
 
 app = typer.Typer(
     help="dari (다리): hospital data to routine use of medical AI.",
@@ -15,6 +17,7 @@ app = typer.Typer(
 app.command("synth")(synth.synth)
 app.command("demo")(demo.demo)
 app.command("deploy")(deploy.deploy)
+app.command("validate")(validate.validate)
 app.add_typer(site.app, name="site")
 app.add_typer(cdm.app, name="cdm")
 app.add_typer(privacy.app, name="privacy")
@@ -38,6 +41,27 @@ def _root(
     """dari (다리): hospital data to routine use of medical AI."""
 
 
+# Options that take several values after one flag, as a shell glob gives them: `--sites data/site-*`.
+_MULTI_VALUE_OPTIONS = frozenset({"--sites"})
+
+
+def expand_multi_value_options(argv: list[str]) -> list[str]:
+    """`--sites a b c` → `--sites a --sites b --sites c` (Click options take one value per flag)."""
+    expanded: list[str] = []
+    current: str | None = None
+    for arg in argv:
+        if arg in _MULTI_VALUE_OPTIONS:
+            current = arg
+            expanded.append(arg)
+        elif current and not arg.startswith("-") and expanded[-1] != current:
+            expanded += [current, arg]
+        else:
+            if arg.startswith("-"):
+                current = None
+            expanded.append(arg)
+    return expanded
+
+
 def main() -> None:
     """Entry point of the `dari` console script."""
-    app()
+    app(args=expand_multi_value_options(sys.argv[1:]), prog_name="dari")

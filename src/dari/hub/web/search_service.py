@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import functools
 import threading
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from dari.catalog.dataset import DatasetRecord
 from dari.hub.catalog import list_datasets
-from dari.hub.search.documents import concept_documents, dataset_document
+from dari.hub.search.documents import SearchDocument, concept_documents, dataset_document
 from dari.hub.search.engine import SearchIndex
 from dari.hub.settings import HubSettings
 from dari.vocab import shipped_vocabulary
@@ -45,5 +45,5 @@ class CatalogSearch:
                 self._index = self._index.with_documents([_document(record)])
 
 
-def _document(record: dict[str, Any]) -> Any:
-    return dataset_document(cast(Any, DatasetRecord.model_validate(record)))
+def _document(record: dict[str, Any]) -> SearchDocument:
+    return dataset_document(DatasetRecord.model_validate(record))

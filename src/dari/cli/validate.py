@@ -1,0 +1,187 @@
+"""`dari validate`: multicenter validation of a model through the federated engine (Flower simulation).
+
+Each site folder becomes one virtual Flower SuperNode; the job follows exactly the path of a deployment (grant
+check at the site, aggregates only out). `--centralised` and `--export-predictions` read rows directly and are
+allowed on synthetic site folders only.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+
+from dari.cli.console import err, guarded, step_printer
+from dari.errors import InputError
+from dari.federation.flower.grants import (
+    GrantChecker,
+    HubApiGrantChecker,
+    HubStoreGrantChecker,
+    SyntheticOnlyGrantChecker,
+    is_synthetic_site,
+)
+from dari.federation.flower.jobs import ValidationRun
+from dari.federation.flower.simulation import run_validation, site_ids
+from dari.federation.flower.site_work import score_site
+from dari.models import OnnxModel, load_spec
+from dari.models.reference import reference_model_paths
+from dari.validation import PooledMetrics, ValidationSpec, centralised_pooled_metrics
+
+
+def summary(m: PooledMetrics | Any) -> dict[str, Any]:
+    """The headline figures of a pooled or site result (the keys every consumer of the JSON can rely on)."""
+    if isinstance(m, PooledMetrics):
+        return {
+            "n": m.n,
+            "events": m.events,
+            "auroc": m.auroc.estimate,
+            "auroc_ci": [m.auroc.ci_low, m.auroc.ci_high],
+            "calibration_slope": m.calibration_slope.estimate,
+            "calibration_intercept": m.citl.estimate,
+            "brier": m.brier.brier,
+        }
+    return {
+        "n": m.n,
+        "events": m.events,
+        "auroc": m.auroc.estimate,
+        "auroc_ci": [m.auroc.ci_low, m.auroc.ci_high],
+        "calibration_slope": m.calibration.slope.estimate,
+        "calibration_intercept": m.calibration.citl.estimate,
+        "brier": m.calibration.brier.brier,
+    }
+
+
+def result_json(run: ValidationRun, centralised: PooledMetrics | None) -> dict[str, Any]:
+    """The result file: headline figures per site and pooled, then the full records (aggregates only)."""
+    sites = {
+        s: {"status": r.status, "reason": r.reason, **(summary(r.metrics) if r.metrics else {})}
+        for s, r in run.sites.items()
+    }
+    out: dict[str, Any] = {
+        "job_id": run.job_id,
+        "model_sha256": run.model_sha256,
+        "engine": run.engine,
+        "sites": sites,
+        "covered": list(run.covered),
+        "refused": list(run.refused),
+        "failed": list(run.failed),
+        "pooled": {"sites": list(run.covered), **summary(run.pooled)} if run.pooled else None,
+        "meta_analysis": {
+            k: {"estimate": v.estimate, "ci": [v.ci_low, v.ci_high], "pi": [v.pi_low, v.pi_high], "i2": v.i2, "k": v.k}
+            for k, v in run.meta_analysis.items()
+        },
+        "detail": json.loads(run.model_dump_json()),
+    }
+    if centralised is not None:
+        out["centralised"] = {"note": "computed on pooled rows: synthetic data only", **summary(centralised)}
+    return out
+
+
+def _checker(
+    sites: list[Path],
+    requester: str | None,
+    hub_db: Path | None,
+    hub_url: str | None,
+    hub_token: str | None,
+    no_governance: bool,
+) -> GrantChecker:
+    chosen = sum(x is not None for x in (hub_db, hub_url)) + int(no_governance)
+    if chosen != 1:
+        raise InputError("give exactly one of --hub-db, --hub-url (with --hub-token) or --no-governance")
+    if hub_url is not None:
+        if not hub_token:
+            raise InputError("--hub-url needs --hub-token")
+        return HubApiGrantChecker(hub_url, hub_token)
+    if hub_db is not None:
+        return HubStoreGrantChecker.from_url(hub_db)
+    _require_synthetic(sites, "--no-governance")
+    return SyntheticOnlyGrantChecker({f"{s}-cdm": f for s, f in zip(site_ids(sites), sites, strict=True)})
+
+
+def _require_synthetic(sites: list[Path], option: str) -> None:
+    real = [str(s) for s in sites if not is_synthetic_site(s)]
+    if real:
+        raise InputError(f"{option} is allowed only on synthetic site folders (no truth/ marker): {', '.join(real)}")
+
+
+def centralised_rows(sites: list[Path], model_path: Path, spec_path: Path) -> list[tuple[str, Any]]:
+    """Every site's scored cohort, read directly (synthetic data only)."""
+    spec = load_spec(spec_path)
+    model = OnnxModel.load(model_path, spec=spec)
+    return [(s, score_site(f, model, spec)) for s, f in zip(site_ids(sites), sites, strict=True)]
+
+
+def validate(
+    sites: Annotated[list[Path], typer.Option("--sites", help="Site folders (one per hospital).")],
+    model: Annotated[str, typer.Option("--model", help="ONNX model file, or 'reference'.")] = "reference",
+    spec: Annotated[Path | None, typer.Option("--spec", help="Feature spec (features.json).")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the results here.")] = None,
+    threshold: Annotated[float, typer.Option(help="Declared operating threshold.")] = 0.5,
+    centralised: Annotated[bool, typer.Option(help="Also compute on pooled rows (synthetic only).")] = False,
+    export_predictions: Annotated[Path | None, typer.Option(help="CSV site,person_id,y_true,y_score.")] = None,
+    requester: Annotated[str, typer.Option(help="Username the grant is checked for.")] = "researcher",
+    hub_db: Annotated[Path | None, typer.Option(help="Hub store (SQLite file) to check grants in.")] = None,
+    hub_url: Annotated[str | None, typer.Option(help="Hub URL to check grants with.")] = None,
+    hub_token: Annotated[str | None, typer.Option(help="API token for --hub-url.", envvar="DARI_HUB_TOKEN")] = None,
+    no_governance: Annotated[bool, typer.Option(help="No hub: synthetic site folders only.")] = False,
+) -> None:
+    """Validate a model across sites with the federated engine; only aggregates leave each site."""
+    with guarded():
+        if model == "reference":
+            ref = reference_model_paths()
+            model_path, spec_path = ref.model, spec or ref.spec
+        else:
+            if spec is None:
+                raise InputError("--spec is required unless --model reference")
+            model_path, spec_path = Path(model), spec
+        if not 0 < threshold < 1:
+            raise InputError(f"--threshold must lie strictly between 0 and 1, got {threshold}")
+        checker = _checker(sites, requester, hub_db, hub_url, hub_token, no_governance)
+        started = time.monotonic()
+        run = run_validation(
+            sites,
+            model_path,
+            spec_path,
+            grant_checker=checker,
+            requester=requester,
+            threshold=threshold,
+            progress=step_printer("validate"),
+        )
+        federated_s = time.monotonic() - started
+        central = None
+        if centralised or export_predictions:
+            _require_synthetic(sites, "--centralised/--export-predictions")
+            started = time.monotonic()
+            rows = centralised_rows(sites, model_path, spec_path)
+            if centralised:  # over the sites the federated result covers, so the two are comparable
+                both = [r for s, r in rows if s in run.covered]
+                if both:
+                    yc, pc = np.concatenate([r.y for r in both]), np.concatenate([r.p for r in both])
+                    central = centralised_pooled_metrics(yc, pc, ValidationSpec(threshold=threshold), sites=len(both))
+            err.print(f"[dim]validate[/] centralised on pooled rows: {time.monotonic() - started:.1f} s")
+            if export_predictions:
+                with export_predictions.open("w", newline="", encoding="utf-8") as f:
+                    w = csv.writer(f)
+                    w.writerow(["site", "person_id", "y_true", "y_score"])
+                    for s, r in rows:
+                        w.writerows(
+                            (s, int(i), int(t), float(q)) for i, t, q in zip(r.person_id, r.y, r.p, strict=True)
+                        )
+        err.print(
+            f"[dim]validate[/] federated (simulation engine): {federated_s:.1f} s; covered "
+            f"{', '.join(run.covered) or 'no site'}; refused {', '.join(run.refused) or 'none'}; "
+            f"failed {', '.join(run.failed) or 'none'}"
+        )
+        doc = result_json(run, central)
+        text = json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=True)
+        if json_out:
+            json_out.write_text(text + "\n", encoding="utf-8")
+        else:
+            typer.echo(text)
+        if run.pooled is None:
+            raise typer.Exit(3)

@@ -1,0 +1,286 @@
+"""A resolved cohort definition as Ibis expressions over the site's CDM (one expression, DuckDB or PostgreSQL).
+
+Semantics, documented in docs/cohort-definitions.md:
+- candidate index events: the concept set's events in the index domain (`first`: only each person's earliest,
+  taken before any other filter, as OHDSI's "first time in the person's history"; `all`: every event date);
+  an event outside every observation period is no candidate (as in circe);
+- each attrition step is a flag on a candidate event: observation window, age, sex, then each inclusion rule in
+  order; a person passes step k when at least one of their events passes steps 0..k;
+- inclusion rules count events whose start date lies in [index + start_days, index + end_days] (both ends
+  inclusive) and inside the index event's observation period;
+- the cohort holds one entry per person: the earliest event passing every step; exit is index + days (never past
+  the observation period's end) or the end of the observation period.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import ibis  # type: ignore[import-untyped]
+import ibis.expr.types as ir  # type: ignore[import-untyped]
+from ibis.backends.sql import SQLBackend  # type: ignore[import-untyped]
+
+from dari.cdm.store import CdmStore
+from dari.cohort.backend import cdm_table, ibis_session
+from dari.cohort.definition import (
+    CohortDefinition,
+    FixedOffsetExit,
+    IndexEvent,
+    ObservationEndExit,
+    ValueRange,
+    Window,
+)
+from dari.cohort.resolve import ResolvedDefinition, resolve_definition
+
+KEY = ("person_id", "index_date", "op_start")
+
+
+@dataclass(frozen=True)
+class DomainColumns:
+    """Where a domain's events live: table, concept column, start-date column, primary key."""
+
+    table: str
+    concept: str
+    date: str
+    event_id: str
+
+
+DOMAINS: dict[str, DomainColumns] = {
+    "condition_occurrence": DomainColumns(
+        "condition_occurrence", "condition_concept_id", "condition_start_date", "condition_occurrence_id"
+    ),
+    "drug_exposure": DomainColumns("drug_exposure", "drug_concept_id", "drug_exposure_start_date", "drug_exposure_id"),
+    "measurement": DomainColumns("measurement", "measurement_concept_id", "measurement_date", "measurement_id"),
+    "procedure_occurrence": DomainColumns(
+        "procedure_occurrence", "procedure_concept_id", "procedure_date", "procedure_occurrence_id"
+    ),
+    "observation": DomainColumns("observation", "observation_concept_id", "observation_date", "observation_id"),
+    "visit_occurrence": DomainColumns(
+        "visit_occurrence", "visit_concept_id", "visit_start_date", "visit_occurrence_id"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class CompiledCohort:
+    """Candidate index events with per-step flags `flag_k` and cumulative `step_k`, and how to pick entries."""
+
+    events: ir.Table
+    steps: tuple[str, ...]
+    exit: FixedOffsetExit | ObservationEndExit
+
+    def entries(self, events: ir.Table | None = None) -> ir.Table:
+        """The cohort, one row per person, from `events` (default: the compiled, not materialised, events)."""
+        return _entries(self.events if events is None else events, len(self.steps) - 1, self.exit)
+
+
+def shift(date: ir.DateValue, days: int) -> ir.DateValue:
+    """date + days, still a DATE on both backends (date + interval is a TIMESTAMP in PostgreSQL)."""
+    return (date.cast("timestamp") + ibis.interval(days=days)).cast("date")
+
+
+def domain_events(
+    backend: SQLBackend,
+    domain: str,
+    concept_ids: Sequence[int],
+    value: ValueRange | None = None,
+    unit_id: int | None = None,
+) -> ir.Table:
+    """Events of the concepts in a domain: person_id, event_date, event_id (and value for measurements)."""
+    cols = DOMAINS[domain]
+    t = cdm_table(backend, cols.table)
+    preds = [t[cols.concept].isin(list(concept_ids))]
+    out = {
+        "person_id": t.person_id.cast("int64"),
+        "event_date": t[cols.date],
+        "event_id": t[cols.event_id].cast("int64"),
+    }
+    if domain == "measurement":
+        v = t.value_as_number.cast("float64")
+        out["value"] = v
+        if value is not None:
+            preds += _value_predicates(v, value)
+        if unit_id is not None:
+            preds.append(t.unit_concept_id == unit_id)
+    return t.filter(*preds).select(**out)
+
+
+def _value_predicates(v: ir.FloatingValue, r: ValueRange) -> list[ir.BooleanValue]:
+    preds: list[ir.BooleanValue] = []
+    if r.gt is not None:
+        preds.append(v > r.gt)
+    if r.gte is not None:
+        preds.append(v >= r.gte)
+    if r.lt is not None:
+        preds.append(v < r.lt)
+    if r.lte is not None:
+        preds.append(v <= r.lte)
+    return preds
+
+
+def window_join(index: ir.Table, events: ir.Table, window: Window, *, within_observation: bool = True) -> ir.Table:
+    """Pairs (index row, event) with the event's date in the window around index_date (both ends inclusive)."""
+    preds = [index.person_id == events.person_id]
+    if within_observation:
+        preds += [events.event_date >= index.op_start, events.event_date <= index.op_end]
+    if window.start_days is not None:
+        preds.append(events.event_date >= shift(index.index_date, window.start_days))
+    if window.end_days is not None:
+        preds.append(events.event_date <= shift(index.index_date, window.end_days))
+    return index.join(events, preds).select(*[index[k] for k in KEY], *[c for c in events.columns if c not in KEY])
+
+
+def window_counts(index: ir.Table, events: ir.Table, window: Window, name: str) -> ir.Table:
+    """KEY + `name` = number of events in the window, for index rows with at least one such event."""
+    pairs = window_join(index, events, window)
+    return pairs.group_by(list(KEY)).agg(**{name: pairs.count()})
+
+
+def attach_counts(index: ir.Table, counts: ir.Table, name: str) -> ir.Table:
+    """Every index row with the count `name` from `counts` (0 where it has no row)."""
+    joined = index.left_join(counts, list(KEY))
+    return joined.select(*[index[c] for c in index.columns], **{name: joined[name].fill_null(0)})
+
+
+def _occurrence_ok(n: ir.IntegerValue, kind: Literal["at_least", "at_most", "exactly"], count: int) -> ir.BooleanValue:
+    if kind == "at_least":
+        return n >= count
+    if kind == "at_most":
+        return n <= count
+    return n == count
+
+
+def _candidates(backend: SQLBackend, d: CohortDefinition, r: ResolvedDefinition) -> ir.Table:
+    ix = d.index
+    ev = domain_events(backend, ix.domain, r.concept_sets[ix.concept_set], ix.value, r.units.get("index.value.unit"))
+    if ix.occurrence == "first":
+        dates = ev.group_by("person_id").agg(index_date=ev.event_date.min())
+    else:
+        dates = ev.select("person_id", index_date=ev.event_date).distinct()
+    op = cdm_table(backend, "observation_period")
+    person = cdm_table(backend, "person")
+    in_op = dates.join(
+        op,
+        [
+            dates.person_id == op.person_id,
+            dates.index_date >= op.observation_period_start_date,
+            dates.index_date <= op.observation_period_end_date,
+        ],
+    ).select(
+        dates.person_id,
+        dates.index_date,
+        op_start=op.observation_period_start_date,
+        op_end=op.observation_period_end_date,
+    )
+    return in_op.join(person, in_op.person_id == person.person_id).select(
+        in_op,
+        age=(in_op.index_date.year() - person.year_of_birth).cast("int64"),
+        gender_concept_id=person.gender_concept_id.cast("int64"),
+    )
+
+
+def _age_label(low: int | None, high: int | None) -> str:
+    if low is not None and high is not None:
+        return f"age {low} to {high}"
+    return f"age ≥ {low}" if low is not None else f"age ≤ {high}"
+
+
+def _index_flags(t: ir.Table, index: IndexEvent, sexes: Sequence[int]) -> list[tuple[str, ir.BooleanValue]]:
+    flags: list[tuple[str, ir.BooleanValue]] = [("index event", ibis.literal(True))]
+    ow = index.observation_window
+    if ow.prior_days or ow.post_days:
+        ok = ibis.literal(True)
+        if ow.prior_days:
+            ok = ok & (shift(t.op_start, ow.prior_days) <= t.index_date)
+        if ow.post_days:
+            ok = ok & (shift(t.index_date, ow.post_days) <= t.op_end)
+        flags.append((f"observation window ({ow.prior_days} days prior, {ow.post_days} days post)", ok))
+    if index.age is not None:
+        low, high = index.age.min, index.age.max
+        ok = ibis.literal(True)
+        if low is not None:
+            ok = ok & (t.age >= low)
+        if high is not None:
+            ok = ok & (t.age <= high)
+        flags.append((_age_label(low, high), ok))
+    if index.sex is not None:
+        flags.append((f"sex {'/'.join(index.sex)}", t.gender_concept_id.isin(sorted(sexes))))
+    return flags
+
+
+def compile_cohort(backend: SQLBackend, definition: CohortDefinition, resolved: ResolvedDefinition) -> CompiledCohort:
+    """Build the candidate events with their attrition flags and the one-entry-per-person cohort."""
+    events = _candidates(backend, definition, resolved)
+    base = events.select(*KEY, "op_end")
+    joined = events
+    renamed: list[ir.Table] = []
+    for i, rule in enumerate(definition.inclusion_rules):
+        unit = resolved.units.get(f"inclusion_rules[{i}].value.unit")
+        rule_events = domain_events(backend, rule.domain, resolved.concept_sets[rule.concept_set], rule.value, unit)
+        # Every rule counts against the same candidate keys (the expression grows linearly with the rules), and
+        # all counts join in one flat join: Ibis compiles that much faster than a chain of mutates.
+        c = window_counts(base, rule_events, rule.window, f"n_rule_{i}").rename({f"k{i}_{k}": k for k in KEY})
+        joined = joined.left_join(c, [joined[k] == c[f"k{i}_{k}"] for k in KEY])
+        renamed.append(c)
+    # Flags are written over the joined table's own columns: referring to `events` here lets Ibis resolve a key
+    # column to the right-hand copy of a left join (NULL where no event matched).
+    flags = _index_flags(joined, definition.index, list(resolved.sexes.values()))
+    counts = {f"n_rule_{i}": joined[f"n_rule_{i}"].fill_null(0) for i in range(len(renamed))}
+    for i, rule in enumerate(definition.inclusion_rules):
+        flags.append((rule.name, _occurrence_ok(counts[f"n_rule_{i}"], rule.occurrence.type, rule.occurrence.count)))
+    steps: dict[str, ir.BooleanValue] = {}
+    acc: ir.BooleanValue = ibis.literal(True)
+    for k, (_, flag) in enumerate(flags):
+        acc = acc & flag
+        steps[f"step_{k}"] = acc
+    events = joined.select(
+        *[joined[c] for c in events.columns],
+        **counts,
+        **{f"flag_{k}": flag for k, (_, flag) in enumerate(flags)},
+        **steps,
+    )
+    names = tuple(name for name, _ in flags)
+    return CompiledCohort(events=events, steps=names, exit=definition.exit)
+
+
+def _entries(events: ir.Table, last: int, exit_: FixedOffsetExit | ObservationEndExit) -> ir.Table:
+    passed = events.filter(events[f"step_{last}"])
+    first = passed.mutate(
+        rank=ibis.row_number().over(group_by=passed.person_id, order_by=[passed.index_date, passed.op_start])
+    )
+    entry = first.filter(first["rank"] == 0)
+    end: ir.DateValue = entry.op_end
+    if isinstance(exit_, FixedOffsetExit):
+        offset = shift(entry.index_date, exit_.days)
+        end = ibis.ifelse(offset <= entry.op_end, offset, entry.op_end)
+    return entry.select(
+        "person_id",
+        "index_date",
+        "op_start",
+        "op_end",
+        "age",
+        "gender_concept_id",
+        cohort_start_date=entry.index_date,
+        cohort_end_date=end,
+    )
+
+
+def build_cohort(backend: SQLBackend, definition: CohortDefinition, *, site: str) -> CompiledCohort:
+    """Resolve the definition's codes at this site and compile it over the site's CDM."""
+    return compile_cohort(backend, definition, resolve_definition(backend, definition, site=site))
+
+
+def cohort_sql(store: CdmStore, definition: CohortDefinition, *, site: str, dialect: str | None = None) -> str:
+    """The cohort query (person_id, cohort_start_date, cohort_end_date) with this site's concept ids, as SQL.
+
+    For a site's reviewers to read before it runs; `dialect` defaults to the store's own ("duckdb", "postgres").
+    """
+    with ibis_session(store) as backend:
+        query = build_cohort(backend, definition, site=site).entries()
+        return str(
+            ibis.to_sql(
+                query.select("person_id", "cohort_start_date", "cohort_end_date"), dialect=dialect or backend.name
+            )
+        )

@@ -1,0 +1,27 @@
+"""Federated model validation on Flower: the hub's ServerApp, each site's ClientApp, and a simulation runner.
+
+A job (`jobs.JobRequest`) travels from the hub to every site; each site checks the grant (`grants`), scores the
+model on its own CDM and returns only disclosure-controlled aggregates (`jobs.SiteReport`); the hub pools them
+(`dari.validation`) over a few Newton rounds for calibration. `simulation.run_validation` runs the same apps in
+Flower's simulation engine over local site folders. docs/federation.md tells the whole story.
+"""
+
+from dari.federation.flower.grants import (
+    GrantChecker,
+    HubApiGrantChecker,
+    HubStoreGrantChecker,
+    SyntheticOnlyGrantChecker,
+    is_synthetic_site,
+)
+from dari.federation.flower.jobs import JobRequest, SiteReport, ValidationRun
+
+__all__ = [
+    "GrantChecker",
+    "HubApiGrantChecker",
+    "HubStoreGrantChecker",
+    "JobRequest",
+    "SiteReport",
+    "SyntheticOnlyGrantChecker",
+    "ValidationRun",
+    "is_synthetic_site",
+]

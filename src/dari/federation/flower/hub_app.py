@@ -1,0 +1,215 @@
+"""The hub's Flower ServerApp: sends the job, collects the site reports, runs the Newton rounds, pools.
+
+Round 1 (`query.validate`): the job request and the model go to every node; each answers with a `SiteReport`.
+Rounds 2… (`query.calibrate`): `fit_pooled_logistic` of `dari.validation` drives federated Newton–Raphson for
+calibration-in-the-large and the calibration slope, one `send_and_receive` per iteration over the covered sites.
+A site that fails a round is reported as failed and both fits restart without it, so `pooled` always covers
+exactly the sites named in `covered`. Expected sites that never answer are failed ("no reply"), never dropped.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from flwr.app import ConfigRecord, Context, Message, RecordDict
+from flwr.app.typing import ConfigRecordValues
+from flwr.serverapp import Grid, ServerApp
+
+from dari.federation.flower.jobs import CalibrationQuery, CalibrationReply, JobRequest, SiteReport, ValidationRun
+from dari.federation.flower.site_app import PAYLOAD
+from dari.validation import (
+    Estimate,
+    LogisticFit,
+    LogisticParams,
+    LogisticStepStats,
+    MetaAnalysis,
+    OffsetMode,
+    UndefinedMetricWarning,
+    meta_analyse,
+    meta_analyse_auroc,
+    pool_site_statistics,
+)
+
+Progress = Callable[[str], None]
+
+
+class SiteDroppedError(Exception):
+    """A covered site did not answer a Newton round."""
+
+    def __init__(self, site_id: str, reason: str) -> None:
+        super().__init__(f"{site_id}: {reason}")
+        self.site_id, self.reason = site_id, reason
+
+
+@dataclass
+class HubJob:
+    """A job for the ServerApp: the request, the model's bytes, timeouts, and where the result goes."""
+
+    request: JobRequest
+    model_bytes: bytes | None
+    engine: Literal["simulation", "deployment"] = "simulation"
+    node_wait_s: float = 30.0
+    reply_timeout_s: float = 600.0
+    progress: Progress = field(default=lambda _msg: None)
+    result: list[ValidationRun] = field(default_factory=list)
+
+
+def _wait_for_nodes(grid: Grid, expected: int, wait_s: float) -> list[int]:
+    deadline = time.monotonic() + wait_s
+    nodes = list(grid.get_node_ids())
+    while len(nodes) < expected and time.monotonic() < deadline:
+        time.sleep(0.5)
+        nodes = list(grid.get_node_ids())
+    return nodes
+
+
+def _payload(message: Message) -> str:
+    return str(message.content.config_records[PAYLOAD]["json"])
+
+
+def collect_reports(grid: Grid, job: HubJob, nodes: Sequence[int]) -> tuple[dict[str, SiteReport], dict[str, int]]:
+    """Round 1: every node's report, keyed by site id, and which node each covered site is."""
+    content: dict[str, ConfigRecordValues] = {"job": job.request.model_dump_json()}
+    if job.model_bytes is not None:
+        content["model"] = job.model_bytes
+    messages = [
+        Message(RecordDict({PAYLOAD: ConfigRecord(content)}), dst_node_id=n, message_type="query.validate")
+        for n in nodes
+    ]
+    reports: dict[str, SiteReport] = {}
+    node_of: dict[str, int] = {}
+    for reply in grid.send_and_receive(messages, timeout=job.reply_timeout_s):
+        if reply.has_error():
+            job.progress(f"node {reply.metadata.src_node_id} failed: {reply.error.reason}")
+            continue
+        report = SiteReport.model_validate_json(_payload(reply))
+        reports[report.site_id] = report
+        node_of[report.site_id] = reply.metadata.src_node_id
+        job.progress(f"{report.site_id}: {report.status}{' — ' + report.reason if report.reason else ''}")
+    for site_id, dataset in job.request.datasets.items():
+        if site_id not in reports:
+            reports[site_id] = SiteReport(site_id=site_id, dataset_id=dataset, status="failed", reason="no reply")
+    return reports, node_of
+
+
+def _query_round(
+    grid: Grid, job: HubJob, node_of: Mapping[str, int], mode: OffsetMode, params: LogisticParams
+) -> list[LogisticStepStats]:
+    query = CalibrationQuery(job_id=job.request.job_id, offset_mode=mode, params=params)
+    record = RecordDict({PAYLOAD: ConfigRecord({"json": query.model_dump_json()})})
+    messages = [Message(record, dst_node_id=n, message_type="query.calibrate") for n in node_of.values()]
+    answered: dict[str, LogisticStepStats] = {}
+    for reply in grid.send_and_receive(messages, timeout=job.reply_timeout_s):
+        if reply.has_error():
+            continue
+        answer = CalibrationReply.model_validate_json(_payload(reply))
+        if answer.status != "ok" or answer.step is None:
+            raise SiteDroppedError(answer.site_id, f"calibration round {answer.status}: {answer.reason}")
+        answered[answer.site_id] = answer.step
+    for site_id in node_of:
+        if site_id not in answered:
+            raise SiteDroppedError(site_id, "no reply to a calibration round (offline?)")
+    return [answered[s] for s in node_of]
+
+
+def _fits(grid: Grid, job: HubJob, node_of: Mapping[str, int]) -> tuple[LogisticFit, LogisticFit]:
+    from dari.validation import fit_pooled_logistic
+
+    def fit(mode: OffsetMode) -> LogisticFit:
+        return fit_pooled_logistic(lambda params: _query_round(grid, job, node_of, mode, params), mode)
+
+    return fit("citl"), fit("slope")
+
+
+def _meta(reports: Mapping[str, SiteReport], covered: Sequence[str], confidence: float) -> dict[str, MetaAnalysis]:
+    metrics = {s: reports[s].metrics for s in covered}
+    auroc = {
+        s: Estimate(**m.auroc.model_dump(include={"estimate", "se", "ci_low", "ci_high"}))
+        for s, m in metrics.items()
+        if m
+    }
+    slope = {s: m.calibration.slope for s, m in metrics.items() if m}
+    citl = {s: m.calibration.citl for s, m in metrics.items() if m}
+    return {
+        "auroc": meta_analyse_auroc(auroc, confidence=confidence),
+        "calibration_slope": meta_analyse(slope, confidence=confidence),
+        "calibration_intercept": meta_analyse(citl, confidence=confidence),
+    }
+
+
+def run_job(grid: Grid, job: HubJob) -> ValidationRun:
+    """The whole job on a Grid: reports, Newton rounds (restarting without a site that drops), pooling."""
+    started = time.monotonic()
+    expected = len(job.request.datasets)
+    nodes = _wait_for_nodes(grid, expected, job.node_wait_s)
+    job.progress(f"{len(nodes)} of {expected} site nodes connected; sending job {job.request.job_id}")
+    reports, node_of = collect_reports(grid, job, nodes)
+    covered = {s: n for s, n in node_of.items() if reports[s].status == "ok"}
+    pooled = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        while covered:
+            try:
+                job.progress(f"calibration rounds over {', '.join(covered)}")
+                citl, slope = _fits(grid, job, covered)
+            except SiteDroppedError as exc:
+                job.progress(f"{exc.site_id} dropped out: {exc.reason}")
+                old = reports[exc.site_id]
+                reports[exc.site_id] = SiteReport(
+                    site_id=old.site_id,
+                    dataset_id=old.dataset_id,
+                    status="failed",
+                    grant_id=old.grant_id,
+                    reason=exc.reason,
+                )
+                del covered[exc.site_id]
+                continue
+            stats = [r.statistics for s in covered if (r := reports[s]).statistics is not None]
+            pooled = pool_site_statistics(stats, citl, slope, job.request.validation)
+            break
+        meta = _meta(reports, list(covered), job.request.validation.confidence) if covered else {}
+    return ValidationRun(
+        job_id=job.request.job_id,
+        model_sha256=job.request.model_sha256,
+        requester=job.request.requester,
+        sites=dict(sorted(reports.items())),
+        covered=tuple(sorted(covered)),
+        refused=tuple(sorted(s for s, r in reports.items() if r.status == "refused")),
+        failed=tuple(sorted(s for s, r in reports.items() if r.status == "failed")),
+        pooled=pooled,
+        meta_analysis=meta,
+        engine=job.engine,
+        wall_seconds=time.monotonic() - started,
+    )
+
+
+def make_hub_app(job: HubJob) -> ServerApp:
+    """A ServerApp running `job`; the run lands in `job.result`."""
+    app = ServerApp()
+
+    @app.main()
+    def main(grid: Grid, context: Context) -> None:
+        job.result.append(run_job(grid, job))
+
+    return app
+
+
+def _deployed_main(grid: Grid, context: Context) -> None:
+    """Deployment: the job request (JSON) and the model come from files named in the run config
+    (`job-file`, `model-file`); the run is written to `result-file`."""
+    from pathlib import Path
+
+    cfg = context.run_config
+    request = JobRequest.model_validate_json(Path(str(cfg["job-file"])).read_text(encoding="utf-8"))
+    model = Path(str(cfg["model-file"])).read_bytes() if "model-file" in cfg else None
+    run = run_job(grid, HubJob(request=request, model_bytes=model, engine="deployment", node_wait_s=120.0))
+    Path(str(cfg["result-file"])).write_text(run.model_dump_json(indent=2), encoding="utf-8")
+
+
+#: The deployed app (`flwr run` of an app whose pyproject names `dari.federation.flower.hub_app:app`).
+app = ServerApp()
+app.main()(_deployed_main)

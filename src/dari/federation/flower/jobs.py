@@ -1,0 +1,115 @@
+"""Typed records of a federated model-validation job: what the hub sends, what a site returns, what the run gives.
+
+Every record that crosses the wire is a frozen pydantic model with no unknown fields, serialised to JSON inside
+a Flower `ConfigRecord` (the ONNX bytes travel beside it as a `bytes` value). A `SiteReport` holds aggregates
+only: protected site metrics and the sufficient statistics of `dari.validation`, never a row.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from dari.federation.disclosure import DisclosureRules, ProtectedCount
+from dari.models.feature_spec import FeatureSpec, parse_spec
+from dari.validation import (
+    LogisticParams,
+    LogisticStepStats,
+    MetaAnalysis,
+    OffsetMode,
+    PooledMetrics,
+    SiteSufficientStatistics,
+    ValidationMetrics,
+    ValidationSpec,
+)
+
+JobType = Literal["model_validation"]
+SiteStatus = Literal["ok", "refused", "failed"]
+SHA256 = r"^[0-9a-f]{64}$"
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", ser_json_inf_nan="constants")
+
+
+class JobRequest(_Record):
+    """What the hub asks every site: validate this model (by hash) on your dataset under these rules."""
+
+    job_id: str = Field(default_factory=lambda: "job-" + uuid.uuid4().hex[:12], pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    job_type: JobType = "model_validation"
+    requester: str = Field(min_length=1, max_length=64)
+    datasets: dict[str, str] = Field(min_length=1, description="site id → dataset id the grant must cover")
+    expected_grants: dict[str, str] = Field(default_factory=dict, description="dataset id → grant id (optional)")
+    model_sha256: str = Field(pattern=SHA256)
+    model_path: str | None = Field(default=None, description="where a site reads the model, if not sent as bytes")
+    spec_json: str = Field(description="the feature spec (features.json) as JSON text")
+    validation: ValidationSpec = Field(default_factory=ValidationSpec)
+    disclosure: DisclosureRules = Field(default_factory=DisclosureRules)
+
+    @model_validator(mode="after")
+    def _spec_parses(self) -> JobRequest:
+        self.spec()
+        return self
+
+    def spec(self) -> FeatureSpec:
+        """The parsed feature spec."""
+        return parse_spec(self.spec_json, source="job.spec_json")
+
+
+class CalibrationQuery(_Record):
+    """One Newton round: the hub's current parameters for one of the job's two logistic fits."""
+
+    job_id: str
+    offset_mode: OffsetMode
+    params: LogisticParams
+
+
+class SiteReport(_Record):
+    """What one site returns for a job: its status and, when ok, only disclosure-controlled aggregates."""
+
+    site_id: str
+    dataset_id: str | None = None
+    status: SiteStatus
+    reason: str = ""
+    grant_id: str | None = None
+    model_sha256: str | None = None
+    cohort: ProtectedCount | None = Field(default=None, description="cohort size, suppressed/rounded")
+    unscored: ProtectedCount | None = Field(default=None, description="cohort members the model could not score")
+    metrics: ValidationMetrics | None = None
+    statistics: SiteSufficientStatistics | None = None
+
+    @model_validator(mode="after")
+    def _ok_has_results(self) -> SiteReport:
+        if self.status == "ok" and (self.metrics is None or self.statistics is None):
+            raise ValueError("an ok report carries the site metrics and the sufficient statistics")
+        if self.status != "ok" and (self.metrics is not None or self.statistics is not None):
+            raise ValueError("a refused or failed report carries no statistics")
+        return self
+
+
+class CalibrationReply(_Record):
+    """A site's answer to one Newton round: the sums, or why it could not give them."""
+
+    site_id: str
+    status: SiteStatus
+    reason: str = ""
+    step: LogisticStepStats | None = None
+
+
+class ValidationRun(_Record):
+    """The job's outcome: every expected site's report, the pooled metrics over the sites it covers, and the
+    random-effects meta-analysis of the site estimates."""
+
+    job_id: str
+    model_sha256: str
+    requester: str
+    sites: dict[str, SiteReport]
+    covered: tuple[str, ...] = Field(description="sites whose statistics the pooled metrics include")
+    refused: tuple[str, ...]
+    failed: tuple[str, ...]
+    pooled: PooledMetrics | None
+    meta_analysis: dict[str, MetaAnalysis] = Field(default_factory=dict)
+    engine: Literal["simulation", "deployment"]
+    wall_seconds: float = 0.0
