@@ -7,7 +7,7 @@ import sys
 import typer
 
 from dari import __version__
-from dari.cli import cdm, demo, deploy, econ, hub, privacy, site, synth, validate
+from dari.cli import cdm, cds, demo, deploy, econ, hub, privacy, report, site, synth, validate
 
 app = typer.Typer(
     help="dari (다리): hospital data to routine use of medical AI.",
@@ -18,12 +18,14 @@ app.command("synth")(synth.synth)
 app.command("demo")(demo.demo)
 app.command("deploy")(deploy.deploy)
 app.command("validate")(validate.validate)
+app.command("report")(report.report)
 app.add_typer(site.app, name="site")
 app.add_typer(cdm.app, name="cdm")
 app.add_typer(privacy.app, name="privacy")
 app.add_typer(econ.app, name="econ")
 app.add_typer(hub.app, name="hub")
 app.add_typer(hub.audit_app, name="audit")
+app.add_typer(cds.app, name="cds")
 
 
 def _version(value: bool) -> None:

@@ -14,6 +14,7 @@ from dari.cdm.store import open_store
 from dari.cdm.summary import summarise
 from dari.cli.cdm import render_summary
 from dari.cli.console import err, guarded, out, progress_bar
+from dari.cli.demo_validation import report_demo, validate_demo_sites
 from dari.cli.synth import render_results
 from dari.hub.demo_setup import build_demo_hub
 from dari.hub.publication import Publication
@@ -75,8 +76,12 @@ def demo(
         hub = build_demo_hub(out_dir, publications)
     out.print(
         f"hub: {len(publications)} sites published to the catalog; application {hub.application_id} approved by the "
-        f"DRBs of site-1 and site-3 → grant {hub.grant_id}"
+        f"DRBs of site-1 and site-2 (quorum 2) → grant {hub.grant_id}"
     )
+    out.print("federated validation of the reference CKD-progression model (Flower simulation engine):")
+    with guarded():
+        validate_demo_sites(out_dir, [r.folder for r in results], hub.database)
+        report_paths = report_demo(out_dir / "validation" / "results.json", out_dir / "validation")
     out.print(f"portal: dari hub serve --db {hub.database} --insecure-cookies  →  http://127.0.0.1:8700/")
     out.print(
         f"demo logins (password {hub.password}, also in {hub.logins_file}): researcher, drb1, drb2a, drb2b, drb3, "
@@ -86,6 +91,7 @@ def demo(
         f"demo network in {out_dir}/ — try: dari cdm check {out_dir}/site-1, "
         f"open {out_dir}/site-1/reports/pseudonymisation.html"
     )
+    out.print(f"validation report: {report_paths[0]} (also {', '.join(p.name for p in report_paths[1:])})")
 
 
 def _risk_line(record: PseudonymisationRecord) -> str:

@@ -1,4 +1,4 @@
-"""The demo's hub: the synthetic sites publish, and a researcher's application is approved by two site DRBs."""
+"""The demo's hub: the synthetic sites publish; a researcher's application is approved by the DRBs of two sites."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ def build_demo_hub(folder: Path, publications: dict[str, Publication]) -> DemoHu
 
 
 def _approved_application(factory: sessionmaker[Session], sites: list[str]) -> tuple[int, str | None]:
-    chosen = [s for s in ("site-1", "site-3") if s in sites] or sites[:1]
+    chosen = [s for s in ("site-1", "site-2") if s in sites] or sites[:1]
     today = dt.date.today()
     with factory() as session, session.begin():
         application = submit_application(
@@ -80,10 +80,11 @@ def _approved_application(factory: sessionmaker[Session], sites: list[str]) -> t
             ),
         )
         application_id = application.id
+    reviewers = {"site-1": ["drb1"], "site-2": ["drb2a", "drb2b"], "site-3": ["drb3"]}  # site-2's DRB needs two votes
     for site in chosen:
-        with factory() as session, session.begin():
-            reviewer = get_user(session, f"drb{site.removeprefix('site-')}")
-            record_review(session, reviewer, application_id, ReviewCreate(decision=Decision.APPROVE))
+        for name in reviewers.get(site, []):
+            with factory() as session, session.begin():
+                record_review(session, get_user(session, name), application_id, ReviewCreate(decision=Decision.APPROVE))
     with factory() as session:
         from sqlalchemy import select
 

@@ -56,11 +56,11 @@ def submit_report(session: Session, actor: User, model_sha256: str, results: dic
         raise ForbiddenError(f"role {actor.role} may not submit validation reports")
     if session.get(RegisteredModel, model_sha256) is None:
         raise NotFoundError(f"model {model_sha256[:16]}… is not registered")
-    sites = results.get("sites_covered") or results.get("pooled", {}).get("sites") or []
+    sites = results.get("covered") or results.get("sites_covered") or (results.get("pooled") or {}).get("sites") or []
     if not isinstance(sites, list) or not sites or not all(isinstance(s, str) for s in sites):
         raise ConflictError("the results say no site they cover (field 'sites_covered')")
     canonical = json.dumps(results, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-    pooled = results.get("pooled", {})
+    pooled = results.get("pooled") or {}
     report = ValidationReport(
         id="report-" + secrets.token_hex(6),
         model_sha256=model_sha256,

@@ -1,0 +1,266 @@
+"""The CDS Hooks 2.0 service as a FastAPI app: discovery, patient-view and order-select, feedback, and the
+same score as a FHIR RiskAssessment.
+
+Status codes: 400 malformed request or FHIR (naming the resource and field), 401 untrusted JWT, 412 required
+data missing from the prefetch (CDS Hooks lets a service answer 412 when prefetch is insufficient), 413 body over
+the limit, 422 a value the model must not take (undeclared unit, outside the physiological range). Nothing is
+scored on a guess: every refusal says why.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Annotated, Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from fastapi import FastAPI, Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
+
+from dari.care.cards import build_card, locale_from
+from dari.care.evaluation import EvaluateRequest, Evaluation, HookRequest, evaluate, evaluation_date
+from dari.care.feedback import FeedbackRequest, FeedbackStore, UnknownCardError
+from dari.care.fhir_inputs import FhirMapper, MissingDataError
+from dari.care.fhir_parse import MalformedFhirError, MissingPrefetchError, prefetch_templates
+from dari.care.jwt_auth import JwtRejectedError, JwtVerifier
+from dari.care.risk_assessment import build_risk_assessment
+from dari.care.served_model import ServedModel
+from dari.care.settings import CdsSettings
+from dari.errors import InputError
+from dari.models import FeatureValueError
+
+HOOKS = ("patient-view", "order-select")
+FHIR_JSON = "application/fhir+json"
+KEPT_ASSESSMENTS = 10_000  # recent RiskAssessments readable by id; in memory only, lost on restart
+Body = TypeVar("Body", bound=BaseModel)
+
+
+class HttpProblemError(Exception):
+    """An error with its HTTP status and a JSON body."""
+
+    def __init__(self, status: int, error: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status, self.body = status, {"error": error, "message": message, **extra}
+
+
+@dataclass(frozen=True)
+class HookService:
+    """One CDS service: its id, hook and words for the discovery document."""
+
+    id: str
+    hook: str
+    title: str
+    description: str
+
+
+def service_slug(spec_name: str) -> str:
+    """`ckd_progression_1y` → `ckd-progression`: the spec's name without its horizon, in URL form."""
+    return re.sub(r"_\d+[dwmy]$", "", spec_name).replace("_", "-")
+
+
+def hook_services(model: ServedModel) -> tuple[HookService, ...]:
+    """The services the model offers, one per hook."""
+    slug, spec = service_slug(model.spec.name), model.spec
+    return tuple(
+        HookService(f"dari-{slug}-{hook}", hook, f"dari {spec.name} {spec.version} ({hook})", spec.description_en)
+        for hook in HOOKS
+    )
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HttpProblemError(413, "too_large", f"request body of {declared} bytes exceeds {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HttpProblemError(413, "too_large", f"request body exceeds {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _parse(kind: type[Body], raw: bytes) -> Body:
+    try:
+        return kind.model_validate_json(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "(body)"
+        raise HttpProblemError(400, "bad_request", f"field {field}: {first['msg']}") from None
+
+
+def _problem_from(exc: Exception) -> HttpProblemError:
+    """The HTTP status for each error the evaluation can raise."""
+    if isinstance(exc, MissingDataError):
+        return HttpProblemError(412, "missing_data", str(exc), missing=exc.missing)
+    if isinstance(exc, MissingPrefetchError):
+        return HttpProblemError(412, "missing_prefetch", str(exc), missing=[{"prefetch": k} for k in exc.keys])
+    if isinstance(exc, MalformedFhirError):
+        return HttpProblemError(400, "malformed_fhir", str(exc))
+    if isinstance(exc, FeatureValueError):
+        return HttpProblemError(422, f"unusable_{exc.reason}", str(exc), feature=exc.feature)
+    return HttpProblemError(400, "bad_request", str(exc))
+
+
+def create_app(settings: CdsSettings, model: ServedModel, verifier: JwtVerifier | None = None) -> FastAPI:
+    """The service app for one model; `verifier` may be given (tests pin its clock)."""
+    tz = ZoneInfo(settings.timezone)
+    mapper = FhirMapper(model.spec, tz)
+    store = FeedbackStore(settings.database)
+    auth = verifier or JwtVerifier(settings.issuers, leeway_s=settings.jwt_leeway_s, timeout_s=settings.jwks_timeout_s)
+    services = {s.id: s for s in hook_services(model)}
+    templates = prefetch_templates(model.spec)
+    assessments: OrderedDict[str, dict[str, Any]] = OrderedDict()
+    app = FastAPI(title="dari CDS Hooks service", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.feedback_store = store
+
+    @app.exception_handler(HttpProblemError)
+    async def _problem(request: Request, exc: HttpProblemError) -> JSONResponse:
+        if request.url.path.startswith("/fhir/"):
+            issue = {"severity": "error", "code": _issue_code(exc.status), "diagnostics": exc.body["message"]}
+            body = {"resourceType": "OperationOutcome", "issue": [issue]}
+            return JSONResponse(body, status_code=exc.status, media_type=FHIR_JSON)
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse(exc.body, status_code=exc.status, headers=headers)
+
+    def _authorise(authorization: str | None, audience: str) -> None:
+        try:
+            auth.verify(authorization, audience)
+        except JwtRejectedError as exc:
+            raise HttpProblemError(401, "unauthorized", str(exc)) from None
+
+    def _service(service_id: str) -> HookService:
+        if service_id not in services:
+            raise HttpProblemError(404, "not_found", f"no CDS service {service_id!r}")
+        return services[service_id]
+
+    def _run(patient_id: str, prefetch: dict[str, Any] | None, at: date) -> Evaluation:
+        try:
+            return evaluate(model, mapper, patient_id, prefetch, at, tz)
+        except InputError as exc:
+            raise _problem_from(exc) from None
+
+    @app.get("/cds-services")
+    def discovery() -> dict[str, Any]:
+        """CDS Hooks discovery: one service per hook, prefetch derived from the feature spec."""
+        return {
+            "services": [
+                {"hook": s.hook, "id": s.id, "title": s.title, "description": s.description, "prefetch": templates}
+                for s in services.values()
+            ]
+        }
+
+    @app.post("/cds-services/{service_id}")
+    async def call(
+        service_id: str,
+        request: Request,
+        authorization: Annotated[str | None, Header()] = None,
+        accept_language: Annotated[str | None, Header()] = None,
+    ) -> dict[str, Any]:
+        """Score the context patient and return one card (none when outside the model's population)."""
+        service = _service(service_id)
+        raw = await _body(request, settings.max_body_bytes)
+        _authorise(authorization, settings.service_url(service_id))
+        hook_request = _parse(HookRequest, raw)
+        if hook_request.hook != service.hook:
+            raise HttpProblemError(
+                400, "bad_request", f"service {service_id} answers {service.hook}, not {hook_request.hook}"
+            )
+        try:
+            at = evaluation_date(hook_request, tz, settings.allow_as_of)
+        except InputError as exc:
+            raise _problem_from(exc) from None
+        result = _run(hook_request.context.patientId, hook_request.prefetch, at)
+        if result.score is None:
+            return {"cards": [], "extension": {"dari-not-applicable": result.mapped.not_applicable}}
+        locale = locale_from(hook_request.extension, accept_language, settings.default_locale)
+        card = build_card(model, result.mapped, result.score, settings, locale)
+        card["extension"] = {"dari-probability": result.score.probability, "dari-inputs": dict(result.mapped.raw)}
+        store.record_card(
+            card["uuid"],
+            service_id,
+            f"{model.card.name} {model.card.version}",
+            card["indicator"],
+            result.score.probability,
+        )
+        resource = build_risk_assessment(
+            model, hook_request.context.patientId, result.mapped, result.score, result.occurred, card["uuid"]
+        )
+        _keep(assessments, card["uuid"], resource.model_dump(mode="json", exclude_none=True))
+        return {"cards": [card]}
+
+    @app.post("/cds-services/{service_id}/feedback")
+    async def feedback(
+        service_id: str, request: Request, authorization: Annotated[str | None, Header()] = None
+    ) -> dict[str, Any]:
+        """CDS Hooks 2.0 feedback on cards this service issued."""
+        _service(service_id)
+        raw = await _body(request, settings.max_body_bytes)
+        _authorise(authorization, settings.service_url(service_id))
+        body = _parse(FeedbackRequest, raw)
+        try:
+            n = store.record_feedback(service_id, body)
+        except UnknownCardError as exc:
+            raise HttpProblemError(404, "unknown_card", str(exc)) from None
+        except InputError as exc:
+            raise HttpProblemError(400, "bad_request", str(exc)) from None
+        return {"recorded": n}
+
+    @app.post("/fhir/RiskAssessment/$evaluate")
+    async def risk_evaluate(request: Request, authorization: Annotated[str | None, Header()] = None) -> JSONResponse:
+        """The score as a FHIR RiskAssessment, from the same prefetch a hook carries."""
+        raw = await _body(request, settings.max_body_bytes)
+        _authorise(authorization, f"{settings.base_url}/fhir")
+        body = _parse(EvaluateRequest, raw)
+        if body.asOf is not None and not settings.allow_as_of:
+            raise HttpProblemError(400, "bad_request", "asOf is not allowed by this service (replay only)")
+        at = body.asOf or datetime.now(tz).date()
+        result = _run(body.patientId, body.prefetch, at)
+        if result.score is None:
+            raise HttpProblemError(
+                422, "not_applicable", f"patient outside the model's population: {result.mapped.not_applicable}"
+            )
+        resource = build_risk_assessment(
+            model, body.patientId, result.mapped, result.score, result.occurred, str(uuid.uuid4())
+        )
+        data = resource.model_dump(mode="json", exclude_none=True)
+        _keep(assessments, str(resource.id), data)
+        return JSONResponse(data, media_type=FHIR_JSON)
+
+    @app.get("/fhir/RiskAssessment/{resource_id}")
+    def risk_read(resource_id: str, authorization: Annotated[str | None, Header()] = None) -> JSONResponse:
+        """A RiskAssessment made in the last KEPT_ASSESSMENTS evaluations (id = the card's uuid)."""
+        _authorise(authorization, f"{settings.base_url}/fhir")
+        if resource_id not in assessments:
+            raise HttpProblemError(404, "not_found", f"no RiskAssessment/{resource_id} (kept in memory, recent only)")
+        return JSONResponse(assessments[resource_id], media_type=FHIR_JSON)
+
+    @app.get("/models/{name}/model-card")
+    def model_card(name: str) -> dict[str, Any]:
+        """The served model's card (public: it holds no patient data)."""
+        if name != model.card.name:
+            raise HttpProblemError(404, "not_found", f"no model {name!r}")
+        return model.card.model_dump(mode="json")
+
+    return app
+
+
+def _keep(store: OrderedDict[str, dict[str, Any]], key: str, value: dict[str, Any]) -> None:
+    store[key] = value
+    while len(store) > KEPT_ASSESSMENTS:
+        store.popitem(last=False)
+
+
+def _issue_code(status: int) -> str:
+    return {
+        400: "structure",
+        401: "security",
+        404: "not-found",
+        412: "incomplete",
+        413: "too-long",
+        422: "business-rule",
+    }.get(status, "processing")

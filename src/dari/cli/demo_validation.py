@@ -1,0 +1,60 @@
+"""The demo's last step: validate the reference model across the demo sites under the demo hub's grant."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from dari.atomic import atomic_path
+from dari.cli.console import out
+
+
+def validate_demo_sites(out_dir: Path, sites: list[Path], hub_db: Path, *, threshold: float = 0.2) -> dict[str, Any]:
+    """Federated validation of the reference model as the demo researcher; writes results.json, prints each site."""
+    from dari.cli.validate import result_json
+    from dari.federation.flower.grants import HubStoreGrantChecker
+    from dari.federation.flower.simulation import run_validation
+    from dari.models.reference import reference_model_paths
+
+    paths = reference_model_paths()
+    run = run_validation(
+        sites,
+        paths.model,
+        paths.spec,
+        grant_checker=HubStoreGrantChecker.from_url(hub_db),
+        requester="researcher",
+        threshold=threshold,
+    )
+    doc = result_json(run, None)
+    target = out_dir / "validation" / "results.json"
+    with atomic_path(target) as tmp:
+        tmp.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    for site, entry in doc["sites"].items():
+        if entry["status"] == "ok":
+            lo, hi = entry["auroc_ci"]
+            out.print(
+                f"  {site}: n={entry['n']} events={entry['events']} AUROC {entry['auroc']:.3f} ({lo:.3f}–{hi:.3f}), "
+                f"calibration slope {entry['calibration_slope']:.2f}, intercept {entry['calibration_intercept']:+.2f}"
+            )
+        else:
+            out.print(f"  {site}: {entry['status']} — {entry['reason']}")
+    pooled = doc["pooled"]
+    if pooled:
+        out.print(
+            f"  pooled over {', '.join(pooled['sites'])}: AUROC {pooled['auroc']:.3f}, "
+            f"slope {pooled['calibration_slope']:.2f} (from site aggregates only)"
+        )
+    out.print(f"  results: {target}")
+    return doc
+
+
+def report_demo(results: Path, out_dir: Path) -> list[Path]:
+    """The multicenter validation report of the demo run, in Korean and English (HTML and PDF)."""
+    from dari.models.model_card import load_card
+    from dari.models.reference import reference_model_paths
+    from dari.reports import load_results, render_report, write_report
+
+    inputs = load_results(results)
+    card = load_card(reference_model_paths().card)
+    return [p for lang in ("ko", "en") for p in write_report(render_report(inputs, card, lang), out_dir)]

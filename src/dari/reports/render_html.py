@@ -1,0 +1,23 @@
+"""The report as one self-contained HTML file (Jinja2, autoescaped; figures inline as base64 SVG data URIs)."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from dari.reports.report_model import ValidationReport
+
+_ENV = Environment(
+    loader=PackageLoader("dari.reports", "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def render_html(report: ValidationReport, svgs: Mapping[str, bytes]) -> str:
+    """The HTML text; `svgs` maps each figure key the report references to its SVG bytes."""
+    images = {k: base64.b64encode(v).decode("ascii") for k, v in svgs.items()}
+    return _ENV.get_template("validation_report.html.j2").render(r=report, images=images)

@@ -1,0 +1,144 @@
+"""The report's result tables: per site with the pooled row, accuracy at the threshold, meta-analysis, subgroups."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from dari.federation.flower.jobs import ValidationRun
+from dari.reports.formatting import DASH, count, estimate, interval, num, proportion, suppressed_cell
+from dari.reports.i18n import Lang, t
+from dari.reports.report_model import Table
+from dari.validation import MetaAnalysis, SubgroupVariable, ValidationMetrics
+
+
+def site_table(run: ValidationRun, lang: Lang) -> Table:
+    """n, events, AUROC, AUPRC, calibration and Brier for each covered site, then the pooled row."""
+    head = tuple(t(k, lang) for k in ("site", "n", "events", "auroc", "auprc", "citl", "slope", "ece", "brier"))
+    rows = []
+    for s in run.covered:
+        m = run.sites[s].metrics
+        if m is None:
+            continue
+        c = m.calibration
+        rows.append(
+            (
+                s,
+                count(m.n),
+                count(m.events),
+                estimate(m.auroc),
+                num(m.auprc),
+                estimate(c.citl),
+                estimate(c.slope),
+                num(c.curve.ece),
+                num(c.brier.brier, 4),
+            )
+        )
+    emphasis: tuple[int, ...] = ()
+    if run.pooled is not None:
+        p = run.pooled
+        rows.append(
+            (
+                t("pooled", lang),
+                count(p.n),
+                count(p.events),
+                estimate(p.auroc),
+                DASH,
+                estimate(p.citl),
+                estimate(p.calibration_slope),
+                num(p.calibration_curve.ece),
+                num(p.brier.brier, 4),
+            )
+        )
+        emphasis = (len(rows) - 1,)
+    note = {
+        "ko": "통합 AUROC의 CI는 Hanley–McNeil(기관별은 DeLong); AUPRC는 통합 계산 불가.",
+        "en": "Pooled AUROC CI by Hanley–McNeil (per site: DeLong); AUPRC cannot be pooled from the statistics.",
+    }[lang]
+    return Table(head=head, rows=tuple(rows), caption=note, emphasis=emphasis)
+
+
+def threshold_table(run: ValidationRun, lang: Lang, min_cell: int) -> Table:
+    """Sensitivity, specificity, PPV and NPV (Wilson CIs) at the declared threshold, per site and pooled."""
+    keys = ("sensitivity", "specificity", "ppv", "npv")
+    head = (t("site", lang), *(t(k, lang) for k in keys))
+    rows = []
+    for s in run.covered:
+        m = run.sites[s].metrics
+        if m is None:
+            continue
+        th = m.threshold
+        rows.append((s, *(proportion(None if th is None else getattr(th, k), lang, min_cell) for k in keys)))
+    emphasis: tuple[int, ...] = ()
+    if run.pooled is not None:
+        th = run.pooled.threshold
+        rows.append((t("pooled", lang), *(proportion(getattr(th, k), lang, min_cell) for k in keys)))
+        emphasis = (len(rows) - 1,)
+    return Table(head=head, rows=tuple(rows), emphasis=emphasis)
+
+
+META_NAMES = {
+    "auroc": ("AUROC (로짓 척도에서 통합)", "AUROC (pooled on the logit scale)"),
+    "calibration_slope": ("보정 기울기", "Calibration slope"),
+    "calibration_in_the_large": ("보정 절편(CITL)", "Calibration-in-the-large"),
+}
+
+
+def meta_table(meta: Mapping[str, MetaAnalysis], lang: Lang) -> Table:
+    """DerSimonian–Laird summaries: k, estimate [CI], prediction interval, I², τ², Q p-value, sites left out."""
+    head = (t("metric", lang), t("k", lang), t("estimate", lang), t("pi", lang), "I²", "τ²", "Q p", "excluded")
+    rows = []
+    for key, m in meta.items():
+        name = META_NAMES.get(key, (key, key))[0 if lang == "ko" else 1]
+        pi = DASH if m.k < 3 else f"{num(m.pi_low)}–{num(m.pi_high)}"
+        i2 = DASH if m.k < 2 else f"{100 * m.i2:.0f}%"
+        rows.append(
+            (
+                name,
+                str(m.k),
+                interval(m.estimate, m.ci_low, m.ci_high),
+                pi,
+                i2,
+                num(m.tau2, 4),
+                num(m.q_pvalue),
+                ", ".join(m.excluded) or DASH,
+            )
+        )
+    return Table(head=head, rows=tuple(rows))
+
+
+def _level_cells(m: ValidationMetrics | None, lang: Lang, min_cell: int) -> tuple[str, ...]:
+    if m is None:  # nothing released, not even n: every cell says so
+        cell = suppressed_cell(lang, min_cell)
+        return (cell,) * 7
+    th = m.threshold
+    return (
+        count(m.n),
+        count(m.events),
+        estimate(m.auroc),
+        estimate(m.calibration.slope),
+        num(m.calibration.brier.brier, 4),
+        proportion(None if th is None else th.sensitivity, lang, min_cell),
+        proportion(None if th is None else th.specificity, lang, min_cell),
+    )
+
+
+def subgroup_tables(site: str, variables: tuple[SubgroupVariable, ...], lang: Lang, min_cell: int) -> list[Table]:
+    """One table of levels and one of fairness gaps for each grouping variable of a site."""
+    head = (
+        t("level", lang),
+        t("n", lang),
+        t("events", lang),
+        t("auroc", lang),
+        t("slope", lang),
+        t("brier", lang),
+        t("sensitivity", lang),
+        t("specificity", lang),
+    )
+    out = []
+    for v in variables:
+        rows = tuple((lv.level, *_level_cells(lv.metrics, lang, min_cell)) for lv in v.levels)
+        out.append(Table(head=head, rows=rows, caption=f"{site} · {v.variable}"))
+        gap_rows = tuple((g.metric, num(g.gap), g.highest or DASH, g.lowest or DASH, str(g.levels)) for g in v.gaps)
+        gap_head = (t("metric", lang), t("gap", lang), t("highest", lang), t("lowest", lang), t("level", lang))
+        out.append(Table(head=gap_head, rows=gap_rows, caption=f"{site} · {v.variable} · {t('gap', lang)}"))
+    return out
