@@ -21,9 +21,16 @@ def test_flower_cli_no_governance_refused_on_real_data(tmp_path: Path) -> None:
     assert "synthetic" in result.output
 
 
-def test_flower_cli_needs_exactly_one_governance_option(tmp_path: Path) -> None:
+def test_flower_cli_needs_at_most_one_governance_option(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["--sites", str(tmp_path), "--no-governance", "--hub-db", str(tmp_path / "h")])
-    assert result.exit_code == 2 and "exactly one" in result.output
+    assert result.exit_code == 2 and "only one" in result.output
+
+
+def test_flower_cli_without_hub_option_refused_on_real_data(tmp_path: Path) -> None:
+    site = tmp_path / "site-1"
+    site.mkdir()
+    result = CliRunner().invoke(app, ["--model", "reference", "--sites", str(site)])
+    assert result.exit_code == 2 and "synthetic" in result.output
 
 
 def test_flower_cli_own_model_needs_spec(tmp_path: Path) -> None:
