@@ -10,6 +10,7 @@ scored on a guess: every refusal says why.
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from dari.care.evaluation import EvaluateRequest, Evaluation, HookRequest, evalu
 from dari.care.feedback import FeedbackRequest, FeedbackStore, UnknownCardError
 from dari.care.fhir_inputs import FhirMapper, MissingDataError
 from dari.care.fhir_parse import MalformedFhirError, MissingPrefetchError, prefetch_templates
+from dari.care.inference_audit import InferenceLog
 from dari.care.jwt_auth import JwtRejectedError, JwtVerifier
 from dari.care.risk_assessment import build_risk_assessment
 from dari.care.served_model import ServedModel
@@ -111,12 +113,14 @@ def create_app(settings: CdsSettings, model: ServedModel, verifier: JwtVerifier 
     tz = ZoneInfo(settings.timezone)
     mapper = FhirMapper(model.spec, tz)
     store = FeedbackStore(settings.database)
+    inference_log = InferenceLog(settings.database)
     auth = verifier or JwtVerifier(settings.issuers, leeway_s=settings.jwt_leeway_s, timeout_s=settings.jwks_timeout_s)
     services = {s.id: s for s in hook_services(model)}
     templates = prefetch_templates(model.spec)
     assessments: OrderedDict[str, dict[str, Any]] = OrderedDict()
     app = FastAPI(title="dari CDS Hooks service", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.feedback_store = store
+    app.state.inference_log = inference_log
 
     @app.exception_handler(HttpProblemError)
     async def _problem(request: Request, exc: HttpProblemError) -> JSONResponse:
@@ -161,11 +165,49 @@ def create_app(settings: CdsSettings, model: ServedModel, verifier: JwtVerifier 
         authorization: Annotated[str | None, Header()] = None,
         accept_language: Annotated[str | None, Header()] = None,
     ) -> dict[str, Any]:
-        """Score the context patient and return one card (none when outside the model's population)."""
+        """Score the context patient and return one card (none when outside the model's population); audited."""
+        started = time.perf_counter()
+        trail: dict[str, Any] = {
+            "hook_instance": "",
+            "inputs": None,
+            "probability": None,
+            "indicator": None,
+            "card_uuid": None,
+            "status": 200,
+            "reason": "card",
+        }
+        try:
+            return await _call(service_id, request, authorization, accept_language, trail)
+        except HttpProblemError as exc:
+            trail["status"], trail["reason"] = exc.status, str(exc.body.get("message", exc.body.get("error", "")))
+            raise
+        finally:
+            inference_log.record(
+                service_id=service_id,
+                hook_instance=trail["hook_instance"],
+                model=f"{model.card.name} {model.card.version}",
+                model_sha256=model.card.model_sha256,
+                inputs=trail["inputs"],
+                status=trail["status"],
+                reason=trail["reason"],
+                probability=trail["probability"],
+                indicator=trail["indicator"],
+                card_uuid=trail["card_uuid"],
+                latency_ms=(time.perf_counter() - started) * 1000,
+            )
+
+    async def _call(
+        service_id: str,
+        request: Request,
+        authorization: str | None,
+        accept_language: str | None,
+        trail: dict[str, Any],
+    ) -> dict[str, Any]:
         service = _service(service_id)
         raw = await _body(request, settings.max_body_bytes)
         _authorise(authorization, settings.service_url(service_id))
         hook_request = _parse(HookRequest, raw)
+        trail["hook_instance"] = str(hook_request.hookInstance)
         if hook_request.hook != service.hook:
             raise HttpProblemError(
                 400, "bad_request", f"service {service_id} answers {service.hook}, not {hook_request.hook}"
@@ -175,7 +217,9 @@ def create_app(settings: CdsSettings, model: ServedModel, verifier: JwtVerifier 
         except InputError as exc:
             raise _problem_from(exc) from None
         result = _run(hook_request.context.patientId, hook_request.prefetch, at)
+        trail["inputs"] = dict(result.mapped.raw)
         if result.score is None:
+            trail["reason"] = "not applicable"
             return {"cards": [], "extension": {"dari-not-applicable": result.mapped.not_applicable}}
         locale = locale_from(hook_request.extension, accept_language, settings.default_locale)
         card = build_card(model, result.mapped, result.score, settings, locale)
@@ -187,6 +231,7 @@ def create_app(settings: CdsSettings, model: ServedModel, verifier: JwtVerifier 
             card["indicator"],
             result.score.probability,
         )
+        trail.update(probability=result.score.probability, indicator=card["indicator"], card_uuid=card["uuid"])
         resource = build_risk_assessment(
             model, hook_request.context.patientId, result.mapped, result.score, result.occurred, card["uuid"]
         )
