@@ -113,7 +113,7 @@ def networks(draw: st.DrawFn) -> tuple[list[Site], int, bool]:
     return sites, draw(st.integers(5, 20)), discrete
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(networks())
 def test_federated_pooled_equals_centralised_property(network: tuple[list[Site], int, bool]) -> None:
     sites, min_cell, discrete = network
@@ -262,8 +262,8 @@ def test_prob_greater_matches_numerical_integration(x: tuple[float, float], y: t
 
 
 def test_concordant_pairs_matches_slow_double_sum() -> None:
-    y, s = make_site(np.random.default_rng(6), 5000)
-    y2, s2 = make_site(np.random.default_rng(7), 5000, shift=-1.0)
+    y, s = make_site(np.random.default_rng(6), 2500)
+    y2, s2 = make_site(np.random.default_rng(7), 2500, shift=-1.0)
     pos = ClassIntervals(site_sufficient_statistics(y, s).histogram.positives)
     neg = ClassIntervals(site_sufficient_statistics(y2, s2).histogram.negatives)
     slow = sum(

@@ -133,7 +133,8 @@ def hanley_mcneil_se(a: float, n_pos: int, n_neg: int) -> float:
     return math.sqrt(max(var, 0.0))
 
 
-def _pooled_auroc(stats: Sequence[SiteSufficientStatistics], confidence: float) -> Estimate:
+def pooled_auroc(stats: Sequence[SiteSufficientStatistics], confidence: float = 0.95) -> Estimate:
+    """AUROC over all sites' rows: exact within-site U plus modelled cross-site pairs; Hanley–McNeil CI."""
     pos = [ClassIntervals(s.histogram.positives) for s in stats]
     neg = [ClassIntervals(s.histogram.negatives) for s in stats]
     cross = sum(concordant_pairs(pos[i], neg[j]) for i in range(len(stats)) for j in range(len(stats)) if i != j)
@@ -145,16 +146,20 @@ def _pooled_auroc(stats: Sequence[SiteSufficientStatistics], confidence: float) 
     return Estimate(estimate=a, se=se, ci_low=low, ci_high=high)
 
 
-def _counts_at(stats: Sequence[SiteSufficientStatistics], t: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Pooled test-positive positives and negatives at each t, and whether every site had an edge there."""
+def pooled_counts_at(
+    stats: Sequence[SiteSufficientStatistics], t: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Test-positive positives and negatives at each t over the sites, and whether every site had an edge there
+    (exact there, interpolated inside bins elsewhere); one site's list gives that site's own counts."""
     tp = sum((ClassIntervals(s.histogram.positives).count_at_or_above(t) for s in stats), np.zeros(t.size))
     fp = sum((ClassIntervals(s.histogram.negatives).count_at_or_above(t) for s in stats), np.zeros(t.size))
     exact = np.logical_and.reduce([has_edge(s.histogram, t) for s in stats])
     return np.rint(tp), np.rint(fp), exact
 
 
-def _pooled_calibration_curve(stats: Sequence[SiteSufficientStatistics], spec: ValidationSpec) -> CalibrationCurve:
-    """The curve on the calibration edges every site kept (bins merged where a site merged across an edge)."""
+def pooled_calibration_curve(stats: Sequence[SiteSufficientStatistics], spec: ValidationSpec) -> CalibrationCurve:
+    """The curve on the calibration edges every site kept (bins merged where a site merged across an edge); one
+    site's list gives that site's own curve."""
     edges = uniform_edges(spec.calibration_bins)
     keep = np.logical_and.reduce([has_edge(s.histogram, edges) for s in stats])
     keep[[0, -1]] = True
@@ -181,7 +186,7 @@ def pool_site_statistics(
     n = sum(s.n for s in stats)
     events = sum(s.events for s in stats)
     thresholds = np.asarray(spec.decision_thresholds)
-    tp, fp, exact = _counts_at(stats, np.concatenate([[spec.threshold], thresholds]))  # the declared one first
+    tp, fp, exact = pooled_counts_at(stats, np.concatenate([[spec.threshold], thresholds]))  # the declared one first
     counts = counts_from_totals(spec.threshold, int(tp[0]), int(fp[0]), events, n)
     return PooledMetrics(
         method="federated",
@@ -189,13 +194,13 @@ def pool_site_statistics(
         n=n,
         events=events,
         brier=brier_from_sums(math.fsum(s.squared_error_sum for s in stats), n, events),
-        auroc=_pooled_auroc(stats, spec.confidence),
+        auroc=pooled_auroc(stats, spec.confidence),
         auroc_ci_method="hanley-mcneil",
         citl=citl.intercept_estimate(spec.confidence),
         calibration_slope=slope.slope_estimate(spec.confidence),
         threshold=threshold_metrics(counts, confidence=spec.confidence),
         threshold_exact=bool(exact[0]),
-        calibration_curve=_pooled_calibration_curve(stats, spec),
+        calibration_curve=pooled_calibration_curve(stats, spec),
         decision_curve=curve_from_counts(thresholds, tp[1:], fp[1:], n, events, tuple(bool(x) for x in exact[1:])),
     )
 
