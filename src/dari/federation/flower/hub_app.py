@@ -207,7 +207,11 @@ def _deployed_main(grid: Grid, context: Context) -> None:
     request = JobRequest.model_validate_json(Path(str(cfg["job-file"])).read_text(encoding="utf-8"))
     model = Path(str(cfg["model-file"])).read_bytes() if "model-file" in cfg else None
     run = run_job(grid, HubJob(request=request, model_bytes=model, engine="deployment", node_wait_s=120.0))
-    Path(str(cfg["result-file"])).write_text(run.model_dump_json(indent=2), encoding="utf-8")
+    # Write then rename: whoever waits for the result file never reads it half-written.
+    result = Path(str(cfg["result-file"]))
+    partial = result.with_name(result.name + ".partial")
+    partial.write_text(run.model_dump_json(indent=2), encoding="utf-8")
+    partial.replace(result)
 
 
 #: The deployed app (`flwr run` of an app whose pyproject names `dari.federation.flower.hub_app:app`).
