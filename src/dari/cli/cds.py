@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from dari.cli.console import OutputFormat, err, guarded, out
+from dari.errors import InputError
 
 app = typer.Typer(help="CDS Hooks 2.0: serve a model inside the EHR and test it with a replaying client.")
 
@@ -122,3 +123,54 @@ def replay(
     if latencies:
         median = latencies[len(latencies) // 2]
         err.print(f"{len(results)} calls, latency median {median:.1f} ms, max {latencies[-1]:.1f} ms")
+
+
+bundle_app = typer.Typer(help="Signed offline bundles of a deployed model (clinics without a network).")
+app.add_typer(bundle_app, name="bundle")
+
+
+@bundle_app.command("keygen")
+def bundle_keygen(
+    private: Annotated[Path, typer.Argument(help="Ed25519 private key to create (mode 600).")],
+    public: Annotated[Path, typer.Argument(help="Matching public key for the devices.")],
+) -> None:
+    """Create the publisher's signing key pair."""
+    from dari.care.bundle import create_signing_key
+
+    with guarded():
+        create_signing_key(private, public)
+    err.print(f"signing key {private} (keep it off the devices), public key {public}")
+
+
+@bundle_app.command("export")
+def bundle_export(
+    deployment: Annotated[Path, typer.Argument(help="Deployment folder written by `dari deploy`.")],
+    key: Annotated[Path, typer.Option(help="Ed25519 private signing key (PEM).")],
+    out: Annotated[Path, typer.Option(help="Bundle file to write.")],
+) -> None:
+    """Sign a deployed model into an offline bundle."""
+    from dari.care.bundle import export_bundle
+
+    with guarded():
+        export_bundle(deployment, key, out)
+    err.print(f"bundle {out} signed")
+
+
+@bundle_app.command("score")
+def bundle_score(
+    bundle: Annotated[Path, typer.Argument(help="Bundle file.")],
+    public_key: Annotated[Path, typer.Option("--public-key", help="Publisher's Ed25519 public key (PEM).")],
+    inputs: Annotated[Path, typer.Option(help="JSON object of the spec's raw values for one patient.")],
+) -> None:
+    """Verify the bundle's signature, then score one patient with ONNX Runtime (no network)."""
+    from dari.care.bundle import load_bundle
+    from dari.models import assemble_inputs
+
+    with guarded():
+        model, spec, deployment = load_bundle(bundle, public_key)
+        try:
+            raw = json.loads(inputs.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InputError(f"cannot read the inputs: {exc}", file=str(inputs)) from None
+        probability = float(model.predict_proba(assemble_inputs(spec, raw))[0])
+    typer.echo(json.dumps({"model_sha256": deployment["model_sha256"], "probability": probability}))
