@@ -49,3 +49,11 @@ def test_protect_count_refuses_negative_and_bool() -> None:
 def test_protect_counts_labels_each() -> None:
     out = protect_counts({"F 60-69": 3, "M 60-69": 42})
     assert out["F 60-69"].shown == "<10" and out["M 60-69"].shown == "40"
+
+
+def test_site_rules_never_below_the_site_floor() -> None:
+    from dari.federation.disclosure import DisclosureRules, site_rules
+
+    assert site_rules(DisclosureRules(min_cell=1, rounding_base=1)) == DisclosureRules()
+    assert site_rules(DisclosureRules(min_cell=20, rounding_base=10)) == DisclosureRules(min_cell=20, rounding_base=10)
+    assert site_rules(DisclosureRules(min_cell=3), DisclosureRules(min_cell=3)).min_cell == 3

@@ -7,7 +7,7 @@ import sys
 import typer
 
 from dari import __version__
-from dari.cli import cdm, cds, demo, deploy, econ, hub, privacy, report, site, synth, validate
+from dari.cli import cdm, cds, demo, deploy, econ, hub, privacy, query, report, site, synth, validate
 
 app = typer.Typer(
     help="dari (다리): hospital data to routine use of medical AI.",
@@ -19,6 +19,8 @@ app.command("demo")(demo.demo)
 app.command("deploy")(deploy.deploy)
 app.command("validate")(validate.validate)
 app.command("report")(report.report)
+app.command("feasibility")(query.feasibility)
+app.command("table-one")(query.characterise_cohort)
 app.add_typer(site.app, name="site")
 app.add_typer(cdm.app, name="cdm")
 app.add_typer(privacy.app, name="privacy")

@@ -66,3 +66,14 @@ def require_min_cell(n: int, what: str, rules: DisclosureRules | None = None) ->
     r = rules or DisclosureRules()
     if n < r.min_cell:
         raise DisclosureRefusedError(f"fewer than {r.min_cell} {what}: the statistic would disclose a small cell")
+
+
+def site_rules(requested: DisclosureRules, floor: DisclosureRules | None = None) -> DisclosureRules:
+    """The rules a site applies: the job's request, never weaker than the site's own floor (default 10 / 5).
+
+    The rules travel inside a job from the hub; a site must not let a request lower its minimum cell size.
+    """
+    f = floor or DisclosureRules()
+    return DisclosureRules(
+        min_cell=max(requested.min_cell, f.min_cell), rounding_base=max(requested.rounding_base, f.rounding_base)
+    )

@@ -18,6 +18,8 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
+from flower_fixtures import MIN_CELL
+
 #: The Flower binaries live beside the interpreter of the virtual environment.
 BIN = Path(sys.executable).parent
 BINARIES = ("flower-superlink", "flower-supernode", "flwr", "flower-superexec", "flwr-serverapp", "flwr-clientapp")
@@ -129,7 +131,8 @@ class LoopbackFederation:
     def start_supernode(self, site_id: str, folder: Path, wait_s: float = 120.0) -> None:
         """A SuperNode for one synthetic site (grants: synthetic folders only)."""
         port = free_port()
-        node_config = f"site-id='{site_id}' site-folder='{folder}' no-governance=true"
+        # The test sites are small: they run with the tests' low disclosure floor (a hospital keeps the default 10).
+        node_config = f"site-id='{site_id}' site-folder='{folder}' no-governance=true min-cell={MIN_CELL}"
         self._start(
             f"supernode-{site_id}",
             [

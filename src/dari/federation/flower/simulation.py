@@ -82,7 +82,7 @@ def run_validation(
         os.environ.setdefault(key, value)
     job, model_bytes = build_job(sites, model_path, spec_path, requester=requester, threshold=threshold, rules=rules)
     bindings = {
-        i: SiteBinding(site_id=s, folder=str(Path(f).resolve()))
+        i: SiteBinding(site_id=s, folder=str(Path(f).resolve()), floor=rules or DisclosureRules())
         for i, (s, f) in enumerate(zip(site_ids(sites), sites, strict=True))
     }
     hub_job = HubJob(request=job, model_bytes=model_bytes, engine="simulation", node_wait_s=5.0)

@@ -41,6 +41,8 @@ class SiteBinding(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     site_id: str
     folder: str
+    # The site's own disclosure floor: a job's rules never go below it (node config `min-cell`, default 10 / 5).
+    floor: DisclosureRules = DisclosureRules()
 
 
 def _node_value(context: Context, key: str) -> str | None:
@@ -54,7 +56,9 @@ def _binding(context: Context, bindings: Mapping[int, SiteBinding] | None) -> Si
     site_id, folder = _node_value(context, "site-id"), _node_value(context, "site-folder")
     if not site_id or not folder:
         raise ValueError("the SuperNode needs --node-config \"site-id='…' site-folder='…'\"")
-    return SiteBinding(site_id=site_id, folder=folder)
+    min_cell = _node_value(context, "min-cell")
+    floor = DisclosureRules(min_cell=int(min_cell)) if min_cell else DisclosureRules()
+    return SiteBinding(site_id=site_id, folder=folder, floor=floor)
 
 
 def checker_from_node_config(context: Context, site: SiteBinding, dataset_id: str) -> GrantChecker:
@@ -93,7 +97,12 @@ def make_site_app(bindings: Mapping[int, SiteBinding] | None = None, checker: Gr
         dataset = job.datasets.get(site.site_id, "")
         grant_checker = checker or checker_from_node_config(context, site, dataset)
         report, scored = run_site_job(
-            job, model if isinstance(model, bytes) else None, site.site_id, Path(site.folder), grant_checker
+            job,
+            model if isinstance(model, bytes) else None,
+            site.site_id,
+            Path(site.folder),
+            grant_checker,
+            floor=site.floor,
         )
         if scored is not None and report.status == "ok":
             # Row-level scores stay in the node's own state for the job's Newton rounds.

@@ -16,7 +16,7 @@ import numpy as np
 
 from dari.cdm.store import open_store
 from dari.errors import DariError, InputError
-from dari.federation.disclosure import DisclosureRefusedError, protect_count
+from dari.federation.disclosure import DisclosureRefusedError, DisclosureRules, protect_count, site_rules
 from dari.federation.flower.grants import ANALYSIS_TYPE, GrantChecker
 from dari.federation.flower.jobs import JobRequest, SiteReport
 from dari.models import FeatureSpec, OnnxModel, extract_cohort_features
@@ -60,7 +60,13 @@ def load_job_model(job: JobRequest, model_bytes: bytes | None) -> OnnxModel:
 
 
 def run_site_job(
-    job: JobRequest, model_bytes: bytes | None, site_id: str, folder: Path, checker: GrantChecker
+    job: JobRequest,
+    model_bytes: bytes | None,
+    site_id: str,
+    folder: Path,
+    checker: GrantChecker,
+    *,
+    floor: DisclosureRules | None = None,
 ) -> tuple[SiteReport, ScoredCohort | None]:
     """The site's report (and its scored cohort, which stays at the site for the Newton rounds)."""
     dataset = job.datasets.get(site_id)
@@ -85,7 +91,7 @@ def run_site_job(
         return SiteReport(**granted, status="failed", reason=str(exc)), None
     except Exception as exc:  # a broken site folder is reported, not fatal to the job
         return SiteReport(**granted, status="failed", reason=f"{type(exc).__name__}: {exc}"), None
-    rules, spec = job.disclosure, job.validation
+    rules, spec = site_rules(job.disclosure, floor), job.validation
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UndefinedMetricWarning)

@@ -1,0 +1,102 @@
+"""Run a query job (feasibility or characterisation) in Flower's simulation engine over local site folders.
+
+The same ServerApp and ClientApp as a deployment: virtual node `partition-id` i is site folder i (dataset id
+`<site-id>-cdm`), and the grant checker travels inside the ClientApp to the Ray workers (so it must pickle).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+from dari.cohort import load_definition, load_table_one_request
+from dari.errors import InputError
+from dari.federation.disclosure import DisclosureRules
+from dari.federation.flower.grants import GrantChecker
+from dari.federation.flower.query_apps import Progress, QueryHubJob, make_query_hub_app, make_query_site_app
+from dari.federation.flower.query_jobs import QueryKind, QueryRequest, QueryRun
+from dari.federation.flower.simulation import OFFLINE_ENV, FederationRunError, site_ids
+from dari.federation.flower.site_app import SiteBinding
+
+
+def build_query(
+    sites: Sequence[Path],
+    kind: QueryKind,
+    definition_path: Path,
+    *,
+    request_path: Path | None = None,
+    requester: str,
+    rules: DisclosureRules | None = None,
+    age_band_years: Literal[5, 10] = 10,
+) -> QueryRequest:
+    """The query request for these sites (dataset id `<site-id>-cdm`), its files read and checked."""
+    if kind == "characterisation" and request_path is None:
+        raise InputError("a Table 1 (characterisation) job needs a request file (--request)")
+    if kind == "feasibility" and request_path is not None:
+        raise InputError("a feasibility job takes no Table 1 request file")
+    return QueryRequest(
+        kind=kind,
+        requester=requester,
+        datasets={s: f"{s}-cdm" for s in site_ids(sites)},
+        definition=load_definition(definition_path),
+        table_one=None if request_path is None else load_table_one_request(request_path),
+        age_band_years=age_band_years,
+        disclosure=rules or DisclosureRules(),
+    )
+
+
+def run_query(
+    sites: Sequence[Path],
+    kind: QueryKind,
+    definition_path: Path,
+    *,
+    request_path: Path | None = None,
+    grant_checker: GrantChecker,
+    requester: str,
+    rules: DisclosureRules | None = None,
+    age_band_years: Literal[5, 10] = 10,
+    progress: Progress | None = None,
+    num_cpus: int = 2,
+) -> QueryRun:
+    """Run the query at every site through Flower's simulation engine; per-site and pooled protected results."""
+    from flwr.simulation import run_simulation  # imports Ray: only when a simulation actually runs
+
+    if not sites:
+        raise InputError("give at least one site folder (--sites)")
+    request = build_query(
+        sites,
+        kind,
+        definition_path,
+        request_path=request_path,
+        requester=requester,
+        rules=rules,
+        age_band_years=age_band_years,
+    )
+    for key, value in OFFLINE_ENV.items():
+        os.environ.setdefault(key, value)
+    bindings = {
+        i: SiteBinding(site_id=s, folder=str(Path(f).resolve()), floor=rules or DisclosureRules())
+        for i, (s, f) in enumerate(zip(site_ids(sites), sites, strict=True))
+    }
+    job = QueryHubJob(request=request, engine="simulation", node_wait_s=5.0)
+    if progress is not None:
+        job.progress = progress
+    logging.getLogger("flwr").setLevel(logging.WARNING)
+    try:
+        run_simulation(
+            server_app=make_query_hub_app(job),
+            client_app=make_query_site_app(bindings, grant_checker),
+            num_supernodes=len(sites),
+            backend_config={
+                "client_resources": {"num_cpus": 1, "num_gpus": 0.0},
+                "init_args": {"num_cpus": num_cpus, "num_gpus": 0, "include_dashboard": False, "log_to_driver": False},
+            },
+        )
+    except RuntimeError as exc:  # Ray failed to start (an overloaded host) or a node crashed
+        raise FederationRunError(f"the Flower simulation engine failed: {exc}") from exc
+    if not job.result:
+        raise FederationRunError("the simulation ended without a result (see the Flower log above)")
+    return job.result[0]

@@ -1,0 +1,248 @@
+"""Federated query jobs (feasibility, Table 1): the site side without Flower, the hub's pooling, and one run
+through Flower's simulation engine (Ray start-up costs about a minute here, hence one run, marked `slow`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from importlib import resources
+from pathlib import Path
+
+import pytest
+import typer
+from flower_fixtures import MIN_CELL, hub_with_grant
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
+
+from dari.cdm.store import open_store
+from dari.cli.query import characterise_cohort, feasibility
+from dari.cohort import load_definition, load_table_one_request, pool_feasibility
+from dari.cohort.feasibility import unprotected_feasibility
+from dari.cohort.table_one import unprotected_table_one
+from dari.federation.disclosure import DisclosureRules, protect_count
+from dari.federation.flower.grants import HubStoreGrantChecker, SyntheticOnlyGrantChecker
+from dari.federation.flower.query_apps import _checked, pool_reports, run_query_site
+from dari.federation.flower.query_jobs import QueryRequest, QueryRun, QuerySiteReport
+from dari.federation.flower.query_simulation import build_query, run_query
+from dari.hub.db.engine import make_engine, migrate, session_factory
+from dari.hub.db.models import AuditEntry, Grant
+from dari.hub.governance.applications import AnalysisType, ApplicationCreate, submit_application
+from dari.hub.governance.review import Decision, ReviewCreate, record_review
+from dari.hub.governance.users import get_user
+from dari.hub.seed import publish_samples, seed_consortium
+
+EXAMPLES = Path(str(resources.files("dari.cohort") / "examples"))
+DEFINITION, REQUEST = EXAMPLES / "ckd_g3.json", EXAMPLES / "table_one_cardiometabolic.json"
+RULES = DisclosureRules(min_cell=MIN_CELL)
+
+
+def hub_granting(path: Path, datasets: list[str], types: list[AnalysisType]) -> sessionmaker[Session]:
+    """A migrated demo hub where `researcher` holds an approved grant of `types` over `datasets`."""
+    engine = make_engine(path)
+    migrate(engine)
+    factory = session_factory(engine)
+    with factory() as s, s.begin():
+        users = seed_consortium(s, "correct-horse-battery")
+        publish_samples(s, users["admin"])
+    today = dt.date.today()
+    with factory() as s, s.begin():
+        data = ApplicationCreate(
+            title="cohort counts",
+            purpose="Federated feasibility and characterisation of a CKD cohort.",
+            irb_number="IRB-FQ-1",
+            dataset_ids=datasets,
+            analysis_types=types,
+            period_start=today,
+            period_end=today + dt.timedelta(days=30),
+            dua_accepted=True,
+            submission_key="flower-query-1",
+        )
+        app_id = submit_application(s, get_user(s, "researcher"), data).id
+    for reviewer in ("drb1", "drb2a", "drb2b", "drb3"):
+        with factory() as s, s.begin():
+            try:
+                record_review(s, get_user(s, reviewer), app_id, ReviewCreate(decision=Decision.APPROVE))
+            except Exception:  # a site not involved in the application may not vote
+                s.rollback()
+    with factory() as s:
+        assert s.execute(select(Grant).where(Grant.application_id == app_id)).scalar_one_or_none() is not None
+    return factory
+
+
+def _checks(factory: sessionmaker[Session]) -> list[tuple[str, str]]:
+    with factory() as s:
+        entries = s.execute(select(AuditEntry).where(AuditEntry.action == "grant.check")).scalars().all()
+    return [(e.target, e.outcome) for e in entries]
+
+
+def _request(sites: list[Path], kind: str = "feasibility") -> QueryRequest:
+    return build_query(
+        sites,
+        "feasibility" if kind == "feasibility" else "characterisation",
+        DEFINITION,
+        request_path=None if kind == "feasibility" else REQUEST,
+        requester="researcher",
+        rules=RULES,
+    )
+
+
+def _synthetic(sites: list[Path]) -> SyntheticOnlyGrantChecker:
+    return SyntheticOnlyGrantChecker({f"{s.name}-cdm": s for s in sites})
+
+
+def test_flower_query_refuses_without_grant_before_opening_data(flower_sites: list[Path], tmp_path: Path) -> None:
+    # Prepare: the grant covers site-2 only; site-1's folder does not even exist (it must never be opened)
+    factory = hub_granting(tmp_path / "hub.db", ["site-2-cdm"], [AnalysisType.FEASIBILITY])
+    request = _request(flower_sites)
+    # Execute
+    report = run_query_site(request, "site-1", tmp_path / "nowhere", HubStoreGrantChecker(factory))
+    # Assert
+    assert report.status == "refused" and report.reason.startswith("no grant")
+    assert report.feasibility is None and report.table_one is None
+    assert _checks(factory) == [("dataset:site-1-cdm", "deny")]
+
+
+def test_flower_query_model_validation_grant_does_not_cover_queries(flower_sites: list[Path], tmp_path: Path) -> None:
+    factory, _ = hub_with_grant(tmp_path / "hub.db", ["site-1-cdm"])  # model_validation only
+    for kind in ("feasibility", "characterisation"):
+        report = run_query_site(_request(flower_sites, kind), "site-1", flower_sites[0], HubStoreGrantChecker(factory))
+        assert report.status == "refused", kind
+    assert _checks(factory) == [("dataset:site-1-cdm", "deny")] * 2
+
+
+def test_flower_query_site_floor_beats_a_lower_request(flower_sites: list[Path]) -> None:
+    report = run_query_site(_request(flower_sites), "site-1", flower_sites[0], _synthetic(flower_sites))
+    assert report.status == "ok" and report.feasibility is not None
+    assert report.feasibility.rules.min_cell == 10  # the request asked for less; the site's floor wins
+
+
+def test_flower_query_feasibility_is_disclosure_controlled(flower_sites: list[Path]) -> None:
+    request = _request(flower_sites)
+    # This test site is configured with the test's low floor; a real site's floor is 10 (see the next test).
+    report = run_query_site(request, "site-1", flower_sites[0], _synthetic(flower_sites), floor=RULES)
+    assert report.status == "ok", report.reason
+    assert report.feasibility is not None
+    store = open_store(flower_sites[0])
+    try:
+        raw = unprotected_feasibility(store, request.definition, site="site-1")
+    finally:
+        store.close()
+    res = report.feasibility
+    assert res.rules == RULES
+    assert res.cohort_persons == protect_count(raw.remaining[-1], RULES)
+    assert [s.remaining for s in res.attrition] == [protect_count(n, RULES) for n in raw.remaining]
+    released = {s.stratum: s.persons for s in res.by_age_band}
+    assert released == {b: protect_count(n, RULES) for b, n in raw.by_age_band.items()}
+    assert any(c.suppressed for c in released.values())  # small strata exist and are not released
+
+
+def test_flower_query_table_one_is_disclosure_controlled(flower_sites: list[Path]) -> None:
+    request = _request(flower_sites, "characterisation")
+    report = run_query_site(request, "site-2", flower_sites[1], _synthetic(flower_sites))
+    assert report.status == "ok", report.reason
+    assert report.table_one is not None
+    store = open_store(flower_sites[1])
+    try:
+        assert request.table_one is not None
+        raw = unprotected_table_one(store, request.definition, request.table_one, site="site-2")
+    finally:
+        store.close()
+    t1 = report.table_one
+    assert t1.n == protect_count(raw.n, RULES)
+    assert [r.persons for r in t1.comorbidities] == [protect_count(n, RULES) for n in raw.comorbidities.values()]
+    assert "person_id" not in report.model_dump_json()
+
+
+def test_flower_query_broken_site_fails_after_the_grant(tmp_path: Path, flower_sites: list[Path]) -> None:
+    broken = tmp_path / "site-1"
+    (broken / "truth").mkdir(parents=True)
+    (broken / "truth" / "ckd_progression.csv").write_text("x\n")
+    (broken / "cdm.duckdb").write_bytes(b"not a database")
+    report = run_query_site(_request([broken]), "site-1", broken, _synthetic([broken]))
+    assert report.status == "failed" and report.reason
+    assert report.feasibility is None
+
+
+def test_flower_query_hub_pools_ok_sites_and_keeps_the_others(flower_sites: list[Path]) -> None:
+    request = _request([*flower_sites, Path("site-3"), Path("site-4")])
+    ok = {s.name: run_query_site(request, s.name, s, _synthetic(flower_sites)) for s in flower_sites}
+    reports = {
+        **ok,
+        "site-3": QuerySiteReport(site_id="site-3", status="failed", reason="no reply"),
+        "site-4": QuerySiteReport(site_id="site-4", status="refused", reason="no grant"),
+    }
+    run = pool_reports(request, reports, "simulation", 0.0)
+    assert run.covered == ("site-1", "site-2") and run.failed == ("site-3",) and run.refused == ("site-4",)
+    direct = pool_feasibility([r.feasibility for r in ok.values() if r.feasibility])
+    assert run.pooled_feasibility == direct and direct.sites == ["site-1", "site-2"]
+
+
+def test_flower_query_hub_fails_a_report_for_another_definition(flower_sites: list[Path]) -> None:
+    request = _request(flower_sites)
+    other = build_query(flower_sites, "feasibility", EXAMPLES / "t2dm_on_metformin.json", requester="r", rules=RULES)
+    stray = run_query_site(other, "site-1", flower_sites[0], _synthetic(flower_sites))
+    assert _checked(request, stray).status == "failed"
+
+
+def test_flower_query_request_needs_a_table_one_request_for_characterisation(flower_sites: list[Path]) -> None:
+    with pytest.raises(ValueError, match="Table 1 request"):
+        QueryRequest(
+            kind="characterisation", requester="r", datasets={"a": "a-cdm"}, definition=load_definition(DEFINITION)
+        )
+    with pytest.raises(ValueError, match="no Table 1"):
+        QueryRequest(
+            kind="feasibility",
+            requester="r",
+            datasets={"a": "a-cdm"},
+            definition=load_definition(DEFINITION),
+            table_one=load_table_one_request(REQUEST),
+        )
+
+
+def test_flower_query_cli_refuses_real_data_without_hub(tmp_path: Path) -> None:
+    site = tmp_path / "site-1"
+    site.mkdir()
+    app = typer.Typer()
+    app.command("feasibility")(feasibility)
+    app.command("table-one")(characterise_cohort)
+    result = CliRunner().invoke(app, ["feasibility", "--definition", str(DEFINITION), "--sites", str(site)])
+    assert result.exit_code == 2 and "synthetic" in result.output
+    args = ["table-one", "--definition", str(DEFINITION), "--request", str(REQUEST), "--sites", str(site)]
+    result = CliRunner().invoke(app, [*args, "--no-governance", "--hub-db", str(tmp_path / "h.db")])
+    assert result.exit_code == 2 and "only one" in result.output
+
+
+@pytest.fixture(scope="module")
+def simulated(flower_sites: list[Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[QueryRun, Path]:
+    """site-1, site-2 granted; site-3 granted but broken; site-4 not granted."""
+    tmp = tmp_path_factory.mktemp("flower-query-sim")
+    hub_db = tmp / "hub.db"
+    factory = hub_granting(hub_db, ["site-1-cdm", "site-2-cdm", "site-3-cdm"], [AnalysisType.FEASIBILITY])
+    broken, stranger = tmp / "site-3", tmp / "site-4"
+    broken.mkdir()
+    (broken / "cdm.duckdb").write_bytes(b"not a database")
+    stranger.mkdir()
+    run = run_query(
+        [*flower_sites, broken, stranger],
+        "feasibility",
+        DEFINITION,
+        grant_checker=HubStoreGrantChecker(factory),
+        requester="researcher",
+        rules=RULES,
+    )
+    return run, hub_db
+
+
+@pytest.mark.slow
+def test_flower_query_simulation_pools_granted_sites(
+    simulated: tuple[QueryRun, Path], flower_sites: list[Path]
+) -> None:
+    run, hub_db = simulated
+    assert run.engine == "simulation" and run.kind == "feasibility"
+    assert run.covered == ("site-1", "site-2") and run.failed == ("site-3",) and run.refused == ("site-4",)
+    assert run.sites["site-3"].grant_id is not None and run.sites["site-4"].reason.startswith("no grant")
+    request = _request(flower_sites)
+    direct = [run_query_site(request, s.name, s, _synthetic(flower_sites)).feasibility for s in flower_sites]
+    assert run.pooled_feasibility == pool_feasibility([d for d in direct if d is not None])
+    outcomes = dict(_checks(HubStoreGrantChecker.from_url(hub_db)._factory))
+    assert outcomes["dataset:site-4-cdm"] == "deny" and outcomes["dataset:site-1-cdm"] == "allow"
