@@ -242,7 +242,9 @@ def test_flower_query_simulation_pools_granted_sites(
     assert run.covered == ("site-1", "site-2") and run.failed == ("site-3",) and run.refused == ("site-4",)
     assert run.sites["site-3"].grant_id is not None and run.sites["site-4"].reason.startswith("no grant")
     request = _request(flower_sites)
-    direct = [run_query_site(request, s.name, s, _synthetic(flower_sites)).feasibility for s in flower_sites]
+    direct = [
+        run_query_site(request, s.name, s, _synthetic(flower_sites), floor=RULES).feasibility for s in flower_sites
+    ]
     assert run.pooled_feasibility == pool_feasibility([d for d in direct if d is not None])
     outcomes = dict(_checks(HubStoreGrantChecker.from_url(hub_db)._factory))
     assert outcomes["dataset:site-4-cdm"] == "deny" and outcomes["dataset:site-1-cdm"] == "allow"
