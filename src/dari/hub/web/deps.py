@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Path, Request, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
@@ -73,6 +73,8 @@ def db(request: Request) -> Iterator[Session]:
 
 
 DbSession = Annotated[Session, Depends(db)]
+# Ids in paths are bounded so that an absurd number is a 422, not an overflow inside the database driver.
+ApplicationId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 
 
 def language(request: Request) -> str:

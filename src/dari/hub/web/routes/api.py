@@ -23,7 +23,7 @@ from dari.hub.governance.errors import ForbiddenError
 from dari.hub.governance.grants import GrantDecision, check_grant, grants_for_site, grants_of, revoke_grant
 from dari.hub.governance.review import ReviewCreate, record_review, review_queue, site_statuses
 from dari.hub.governance.roles import Permission
-from dari.hub.web.deps import ApiUser, DbSession, requires, state, unit_of_work
+from dari.hub.web.deps import ApiUser, ApplicationId, DbSession, requires, state, unit_of_work
 
 router = APIRouter(prefix="/api/v1", tags=["hub"])
 Searcher = Annotated[User, Depends(requires(Permission.SEARCH_CATALOG, api=True))]
@@ -214,7 +214,7 @@ def my_applications(session: DbSession, user: Applicant) -> list[ApplicationPubl
 
 
 @router.get("/applications/{application_id}")
-def application(application_id: int, session: DbSession, user: ApiUser) -> ApplicationPublic:
+def application(application_id: ApplicationId, session: DbSession, user: ApiUser) -> ApplicationPublic:
     """One application (applicant, involved DRBs and stewards, admins)."""
     found = get_application(session, application_id)
     if not can_view_application(user, found):
@@ -229,7 +229,7 @@ def queue(session: DbSession, user: Reviewer) -> list[ApplicationPublic]:
 
 
 @router.post("/applications/{application_id}/reviews")
-def review(application_id: int, vote: ReviewCreate, session: DbSession, user: Reviewer) -> ApplicationPublic:
+def review(application_id: ApplicationId, vote: ReviewCreate, session: DbSession, user: Reviewer) -> ApplicationPublic:
     """Record the caller's DRB decision for their site."""
     with unit_of_work(session):
         return _application(session, record_review(session, user, application_id, vote))

@@ -25,7 +25,17 @@ from dari.hub.governance.errors import ForbiddenError
 from dari.hub.governance.grants import grants_for_site, grants_of, revoke_grant
 from dari.hub.governance.review import DECISION_LABELS, ReviewCreate, record_review, review_queue, site_statuses
 from dari.hub.governance.roles import Permission
-from dari.hub.web.deps import Csrf, CurrentUser, DbSession, Lang, PortalSession, requires, state, unit_of_work
+from dari.hub.web.deps import (
+    ApplicationId,
+    Csrf,
+    CurrentUser,
+    DbSession,
+    Lang,
+    PortalSession,
+    requires,
+    state,
+    unit_of_work,
+)
 
 router = APIRouter(include_in_schema=False)
 Applicant = Annotated[User, Depends(requires(Permission.APPLY))]
@@ -116,7 +126,12 @@ def my_applications(request: Request, session: DbSession, web: PortalSession, us
 
 @router.get("/applications/{application_id}", response_class=HTMLResponse)
 def application_page(
-    application_id: int, request: Request, session: DbSession, web: PortalSession, user: CurrentUser, lang: Lang
+    application_id: ApplicationId,
+    request: Request,
+    session: DbSession,
+    web: PortalSession,
+    user: CurrentUser,
+    lang: Lang,
 ) -> Response:
     """One application with each site's decision (applicant, involved DRBs and stewards, admins)."""
     application = get_application(session, application_id)
@@ -155,7 +170,7 @@ def queue(request: Request, session: DbSession, web: PortalSession, user: Review
 
 @router.post("/applications/{application_id}/reviews", dependencies=[Csrf])
 def vote(
-    application_id: int,
+    application_id: ApplicationId,
     session: DbSession,
     user: Reviewer,
     decision: Annotated[str, Form(max_length=40)],
