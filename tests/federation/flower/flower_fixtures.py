@@ -37,8 +37,10 @@ def build_sites(root: Path, n: int = 2) -> list[Path]:
     return folders
 
 
-def hub_with_grant(path: Path, datasets: list[str]) -> tuple[sessionmaker[Session], str]:
-    """A migrated demo hub where `researcher` holds an approved model_validation grant over `datasets`."""
+def hub_with_grant(
+    path: Path, datasets: list[str], types: list[AnalysisType] | None = None
+) -> tuple[sessionmaker[Session], str]:
+    """A migrated demo hub where `researcher` holds an approved grant of `types` (model_validation) over `datasets`."""
     engine = make_engine(path)
     migrate(engine)
     factory = session_factory(engine)
@@ -52,7 +54,7 @@ def hub_with_grant(path: Path, datasets: list[str]) -> tuple[sessionmaker[Sessio
             purpose="Multicenter validation of the reference model.",
             irb_number="IRB-FL-1",
             dataset_ids=datasets,
-            analysis_types=[AnalysisType.MODEL_VALIDATION],
+            analysis_types=types or [AnalysisType.MODEL_VALIDATION],
             period_start=today,
             period_end=today + dt.timedelta(days=30),
             dua_accepted=True,

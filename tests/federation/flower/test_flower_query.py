@@ -3,7 +3,6 @@ through Flower's simulation engine (Ray start-up costs about a minute here, henc
 
 from __future__ import annotations
 
-import datetime as dt
 from importlib import resources
 from pathlib import Path
 
@@ -24,12 +23,8 @@ from dari.federation.flower.grants import HubStoreGrantChecker, SyntheticOnlyGra
 from dari.federation.flower.query_apps import _checked, pool_reports, run_query_site
 from dari.federation.flower.query_jobs import QueryRequest, QueryRun, QuerySiteReport
 from dari.federation.flower.query_simulation import build_query, run_query
-from dari.hub.db.engine import make_engine, migrate, session_factory
-from dari.hub.db.models import AuditEntry, Grant
-from dari.hub.governance.applications import AnalysisType, ApplicationCreate, submit_application
-from dari.hub.governance.review import Decision, ReviewCreate, record_review
-from dari.hub.governance.users import get_user
-from dari.hub.seed import publish_samples, seed_consortium
+from dari.hub.db.models import AuditEntry
+from dari.hub.governance.applications import AnalysisType
 
 EXAMPLES = Path(str(resources.files("dari.cohort") / "examples"))
 DEFINITION, REQUEST = EXAMPLES / "ckd_g3.json", EXAMPLES / "table_one_cardiometabolic.json"
@@ -38,35 +33,7 @@ RULES = DisclosureRules(min_cell=MIN_CELL)
 
 def hub_granting(path: Path, datasets: list[str], types: list[AnalysisType]) -> sessionmaker[Session]:
     """A migrated demo hub where `researcher` holds an approved grant of `types` over `datasets`."""
-    engine = make_engine(path)
-    migrate(engine)
-    factory = session_factory(engine)
-    with factory() as s, s.begin():
-        users = seed_consortium(s, "correct-horse-battery")
-        publish_samples(s, users["admin"])
-    today = dt.date.today()
-    with factory() as s, s.begin():
-        data = ApplicationCreate(
-            title="cohort counts",
-            purpose="Federated feasibility and characterisation of a CKD cohort.",
-            irb_number="IRB-FQ-1",
-            dataset_ids=datasets,
-            analysis_types=types,
-            period_start=today,
-            period_end=today + dt.timedelta(days=30),
-            dua_accepted=True,
-            submission_key="flower-query-1",
-        )
-        app_id = submit_application(s, get_user(s, "researcher"), data).id
-    for reviewer in ("drb1", "drb2a", "drb2b", "drb3"):
-        with factory() as s, s.begin():
-            try:
-                record_review(s, get_user(s, reviewer), app_id, ReviewCreate(decision=Decision.APPROVE))
-            except Exception:  # a site not involved in the application may not vote
-                s.rollback()
-    with factory() as s:
-        assert s.execute(select(Grant).where(Grant.application_id == app_id)).scalar_one_or_none() is not None
-    return factory
+    return hub_with_grant(path, datasets, types)[0]
 
 
 def _checks(factory: sessionmaker[Session]) -> list[tuple[str, str]]:

@@ -6,8 +6,6 @@ The same ServerApp and ClientApp as a deployment: virtual node `partition-id` i 
 
 from __future__ import annotations
 
-import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
@@ -18,8 +16,7 @@ from dari.federation.disclosure import DisclosureRules
 from dari.federation.flower.grants import GrantChecker
 from dari.federation.flower.query_apps import Progress, QueryHubJob, make_query_hub_app, make_query_site_app
 from dari.federation.flower.query_jobs import QueryKind, QueryRequest, QueryRun
-from dari.federation.flower.simulation import OFFLINE_ENV, FederationRunError, site_ids
-from dari.federation.flower.site_app import SiteBinding
+from dari.federation.flower.simulation import FederationRunError, simulate, site_bindings, site_ids
 
 
 def build_query(
@@ -62,8 +59,6 @@ def run_query(
     num_cpus: int = 2,
 ) -> QueryRun:
     """Run the query at every site through Flower's simulation engine; per-site and pooled protected results."""
-    from flwr.simulation import run_simulation  # imports Ray: only when a simulation actually runs
-
     if not sites:
         raise InputError("give at least one site folder (--sites)")
     request = build_query(
@@ -75,28 +70,11 @@ def run_query(
         rules=rules,
         age_band_years=age_band_years,
     )
-    for key, value in OFFLINE_ENV.items():
-        os.environ.setdefault(key, value)
-    bindings = {
-        i: SiteBinding(site_id=s, folder=str(Path(f).resolve()), floor=rules or DisclosureRules())
-        for i, (s, f) in enumerate(zip(site_ids(sites), sites, strict=True))
-    }
     job = QueryHubJob(request=request, engine="simulation", node_wait_s=5.0)
     if progress is not None:
         job.progress = progress
-    logging.getLogger("flwr").setLevel(logging.WARNING)
-    try:
-        run_simulation(
-            server_app=make_query_hub_app(job),
-            client_app=make_query_site_app(bindings, grant_checker),
-            num_supernodes=len(sites),
-            backend_config={
-                "client_resources": {"num_cpus": 1, "num_gpus": 0.0},
-                "init_args": {"num_cpus": num_cpus, "num_gpus": 0, "include_dashboard": False, "log_to_driver": False},
-            },
-        )
-    except RuntimeError as exc:  # Ray failed to start (an overloaded host) or a node crashed
-        raise FederationRunError(f"the Flower simulation engine failed: {exc}") from exc
+    query_sites = make_query_site_app(site_bindings(sites, rules), grant_checker)
+    simulate(make_query_hub_app(job), query_sites, len(sites), num_cpus)
     if not job.result:
         raise FederationRunError("the simulation ended without a result (see the Flower log above)")
     return job.result[0]

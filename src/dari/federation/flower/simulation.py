@@ -10,6 +10,7 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dari.errors import DariError, InputError
 from dari.federation.disclosure import DisclosureRules
@@ -19,6 +20,10 @@ from dari.federation.flower.jobs import JobRequest, ValidationRun
 from dari.federation.flower.site_app import SiteBinding, make_site_app
 from dari.models import sha256_file
 from dari.validation import ValidationSpec
+
+if TYPE_CHECKING:
+    from flwr.clientapp import ClientApp
+    from flwr.serverapp import ServerApp
 
 
 class FederationRunError(DariError):
@@ -76,24 +81,36 @@ def run_validation(
     num_cpus: int = 2,
 ) -> ValidationRun:
     """Validate the model at every site through Flower's simulation engine; per-site, pooled and meta results."""
+    job, model_bytes = build_job(sites, model_path, spec_path, requester=requester, threshold=threshold, rules=rules)
+    hub_job = HubJob(request=job, model_bytes=model_bytes, engine="simulation", node_wait_s=5.0)
+    if progress is not None:
+        hub_job.progress = progress
+    simulate(make_hub_app(hub_job), make_site_app(site_bindings(sites, rules), grant_checker), len(sites), num_cpus)
+    if not hub_job.result:
+        raise FederationRunError("the simulation ended without a result (see the Flower log above)")
+    return hub_job.result[0]
+
+
+def site_bindings(sites: Sequence[Path], rules: DisclosureRules | None) -> dict[int, SiteBinding]:
+    """Simulated node i is site i; the caller owns these local folders, so their floor is the job's rules."""
+    return {
+        i: SiteBinding(site_id=s, folder=str(Path(f).resolve()), floor=rules or DisclosureRules())
+        for i, (s, f) in enumerate(zip(site_ids(sites), sites, strict=True))
+    }
+
+
+def simulate(server_app: ServerApp, client_app: ClientApp, num_supernodes: int, num_cpus: int) -> None:
+    """Run a ServerApp/ClientApp pair in Flower's simulation engine, offline, with Ray's start-up errors named."""
     from flwr.simulation import run_simulation  # imports Ray: only when a simulation actually runs
 
     for key, value in OFFLINE_ENV.items():
         os.environ.setdefault(key, value)
-    job, model_bytes = build_job(sites, model_path, spec_path, requester=requester, threshold=threshold, rules=rules)
-    bindings = {
-        i: SiteBinding(site_id=s, folder=str(Path(f).resolve()), floor=rules or DisclosureRules())
-        for i, (s, f) in enumerate(zip(site_ids(sites), sites, strict=True))
-    }
-    hub_job = HubJob(request=job, model_bytes=model_bytes, engine="simulation", node_wait_s=5.0)
-    if progress is not None:
-        hub_job.progress = progress
     logging.getLogger("flwr").setLevel(logging.WARNING)
     try:
         run_simulation(
-            server_app=make_hub_app(hub_job),
-            client_app=make_site_app(bindings, grant_checker),
-            num_supernodes=len(sites),
+            server_app=server_app,
+            client_app=client_app,
+            num_supernodes=num_supernodes,
             backend_config={
                 "client_resources": {"num_cpus": 1, "num_gpus": 0.0},
                 "init_args": {"num_cpus": num_cpus, "num_gpus": 0, "include_dashboard": False, "log_to_driver": False},
@@ -101,6 +118,3 @@ def run_validation(
         )
     except RuntimeError as exc:  # Ray failed to start (an overloaded host) or a node crashed
         raise FederationRunError(f"the Flower simulation engine failed: {exc}") from exc
-    if not hub_job.result:
-        raise FederationRunError("the simulation ended without a result (see the Flower log above)")
-    return hub_job.result[0]
