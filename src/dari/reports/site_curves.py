@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dari.validation import CalibrationCurve, DecisionCurve, SiteSufficientStatistics
-from dari.validation.calibration import bin_index, curve_from_sums, uniform_edges
+from dari.validation import CalibrationCurve, DecisionCurve, SiteSufficientStatistics, ValidationSpec
 from dari.validation.decision_curve import curve_from_counts
-from dari.validation.histogram import ClassIntervals, has_edge
+from dari.validation.histogram import ClassIntervals
+from dari.validation.sufficient import pooled_calibration_curve, pooled_counts_at
 
 
 @dataclass(frozen=True)
@@ -41,29 +41,11 @@ def roc_points(stats: SiteSufficientStatistics) -> RocPoints:
 
 def calibration_points(stats: SiteSufficientStatistics, n_bins: int = 10) -> CalibrationCurve:
     """Calibration curve of one site on the equal-width edges its histogram kept (bins merged elsewhere)."""
-    h = stats.histogram
-    edges = uniform_edges(n_bins)
-    keep = has_edge(h, edges)
-    keep[[0, -1]] = True
-    common = edges[keep]
-    nb = common.size - 1
-    n, events, sums = np.zeros(nb, np.int64), np.zeros(nb, np.int64), np.zeros(nb)
-    for cls, positive in ((h.positives, True), (h.negatives, False)):
-        e = np.asarray(cls.edges)
-        idx = bin_index((e[:-1] + e[1:]) / 2, common)
-        counts = np.bincount(idx, cls.counts, nb).astype(np.int64)
-        n += counts
-        if positive:
-            events += counts
-        sums += np.bincount(idx, cls.score_sums, nb)
-    return curve_from_sums(common, n, events, sums)
+    return pooled_calibration_curve([stats], ValidationSpec(calibration_bins=n_bins))
 
 
 def decision_points(stats: SiteSufficientStatistics, thresholds: Sequence[float]) -> DecisionCurve:
     """Net benefit of one site at each threshold (exact where the site kept the threshold as an edge)."""
-    h = stats.histogram
     t = np.asarray(thresholds, dtype=np.float64)
-    tp = np.rint(ClassIntervals(h.positives).count_at_or_above(t))
-    fp = np.rint(ClassIntervals(h.negatives).count_at_or_above(t))
-    exact = tuple(bool(x) for x in has_edge(h, t))
-    return curve_from_counts(t, tp, fp, stats.n, stats.events, exact)
+    tp, fp, exact = pooled_counts_at([stats], t)
+    return curve_from_counts(t, tp, fp, stats.n, stats.events, tuple(bool(x) for x in exact))
