@@ -27,6 +27,8 @@ def database_url(target: str | Path) -> str:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # SQLAlchemy emits BEGIN itself (below), so the driver must not open transactions of its own.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")  # the portal and the CLI may write at the same time
@@ -39,6 +41,9 @@ def make_engine(target: str | Path) -> Engine:
     engine = create_engine(url, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        # Two processes that both read the audit head and then append would deadlock on SQLite's lock upgrade
+        # (SQLITE_BUSY at once, no busy wait): every transaction takes the write lock up front instead.
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
     return engine
 
 
