@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dari.monitoring.drift import DriftResult, DriftThresholds
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
 AlertKind = Literal["input_drift", "score_drift", "discrimination", "calibration"]
 AlertSeverity = Literal["warning", "critical"]
 
