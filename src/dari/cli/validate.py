@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
+from dari.atomic import atomic_path
 from dari.cli.console import err, guarded, step_printer
 from dari.errors import InputError
 from dari.federation.flower.grants import (
@@ -74,6 +75,9 @@ def result_json(run: ValidationRun, centralised: PooledMetrics | None) -> dict[s
         "meta_analysis": {
             k: {"estimate": v.estimate, "ci": [v.ci_low, v.ci_high], "pi": [v.pi_low, v.pi_high], "i2": v.i2, "k": v.k}
             for k, v in run.meta_analysis.items()
+        },
+        "subgroups": {
+            s: [json.loads(v.model_dump_json()) for v in r.subgroups] for s, r in run.sites.items() if r.subgroups
         },
         "detail": json.loads(run.model_dump_json()),
     }
@@ -169,7 +173,7 @@ def validate(
                     central = centralised_pooled_metrics(yc, pc, ValidationSpec(threshold=threshold), sites=len(both))
             err.print(f"[dim]validate[/] centralised on pooled rows: {time.monotonic() - started:.1f} s")
             if export_predictions:
-                with export_predictions.open("w", newline="", encoding="utf-8") as f:
+                with atomic_path(export_predictions) as tmp, tmp.open("w", newline="", encoding="utf-8") as f:
                     w = csv.writer(f)
                     w.writerow(["site", "person_id", "y_true", "y_score"])
                     for s, r in rows:
@@ -184,7 +188,8 @@ def validate(
         doc = result_json(run, central)
         text = json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=True)
         if json_out:
-            json_out.write_text(text + "\n", encoding="utf-8")
+            with atomic_path(json_out) as tmp:
+                tmp.write_text(text + "\n", encoding="utf-8")
         else:
             typer.echo(text)
         if run.pooled is None:

@@ -87,3 +87,14 @@ def test_flower_simulation_result_json_has_no_rows(job: tuple[ValidationRun, Pat
     )
     assert "person_id" not in text and "y_score" not in text
     assert len(text) < 500_000  # aggregates: no per-row arrays
+
+
+def test_flower_simulation_result_json_has_subgroups_the_report_reads(job: tuple[ValidationRun, Path]) -> None:
+    from dari.reports.results_file import parse_results
+
+    run, _ = job
+    doc = json.loads(json.dumps(result_json(run, None), allow_nan=True))
+    assert set(doc["subgroups"]) == {"site-1", "site-2"}  # the covered sites; refused and failed ones have none
+    assert [v["variable"] for v in doc["subgroups"]["site-1"]] == ["sex", "age_band"]
+    inputs = parse_results(doc, source="results.json")
+    assert set(inputs.subgroups) == {"site-1", "site-2"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 from pathlib import Path
 
+import pytest
 from flower_fixtures import MIN_CELL, hub_with_grant
 from sqlalchemy import select
 
@@ -75,3 +76,35 @@ def test_flower_hub_store_checker_pickles_to_the_same_store(tmp_path: Path) -> N
     clone = pickle.loads(pickle.dumps(HubStoreGrantChecker(factory)))
     assert clone.check("researcher", "site-1-cdm", "model_validation").allowed
     assert not clone.check("researcher", "site-1-cdm", "feasibility").allowed
+
+
+def test_flower_site_reports_subgroups_with_gaps_and_suppression(flower_sites: list[Path]) -> None:
+    ref = reference_model_paths()
+    job, model = build_job(flower_sites, ref.model, ref.spec, requester="researcher", threshold=0.2, rules=RULES)
+    job = job.model_copy(update={"subgroups": ("sex", "age_band", "diabetes")})
+    checker = SyntheticOnlyGrantChecker({"site-1-cdm": flower_sites[0]})
+    report, scored = run_site_job(job, model, "site-1", flower_sites[0], checker)
+    assert report.status == "ok", report.reason
+    assert scored is not None
+    by_name = {v.variable: v for v in report.subgroups}
+    assert list(by_name) == ["sex", "age_band", "diabetes"]
+    assert {lv.level for lv in by_name["sex"].levels} == set(scored.groups["sex"].tolist())
+    assert {lv.level for lv in by_name["diabetes"].levels} <= {"yes", "no", "missing"}
+    released = [lv for v in report.subgroups for lv in v.levels if not lv.suppressed]
+    assert released and all(lv.metrics is not None for lv in released)
+    # every released level has at least MIN_CELL events and non-events at the site
+    for v in report.subgroups:
+        labels = scored.groups[v.variable]
+        for lv in v.levels:
+            if lv.suppressed:
+                continue
+            y = scored.y[labels == lv.level]
+            assert int(y.sum()) >= MIN_CELL and int((~y).sum()) >= MIN_CELL
+    gap = next(g for g in by_name["sex"].gaps if g.metric == "auroc")
+    assert gap.levels == 2 and gap.gap >= 0
+
+
+def test_flower_job_refuses_a_subgroup_the_spec_does_not_have(flower_sites: list[Path]) -> None:
+    job, _ = _job(flower_sites)
+    with pytest.raises(ValueError, match="neither sex nor age_band"):
+        JobRequest.model_validate({**job.model_dump(), "subgroups": ["egfr"]})

@@ -21,6 +21,7 @@ from dari.validation import (
     OffsetMode,
     PooledMetrics,
     SiteSufficientStatistics,
+    SubgroupVariable,
     ValidationMetrics,
     ValidationSpec,
 )
@@ -28,6 +29,8 @@ from dari.validation import (
 JobType = Literal["model_validation"]
 SiteStatus = Literal["ok", "refused", "failed"]
 SHA256 = r"^[0-9a-f]{64}$"
+#: Grouping variables every cohort has; a job may add any yes/no input of the model's spec (e.g. `diabetes`).
+BUILT_IN_SUBGROUPS = ("sex", "age_band")
 
 
 class _Record(BaseModel):
@@ -47,10 +50,19 @@ class JobRequest(_Record):
     spec_json: str = Field(description="the feature spec (features.json) as JSON text")
     validation: ValidationSpec = Field(default_factory=ValidationSpec)
     disclosure: DisclosureRules = Field(default_factory=DisclosureRules)
+    subgroups: tuple[str, ...] = Field(
+        default=BUILT_IN_SUBGROUPS, max_length=8, description="grouping variables for subgroup metrics and gaps"
+    )
 
     @model_validator(mode="after")
     def _spec_parses(self) -> JobRequest:
-        self.spec()
+        spec = self.spec()
+        allowed = set(BUILT_IN_SUBGROUPS) | {f.name for f in spec.features if f.is_indicator}
+        unknown = [g for g in self.subgroups if g not in allowed]
+        if unknown:
+            raise ValueError(
+                f"subgroups {unknown} are neither {' nor '.join(BUILT_IN_SUBGROUPS)} nor a yes/no input of the spec"
+            )
         return self
 
     def spec(self) -> FeatureSpec:
@@ -79,12 +91,13 @@ class SiteReport(_Record):
     unscored: ProtectedCount | None = Field(default=None, description="cohort members the model could not score")
     metrics: ValidationMetrics | None = None
     statistics: SiteSufficientStatistics | None = None
+    subgroups: tuple[SubgroupVariable, ...] = Field(default=(), description="protected metrics by subgroup, gaps")
 
     @model_validator(mode="after")
     def _ok_has_results(self) -> SiteReport:
         if self.status == "ok" and (self.metrics is None or self.statistics is None):
             raise ValueError("an ok report carries the site metrics and the sufficient statistics")
-        if self.status != "ok" and (self.metrics is not None or self.statistics is not None):
+        if self.status != "ok" and (self.metrics is not None or self.statistics is not None or self.subgroups):
             raise ValueError("a refused or failed report carries no statistics")
         return self
 

@@ -20,7 +20,14 @@ from dari.federation.disclosure import DisclosureRefusedError, DisclosureRules, 
 from dari.federation.flower.grants import ANALYSIS_TYPE, GrantChecker
 from dari.federation.flower.jobs import JobRequest, SiteReport
 from dari.models import FeatureSpec, OnnxModel, extract_cohort_features
-from dari.validation import UndefinedMetricWarning, evaluate, protect_metrics, site_sufficient_statistics
+from dari.models.cdm_features import CohortFrame
+from dari.validation import (
+    UndefinedMetricWarning,
+    evaluate,
+    evaluate_subgroups,
+    protect_metrics,
+    site_sufficient_statistics,
+)
 
 
 @dataclass(frozen=True)
@@ -32,6 +39,17 @@ class ScoredCohort:
     p: np.ndarray  # float64
     cohort_n: int
     unscored: int
+    groups: dict[str, np.ndarray]  # grouping variable → one label per scored row
+
+
+def _groups(frame: CohortFrame, keep: np.ndarray) -> dict[str, np.ndarray]:
+    """Sex, age band and every yes/no input as subgroup labels of the scored rows ("missing" where unknown)."""
+    groups = {"sex": np.where(frame.sex == "", "unknown", frame.sex)[keep], "age_band": frame.age_band[keep]}
+    for name, raw in frame.raw.items():
+        values = raw[keep]
+        if np.isin(values[~np.isnan(values)], (0.0, 1.0)).all():
+            groups[name] = np.where(np.isnan(values), "missing", np.where(values == 1.0, "yes", "no"))
+    return groups
 
 
 def score_site(folder: Path, model: OnnxModel, spec: FeatureSpec) -> ScoredCohort:
@@ -44,7 +62,14 @@ def score_site(folder: Path, model: OnnxModel, spec: FeatureSpec) -> ScoredCohor
     batch = frame.inputs(spec)
     keep = batch.scorable
     p = model.predict_proba(batch.x[keep]) if keep.any() else np.zeros(0)
-    return ScoredCohort(frame.person_id[keep], frame.y[keep], np.asarray(p, np.float64), len(frame), int((~keep).sum()))
+    return ScoredCohort(
+        frame.person_id[keep],
+        frame.y[keep],
+        np.asarray(p, np.float64),
+        len(frame),
+        int((~keep).sum()),
+        _groups(frame, keep),
+    )
 
 
 def load_job_model(job: JobRequest, model_bytes: bytes | None) -> OnnxModel:
@@ -97,6 +122,9 @@ def run_site_job(
             warnings.simplefilter("ignore", UndefinedMetricWarning)
             metrics = protect_metrics(evaluate(scored.y, scored.p, spec), rules)
             stats = site_sufficient_statistics(scored.y, scored.p, spec, rules)
+            # JobRequest allows only sex, age band and the spec's yes/no inputs, all of which `_groups` holds
+            groups = {g: scored.groups[g] for g in job.subgroups}
+            subgroups = evaluate_subgroups(scored.y, scored.p, groups, spec, rules)
     except DisclosureRefusedError as exc:
         return SiteReport(**granted, status="refused", reason=f"disclosure control: {exc}"), None
     report = SiteReport(
@@ -107,5 +135,6 @@ def run_site_job(
         unscored=protect_count(scored.unscored, rules),
         metrics=metrics,
         statistics=stats,
+        subgroups=subgroups,
     )
     return report, scored
