@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
-
-import httpx
-from sqlalchemy.orm import Session, sessionmaker
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from dari.errors import InputError
-from dari.hub.governance.grants import GrantDecision, check_grant
+from dari.hub.governance.decision import GrantDecision
+
+if TYPE_CHECKING:  # the hub's store and httpx load only in the checker that uses them (Ray workers import this)
+    from sqlalchemy.orm import Session, sessionmaker
 
 ANALYSIS_TYPE = "model_validation"
 #: Written by `dari synth` into every synthetic site folder (the true risk behind the outcome); a real site's
@@ -56,6 +56,8 @@ class HubStoreGrantChecker:
 
     def check(self, username: str, dataset_id: str, analysis_type: str) -> GrantDecision:
         """The audited decision of the hub store."""
+        from dari.hub.governance.grants import check_grant
+
         with self._factory() as session, session.begin():
             return check_grant(session, username, dataset_id, analysis_type)
 
@@ -77,6 +79,8 @@ class HubApiGrantChecker:
 
     def check(self, username: str, dataset_id: str, analysis_type: str) -> GrantDecision:
         """The hub's decision; an unreachable hub or a refused token is a 'no' with the reason."""
+        import httpx
+
         body = {"username": username, "dataset_id": dataset_id, "analysis_type": analysis_type}
         try:
             response = httpx.post(

@@ -9,12 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
-from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dari.hub import audit
 from dari.hub.db.models import Application, Grant, User, utcnow
+from dari.hub.governance.decision import GrantDecision
 from dari.hub.governance.errors import ConflictError, ForbiddenError, NotFoundError
 
 
@@ -53,15 +53,6 @@ def issue_grant(session: Session, application: Application) -> Grant:
         },
     )
     return grant
-
-
-class GrantDecision(BaseModel):
-    """The answer to 'may this user run this analysis on this dataset now?'."""
-
-    model_config = ConfigDict(frozen=True)
-    allowed: bool
-    grant_id: str | None
-    reason: str
 
 
 def check_grant(
