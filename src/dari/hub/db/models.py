@@ -1,4 +1,5 @@
-"""SQLAlchemy 2 models of the hub: sites, users, datasets, study applications, DRB reviews, grants, audit log.
+"""SQLAlchemy 2 models of the hub: sites, users, datasets, study applications, DRB reviews, grants, audit log,
+the model registry and deployment approvals, and the monitoring of deployed models in real use.
 
 Times are stored as timezone-aware UTC. JSON columns hold only disclosure-controlled catalog content and
 lists of small enumerations; nothing here is a patient row.
@@ -9,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -212,3 +213,87 @@ class DeploymentApproval(Base):
     withdrawn_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     withdraw_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     report: Mapped[ValidationReport] = relationship(lazy="selectin")
+
+
+class MonitoringPublicationRecord(Base):
+    """One monitoring publication a site sent about a deployed model; every one is kept."""
+
+    __tablename__ = "monitoring_publication"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("site.id"))
+    model_sha256: Mapped[str] = mapped_column(ForeignKey("registered_model.sha256"))
+    model_name: Mapped[str] = mapped_column(String(200))
+    model_version: Mapped[str] = mapped_column(String(50))
+    report_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    schema_version: Mapped[int] = mapped_column(Integer)
+    generated_at: Mapped[dt.datetime] = mapped_column()
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    published_by: Mapped[int] = mapped_column(ForeignKey("hub_user.id"))
+    policy: Mapped[dict[str, Any]] = mapped_column(JSON)
+    window_count: Mapped[int] = mapped_column(Integer)
+    inference_count: Mapped[int] = mapped_column(Integer)
+
+
+class MonitoringWindowRecord(Base):
+    """One window of a publication; of the versions of a window (same model, site, start) the latest is read."""
+
+    __tablename__ = "monitoring_window"
+    __table_args__ = (
+        UniqueConstraint("publication_id", "window_start", name="uq_window_per_publication"),
+        Index("ix_monitoring_window_model_site_start", "model_sha256", "site_id", "window_start"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    publication_id: Mapped[int] = mapped_column(ForeignKey("monitoring_publication.id"))
+    model_sha256: Mapped[str] = mapped_column(String(64))
+    site_id: Mapped[str] = mapped_column(String(64))
+    window_start: Mapped[dt.datetime] = mapped_column()
+    window_end: Mapped[dt.datetime] = mapped_column()
+    calls: Mapped[int] = mapped_column(Integer)
+    alert_count: Mapped[int] = mapped_column(Integer)
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)  # the window as published (MonitoringWindow's JSON)
+
+
+class MonitoringAlertRecord(Base):
+    """An alert of one window version, kept as columns so alerts can be queried across models and sites."""
+
+    __tablename__ = "monitoring_alert"
+    __table_args__ = (Index("ix_monitoring_alert_model_site_start", "model_sha256", "site_id", "window_start"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    window_id: Mapped[int] = mapped_column(ForeignKey("monitoring_window.id"))
+    publication_id: Mapped[int] = mapped_column(ForeignKey("monitoring_publication.id"))
+    model_sha256: Mapped[str] = mapped_column(String(64))
+    site_id: Mapped[str] = mapped_column(String(64))
+    window_start: Mapped[dt.datetime] = mapped_column()
+    window_end: Mapped[dt.datetime] = mapped_column()
+    kind: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(200))
+    value: Mapped[float] = mapped_column()
+    threshold: Mapped[float] = mapped_column()
+    message_en: Mapped[str] = mapped_column(Text)
+    message_ko: Mapped[str] = mapped_column(Text)
+
+
+class InferenceRecord(Base):
+    """One call of a deployed model at a site, without identifiers; kept once per (service, hook instance, time)."""
+
+    __tablename__ = "inference_entry"
+    __table_args__ = (
+        UniqueConstraint("model_sha256", "site_id", "service_id", "hook_instance", "at", name="uq_inference_once"),
+        Index("ix_inference_entry_model_site_at", "model_sha256", "site_id", "at"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    publication_id: Mapped[int] = mapped_column(ForeignKey("monitoring_publication.id"))
+    model_sha256: Mapped[str] = mapped_column(String(64))
+    site_id: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column()
+    service_id: Mapped[str] = mapped_column(String(200))
+    hook_instance: Mapped[str] = mapped_column(String(200))
+    model_version: Mapped[str] = mapped_column(String(50))
+    status: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    probability: Mapped[float | None] = mapped_column(nullable=True)
+    indicator: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    card_uuid: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    latency_ms: Mapped[float] = mapped_column()
+    feedback: Mapped[str | None] = mapped_column(String(16), nullable=True)

@@ -43,6 +43,8 @@ class Permission(StrEnum):
     MANAGE_USERS = "manage_users"
     REGISTER_MODEL = "register_model"
     APPROVE_DEPLOYMENT = "approve_deployment"
+    PUBLISH_MONITORING = "publish_monitoring"
+    VIEW_MONITORING = "view_monitoring"
 
 
 # Rules as data: which role holds which permission (site scoping is checked where the site is known).
@@ -56,6 +58,12 @@ PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.MANAGE_USERS: frozenset({Role.PLATFORM_ADMIN}),
     Permission.REGISTER_MODEL: frozenset({Role.AI_VENDOR, Role.RESEARCHER, Role.PLATFORM_ADMIN}),
     Permission.APPROVE_DEPLOYMENT: frozenset({Role.DEPLOYMENT_APPROVER}),
+    # A site's own steward publishes its monitoring (own site only, checked in dari.hub.monitoring).
+    Permission.PUBLISH_MONITORING: frozenset({Role.DATA_STEWARD, Role.PLATFORM_ADMIN}),
+    # Those who govern data and deployments watch models in use; per-call inference audits stay with the site.
+    Permission.VIEW_MONITORING: frozenset(
+        {Role.PLATFORM_ADMIN, Role.DRB_MEMBER, Role.DATA_STEWARD, Role.DEPLOYMENT_APPROVER}
+    ),
 }
 
 

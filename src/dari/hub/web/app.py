@@ -17,10 +17,11 @@ from dari.errors import DariError, InputError
 from dari.hub import audit
 from dari.hub.db.engine import make_engine, require_schema, session_factory
 from dari.hub.governance.errors import AuthenticationError, ConflictError, ForbiddenError, NotFoundError
+from dari.hub.monitoring_checks import MAX_PUBLICATION_BYTES, PublicationError
 from dari.hub.settings import HubSettings
 from dari.hub.web.deps import LoginRequiredError, PortalState, language
 from dari.hub.web.i18n import translate
-from dari.hub.web.routes import api, auth, catalog, governance, pages
+from dari.hub.web.routes import api, auth, catalog, governance, monitoring_api, monitoring_pages, pages
 from dari.hub.web.search_service import CatalogSearch
 
 _STATUS: list[tuple[type[DariError], int]] = [
@@ -29,8 +30,11 @@ _STATUS: list[tuple[type[DariError], int]] = [
     (ForbiddenError, 403),
     (NotFoundError, 404),
     (ConflictError, 409),
+    (PublicationError, 422),
     (InputError, 400),
 ]
+# Sites publish monitoring (windows and their inference audit) in one body: larger than any form.
+_LARGER_BODIES = {("POST", "/api/v1/monitoring"): MAX_PUBLICATION_BYTES}
 _SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -49,8 +53,9 @@ class _Guard(BaseHTTPMiddleware):
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-            return JSONResponse({"detail": f"request body larger than {self.max_bytes} bytes"}, status_code=413)
+        limit = _LARGER_BODIES.get((request.method, request.url.path), self.max_bytes)
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            return JSONResponse({"detail": f"request body larger than {limit} bytes"}, status_code=413)
         response = await call_next(request)
         for name, value in _SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
@@ -76,7 +81,8 @@ def create_app(settings: HubSettings) -> FastAPI:
     )
     app.add_middleware(_Guard, max_bytes=settings.max_form_bytes)
     app.mount("/static", StaticFiles(directory=str(files("dari.hub.web") / "static")), name="static")
-    for router in (auth.router, catalog.router, governance.router, pages.router, api.router):
+    routers = (auth.router, catalog.router, governance.router, pages.router, api.router)
+    for router in (*routers, monitoring_api.router, monitoring_pages.router):
         app.include_router(router)
     _install_error_handlers(app)
     return app

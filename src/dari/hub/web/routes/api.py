@@ -19,8 +19,9 @@ from dari.hub.governance.applications import (
     get_application,
     submit_application,
 )
+from dari.hub.governance.decision import GrantDecision
 from dari.hub.governance.errors import ForbiddenError
-from dari.hub.governance.grants import GrantDecision, check_grant, grants_for_site, grants_of, revoke_grant
+from dari.hub.governance.grants import check_grant, grants_for_site, grants_of, revoke_grant
 from dari.hub.governance.review import ReviewCreate, record_review, review_queue, site_statuses
 from dari.hub.governance.roles import Permission
 from dari.hub.web.deps import ApiUser, ApplicationId, DbSession, requires, state, unit_of_work
