@@ -32,6 +32,7 @@ from dari.validation.logistic import (
     LogisticStepStats,
     OffsetMode,
     fit_pooled_logistic,
+    newton_fit,
     site_logistic_step,
 )
 from dari.validation.meta_analysis import MetaAnalysis, dersimonian_laird, meta_analyse, meta_analyse_auroc
@@ -94,6 +95,7 @@ __all__ = [
     "fit_pooled_logistic",
     "meta_analyse",
     "meta_analyse_auroc",
+    "newton_fit",
     "pool_site_statistics",
     "protect_metrics",
     "site_logistic_step",

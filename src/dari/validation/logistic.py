@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -82,6 +82,10 @@ class LogisticStepStats(BaseModel):
         if self.offset_mode == "citl" and self.params.slope != 1.0:
             raise ValueError("citl mode fixes the slope at 1")
         return self
+
+
+#: One Newton round: the parameters sent to every site → the sums they return.
+Query = Callable[[LogisticParams], Sequence["LogisticStepStats"]]
 
 
 class LogisticFit(Result):
@@ -195,20 +199,23 @@ def _covariance(t: LogisticStepStats, mode: OffsetMode) -> tuple[float, float, f
     return (i_bb / det, -i_ab / det, i_aa / det)
 
 
-def fit_pooled_logistic(
-    query_sites: Callable[[LogisticParams], Sequence[LogisticStepStats]],
+def newton_fit(
     offset_mode: OffsetMode,
     *,
+    start: LogisticParams | None = None,
     tol: float = 1e-10,
     max_iter: int = 50,
-) -> LogisticFit:
-    """Hub side: Newton–Raphson with step-halving, one `query_sites(params)` call per round, from (0, 1).
+) -> Generator[LogisticParams, Sequence[LogisticStepStats], LogisticFit]:
+    """Hub side, one round at a time: yields the parameters to send, receives the sites' sums, returns the fit.
 
-    Stops when the largest parameter step is below `tol`. One class only, a singular information matrix or
-    parameters leaving ±PARAM_LIMIT (separation) warn and give a NaN fit.
+    Newton–Raphson with step-halving from `start` (default (0, 1)); stops when the largest parameter step is below
+    `tol`. One class only, a singular information matrix or parameters leaving ±PARAM_LIMIT (separation) warn and
+    give a NaN fit. As a generator, several fits can share rounds (the hub sends their queries in one message).
     """
-    current = LogisticParams(intercept=0.0, slope=1.0)
-    total = _total(query_sites(current), current, offset_mode)
+    current = start or LogisticParams(intercept=0.0, slope=1.0)
+    if offset_mode == "citl" and current.slope != 1.0:
+        current = LogisticParams(intercept=current.intercept, slope=1.0)
+    total = _total((yield current), current, offset_mode)
     if total.events in (0, total.n):
         return _failed(offset_mode, total.n, total.events, 1, "needs both events and non-events")
     for iteration in range(1, max_iter + 1):
@@ -232,12 +239,35 @@ def fit_pooled_logistic(
             if max(abs(a), abs(b)) > PARAM_LIMIT:
                 return _failed(offset_mode, total.n, total.events, iteration, "diverges (separation)")
             candidate = LogisticParams(intercept=a, slope=b)
-            trial = _total(query_sites(candidate), candidate, offset_mode)
+            trial = _total((yield candidate), candidate, offset_mode)
             if trial.log_likelihood >= total.log_likelihood - 1e-12 * (1 + abs(total.log_likelihood)):
                 break
             step = (step[0] / 2, step[1] / 2)
         current, total = candidate, trial
     return _failed(offset_mode, total.n, total.events, max_iter, f"did not converge in {max_iter} rounds")
+
+
+def drive(fit: Generator[LogisticParams, Sequence[LogisticStepStats], LogisticFit], query: Query) -> LogisticFit:
+    """Run one `newton_fit` to the end, answering each round with `query(params)`."""
+    params = next(fit)
+    while True:
+        try:
+            params = fit.send(query(params))
+        except StopIteration as done:
+            result: LogisticFit = done.value
+            return result
+
+
+def fit_pooled_logistic(
+    query_sites: Query,
+    offset_mode: OffsetMode,
+    *,
+    start: LogisticParams | None = None,
+    tol: float = 1e-10,
+    max_iter: int = 50,
+) -> LogisticFit:
+    """Hub side: Newton–Raphson with step-halving, one `query_sites(params)` call per round (see `newton_fit`)."""
+    return drive(newton_fit(offset_mode, start=start, tol=tol, max_iter=max_iter), query_sites)
 
 
 def fit_rows(y_true: Any, y_score: Any, offset_mode: OffsetMode) -> LogisticFit:

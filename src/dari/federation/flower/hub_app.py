@@ -1,14 +1,16 @@
 """The hub's Flower ServerApp: sends the job, collects the site reports, runs the Newton rounds, pools.
 
 Round 1 (`query.validate`): the job request and the model go to every node; each answers with a `SiteReport`.
-Rounds 2… (`query.calibrate`): `fit_pooled_logistic` of `dari.validation` drives federated Newton–Raphson for
-calibration-in-the-large and the calibration slope, one `send_and_receive` per iteration over the covered sites.
+Rounds 2… (`query.calibrate`): `newton_fit` of `dari.validation` drives federated Newton–Raphson for
+calibration-in-the-large and the calibration slope together (one `send_and_receive` per iteration carries both
+fits' parameters), started from the sites' own estimates.
 A site that fails a round is reported as failed and both fits restart without it, so `pooled` always covers
 exactly the sites named in `covered`. Expected sites that never answer are failed ("no reply"), never dropped.
 """
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -19,7 +21,14 @@ from flwr.app import ConfigRecord, Context, Message, RecordDict
 from flwr.app.typing import ConfigRecordValues
 from flwr.serverapp import Grid, ServerApp
 
-from dari.federation.flower.jobs import CalibrationQuery, CalibrationReply, JobRequest, SiteReport, ValidationRun
+from dari.federation.flower.jobs import (
+    CalibrationQuery,
+    CalibrationReply,
+    CalibrationStep,
+    JobRequest,
+    SiteReport,
+    ValidationRun,
+)
 from dari.federation.flower.site_app import PAYLOAD
 from dari.validation import (
     Estimate,
@@ -31,8 +40,10 @@ from dari.validation import (
     UndefinedMetricWarning,
     meta_analyse,
     meta_analyse_auroc,
+    newton_fit,
     pool_site_statistics,
 )
+from dari.validation.logistic import PARAM_LIMIT
 
 Progress = Callable[[str], None]
 
@@ -97,32 +108,63 @@ def collect_reports(grid: Grid, job: HubJob, nodes: Sequence[int]) -> tuple[dict
 
 
 def _query_round(
-    grid: Grid, job: HubJob, node_of: Mapping[str, int], mode: OffsetMode, params: LogisticParams
-) -> list[LogisticStepStats]:
-    query = CalibrationQuery(job_id=job.request.job_id, offset_mode=mode, params=params)
+    grid: Grid, job: HubJob, node_of: Mapping[str, int], steps: Sequence[CalibrationStep]
+) -> list[list[LogisticStepStats]]:
+    """One round for every running fit at once; per step, the covered sites' sums in `node_of`'s order."""
+    query = CalibrationQuery(job_id=job.request.job_id, steps=tuple(steps))
     record = RecordDict({PAYLOAD: ConfigRecord({"json": query.model_dump_json()})})
     messages = [Message(record, dst_node_id=n, message_type="query.calibrate") for n in node_of.values()]
-    answered: dict[str, LogisticStepStats] = {}
+    answered: dict[str, tuple[LogisticStepStats, ...]] = {}
     for reply in grid.send_and_receive(messages, timeout=job.reply_timeout_s):
         if reply.has_error():
             continue
         answer = CalibrationReply.model_validate_json(_payload(reply))
-        if answer.status != "ok" or answer.step is None:
+        if answer.status != "ok" or len(answer.steps) != len(steps):
             raise SiteDroppedError(answer.site_id, f"calibration round {answer.status}: {answer.reason}")
-        answered[answer.site_id] = answer.step
+        answered[answer.site_id] = answer.steps
     for site_id in node_of:
         if site_id not in answered:
             raise SiteDroppedError(site_id, "no reply to a calibration round (offline?)")
-    return [answered[s] for s in node_of]
+    return [[answered[s][i] for s in node_of] for i in range(len(steps))]
 
 
-def _fits(grid: Grid, job: HubJob, node_of: Mapping[str, int]) -> tuple[LogisticFit, LogisticFit]:
-    from dari.validation import fit_pooled_logistic
+def _start(reports: Mapping[str, SiteReport], covered: Sequence[str], mode: OffsetMode) -> LogisticParams | None:
+    """The cohort-size-weighted mean of the sites' own recalibration estimates: a start near the pooled fit, so
+    Newton needs a few rounds instead of a dozen (the estimate it converges to does not depend on the start)."""
+    pairs = []
+    for s in covered:
+        m, stats = reports[s].metrics, reports[s].statistics
+        if m is None or stats is None:
+            return None
+        c = m.calibration
+        a, b = (c.citl.estimate, 1.0) if mode == "citl" else (c.intercept_with_slope, c.slope.estimate)
+        pairs.append((stats.n, float(a), float(b)))
+    total = sum(n for n, _, _ in pairs)
+    a = sum(n * x for n, x, _ in pairs) / total
+    b = sum(n * y for n, _, y in pairs) / total
+    if not (math.isfinite(a) and math.isfinite(b)) or max(abs(a), abs(b)) >= PARAM_LIMIT:
+        return None
+    return LogisticParams(intercept=a, slope=b)
 
-    def fit(mode: OffsetMode) -> LogisticFit:
-        return fit_pooled_logistic(lambda params: _query_round(grid, job, node_of, mode, params), mode)
 
-    return fit("citl"), fit("slope")
+def _fits(
+    grid: Grid, job: HubJob, node_of: Mapping[str, int], reports: Mapping[str, SiteReport]
+) -> tuple[LogisticFit, LogisticFit]:
+    """Calibration-in-the-large and the slope, fitted together: each round carries both fits' queries."""
+    modes: tuple[OffsetMode, OffsetMode] = ("citl", "slope")
+    running = {m: newton_fit(m, start=_start(reports, list(node_of), m)) for m in modes}
+    pending = {m: next(fit) for m, fit in running.items()}
+    done: dict[OffsetMode, LogisticFit] = {}
+    while pending:
+        order = list(pending)
+        answers = _query_round(grid, job, node_of, [CalibrationStep(offset_mode=m, params=pending[m]) for m in order])
+        for mode, stats in zip(order, answers, strict=True):
+            try:
+                pending[mode] = running[mode].send(stats)
+            except StopIteration as finished:
+                done[mode] = finished.value
+                del pending[mode]
+    return done["citl"], done["slope"]
 
 
 def _meta(reports: Mapping[str, SiteReport], covered: Sequence[str], confidence: float) -> dict[str, MetaAnalysis]:
@@ -155,7 +197,7 @@ def run_job(grid: Grid, job: HubJob) -> ValidationRun:
         while covered:
             try:
                 job.progress(f"calibration rounds over {', '.join(covered)}")
-                citl, slope = _fits(grid, job, covered)
+                citl, slope = _fits(grid, job, covered, reports)
             except SiteDroppedError as exc:
                 job.progress(f"{exc.site_id} dropped out: {exc.reason}")
                 old = reports[exc.site_id]

@@ -70,12 +70,18 @@ class JobRequest(_Record):
         return parse_spec(self.spec_json, source="job.spec_json")
 
 
-class CalibrationQuery(_Record):
-    """One Newton round: the hub's current parameters for one of the job's two logistic fits."""
+class CalibrationStep(_Record):
+    """The hub's current parameters for one of the job's logistic fits."""
 
-    job_id: str
     offset_mode: OffsetMode
     params: LogisticParams
+
+
+class CalibrationQuery(_Record):
+    """One Newton round: the current parameters of every fit still running (they share the round)."""
+
+    job_id: str
+    steps: tuple[CalibrationStep, ...] = Field(min_length=1, max_length=2)
 
 
 class SiteReport(_Record):
@@ -103,12 +109,12 @@ class SiteReport(_Record):
 
 
 class CalibrationReply(_Record):
-    """A site's answer to one Newton round: the sums, or why it could not give them."""
+    """A site's answer to one Newton round: the sums for each step asked, in order, or why it could not give them."""
 
     site_id: str
     status: SiteStatus
     reason: str = ""
-    step: LogisticStepStats | None = None
+    steps: tuple[LogisticStepStats, ...] = ()
 
 
 class ValidationRun(_Record):

@@ -123,10 +123,10 @@ def make_site_app(bindings: Mapping[int, SiteBinding] | None = None, checker: Gr
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UndefinedMetricWarning)
-                step = site_logistic_step(y == 1.0, p, query.params, query.offset_mode, rules)
+                steps = tuple(site_logistic_step(y == 1.0, p, q.params, q.offset_mode, rules) for q in query.steps)
         except DisclosureRefusedError as exc:
             return _reply(message, CalibrationReply(site_id=site.site_id, status="refused", reason=str(exc)))
-        return _reply(message, CalibrationReply(site_id=site.site_id, status="ok", step=step))
+        return _reply(message, CalibrationReply(site_id=site.site_id, status="ok", steps=steps))
 
     return app
 
