@@ -8,16 +8,17 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import duckdb
-import psycopg
 import pyarrow as pa
-import pyarrow.csv as pacsv
 
 from dari.cdm.schema import Dialect, cdm_tables, ddl, quote_ident
 from dari.errors import StoreError
+
+if TYPE_CHECKING:  # psycopg loads only for a PostgreSQL store (site nodes on DuckDB, e.g. Ray workers, skip it)
+    import psycopg
 
 SITE_CDM_FILE = "cdm.duckdb"
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -153,6 +154,8 @@ def resolve_duckdb_path(target: str | Path) -> Path:
 def open_store(target: str | Path, *, read_only: bool = True) -> CdmStore:
     """Open a CDM: a site folder, a DuckDB file, or `postgresql://user@host/db?schema=NAME`."""
     if isinstance(target, str) and is_postgres_url(target):
+        import psycopg
+
         libpq_url, schema = split_postgres_url(target)
         try:
             con = psycopg.connect(libpq_url, autocommit=True)
@@ -182,6 +185,8 @@ def _arrow_batches(con: duckdb.DuckDBPyConnection, table: str, batch_rows: int) 
 
 @contextmanager
 def _pg_transaction(url: str) -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
+    import psycopg
+
     try:
         con = psycopg.connect(url)
     except psycopg.OperationalError as exc:
@@ -199,6 +204,9 @@ def copy_duckdb_to_postgres(source: Path, target_url: str, *, batch_rows: int = 
     Rows stream through COPY in Arrow batches, so a CDM larger than memory moves in bounded memory.
     Returns rows copied per table.
     """
+    import psycopg
+    import pyarrow.csv as pacsv
+
     libpq_url, schema = split_postgres_url(target_url)
     staging = f"{schema}_loading"[:63]
     counts: dict[str, int] = {}
