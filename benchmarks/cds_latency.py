@@ -1,7 +1,8 @@
 """Latency of the CDS Hooks patient-view call with prefetch: `dari cds serve` in its own process, sequential client.
 
 Prints p50/p95/p99/max over N requests after 50 warm-up ones: .venv/bin/python benchmarks/cds_latency.py [N]
-This is the sequential figure; the issue's 200 requests/s soak with a separate load generator is not built yet.
+This is the sequential figure (one request at a time: no queueing); the issue's target, 200 requests/s with a
+load generator in its own process, is measured by benchmarks/cds_soak.py.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import jwt
+from sqlalchemy.orm import Session, sessionmaker
 
 BASE_URL = "https://cds.test.example"
 ISSUER = "https://ehr.test.example"
@@ -62,3 +63,29 @@ def hook_body(prefetch: dict[str, Any], *, hook: str = "patient-view", **extensi
         "prefetch": prefetch,
         "extension": {"dari-as-of": AS_OF, **extension},
     }
+
+
+class FakeClock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+RESULTS = {"sites_covered": ["site-1", "site-2"], "pooled": {"n": 900, "events": 120, "auroc": 0.79}}
+
+
+def approved_report(factory: sessionmaker[Session], sha: str, *, approve: bool = True) -> str:
+    """Register the model, submit a validation report covering site-1 and site-2, approve it at site-1."""
+    from dari.hub.governance.deployment import approve_deployment, register_model, submit_report
+    from dari.hub.governance.users import get_user
+
+    with factory() as s, s.begin():
+        register_model(s, get_user(s, "vendor"), sha, {"name": "ckd_progression_1y", "version": "1.0.0"})
+        report = submit_report(s, get_user(s, "vendor"), sha, RESULTS).id
+        if approve:
+            approve_deployment(s, get_user(s, "approver1"), report)
+    return report

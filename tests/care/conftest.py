@@ -13,6 +13,7 @@ from care_helpers import BASE_URL, ISSUER, PATIENT_ID, EhrKeys, observation, sea
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
 
 from dari.care import CdsSettings, IssuerConfig, ServedModel, create_app
 
@@ -107,4 +108,42 @@ def care_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     con = duckdb.connect(str(resolve_duckdb_path(folder)))
     con.execute("UPDATE person SET month_of_birth = NULL, day_of_birth = NULL, birth_datetime = NULL")
     con.close()
+    return folder
+
+
+@pytest.fixture
+def hub_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, sessionmaker[Session]]]:
+    """A migrated SQLite hub with the demo consortium (passwords hashed at argon2's cheapest cost)."""
+    from argon2 import PasswordHasher, profiles
+
+    import dari.hub.governance.users as users_module
+    from dari.hub.db.engine import make_engine, migrate, session_factory
+    from dari.hub.seed import seed_consortium
+
+    monkeypatch.setattr(users_module, "_HASHER", PasswordHasher.from_parameters(profiles.CHEAPEST))
+    path = str(tmp_path / "hub.db")
+    engine = make_engine(path)
+    migrate(engine)
+    factory = session_factory(engine)
+    with factory() as s, s.begin():
+        seed_consortium(s, "correct-horse-battery")
+    yield path, factory
+    engine.dispose()
+
+
+@pytest.fixture
+def deployment_folder(tmp_path: Path, reference_model: ServedModel) -> Path:
+    """The reference model as `dari deploy` lays it out for site-1."""
+    import shutil
+
+    from dari.models.reference import reference_model_paths
+
+    paths = reference_model_paths()
+    folder = tmp_path / "deployed"
+    folder.mkdir()
+    shutil.copyfile(paths.model, folder / "model.onnx")
+    shutil.copyfile(paths.spec, folder / "features.json")
+    shutil.copyfile(paths.card, folder / "model_card.json")
+    manifest = {"model_sha256": reference_model.card.model_sha256, "site": "site-1", "report_id": None}
+    (folder / "deployment.json").write_text(json.dumps(manifest), encoding="utf-8")
     return folder

@@ -1,12 +1,20 @@
-"""`dari cds`: refuses an unsafe issuer configuration before serving anything."""
+"""`dari cds serve`: refuses unsafe issuer configurations, gates a deployment on the hub, says when ungated."""
 
 from __future__ import annotations
 
+import gc
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import pytest
+from care_helpers import EhrKeys, approved_report
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
+from dari.care import ServedModel
 from dari.cli.cds import app
 
 
@@ -26,3 +34,117 @@ def test_care_cli_serve_refuses_empty_issuers(tmp_path: Path) -> None:
     config.write_text(json.dumps({"issuers": []}))
     result = CliRunner().invoke(app, ["serve", "--jwks-config", str(config)])
     assert result.exit_code == 2 and "issuers" in result.output
+
+
+class _Served:
+    """Stands in for uvicorn.run: records how the service would have been started."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    def __call__(self, app: Any, **kwargs: Any) -> None:
+        self.calls.append({"app": app, **kwargs})
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Served]:
+    """uvicorn.run replaced; the collector unfrozen afterwards (serve freezes it before serving)."""
+    import uvicorn
+
+    fake = _Served()
+    monkeypatch.setattr(uvicorn, "run", fake)
+    yield fake
+    gc.unfreeze()
+
+
+def _serve(tmp_path: Path, ehr_keys: EhrKeys, *extra: str) -> Any:
+    config = tmp_path / "issuers.json"
+    config.write_text(json.dumps({"issuers": [{"iss": "https://ehr", "jwks_file": str(ehr_keys.jwks_file)}]}))
+    args = ["serve", "--jwks-config", str(config), "--db", str(tmp_path / "c.db"), *extra]
+    return CliRunner().invoke(app, args)
+
+
+def test_care_cli_serve_gated_deployment_starts_when_approved(
+    tmp_path: Path,
+    ehr_keys: EhrKeys,
+    served: _Served,
+    hub_store: tuple[str, sessionmaker[Session]],
+    deployment_folder: Path,
+    reference_model: ServedModel,
+) -> None:
+    # Prepare
+    path, factory = hub_store
+    report = approved_report(factory, reference_model.card.model_sha256)
+    # Execute
+    result = _serve(tmp_path, ehr_keys, "--deployment", str(deployment_folder), "--hub-db", path)
+    # Assert: the gate asked the hub before serving, and the app carries it
+    assert result.exit_code == 0, result.output
+    assert f"approved under {report} by approver1" in result.output and "NOT GATED" not in result.output
+    (call,) = served.calls
+    assert call["app"].state.gate.site_id == "site-1" and call["access_log"] is False
+
+
+def test_care_cli_serve_refuses_deployment_the_hub_does_not_approve(
+    tmp_path: Path,
+    ehr_keys: EhrKeys,
+    served: _Served,
+    hub_store: tuple[str, sessionmaker[Session]],
+    deployment_folder: Path,
+    reference_model: ServedModel,
+) -> None:
+    path, factory = hub_store
+    approved_report(factory, reference_model.card.model_sha256, approve=False)
+    result = _serve(tmp_path, ehr_keys, "--deployment", str(deployment_folder), "--hub-db", path)
+    assert result.exit_code == 5 and "refuses" in result.output and not served.calls
+
+
+def test_care_cli_serve_ungated_says_so(tmp_path: Path, ehr_keys: EhrKeys, served: _Served) -> None:
+    result = _serve(tmp_path, ehr_keys)
+    assert result.exit_code == 0, result.output
+    assert "NOT GATED" in result.output and served.calls[0]["app"].state.gate is None
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (("--hub-db", "hub.db"), "gate a --deployment"),
+        (("--model", "reference", "--deployment", "{folder}", "--hub-db", "x"), "not both"),
+        (("--deployment", "{folder}"), "exactly one of --hub-db or --hub-url"),
+        (("--deployment", "{folder}", "--hub-url", "https://hub.test"), "--hub-token-file"),
+        (("--deployment", "{folder}", "--hub-db", "{tmp}/none.db"), "no hub store"),
+    ],
+)
+def test_care_cli_serve_gate_options_checked(
+    tmp_path: Path, ehr_keys: EhrKeys, served: _Served, deployment_folder: Path, extra: tuple[str, ...], message: str
+) -> None:
+    args = [a.format(folder=deployment_folder, tmp=tmp_path) for a in extra]
+    result = _serve(tmp_path, ehr_keys, *args)
+    assert result.exit_code == 2 and message in result.output and not served.calls
+
+
+def test_care_cli_serve_deployment_hash_must_match_model(
+    tmp_path: Path, ehr_keys: EhrKeys, served: _Served, deployment_folder: Path, hub_store: tuple[str, Any]
+) -> None:
+    manifest = deployment_folder / "deployment.json"
+    manifest.write_text(json.dumps({"model_sha256": "0" * 64, "site": "site-1"}))
+    result = _serve(tmp_path, ehr_keys, "--deployment", str(deployment_folder), "--hub-db", hub_store[0])
+    assert result.exit_code == 2 and "model_sha256" in result.output
+
+
+def test_care_cli_serve_workers_build_the_same_app_from_environment(
+    tmp_path: Path, ehr_keys: EhrKeys, served: _Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Prepare / Execute: serve with two workers (uvicorn's process manager replaced)
+    from dari.care.serving import CONFIG_ENV, app_from_environment
+
+    monkeypatch.setenv(CONFIG_ENV, "replaced by serve")  # so that the test leaves the variable as it found it
+    result = _serve(tmp_path, ehr_keys, "--workers", "2", "--allow-as-of")
+    # Assert: uvicorn got the factory and the worker count; a worker builds its app from the environment
+    assert result.exit_code == 0, result.output
+    (call,) = served.calls
+    assert call["app"] == "dari.care.serving:app_from_environment" and call["factory"] is True
+    assert call["workers"] == 2
+    worker_app = app_from_environment()
+    with TestClient(worker_app) as client:
+        assert client.get("/cds-services").status_code == 200
+    assert worker_app.state.gate is None

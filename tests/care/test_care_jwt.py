@@ -110,3 +110,21 @@ def test_care_jwt_rejection_issues_no_card(
 
     with Session(store.engine) as s:
         assert s.scalar(select(func.count()).select_from(IssuedCard)) == 0
+
+
+def test_care_jti_cache_refuses_replay_until_expiry_and_forgets_expired() -> None:
+    # Prepare: 1,000 tokens used at t=0, expiring at t=1000..1999
+    from dari.care.jwt_auth import JtiCache
+
+    now = [0.0]
+    cache = JtiCache(lambda: now[0])
+    assert all(cache.claim("iss", f"t{i}", 1000.0 + i) for i in range(1000))
+    # Execute: time passes beyond the first 501 expiries; one new token is claimed
+    now[0] = 1500.0
+    assert cache.claim("iss", "new", 2500.0)
+    # Assert: expired ids are gone, live ones still refuse a replay, an expired id is no longer held
+    assert len(cache) == 1000 - 501 + 1
+    assert not cache.claim("iss", "t600", 1600.0)
+    assert not cache.claim("iss", "new", 2500.0)
+    assert cache.claim("iss", "t100", 3000.0)
+    assert cache.claim("other-iss", "t600", 1600.0)  # ids are per issuer

@@ -3,8 +3,12 @@ same score as a FHIR RiskAssessment.
 
 Status codes: 400 malformed request or FHIR (naming the resource and field), 401 untrusted JWT, 412 required
 data missing from the prefetch (CDS Hooks lets a service answer 412 when prefetch is insufficient), 413 body over
-the limit, 422 a value the model must not take (undeclared unit, outside the physiological range). Nothing is
-scored on a guess: every refusal says why.
+the limit, 422 a value the model must not take (undeclared unit, outside the physiological range), 503 the hub
+does not (or can no longer) confirm the deployment's approval. Nothing is scored on a guess: every refusal says why.
+
+Latency: a hook call runs on the event loop without a thread hop (its work is CPU-bound and short); the JSON
+response is built directly (no response-model pass); the RiskAssessment of a card is built only when read; the
+deployment gate answers from its cache and asks the hub off the event loop.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import re
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any, TypeVar
@@ -21,16 +27,19 @@ from zoneinfo import ZoneInfo
 from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from dari.care.cards import build_card, locale_from
+from dari.care.deployment_gate import DeploymentGate
 from dari.care.evaluation import EvaluateRequest, Evaluation, HookRequest, evaluate, evaluation_date
 from dari.care.feedback import FeedbackRequest, FeedbackStore, UnknownCardError
-from dari.care.fhir_inputs import FhirMapper, MissingDataError
+from dari.care.fhir_inputs import FhirMapper, MappedInputs, MissingDataError
 from dari.care.fhir_parse import MalformedFhirError, MissingPrefetchError, prefetch_templates
 from dari.care.inference_audit import InferenceLog
 from dari.care.jwt_auth import JwtRejectedError, JwtVerifier
 from dari.care.risk_assessment import build_risk_assessment
-from dari.care.served_model import ServedModel
+from dari.care.served_model import Score, ServedModel
+from dari.care.service_db import SqliteJtiStore, WalCheckpointer
 from dari.care.settings import CdsSettings
 from dari.errors import InputError
 from dari.models import FeatureValueError
@@ -47,6 +56,16 @@ class HttpProblemError(Exception):
     def __init__(self, status: int, error: str, message: str, **extra: Any) -> None:
         super().__init__(message)
         self.status, self.body = status, {"error": error, "message": message, **extra}
+
+
+@dataclass(frozen=True)
+class _Assessed:
+    """What a RiskAssessment is built from, kept instead of the resource: most are never read."""
+
+    patient_id: str
+    mapped: MappedInputs
+    score: Score
+    occurred: datetime
 
 
 @dataclass(frozen=True)
@@ -108,19 +127,42 @@ def _problem_from(exc: Exception) -> HttpProblemError:
     return HttpProblemError(400, "bad_request", str(exc))
 
 
-def create_app(settings: CdsSettings, model: ServedModel, verifier: JwtVerifier | None = None) -> FastAPI:
-    """The service app for one model; `verifier` may be given (tests pin its clock)."""
+def create_app(
+    settings: CdsSettings,
+    model: ServedModel,
+    verifier: JwtVerifier | None = None,
+    gate: DeploymentGate | None = None,
+) -> FastAPI:
+    """The service app for one model; `verifier` may be given (tests pin its clock); with a `gate`, every scoring
+    request first needs the hub's current approval (503 otherwise). Without one the service is not gated."""
     tz = ZoneInfo(settings.timezone)
     mapper = FhirMapper(model.spec, tz)
     store = FeedbackStore(settings.database)
     inference_log = InferenceLog(settings.database)
-    auth = verifier or JwtVerifier(settings.issuers, leeway_s=settings.jwt_leeway_s, timeout_s=settings.jwks_timeout_s)
+    checkpointer = WalCheckpointer(settings.database)
+    # Used token ids live in the service's file: a replay is refused by every worker process and after a restart.
+    jti_store = SqliteJtiStore(settings.database) if verifier is None else None
+    auth = verifier or JwtVerifier(
+        settings.issuers, leeway_s=settings.jwt_leeway_s, timeout_s=settings.jwks_timeout_s, jti_store=jti_store
+    )
     services = {s.id: s for s in hook_services(model)}
     templates = prefetch_templates(model.spec)
-    assessments: OrderedDict[str, dict[str, Any]] = OrderedDict()
-    app = FastAPI(title="dari CDS Hooks service", docs_url=None, redoc_url=None, openapi_url=None)
+    assessments: OrderedDict[str, _Assessed] = OrderedDict()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        checkpointer.start()  # WAL checkpoints in a thread of their own, never inside a request
+        try:
+            yield
+        finally:
+            checkpointer.stop()
+            if jti_store is not None:
+                jti_store.close()
+
+    app = FastAPI(title="dari CDS Hooks service", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.feedback_store = store
     app.state.inference_log = inference_log
+    app.state.gate = gate
 
     @app.exception_handler(HttpProblemError)
     async def _problem(request: Request, exc: HttpProblemError) -> JSONResponse:
@@ -144,12 +186,26 @@ def create_app(settings: CdsSettings, model: ServedModel, verifier: JwtVerifier 
 
     def _run(patient_id: str, prefetch: dict[str, Any] | None, at: date) -> Evaluation:
         try:
-            return evaluate(model, mapper, patient_id, prefetch, at, tz)
+            return evaluate(model, mapper, patient_id, prefetch, at, tz, strict=settings.strict_fhir)
         except InputError as exc:
             raise _problem_from(exc) from None
 
+    async def _gate() -> None:
+        """Refuse (503) unless the hub approves the deployment now; the hub is asked off the event loop."""
+        if gate is None:
+            return
+        decision = gate.current()
+        if decision is None:
+            decision = await run_in_threadpool(gate.check)
+        if not decision.allowed:
+            raise HttpProblemError(
+                503,
+                "deployment_not_approved",
+                f"model {model.card.model_sha256[:12]} may not serve care at {gate.site_id}: {decision.reason}",
+            )
+
     @app.get("/cds-services")
-    def discovery() -> dict[str, Any]:
+    async def discovery() -> dict[str, Any]:
         """CDS Hooks discovery: one service per hook, prefetch derived from the feature spec."""
         return {
             "services": [
@@ -159,14 +215,13 @@ def create_app(settings: CdsSettings, model: ServedModel, verifier: JwtVerifier 
         }
 
     @app.post("/cds-services/{service_id}")
-    async def call(
-        service_id: str,
-        request: Request,
-        authorization: Annotated[str | None, Header()] = None,
-        accept_language: Annotated[str | None, Header()] = None,
-    ) -> dict[str, Any]:
+    async def call(request: Request) -> JSONResponse:
         """Score the context patient and return one card (none when outside the model's population); audited."""
+        # Path and headers read directly: FastAPI's parameter resolution costs more than the rest of the routing.
         started = time.perf_counter()
+        service_id = str(request.path_params["service_id"])
+        authorization = request.headers.get("authorization")
+        accept_language = request.headers.get("accept-language")
         trail: dict[str, Any] = {
             "hook_instance": "",
             "inputs": None,
@@ -181,6 +236,9 @@ def create_app(settings: CdsSettings, model: ServedModel, verifier: JwtVerifier 
         except HttpProblemError as exc:
             trail["status"], trail["reason"] = exc.status, str(exc.body.get("message", exc.body.get("error", "")))
             raise
+        except Exception:
+            trail["status"], trail["reason"] = 500, "internal error"  # a failure is on record too, never as a card
+            raise
         finally:
             inference_log.record(
                 service_id=service_id,
@@ -194,6 +252,8 @@ def create_app(settings: CdsSettings, model: ServedModel, verifier: JwtVerifier 
                 indicator=trail["indicator"],
                 card_uuid=trail["card_uuid"],
                 latency_ms=(time.perf_counter() - started) * 1000,
+                patient_id=trail.get("patient_id"),
+                evaluation_date=trail.get("evaluation_date"),
             )
 
     async def _call(
@@ -202,7 +262,7 @@ def create_app(settings: CdsSettings, model: ServedModel, verifier: JwtVerifier 
         authorization: str | None,
         accept_language: str | None,
         trail: dict[str, Any],
-    ) -> dict[str, Any]:
+    ) -> JSONResponse:
         service = _service(service_id)
         raw = await _body(request, settings.max_body_bytes)
         _authorise(authorization, settings.service_url(service_id))
@@ -212,15 +272,16 @@ def create_app(settings: CdsSettings, model: ServedModel, verifier: JwtVerifier 
             raise HttpProblemError(
                 400, "bad_request", f"service {service_id} answers {service.hook}, not {hook_request.hook}"
             )
+        await _gate()
         try:
             at = evaluation_date(hook_request, tz, settings.allow_as_of)
         except InputError as exc:
             raise _problem_from(exc) from None
         result = _run(hook_request.context.patientId, hook_request.prefetch, at)
-        trail["inputs"] = dict(result.mapped.raw)
+        trail.update(inputs=dict(result.mapped.raw), patient_id=hook_request.context.patientId, evaluation_date=at)
         if result.score is None:
             trail["reason"] = "not applicable"
-            return {"cards": [], "extension": {"dari-not-applicable": result.mapped.not_applicable}}
+            return JSONResponse({"cards": [], "extension": {"dari-not-applicable": result.mapped.not_applicable}})
         locale = locale_from(hook_request.extension, accept_language, settings.default_locale)
         card = build_card(model, result.mapped, result.score, settings, locale)
         card["extension"] = {"dari-probability": result.score.probability, "dari-inputs": dict(result.mapped.raw)}
@@ -232,11 +293,12 @@ def create_app(settings: CdsSettings, model: ServedModel, verifier: JwtVerifier 
             result.score.probability,
         )
         trail.update(probability=result.score.probability, indicator=card["indicator"], card_uuid=card["uuid"])
-        resource = build_risk_assessment(
-            model, hook_request.context.patientId, result.mapped, result.score, result.occurred, card["uuid"]
+        _keep(
+            assessments,
+            card["uuid"],
+            _Assessed(hook_request.context.patientId, result.mapped, result.score, result.occurred),
         )
-        _keep(assessments, card["uuid"], resource.model_dump(mode="json", exclude_none=True))
-        return {"cards": [card]}
+        return JSONResponse({"cards": [card]})
 
     @app.post("/cds-services/{service_id}/feedback")
     async def feedback(
@@ -263,29 +325,35 @@ def create_app(settings: CdsSettings, model: ServedModel, verifier: JwtVerifier 
         body = _parse(EvaluateRequest, raw)
         if body.asOf is not None and not settings.allow_as_of:
             raise HttpProblemError(400, "bad_request", "asOf is not allowed by this service (replay only)")
+        await _gate()
         at = body.asOf or datetime.now(tz).date()
         result = _run(body.patientId, body.prefetch, at)
         if result.score is None:
             raise HttpProblemError(
                 422, "not_applicable", f"patient outside the model's population: {result.mapped.not_applicable}"
             )
+        assessed = _Assessed(body.patientId, result.mapped, result.score, result.occurred)
+        resource_id = str(uuid.uuid4())
+        _keep(assessments, resource_id, assessed)
+        return JSONResponse(_risk_json(assessed, resource_id), media_type=FHIR_JSON)
+
+    def _risk_json(assessed: _Assessed, resource_id: str) -> dict[str, Any]:
         resource = build_risk_assessment(
-            model, body.patientId, result.mapped, result.score, result.occurred, str(uuid.uuid4())
+            model, assessed.patient_id, assessed.mapped, assessed.score, assessed.occurred, resource_id
         )
-        data = resource.model_dump(mode="json", exclude_none=True)
-        _keep(assessments, str(resource.id), data)
-        return JSONResponse(data, media_type=FHIR_JSON)
+        return resource.model_dump(mode="json", exclude_none=True)
 
     @app.get("/fhir/RiskAssessment/{resource_id}")
-    def risk_read(resource_id: str, authorization: Annotated[str | None, Header()] = None) -> JSONResponse:
+    async def risk_read(resource_id: str, authorization: Annotated[str | None, Header()] = None) -> JSONResponse:
         """A RiskAssessment made in the last KEPT_ASSESSMENTS evaluations (id = the card's uuid)."""
         _authorise(authorization, f"{settings.base_url}/fhir")
-        if resource_id not in assessments:
+        assessed = assessments.get(resource_id)
+        if assessed is None:
             raise HttpProblemError(404, "not_found", f"no RiskAssessment/{resource_id} (kept in memory, recent only)")
-        return JSONResponse(assessments[resource_id], media_type=FHIR_JSON)
+        return JSONResponse(_risk_json(assessed, resource_id), media_type=FHIR_JSON)
 
     @app.get("/models/{name}/model-card")
-    def model_card(name: str) -> dict[str, Any]:
+    async def model_card(name: str) -> dict[str, Any]:
         """The served model's card (public: it holds no patient data)."""
         if name != model.card.name:
             raise HttpProblemError(404, "not_found", f"no model {name!r}")
@@ -294,7 +362,7 @@ def create_app(settings: CdsSettings, model: ServedModel, verifier: JwtVerifier 
     return app
 
 
-def _keep(store: OrderedDict[str, dict[str, Any]], key: str, value: dict[str, Any]) -> None:
+def _keep(store: OrderedDict[str, _Assessed], key: str, value: _Assessed) -> None:
     store[key] = value
     while len(store) > KEPT_ASSESSMENTS:
         store.popitem(last=False)
@@ -308,4 +376,5 @@ def _issue_code(status: int) -> str:
         412: "incomplete",
         413: "too-long",
         422: "business-rule",
+        503: "business-rule",  # the deployment rule: no approval, no score
     }.get(status, "processing")

@@ -207,6 +207,30 @@ def index_patients(store: CdmStore, loinc: str, limit: int) -> list[tuple[int, d
     return [(int(p), d) for p, d in rows]
 
 
+def discover_service(client: httpx.Client, service_url: str, hook: str) -> tuple[str, dict[str, str]]:
+    """The endpoint of the service's `hook` and its prefetch templates, from the discovery document."""
+    root = service_url.rstrip("/")
+    services = client.get(f"{root}/cds-services").raise_for_status().json()["services"]
+    service = next((s for s in services if s["hook"] == hook), None)
+    if service is None:
+        raise InputError(f"the service at {root} offers no {hook} hook")
+    templates: dict[str, str] = service.get("prefetch", {})
+    if not loinc_codes_of(templates):
+        raise InputError("the service's Observation prefetch names no LOINC code")
+    return f"{root}/cds-services/{service['id']}", templates
+
+
+def call_hook(
+    client: httpx.Client, endpoint: str, body: dict[str, Any], *, key_pem: bytes, iss: str, kid: str, alg: str
+) -> tuple[int, dict[str, Any], float]:
+    """POST one hook request with a fresh JWT: status, JSON body and latency in ms."""
+    token = sign_jwt(key_pem, iss=iss, aud=endpoint, kid=kid, alg=alg)
+    start = time.perf_counter()
+    response = client.post(endpoint, json=body, headers={"Authorization": f"Bearer {token}"})
+    latency = (time.perf_counter() - start) * 1000
+    return response.status_code, response.json(), latency
+
+
 def replay(
     client: httpx.Client,
     service_url: str,
@@ -221,22 +245,10 @@ def replay(
     locale: str | None = None,
 ) -> list[ReplayResult]:
     """Replay `patients` persons through the service's `hook`, evaluated at each one's first index measurement."""
-    root = service_url.rstrip("/")
-    services = client.get(f"{root}/cds-services").raise_for_status().json()["services"]
-    service = next((s for s in services if s["hook"] == hook), None)
-    if service is None:
-        raise InputError(f"the service at {root} offers no {hook} hook")
-    templates: dict[str, str] = service.get("prefetch", {})
-    codes = loinc_codes_of(templates)
-    if not codes:
-        raise InputError("the service's Observation prefetch names no LOINC code")
-    endpoint = f"{root}/cds-services/{service['id']}"
+    endpoint, templates = discover_service(client, service_url, hook)
     results = []
-    for person_id, as_of in index_patients(store, codes[0], patients):
+    for person_id, as_of in index_patients(store, loinc_codes_of(templates)[0], patients):
         body = hook_request(hook, str(person_id), cdm_prefetch(store, person_id, templates), as_of=as_of, locale=locale)
-        token = sign_jwt(key_pem, iss=iss, aud=endpoint, kid=kid, alg=alg)
-        start = time.perf_counter()
-        response = client.post(endpoint, json=body, headers={"Authorization": f"Bearer {token}"})
-        latency = (time.perf_counter() - start) * 1000
-        results.append(ReplayResult(person_id, as_of, response.status_code, response.json(), latency))
+        status, answer, latency = call_hook(client, endpoint, body, key_pem=key_pem, iss=iss, kid=kid, alg=alg)
+        results.append(ReplayResult(person_id, as_of, status, answer, latency))
     return results

@@ -110,10 +110,19 @@ def evaluation_date(request: HookRequest, tz: ZoneInfo, allow_as_of: bool) -> da
 
 
 def evaluate(
-    model: ServedModel, mapper: FhirMapper, patient_id: str, prefetch: dict[str, Any] | None, at: date, tz: ZoneInfo
+    model: ServedModel,
+    mapper: FhirMapper,
+    patient_id: str,
+    prefetch: dict[str, Any] | None,
+    at: date,
+    tz: ZoneInfo,
+    *,
+    strict: bool = False,
 ) -> Evaluation:
-    """Parse, map and score; errors are the typed ones the HTTP layer turns into 400/412/422."""
-    record = parse_prefetch(model.spec, prefetch, patient_id)
+    """Parse, map and score; errors are the typed ones the HTTP layer turns into 400/412/422.
+
+    `strict` validates the prefetch whole with fhir.resources R4B as well (see `parse_prefetch`)."""
+    record = parse_prefetch(model.spec, prefetch, patient_id, strict=strict)
     mapped = mapper.map(record, at)
     score = None if mapped.not_applicable else model.score(mapped.row)
     now = datetime.now(tz)

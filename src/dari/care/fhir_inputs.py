@@ -18,8 +18,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from fhir.resources.R4B.observation import Observation
 
+from dari.care.fhir_models import Observation
 from dari.care.fhir_parse import LOINC_SYSTEM, PatientRecord
 from dari.errors import InputError
 from dari.models.feature_spec import (
@@ -224,9 +224,11 @@ def _quantity(f: Feature, obs: Observation, name: str) -> float | None:
     assert isinstance(src, MeasurementSource)
     q = obs.valueQuantity
     if q is None:
-        other = any(getattr(obs, k, None) is not None for k in ("valueString", "valueCodeableConcept", "valueInteger"))
-        if other:
-            raise FeatureValueError(f, "type", f"{name} carries a non-quantity value; a UCUM quantity is expected")
+        other = obs.other_value()
+        if other is not None:
+            raise FeatureValueError(
+                f, "type", f"{name} carries {other}, not a valueQuantity; a UCUM quantity is expected"
+            )
         return None
     if q.value is None:
         return None

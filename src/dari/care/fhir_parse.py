@@ -1,9 +1,10 @@
 """Prefetch templates derived from a feature spec, and the prefetched FHIR R4 resources parsed and checked.
 
 The templates ask the EHR for exactly what the spec needs (Patient; Observations of the spec's LOINC codes;
-Conditions only when a feature is a condition). Parsing uses `fhir.resources.R4B` (the R4-compatible module),
-which does not check coded values, so status codes and the subject of every resource are checked here: a
-resource about another patient is refused, never scored.
+Conditions only when a feature is a condition). Parsing uses the light models of `dari.care.fhir_models` (every
+element the mapping reads checked by R4's rules, every other key an element R4 defines there); with `strict`,
+each resource is also validated whole by `fhir.resources.R4B`. R4B does not check coded values, so status codes
+and the subject of every resource are checked here: a resource about another patient is refused, never scored.
 """
 
 from __future__ import annotations
@@ -12,13 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fhir.resources.R4B.bundle import Bundle
-from fhir.resources.R4B.condition import Condition
-from fhir.resources.R4B.observation import Observation
-from fhir.resources.R4B.patient import Patient
-from fhir.resources.R4B.reference import Reference
+from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
+from dari.care.fhir_models import RESOURCE_TYPES, Bundle, Condition, Observation, Patient, Reference
 from dari.errors import InputError
 from dari.models.feature_spec import ConditionSource, FeatureSpec, MeasurementSource
 
@@ -72,10 +70,18 @@ def prefetch_templates(spec: FeatureSpec) -> dict[str, str]:
     return templates
 
 
-def _where(kind: str, exc: ValidationError) -> str:
+def _where(kind: str, exc: ValidationError, prefix: tuple[str | int, ...] = ()) -> str:
     first = exc.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"])
+    loc = ".".join(str(p) for p in (*prefix, *first["loc"]))
     return f"{kind} is not valid FHIR R4: field {loc or '(root)'}: {first['msg']}"
+
+
+def _validate_r4b(kind: str, data: dict[str, Any], key: str) -> None:
+    """The full fhir.resources R4B validation of one prefetch value (strict mode): refuses what R4B refuses."""
+    try:
+        get_fhir_model_class(str(data["resourceType"])).model_validate(data)
+    except ValidationError as exc:
+        raise MalformedFhirError(_where(kind, exc), column=key) from None
 
 
 def _refers_to(ref: Reference | None, patient_id: str) -> bool:
@@ -83,9 +89,11 @@ def _refers_to(ref: Reference | None, patient_id: str) -> bool:
     return isinstance(text, str) and (text == f"Patient/{patient_id}" or text.endswith(f"/Patient/{patient_id}"))
 
 
-def _parse_patient(data: Any, patient_id: str) -> Patient:
+def _parse_patient(data: Any, patient_id: str, strict: bool) -> Patient:
     if not isinstance(data, dict) or data.get("resourceType") != "Patient":
         raise MalformedFhirError(f"prefetch {PATIENT_KEY!r} must be a Patient resource", column=PATIENT_KEY)
+    if strict:
+        _validate_r4b("Patient", data, PATIENT_KEY)
     try:
         patient = Patient.model_validate(data)
     except ValidationError as exc:
@@ -99,24 +107,30 @@ def _parse_patient(data: Any, patient_id: str) -> Patient:
     return patient
 
 
-def _bundle_resources(data: Any, key: str, kind: str) -> list[Any]:
+def _bundle_resources(data: Any, key: str, kind: str, strict: bool) -> list[Any]:
     if not isinstance(data, dict) or data.get("resourceType") != "Bundle":
         raise MalformedFhirError(f"prefetch {key!r} must be a Bundle (searchset) of {kind}", column=key)
+    if strict:
+        _validate_r4b(f"Bundle {key!r}", data, key)
     try:
         bundle = Bundle.model_validate(data)
     except ValidationError as exc:
         raise MalformedFhirError(_where(f"Bundle {key!r}", exc), column=key) from None
     if bundle.type != "searchset":
         raise MalformedFhirError(f"Bundle {key!r} has type {bundle.type!r}; a searchset is expected", column=key)
+    model = RESOURCE_TYPES[kind]
     found: list[Any] = []
     for i, entry in enumerate(bundle.entry or []):
         resource = entry.resource
         if resource is None or (entry.search is not None and entry.search.mode == "outcome"):
             continue  # an OperationOutcome about the search itself, or an empty entry
-        if resource.get_resource_type() != kind:
-            got = resource.get_resource_type()
+        got = resource.get("resourceType")
+        if got != kind:
             raise MalformedFhirError(f"Bundle {key!r} entry[{i}] is a {got}, expected {kind}", column=key)
-        found.append(resource)
+        try:
+            found.append(model.model_validate(resource))
+        except ValidationError as exc:
+            raise MalformedFhirError(_where(f"Bundle {key!r}", exc, ("entry", i, "resource")), column=key) from None
     return found
 
 
@@ -135,19 +149,26 @@ def _check_condition(cond: Condition, patient_id: str) -> None:
         )
 
 
-def parse_prefetch(spec: FeatureSpec, prefetch: Mapping[str, Any] | None, patient_id: str) -> PatientRecord:
-    """Parse the prefetched resources the spec needs; refuse missing keys, invalid FHIR and other patients' data."""
+def parse_prefetch(
+    spec: FeatureSpec, prefetch: Mapping[str, Any] | None, patient_id: str, *, strict: bool = False
+) -> PatientRecord:
+    """Parse the prefetched resources the spec needs; refuse missing keys, invalid FHIR and other patients' data.
+
+    `strict` also validates each prefetch value whole with fhir.resources R4B (elements nothing reads included)."""
     given = prefetch or {}
-    absent = [k for k in prefetch_templates(spec) if given.get(k) is None]
+    templates = prefetch_templates(spec)
+    absent = [k for k in templates if given.get(k) is None]
     if absent:
         raise MissingPrefetchError(absent)
-    patient = _parse_patient(given[PATIENT_KEY], patient_id)
-    observations: list[Observation] = _bundle_resources(given[OBSERVATIONS_KEY], OBSERVATIONS_KEY, "Observation")
+    patient = _parse_patient(given[PATIENT_KEY], patient_id, strict)
+    observations: list[Observation] = _bundle_resources(
+        given[OBSERVATIONS_KEY], OBSERVATIONS_KEY, "Observation", strict
+    )
     for obs in observations:
         _check_observation(obs, patient_id)
     conditions: list[Condition] = []
-    if CONDITIONS_KEY in prefetch_templates(spec):
-        conditions = _bundle_resources(given[CONDITIONS_KEY], CONDITIONS_KEY, "Condition")
+    if CONDITIONS_KEY in templates:
+        conditions = _bundle_resources(given[CONDITIONS_KEY], CONDITIONS_KEY, "Condition", strict)
         for cond in conditions:
             _check_condition(cond, patient_id)
     return PatientRecord(patient, tuple(observations), tuple(conditions))

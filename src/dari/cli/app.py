@@ -7,7 +7,7 @@ import sys
 import typer
 
 from dari import __version__
-from dari.cli import cdm, cds, demo, deploy, econ, hub, privacy, query, report, site, synth, validate
+from dari.cli import cdm, cds, demo, deploy, econ, hub, monitor, privacy, query, report, site, synth, validate
 
 app = typer.Typer(
     help="dari (다리): hospital data to routine use of medical AI.",
@@ -28,6 +28,7 @@ app.add_typer(econ.app, name="econ")
 app.add_typer(hub.app, name="hub")
 app.add_typer(hub.audit_app, name="audit")
 app.add_typer(cds.app, name="cds")
+app.add_typer(monitor.app, name="monitor")
 
 
 def _version(value: bool) -> None:

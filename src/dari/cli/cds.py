@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 
 from dari.cli.console import OutputFormat, err, guarded, out
-from dari.errors import InputError
 
 app = typer.Typer(help="CDS Hooks 2.0: serve a model inside the EHR and test it with a replaying client.")
 
@@ -20,8 +19,33 @@ def serve(
         Path, typer.Option("--jwks-config", exists=True, dir_okay=False, help="Trusted issuers and their JWKS (JSON).")
     ],
     model: Annotated[
-        str, typer.Option(help="'reference' or a folder with model.onnx, features.json, model_card.json.")
-    ] = "reference",
+        str | None,
+        typer.Option(
+            help="Ungated (development, replay): 'reference' or a folder with model.onnx, features.json, "
+            "model_card.json. Default: reference."
+        ),
+    ] = None,
+    deployment: Annotated[
+        Path | None,
+        typer.Option(
+            file_okay=False,
+            help="Deployment folder written by `dari deploy`: served only while the hub "
+            "approves it (needs --hub-db or --hub-url).",
+        ),
+    ] = None,
+    hub_db: Annotated[
+        str | None, typer.Option(help="Gate source: the hub store (SQLite file or postgresql:// URL).")
+    ] = None,
+    hub_url: Annotated[str | None, typer.Option(help="Gate source: the hub's root URL (https; REST API).")] = None,
+    hub_token_file: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="File holding the hub API token (with --hub-url).")
+    ] = None,
+    gate_cache_s: Annotated[
+        float, typer.Option(help="How long a hub answer is kept (seconds); a withdrawal stops scoring within it.")
+    ] = 1.0,
+    gate_grace_s: Annotated[
+        float, typer.Option(help="How long the last yes holds while the hub cannot be asked (seconds).")
+    ] = 30.0,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8810,
     base_url: Annotated[
@@ -32,24 +56,87 @@ def serve(
     allow_as_of: Annotated[
         bool, typer.Option(help="Honour the request's evaluation date (replaying historical data only).")
     ] = False,
+    strict_fhir: Annotated[
+        bool, typer.Option(help="Also validate each prefetched resource whole with fhir.resources (slower).")
+    ] = False,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Worker processes (they share the database; one per core at most).")
+    ] = 1,
 ) -> None:
     """Serve the model's CDS Hooks services with uvicorn (put TLS in front of it for anything but loopback)."""
+    import os
+
     import uvicorn
 
-    from dari.care import CdsSettings, ServedModel, create_app
+    from dari.care import CdsSettings
+    from dari.care.deployment_gate import close_gate
     from dari.care.jwt_auth import load_issuers
+    from dari.care.serving import CONFIG_ENV, ServeConfig, load_service, serving_app
+    from dari.hub.governance.errors import ForbiddenError
 
     with guarded():
-        settings = CdsSettings(
-            base_url=base_url or f"http://{host}:{port}",
-            database=db,
-            issuers=load_issuers(jwks_config),
-            validation_report_url=validation_report_url,
-            allow_as_of=allow_as_of,
+        config = ServeConfig(
+            settings=CdsSettings(
+                base_url=base_url or f"http://{host}:{port}",
+                database=db,
+                issuers=load_issuers(jwks_config),
+                validation_report_url=validation_report_url,
+                allow_as_of=allow_as_of,
+                strict_fhir=strict_fhir,
+            ),
+            model=model,
+            deployment=deployment,
+            hub_db=hub_db,
+            hub_url=hub_url,
+            hub_token_file=hub_token_file,
+            gate_cache_s=gate_cache_s,
+            gate_grace_s=gate_grace_s,
         )
-        application = create_app(settings, ServedModel.load(model))
-    err.print(f"dari CDS Hooks service on {settings.base_url}/cds-services")
-    uvicorn.run(application, host=host, port=port, log_level="warning")
+        service = load_service(config)
+        card = service.model.card
+        if service.gate is None:
+            err.print(
+                f"[bold red]NOT GATED[/]: serving {card.name} {card.version} without a deployment: no hub approval is "
+                "checked. For development and replay only; in care use --deployment with --hub-db or --hub-url.",
+                soft_wrap=True,
+            )
+        else:
+            decision = service.gate.check()
+            site = service.gate.site_id
+            if decision.answered and not decision.allowed:
+                close_gate(service.gate)
+                raise ForbiddenError(f"the hub refuses model {card.model_sha256[:12]} at {site}: {decision.reason}")
+            state = (
+                f"approved under {decision.report_id} by {decision.approver}"
+                if decision.allowed
+                else f"[bold red]refusing until the hub answers[/] ({decision.reason})"
+            )
+            err.print(
+                f"gated: model {card.model_sha256[:12]} at {site}, {state}; re-checked every {gate_cache_s / 2:g} s, "
+                f"a hub answer kept {gate_cache_s:g} s, grace {gate_grace_s:g} s when the hub cannot be asked",
+                soft_wrap=True,
+            )
+    err.print(f"dari CDS Hooks service on {config.settings.base_url}/cds-services ({workers} process(es))")
+    if workers == 1:
+        try:
+            uvicorn.run(serving_app(config, service), host=host, port=port, log_level="warning", access_log=False)
+        finally:
+            if service.gate is not None:
+                close_gate(service.gate)
+        return
+    # Several processes: each worker builds the same app from the configuration (and asks the hub itself).
+    if service.gate is not None:
+        close_gate(service.gate)
+    os.environ[CONFIG_ENV] = config.model_dump_json()
+    uvicorn.run(
+        "dari.care.serving:app_from_environment",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+    )
 
 
 @app.command("replay")
@@ -125,52 +212,6 @@ def replay(
         err.print(f"{len(results)} calls, latency median {median:.1f} ms, max {latencies[-1]:.1f} ms")
 
 
-bundle_app = typer.Typer(help="Signed offline bundles of a deployed model (clinics without a network).")
+from dari.cli.cds_bundle import app as bundle_app  # noqa: E402  (the bundle commands live in their own module)
+
 app.add_typer(bundle_app, name="bundle")
-
-
-@bundle_app.command("keygen")
-def bundle_keygen(
-    private: Annotated[Path, typer.Argument(help="Ed25519 private key to create (mode 600).")],
-    public: Annotated[Path, typer.Argument(help="Matching public key for the devices.")],
-) -> None:
-    """Create the publisher's signing key pair."""
-    from dari.care.bundle import create_signing_key
-
-    with guarded():
-        create_signing_key(private, public)
-    err.print(f"signing key {private} (keep it off the devices), public key {public}")
-
-
-@bundle_app.command("export")
-def bundle_export(
-    deployment: Annotated[Path, typer.Argument(help="Deployment folder written by `dari deploy`.")],
-    key: Annotated[Path, typer.Option(help="Ed25519 private signing key (PEM).")],
-    out: Annotated[Path, typer.Option(help="Bundle file to write.")],
-) -> None:
-    """Sign a deployed model into an offline bundle."""
-    from dari.care.bundle import export_bundle
-
-    with guarded():
-        export_bundle(deployment, key, out)
-    err.print(f"bundle {out} signed")
-
-
-@bundle_app.command("score")
-def bundle_score(
-    bundle: Annotated[Path, typer.Argument(help="Bundle file.")],
-    public_key: Annotated[Path, typer.Option("--public-key", help="Publisher's Ed25519 public key (PEM).")],
-    inputs: Annotated[Path, typer.Option(help="JSON object of the spec's raw values for one patient.")],
-) -> None:
-    """Verify the bundle's signature, then score one patient with ONNX Runtime (no network)."""
-    from dari.care.bundle import load_bundle
-    from dari.models import assemble_inputs
-
-    with guarded():
-        model, spec, deployment = load_bundle(bundle, public_key)
-        try:
-            raw = json.loads(inputs.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise InputError(f"cannot read the inputs: {exc}", file=str(inputs)) from None
-        probability = float(model.predict_proba(assemble_inputs(spec, raw))[0])
-    typer.echo(json.dumps({"model_sha256": deployment["model_sha256"], "probability": probability}))
