@@ -126,8 +126,9 @@ def test_cdm_ddl_postgresql_has_39_tables() -> None:
 
 
 def test_demo_builds_pseudonymised_checked_network(tmp_path: Path) -> None:
-    # Prepare / Execute: the README's main command, on a small network
-    result = runner.invoke(app, ["demo", "--out", str(tmp_path / "demo"), "--patients-per-site", "100"])
+    # Prepare / Execute: the README's main command, on a network just large enough for site-1 to be validated
+    # (at least 10 events) and so deployed, served and watched
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path / "demo"), "--patients-per-site", "600"])
     # Assert
     assert result.exit_code == 0, result.output
     assert result.output.count("data quality: 100.0 %") == 3
@@ -136,3 +137,54 @@ def test_demo_builds_pseudonymised_checked_network(tmp_path: Path) -> None:
         assert (tmp_path / "demo" / site / "reports" / "pseudonymisation.html").is_file()
     key = tmp_path / "demo" / "keys" / "site-1.key"
     assert key.stat().st_mode & 0o077 == 0
+    assert "validation report: " in result.output
+    _assert_demo_bridge_to_care(tmp_path / "demo", result.output)
+
+
+def _assert_demo_bridge_to_care(demo: Path, output: str) -> None:
+    """The demo's last steps: site-1 deployed under its approved report, replayed, watched; the portal shows it."""
+    import re
+
+    from fastapi.testclient import TestClient
+    from sqlalchemy import select
+
+    from dari.hub.db.engine import make_engine, session_factory
+    from dari.hub.db.models import AuditEntry
+    from dari.hub.monitoring import site_timeline
+    from dari.hub.settings import HubSettings
+    from dari.hub.web.app import create_app
+
+    manifest = json.loads((demo / "deployment" / "site-1" / "deployment.json").read_text(encoding="utf-8"))
+    sha = manifest["model_sha256"]
+    assert manifest["site"] == "site-1" and manifest["report_id"] and manifest["approver"] == "approver1"
+    assert (demo / "deployment" / "site-1" / "monitoring-reference.json").is_file()
+    url = f"/monitoring/{sha}/site-1"
+    assert f"monitoring: http://127.0.0.1:8700{url}" in output
+    engine = make_engine(demo / "hub.db")
+    try:
+        with session_factory(engine)() as s:
+            deployed = s.execute(select(AuditEntry).where(AuditEntry.action == "deployment.deploy")).scalars().all()
+            found = site_timeline(s, sha, "site-1")
+    finally:
+        engine.dispose()
+    assert [e.outcome for e in deployed] == ["allow"]
+    assert found.report_id == manifest["report_id"] and len(found.windows) == 2
+    drift_kinds = {"input_drift", "score_drift"}
+    first, last = found.windows
+    score = next(d for d in first.drift if d.name == "score")
+    assert score.psi is not None  # a verdict was given on the stable window, not withheld for too few calls
+    assert not drift_kinds & {a.kind for a in first.alerts}
+    assert drift_kinds <= {a.kind for a in last.alerts}
+    assert "egfr" in {a.subject for a in last.alerts if a.kind == "input_drift"}
+    # The portal's monitoring page shows the alert to site-1's steward.
+    password = re.search(r"password for all: (\S+)", (demo / "hub-logins.txt").read_text(encoding="utf-8"))
+    assert password
+    client = TestClient(create_app(HubSettings(database=str(demo / "hub.db"))), base_url="https://testserver")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
+    assert csrf
+    login = {"username": "steward1", "password": password[1], "csrf_token": csrf[1]}
+    assert client.post("/login", data=login, follow_redirects=False).status_code == 303
+    page = client.get(url)
+    assert page.status_code == 200
+    kinds = re.findall(r'<tr class="alert-row" data-kind="(\w+)"', page.text)
+    assert drift_kinds <= set(kinds) and len(kinds) == len(first.alerts) + len(last.alerts)

@@ -6,16 +6,21 @@ import datetime as dt
 
 import pytest
 from fastapi.routing import APIRoute
+from hub_monitoring_helpers import MODEL_SHA, publication, register
 from portal_helpers import ROLE_USERS, api_tokens, application_and_grant, login, make_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dari.hub.db.models import AuditEntry
-from dari.hub.web.routes import api, auth, catalog, governance, pages
+from dari.hub.governance.users import get_user
+from dari.hub.monitoring import ingest_publication
+from dari.hub.web.routes import api, auth, catalog, governance, monitoring_api, monitoring_pages, pages
 
 ALL = frozenset(ROLE_USERS)
 APPLICANTS = frozenset({"researcher", "ai_vendor"})
 AUDITORS = frozenset({"platform_admin", "drb_member", "data_steward"})
+SITE_PUBLISHERS = frozenset({"platform_admin", "data_steward"})  # admins, and a site's own steward for that site
+WATCHERS = frozenset({"platform_admin", "drb_member", "data_steward", "deployment_approver"})
 PUBLIC = None  # reachable without logging in
 # (method, route path) -> roles allowed. Every route of the app must be listed: a new route fails this test.
 MATRIX: dict[tuple[str, str], frozenset[str] | None] = {
@@ -53,7 +58,24 @@ MATRIX: dict[tuple[str, str], frozenset[str] | None] = {
     ("POST", "/api/v1/grants/{grant_id}/revoke"): frozenset({"platform_admin", "drb_member"}),
     ("POST", "/api/v1/grants/check"): frozenset({"platform_admin", "data_steward"}),
     ("GET", "/api/v1/audit/verify"): AUDITORS,
+    ("POST", "/api/v1/monitoring"): SITE_PUBLISHERS,
+    ("POST", "/api/v1/deployments/check"): SITE_PUBLISHERS,
+    ("GET", "/api/v1/models/{model_sha256}/monitoring"): WATCHERS,
+    ("GET", "/api/v1/models/{model_sha256}/inferences"): WATCHERS,  # site-1's roles only: every seeded one is
+    ("GET", "/api/v1/alerts"): WATCHERS,
+    ("GET", "/monitoring"): WATCHERS,
+    ("GET", "/monitoring/{model_sha256}/{site_id}"): WATCHERS,
+    ("GET", "/monitoring/{model_sha256}/{site_id}/inferences"): WATCHERS,
 }
+ROUTERS = (
+    api.router,
+    auth.router,
+    catalog.router,
+    governance.router,
+    pages.router,
+    monitoring_api.router,
+    monitoring_pages.router,
+)
 
 
 def test_every_route_is_in_the_matrix(hub_url: str, hub: sessionmaker[Session]) -> None:
@@ -61,7 +83,7 @@ def test_every_route_is_in_the_matrix(hub_url: str, hub: sessionmaker[Session]) 
     # FastAPI 0.13x wraps included routers lazily: read the routes from the routers the app includes.
     routes = {
         (method, route.path)
-        for router in (api.router, auth.router, catalog.router, governance.router, pages.router)
+        for router in ROUTERS
         for route in router.routes
         if isinstance(route, APIRoute)
         for method in route.methods
@@ -93,8 +115,12 @@ def _request(client, method: str, path: str, ids: dict[str, object], csrf: str |
                 "dataset_id": "site-1-cdm",
                 "analysis_type": "feasibility",
             },
+            "/api/v1/monitoring": publication(weeks=2, shift_from=1, per_week=3).model_dump(mode="json"),
+            "/api/v1/deployments/check": {"model_sha256": MODEL_SHA, "site_id": "site-1"},
         }
         params = {"q": "당뇨"} if url == "/api/v1/search" else None
+        if url.endswith("/inferences"):
+            params = {"site": "site-1"}
         return client.request(method, url, json=bodies.get(url), params=params)
     forms: dict[str, dict[str, object]] = {
         "/applications": {
@@ -118,12 +144,27 @@ def _request(client, method: str, path: str, ids: dict[str, object], csrf: str |
     return client.request(method, url, data=data or None)
 
 
+def _monitored_model(factory: sessionmaker[Session]) -> None:
+    """A model approved at site-1 whose monitoring site-1 has published, so monitoring pages have content."""
+    report = register(factory, approve=True)
+    with factory() as s, s.begin():
+        ingest_publication(s, get_user(s, "steward1"), publication(report_id=report))
+
+
 @pytest.mark.parametrize("role", sorted(ROLE_USERS))
 def test_authorization_matrix(role: str, hub_url: str, hub: sessionmaker[Session]) -> None:
     # Prepare
     app = make_app(hub_url)
     pending, _approved, grant = application_and_grant(hub)
-    ids = {"dataset_id": "site-1-cdm", "application_id": pending, "grant_id": grant, "code": "en"}
+    _monitored_model(hub)
+    ids = {
+        "dataset_id": "site-1-cdm",
+        "application_id": pending,
+        "grant_id": grant,
+        "code": "en",
+        "model_sha256": MODEL_SHA,
+        "site_id": "site-1",
+    }
     tokens = api_tokens(hub)
     portal, csrf = login(app, ROLE_USERS[role])
     portal.headers["authorization"] = f"Bearer {tokens[role]}"
@@ -150,7 +191,9 @@ def test_anonymous_requests_refused(hub_url: str, hub: sessionmaker[Session]) ->
     for (method, path), allowed in MATRIX.items():
         if allowed is PUBLIC:
             continue
-        url = path.format(dataset_id="site-1-cdm", application_id=1, grant_id="g", code="en")
+        url = path.format(
+            dataset_id="site-1-cdm", application_id=1, grant_id="g", code="en", model_sha256=MODEL_SHA, site_id="site-1"
+        )
         response = client.request(method, url)
         expected = 401 if url.startswith("/api/") else 303
         assert response.status_code == expected, (method, path, response.status_code)

@@ -1,4 +1,5 @@
-"""`dari demo`: build a small network, pseudonymise each site, show what each holds, publish to a demo hub."""
+"""`dari demo`: build a small network, pseudonymise each site, show what each holds, publish to a demo hub, validate
+the reference model across the sites, then deploy it at site-1 and watch it in (replayed) use."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from dari.cdm.store import open_store
 from dari.cdm.summary import summarise
 from dari.cli.cdm import render_summary
 from dari.cli.console import err, guarded, out, progress_bar
+from dari.cli.demo_care import care_demo
 from dari.cli.demo_validation import report_demo, validate_demo_sites
 from dari.cli.synth import render_results
 from dari.hub.demo_setup import build_demo_hub
@@ -82,16 +84,20 @@ def demo(
     with guarded():
         validate_demo_sites(out_dir, [r.folder for r in results], hub.database)
         report_paths = report_demo(out_dir / "validation" / "results.json", out_dir / "validation")
+        folders = {r.profile.site_id: r.folder for r in results}
+        care = care_demo(out_dir, hub, folders["site-1"], out_dir / "validation" / "results.json")
     out.print(f"portal: dari hub serve --db {hub.database} --insecure-cookies  →  http://127.0.0.1:8700/")
     out.print(
         f"demo logins (password {hub.password}, also in {hub.logins_file}): researcher, drb1, drb2a, drb2b, drb3, "
-        "steward1-3, admin, vendor, clinician"
+        "steward1-3, admin, vendor, clinician, approver1"
     )
     err.print(
         f"demo network in {out_dir}/ — try: dari cdm check {out_dir}/site-1, "
         f"open {out_dir}/site-1/reports/pseudonymisation.html"
     )
     out.print(f"validation report: {report_paths[0]} (also {', '.join(p.name for p in report_paths[1:])})")
+    if care is not None:
+        out.print(f"monitoring: {care.portal_url}  (log in as steward1, approver1 or admin)", soft_wrap=True)
 
 
 def _risk_line(record: PseudonymisationRecord) -> str:
