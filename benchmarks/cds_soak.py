@@ -9,7 +9,7 @@ ES384 JWT with a distinct `jti` (the service refuses replays), all signed before
 seconds are sent but not counted.
 
   .venv/bin/python benchmarks/cds_soak.py [--rate 200] [--seconds 600] [--warmup 10] [--connections 64]
-                                         [--workers 1] [--json F]
+                                         [--workers 2] [--json F]
 
 Prints p50/p95/p99/max latency, achieved throughput, errors (non-200 or no answer), the generator's own send lag
 (if it grows, the machine could not keep up and the figures say more about it than about the service) and the
@@ -22,13 +22,14 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ ISSUER = "https://ehr.local"
 TARGET_P99_MS = 25.0
 HOOK_INSTANCE = b"00000000-0000-4000-8000-000000000000"  # replaced in each request body
 IDLE_LIMIT_S = 3.0  # a pooled connection idle longer is not reused (uvicorn's keep-alive timeout is 5 s)
+PRIMED_CONNECTIONS = 16  # opened before the run and used in turn
 
 
 # ---------------------------------------------------------------------------------------------- the parent
@@ -115,6 +117,18 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
     raise SystemExit(f"no answer from {url}")
 
 
+def _wait_idle(pid: int, timeout_s: float = 120.0) -> None:
+    """Wait until the server's processes use almost no CPU: start-up (imports, model loading) is over in all."""
+    deadline = time.monotonic() + timeout_s
+    before = _cpu_s(pid)
+    while before is not None and time.monotonic() < deadline:
+        time.sleep(1.0)
+        after = _cpu_s(pid)
+        if after is None or after - before < 0.05:
+            return
+        before = after
+
+
 def _cpu_s(pid: int) -> float | None:
     """User + system CPU seconds of a process and its descendants (uvicorn's workers; Linux /proc), else None."""
     total, stack = 0.0, [pid]
@@ -137,6 +151,7 @@ def _run(label: str, server: list[str], ready: str, url: str, files: dict[str, P
     proc = subprocess.Popen(server)
     try:
         _wait_ready(ready, proc)
+        _wait_idle(proc.pid)  # every worker process loaded, not only the first to answer
         cpu_before = _cpu_s(proc.pid)
         generator = [
             sys.executable,
@@ -163,12 +178,19 @@ def _run(label: str, server: list[str], ready: str, url: str, files: dict[str, P
 
 
 def main(args: argparse.Namespace) -> int:
-    """Both soaks, then the table."""
+    """Both soaks, then the table; the work folder (tokens, database) is removed afterwards."""
+    work = Path(tempfile.mkdtemp(prefix="dari-cds-soak-"))
+    try:
+        return _soaks(args, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _soaks(args: argparse.Namespace, work: Path) -> int:
     import jwt
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    work = Path(tempfile.mkdtemp(prefix="dari-cds-soak-"))
     key = ec.generate_private_key(ec.SECP384R1())
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key())) | {"kid": "ehr-1", "alg": "ES384"}
@@ -203,7 +225,8 @@ def main(args: argparse.Namespace) -> int:
     }
     _print(rows, args)
     if args.json:
-        Path(args.json).write_text(json.dumps({"rate": args.rate, "seconds": args.seconds, "runs": rows}, indent=2))
+        figures = {"rate": args.rate, "seconds": args.seconds, "workers": args.workers, "runs": rows}
+        Path(args.json).write_text(json.dumps(figures, indent=2))
     cds_row = rows["dari cds serve"]
     met = cds_row["p99_ms"] <= TARGET_P99_MS and cds_row["errors"] == 0
     print(
@@ -215,7 +238,10 @@ def main(args: argparse.Namespace) -> int:
 
 def _print(rows: dict[str, Any], args: argparse.Namespace) -> None:
     head = f"{'':18}{'p50':>8}{'p95':>8}{'p99':>8}{'max':>9}{'req/s':>9}{'errors':>8}{'lag p99':>9}{'CPU/req':>9}"
-    print(f"patient-view with prefetch, {args.rate:g} requests/s offered for {args.seconds:g} s (ms):")
+    print(
+        f"patient-view with prefetch, {args.rate:g} requests/s offered for {args.seconds:g} s, "
+        f"dari cds serve with {args.workers} worker process(es) (ms):"
+    )
     print(head)
     for label, r in rows.items():
         cpu = r.get("server_cpu_ms_per_request")
@@ -242,8 +268,14 @@ class _Connections:
     def __init__(self, url: str, limit: int) -> None:
         parts = httpx.URL(url)
         self.host, self.port, self.path = parts.host, parts.port or 80, parts.raw_path.decode()
-        self.idle: list[tuple[float, asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self.idle: deque[tuple[float, asyncio.StreamReader, asyncio.StreamWriter]] = deque()
         self.slots = asyncio.Semaphore(limit)
+
+    async def prime(self, count: int) -> None:
+        """Open `count` connections before the run: the server's worker processes each accept some of them."""
+        for _ in range(count):
+            reader, writer = await asyncio.open_connection(self.host, self.port)
+            self.idle.append((time.perf_counter(), reader, writer))
 
     async def post(self, body: bytes, token: str) -> int:
         """POST the body with the bearer token; the response's status once its body is read whole."""
@@ -266,10 +298,11 @@ class _Connections:
             return status
 
     async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        """The most recently used idle connection, or a new one; one idle past the server's keep-alive (uvicorn
-        closes after 5 s) is closed rather than used, as an HTTP client library would."""
+        """The least recently used idle connection (so the requests spread over every connection, and over the
+        worker processes that accepted them), or a new one; one idle past the server's keep-alive (uvicorn closes
+        after 5 s) is closed rather than used, as an HTTP client library would."""
         while self.idle:
-            used, reader, writer = self.idle.pop()
+            used, reader, writer = self.idle.popleft()
             if time.perf_counter() - used < IDLE_LIMIT_S and not reader.at_eof():
                 return reader, writer
             writer.close()
@@ -321,6 +354,7 @@ async def _generate(args: argparse.Namespace) -> dict[str, Any]:
         done_at[i] = clock()
         latency[i] = (done_at[i] - due) * 1000
 
+    await connections.prime(min(args.connections, PRIMED_CONNECTIONS))
     t0 = clock() + 0.2
     for i in range(total):
         due = t0 + i / args.rate
@@ -390,7 +424,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=600.0, help="measured duration (default 600)")
     parser.add_argument("--warmup", type=float, default=10.0, help="seconds sent first and not counted (default 10)")
     parser.add_argument("--connections", type=int, default=64, help="keep-alive connections at most (default 64)")
-    parser.add_argument("--workers", type=int, default=1, help="worker processes of `dari cds serve` (default 1)")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="worker processes of `dari cds serve` (default 2; 1 = one process)"
+    )
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument(
         "--role", choices=("main", "generator", "baseline-server"), default="main", help=argparse.SUPPRESS
@@ -400,8 +436,8 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--tokens-file", help=argparse.SUPPRESS)
     parser.add_argument("--body-file", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.rate <= 0 or args.seconds <= 0 or args.warmup < 0 or args.connections < 1:
-        parser.error("--rate and --seconds must be positive, --warmup not negative, --connections at least 1")
+    if args.rate <= 0 or args.seconds <= 0 or args.warmup < 0 or args.connections < 1 or args.workers < 1:
+        parser.error("--rate, --seconds must be positive, --warmup not negative, --connections, --workers at least 1")
     return args
 
 

@@ -177,3 +177,33 @@ def test_care_gate_manifest_errors_name_the_field(tmp_path: Path) -> None:
         DeploymentManifest.load(tmp_path)
     with pytest.raises(InputError, match="dari deploy"):
         DeploymentManifest.load(tmp_path / "missing")
+
+
+def test_care_gate_asks_the_real_hub_api(
+    hub_store: tuple[str, sessionmaker[Session]], reference_model: ServedModel
+) -> None:
+    # Prepare: the hub app on the store; the site's steward token (and another site's, which may not ask)
+    from dari.hub.governance.users import issue_api_token
+    from dari.hub.settings import HubSettings
+    from dari.hub.web.app import create_app as create_hub_app
+
+    path, factory = hub_store
+    sha = reference_model.card.model_sha256
+    report = approved_report(factory, sha)
+    with factory() as s, s.begin():
+        token = issue_api_token(s, get_user(s, "steward1"))
+        other = issue_api_token(s, get_user(s, "steward2"))
+    hub = TestClient(create_hub_app(HubSettings(database=path)), base_url="https://hub.test")  # type: ignore[arg-type]
+    clock = FakeClock()
+    gate = DeploymentGate(HubApiSource("https://hub.test", token, client=hub), sha, "site-1", clock=clock)
+    # Execute: approved, then withdrawn past the cache; and a token of another site
+    approved = gate.check()
+    with factory() as s, s.begin():
+        withdraw_deployment(s, get_user(s, "approver1"), report, "site-1", "calibration drift")
+    clock.now += 1.0
+    withdrawn = gate.check()
+    # Assert
+    assert approved.allowed and approved.report_id == report and approved.approver == "approver1"
+    assert not withdrawn.allowed and withdrawn.answered and withdrawn.reason == "approval withdrawn"
+    with pytest.raises(GateUnavailableError, match="HTTP 403"):
+        HubApiSource("https://hub.test", other, client=hub).ask(sha, "site-1")
