@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
-from dari.care import ServedModel
+from dari.care import CdsSettings, ServedModel
 from dari.cli.cds import app
 
 
@@ -131,20 +132,57 @@ def test_care_cli_serve_deployment_hash_must_match_model(
     assert result.exit_code == 2 and "model_sha256" in result.output
 
 
-def test_care_cli_serve_workers_build_the_same_app_from_environment(
+def test_care_cli_serve_workers_get_one_configuration(
     tmp_path: Path, ehr_keys: EhrKeys, served: _Served, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Prepare / Execute: serve with two workers (uvicorn's process manager replaced)
-    from dari.care.serving import CONFIG_ENV, app_from_environment
+    # Prepare: the worker manager replaced; it receives what every worker builds its app from
+    import dari.care.serving as serving
 
-    monkeypatch.setenv(CONFIG_ENV, "replaced by serve")  # so that the test leaves the variable as it found it
-    result = _serve(tmp_path, ehr_keys, "--workers", "2", "--allow-as-of")
-    # Assert: uvicorn got the factory and the worker count; a worker builds its app from the environment
+    calls: list[tuple[serving.ServeConfig, str, int, int]] = []
+    monkeypatch.setattr(serving, "serve_workers", lambda *args: calls.append(args))
+    # Execute
+    result = _serve(tmp_path, ehr_keys, "--workers", "2", "--allow-as-of", "--port", "8811")
+    # Assert: one configuration for all workers; a worker's app built from it serves
     assert result.exit_code == 0, result.output
-    (call,) = served.calls
-    assert call["app"] == "dari.care.serving:app_from_environment" and call["factory"] is True
-    assert call["workers"] == 2
-    worker_app = app_from_environment()
+    ((config, host, port, workers),) = calls
+    assert (host, port, workers) == ("127.0.0.1", 8811, 2) and not served.calls
+    assert config.settings.allow_as_of and config.deployment is None
+    sent = serving.ServeConfig.model_validate_json(config.model_dump_json())  # what a spawned worker receives
+    worker_app = serving.serving_app(sent, serving.load_service(sent))
     with TestClient(worker_app) as client:
         assert client.get("/cds-services").status_code == 200
-    assert worker_app.state.gate is None
+
+
+def test_care_workers_share_the_port_and_the_database(tmp_path: Path, settings: CdsSettings) -> None:
+    # Prepare
+    import sqlite3
+
+    from dari.care.serving import listening_socket, prepare_database
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # Execute: two workers' sockets on one port; the database made once before they start
+    first, second = listening_socket("127.0.0.1", port), listening_socket("127.0.0.1", port)
+    prepare_database(settings)
+    # Assert
+    assert first.getsockname() == second.getsockname()
+    tables = {r[0] for r in sqlite3.connect(settings.database).execute("SELECT name FROM sqlite_master")}
+    assert {"cds_card_issued", "cds_inference", "cds_jti"} <= tables
+    first.close()
+    second.close()
+
+
+def test_care_workers_failing_at_start_are_given_up(settings: CdsSettings, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Prepare: a model folder that is not there, so that every worker dies while starting
+    import dari.care.serving as serving
+    from dari.errors import DariError
+
+    monkeypatch.setattr(serving, "MAX_EARLY_ENDS", 1)
+    config = serving.ServeConfig(settings=settings, model=str(settings.database.parent / "no-model"))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # Execute / Assert: the manager stops instead of restarting it for ever
+    with pytest.raises(DariError, match="keep ending at start-up"):
+        serving.serve_workers(config, "127.0.0.1", port, 1)

@@ -3,27 +3,40 @@ in one process or in several worker processes that each build the same app from 
 
 Workers share the service's SQLite file (audit, cards, feedback and the used JWT ids, so a replay is refused by
 every worker); each keeps its own recent RiskAssessments in memory and asks the hub for its own gate answers.
+Each worker listens on a socket of its own bound to the same port with SO_REUSEPORT, so that the kernel spreads
+new connections evenly over the workers. (uvicorn's own `workers=` shares one socket, which the first process to
+wake accepts: with keep-alive clients one worker was measured taking nine calls in ten.)
 """
 
 from __future__ import annotations
 
 import gc
+import logging
+import multiprocessing
 import os
+import signal
+import socket
+import time
 from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
 from pathlib import Path
+from types import FrameType
 
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 
 from dari.care.cds_service import create_app
 from dari.care.deployment_gate import DeploymentGate, DeploymentManifest, open_gate
+from dari.care.feedback import FeedbackStore
+from dari.care.inference_audit import InferenceLog
 from dari.care.served_model import ServedModel
+from dari.care.service_db import SqliteJtiStore
 from dari.care.settings import CdsSettings
-from dari.errors import InputError
+from dari.errors import DariError, InputError
 
-CONFIG_ENV = (
-    "DARI_CDS_SERVE_CONFIG"  # the worker processes' ServeConfig, as JSON (no secret: the token stays in its file)
-)
+log = logging.getLogger("dari.care.serving")
+EARLY_END_S = 60.0  # a worker ending sooner after its start is taken as failing to start
+MAX_EARLY_ENDS = 3
 
 
 class ServeConfig(BaseModel):
@@ -89,7 +102,87 @@ def serving_app(config: ServeConfig, service: Service) -> FastAPI:
     return application
 
 
-def app_from_environment() -> FastAPI:
-    """A worker process's app (uvicorn factory), built from the ServeConfig the parent put in the environment."""
-    config = ServeConfig.model_validate_json(os.environ[CONFIG_ENV])
-    return serving_app(config, load_service(config))
+def prepare_database(settings: CdsSettings) -> None:
+    """Create the service's tables and audit key once, before worker processes start: workers that all found an
+    empty file would race to create them, and the losers would die at start-up."""
+    FeedbackStore(settings.database).close()
+    InferenceLog(settings.database).close()
+    SqliteJtiStore(settings.database).close()
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on host:port that other processes may bind as well (SO_REUSEPORT: Linux spreads the
+    new connections over them)."""
+    if not hasattr(socket, "SO_REUSEPORT"):
+        raise InputError("--workers above 1 needs SO_REUSEPORT (Linux); serve with one process here")
+    family, kind, proto, _name, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise InputError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(2048)
+    return sock
+
+
+def _worker(config_json: str, host: str, port: int) -> None:
+    """One worker process: its own socket on the shared port, the app, uvicorn (which stops on SIGTERM)."""
+    import uvicorn
+
+    config = ServeConfig.model_validate_json(config_json)
+    application = serving_app(config, load_service(config))
+    sock = listening_socket(host, port)  # only once ready: the kernel sends connections to listening sockets
+    uvicorn.Server(uvicorn.Config(application, log_level="warning", access_log=False)).run(sockets=[sock])
+
+
+def serve_workers(config: ServeConfig, host: str, port: int, workers: int) -> None:
+    """Run `workers` processes serving the same app on host:port until SIGINT or SIGTERM; a worker that ends
+    otherwise is started again."""
+    prepare_database(config.settings)
+    listening_socket(host, port).close()  # the port is free and SO_REUSEPORT works, before anything is spawned
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked threads or open connections
+    payload = config.model_dump_json()
+    stopping = False
+
+    started: dict[int, float] = {}  # worker slot → when its process started
+
+    def start(slot: int) -> BaseProcess:
+        process = context.Process(target=_worker, args=(payload, host, port), name="dari-cds-worker")
+        process.start()
+        started[slot] = time.monotonic()
+        return process
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+        for process in processes:
+            if process.is_alive() and process.pid is not None:
+                os.kill(process.pid, signal.SIGTERM)  # uvicorn finishes the requests under way, then exits
+
+    processes = [start(slot) for slot in range(workers)]
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    early_ends = 0
+    try:
+        while not stopping:
+            for slot, process in enumerate(processes):
+                process.join(timeout=0.5)
+                if stopping or process.exitcode is None:
+                    continue
+                # A worker that dies while starting will die again: give up rather than loop for ever.
+                early_ends = early_ends + 1 if time.monotonic() - started[slot] < EARLY_END_S else 0
+                if early_ends >= MAX_EARLY_ENDS:
+                    stop(signal.SIGTERM, None)
+                    raise DariError(f"CDS workers keep ending at start-up (last exit {process.exitcode}); see above")
+                log.warning("CDS worker %s ended (exit %s); starting another", process.pid, process.exitcode)
+                processes[slot] = start(slot)
+        for process in processes:
+            process.join(timeout=30)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for process in processes:
+            if process.is_alive():
+                process.kill()

@@ -64,14 +64,12 @@ def serve(
     ] = 1,
 ) -> None:
     """Serve the model's CDS Hooks services with uvicorn (put TLS in front of it for anything but loopback)."""
-    import os
-
     import uvicorn
 
     from dari.care import CdsSettings
     from dari.care.deployment_gate import close_gate
     from dari.care.jwt_auth import load_issuers
-    from dari.care.serving import CONFIG_ENV, ServeConfig, load_service, serving_app
+    from dari.care.serving import ServeConfig, load_service, serve_workers, serving_app
     from dari.hub.governance.errors import ForbiddenError
 
     with guarded():
@@ -124,19 +122,11 @@ def serve(
             if service.gate is not None:
                 close_gate(service.gate)
         return
-    # Several processes: each worker builds the same app from the configuration (and asks the hub itself).
+    # Several processes: each builds the same app from the configuration (and asks the hub itself).
     if service.gate is not None:
         close_gate(service.gate)
-    os.environ[CONFIG_ENV] = config.model_dump_json()
-    uvicorn.run(
-        "dari.care.serving:app_from_environment",
-        factory=True,
-        workers=workers,
-        host=host,
-        port=port,
-        log_level="warning",
-        access_log=False,
-    )
+    with guarded():
+        serve_workers(config, host, port, workers)
 
 
 @app.command("replay")
