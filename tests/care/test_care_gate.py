@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from dari.care import CdsSettings, ServedModel, create_app
+from dari.care.cds_service import EVALUATE_SERVICE_ID
 from dari.care.deployment_gate import (
     DeploymentGate,
     DeploymentManifest,
@@ -72,8 +73,9 @@ def test_care_gate_scores_while_approved_and_refuses_after_withdrawal(
     assert refused.json()["error"] == "deployment_not_approved"
     assert "site-1" in refused.json()["message"] and "approval withdrawn" in refused.json()["message"]
     assert fhir.status_code == 503 and fhir.json()["resourceType"] == "OperationOutcome"
-    assert [r.status for r in rows] == [200, 200, 503]
-    assert rows[-1].card_uuid is None and rows[-1].probability is None and "withdrawn" in rows[-1].reason
+    assert [r.status for r in rows] == [200, 200, 503, 503]
+    assert rows[2].card_uuid is None and rows[2].probability is None and "withdrawn" in rows[2].reason
+    assert rows[3].service_id == EVALUATE_SERVICE_ID and "withdrawn" in rows[3].reason  # $evaluate is audited too
     app.state.feedback_store.close()
     gate.source.close()  # type: ignore[attr-defined]
 

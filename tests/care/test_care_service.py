@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from fhir.resources.R4B.riskassessment import RiskAssessment
 
 from dari.care import ServedModel
+from dari.care.cds_service import EVALUATE_SERVICE_ID
 from dari.care.risk_assessment import check_risk_assessment
 from dari.models import assemble_inputs
 
@@ -266,6 +267,11 @@ def test_care_risk_assessment_matches_card(
         assert prediction.outcome.coding[0].code == "ckd_progression_1y"
         assert math.isclose(float(prediction.probabilityDecimal), card["extension"]["dari-probability"], rel_tol=1e-9)
         assert {"Observation/o-egfr", "Condition/c-dm", "Patient/p1"} <= {b.reference for b in resource.basis}
+    audited = client.app.state.inference_log.rows()[-1]  # type: ignore[attr-defined]
+    assert audited.service_id == EVALUATE_SERVICE_ID and audited.status == 200
+    assert audited.hook_instance == response.json()["id"] and audited.inputs_hmac is not None
+    assert math.isclose(audited.probability, card["extension"]["dari-probability"], rel_tol=1e-12)
+    assert PATIENT_ID not in audited.reason
 
 
 def test_care_risk_assessment_bound_checked() -> None:

@@ -17,7 +17,7 @@ import re
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -46,6 +46,7 @@ from dari.models import FeatureValueError
 
 HOOKS = ("patient-view", "order-select")
 FHIR_JSON = "application/fhir+json"
+EVALUATE_SERVICE_ID = "fhir/RiskAssessment/$evaluate"  # how $evaluate calls show in the inference audit
 KEPT_ASSESSMENTS = 10_000  # recent RiskAssessments readable by id; in memory only, lost on restart
 Body = TypeVar("Body", bound=BaseModel)
 
@@ -222,7 +223,12 @@ def create_app(
         service_id = str(request.path_params["service_id"])
         authorization = request.headers.get("authorization")
         accept_language = request.headers.get("accept-language")
-        trail: dict[str, Any] = {
+        trail = _trail()
+        work = _call(service_id, request, authorization, accept_language, trail)
+        return await _audited(service_id, started, work, trail)
+
+    def _trail() -> dict[str, Any]:
+        return {
             "hook_instance": "",
             "inputs": None,
             "probability": None,
@@ -231,8 +237,13 @@ def create_app(
             "status": 200,
             "reason": "card",
         }
+
+    async def _audited(
+        service_id: str, started: float, work: Awaitable[JSONResponse], trail: dict[str, Any]
+    ) -> JSONResponse:
+        """Await the scoring and put the call on record, whatever its outcome (a refusal and a failure too)."""
         try:
-            return await _call(service_id, request, authorization, accept_language, trail)
+            return await work
         except HttpProblemError as exc:
             trail["status"], trail["reason"] = exc.status, str(exc.body.get("message", exc.body.get("error", "")))
             raise
@@ -319,7 +330,13 @@ def create_app(
 
     @app.post("/fhir/RiskAssessment/$evaluate")
     async def risk_evaluate(request: Request, authorization: Annotated[str | None, Header()] = None) -> JSONResponse:
-        """The score as a FHIR RiskAssessment, from the same prefetch a hook carries."""
+        """The score as a FHIR RiskAssessment, from the same prefetch a hook carries; audited like a hook call."""
+        started = time.perf_counter()
+        trail = _trail()
+        trail["reason"] = "risk assessment"
+        return await _audited(EVALUATE_SERVICE_ID, started, _evaluate(request, authorization, trail), trail)
+
+    async def _evaluate(request: Request, authorization: str | None, trail: dict[str, Any]) -> JSONResponse:
         raw = await _body(request, settings.max_body_bytes)
         _authorise(authorization, f"{settings.base_url}/fhir")
         body = _parse(EvaluateRequest, raw)
@@ -328,6 +345,7 @@ def create_app(
         await _gate()
         at = body.asOf or datetime.now(tz).date()
         result = _run(body.patientId, body.prefetch, at)
+        trail.update(inputs=dict(result.mapped.raw), patient_id=body.patientId, evaluation_date=at)
         if result.score is None:
             raise HttpProblemError(
                 422, "not_applicable", f"patient outside the model's population: {result.mapped.not_applicable}"
@@ -335,6 +353,7 @@ def create_app(
         assessed = _Assessed(body.patientId, result.mapped, result.score, result.occurred)
         resource_id = str(uuid.uuid4())
         _keep(assessments, resource_id, assessed)
+        trail.update(probability=result.score.probability, indicator=None, hook_instance=resource_id)
         return JSONResponse(_risk_json(assessed, resource_id), media_type=FHIR_JSON)
 
     def _risk_json(assessed: _Assessed, resource_id: str) -> dict[str, Any]:
