@@ -7,10 +7,13 @@
    centrally with scikit-learn (AUROC, Brier) and statsmodels (calibration slope and intercept, GLM Binomial).
    Targets: federated < 30 s on 2 cores; federated ≤ 2 × centralised; pooled AUROC within 1e-3 and calibration slope
    within 1e-6 of the centralised values.
+   Then the engine's floor: the same engine, in a fresh process, running one round of a ClientApp that does
+   nothing (`--only engine-floor` alone): the part of the federated time no job can remove.
 2. `evaluate` (every site statistic) on 100,000 rows.
 3. Three hospitals × 20,000 simulated rows: federated pooling vs pooled rows over 10 random networks.
 4. How the pooled AUROC's error grows as sites shrink.
-Usage: .venv/bin/python benchmarks/validation.py [--patients 100000] [--data DIR] [--repeats 20] [--only end-to-end]
+Usage: .venv/bin/python benchmarks/validation.py [--patients 100000] [--data DIR] [--repeats 20]
+                                               [--only end-to-end|statistics|engine-floor]
 """
 
 from __future__ import annotations
@@ -101,14 +104,65 @@ def end_to_end(data: Path, patients: int, threshold: float = 0.2) -> None:
         ("Brier", fed.brier.brier, brier),
     ]
     print(f"3 × {patients:,} patients, {os.cpu_count()} cores, scored {y.size:,} rows ({int(y.sum()):,} events)")
-    print(f"{'':24}{'federated':>14}{'centralised':>14}{'|difference|':>14}")
+    print(f"{'':24}{'federated':>16}{'centralised':>16}{'|difference|':>14}")
     for name, a, b in rows:
-        print(f"{name:24}{float(a):>14.8f}{float(b):>14.8f}{abs(float(a) - float(b)):>14.1e}")
+        print(f"{name:24}{float(a):>16.8f}{float(b):>16.8f}{abs(float(a) - float(b)):>14.1e}")
     print(
         f"time: federated (Flower simulation engine, end to end) {federated_s:.1f} s; centralised (read + score + "
         f"scikit-learn/statsmodels) {centralised_s:.1f} s; ratio {federated_s / centralised_s:.2f} "
         f"(targets: < 30 s, ≤ 2×)"
     )
+    floor_s = _engine_floor_in_fresh_process()
+    print(
+        f"engine floor: the same simulation engine with a ClientApp that does nothing, one round to 3 nodes, in a "
+        f"fresh process: {floor_s:.1f} s ({floor_s / centralised_s:.2f} × centralised); the validation job above it: "
+        f"{federated_s - floor_s:.1f} s"
+    )
+
+
+def engine_floor(sites: int = 3) -> float:
+    """Flower's simulation engine with a ClientApp that does nothing: one round to `sites` nodes, end to end (Ray
+    start-up, the job's Ray workers, Flower's polling and shut-down). What no federated job here can go below."""
+    from flwr.app import ConfigRecord, Context, Message, RecordDict
+    from flwr.clientapp import ClientApp
+    from flwr.serverapp import Grid, ServerApp
+
+    from dari.federation.flower.simulation import simulate
+
+    server, client = ServerApp(), ClientApp()
+    answered: list[int] = []
+
+    @server.main()
+    def _main(grid: Grid, context: Context) -> None:
+        nodes = list(grid.get_node_ids())
+        while len(nodes) < sites:
+            time.sleep(0.1)
+            nodes = list(grid.get_node_ids())
+        record = RecordDict({"x": ConfigRecord({"ping": 1})})
+        replies = grid.send_and_receive([Message(record, dst_node_id=n, message_type="query") for n in nodes])
+        answered.append(sum(not r.has_error() for r in replies))
+
+    @client.query()
+    def _query(message: Message, context: Context) -> Message:
+        return Message(RecordDict({"x": ConfigRecord({"pong": 1})}), reply_to=message)
+
+    start = time.perf_counter()
+    simulate(server, client, sites, os.cpu_count() or 2)
+    seconds = time.perf_counter() - start
+    if answered != [sites]:
+        raise SystemExit(f"the no-op round was not answered by every node: {answered}")
+    return seconds
+
+
+def _engine_floor_in_fresh_process() -> float:
+    """`engine_floor` in a new interpreter: Ray stays up after a simulation, so a second one in this process would
+    not pay its start-up."""
+    import subprocess
+
+    out = subprocess.run(
+        [sys.executable, __file__, "--only", "engine-floor"], check=True, capture_output=True, text=True
+    ).stdout
+    return float(out.strip().splitlines()[-1].split()[-2])
 
 
 def time_evaluate(rows: int) -> None:
@@ -182,9 +236,12 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=None, help="where the synthetic network is (or is generated)")
     parser.add_argument("--rows", type=int, default=100_000, help="rows for the statistics timing")
     parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--only", choices=["end-to-end", "statistics"], default=None)
+    parser.add_argument("--only", choices=["end-to-end", "statistics", "engine-floor"], default=None)
     args = parser.parse_args()
     warnings.simplefilter("ignore")
+    if args.only == "engine-floor":
+        print(f"engine floor {engine_floor():.3f} s")
+        return
     if args.only != "statistics":
         data = args.data or Path(tempfile.gettempdir()) / f"dari-bench-validation-3x{args.patients}"
         end_to_end(data, args.patients)
