@@ -2,33 +2,72 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 
+import click
 import typer
+from typer.core import TyperGroup
 
 from dari import __version__
-from dari.cli import cdm, cds, demo, deploy, econ, hub, monitor, privacy, query, report, site, synth, validate
+
+# Sub-command → (module, attribute): a function is one command, a Typer a group. Modules are imported only when
+# their command runs (or `--help` lists them): importing every sub-command's dependencies (pandas, SQLAlchemy,
+# the synthetic generator …) made each `dari` start take about 3 s, and every `dari cds serve` worker process,
+# which re-imports the console script, paid it again.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "synth": ("dari.cli.synth", "synth"),
+    "demo": ("dari.cli.demo", "demo"),
+    "deploy": ("dari.cli.deploy", "deploy"),
+    "validate": ("dari.cli.validate", "validate"),
+    "report": ("dari.cli.report", "report"),
+    "feasibility": ("dari.cli.query", "feasibility"),
+    "table-one": ("dari.cli.query", "characterise_cohort"),
+    "site": ("dari.cli.site", "app"),
+    "cdm": ("dari.cli.cdm", "app"),
+    "privacy": ("dari.cli.privacy", "app"),
+    "econ": ("dari.cli.econ", "app"),
+    "hub": ("dari.cli.hub", "app"),
+    "audit": ("dari.cli.hub", "audit_app"),
+    "cds": ("dari.cli.cds", "app"),
+    "monitor": ("dari.cli.monitor", "app"),
+}
+
+
+def load_command(name: str) -> click.Command:
+    """The click command behind `dari NAME`, its module imported now."""
+    module, attribute = COMMANDS[name]
+    target = getattr(importlib.import_module(module), attribute)
+    if isinstance(target, typer.Typer):
+        command: click.Command = typer.main.get_group(target)
+    else:
+        single = typer.Typer(pretty_exceptions_enable=False)
+        single.command(name)(target)
+        command = typer.main.get_command(single)
+    command.name = name
+    return command
+
+
+class LazyGroup(TyperGroup):
+    """The root group: lists every sub-command, imports one only when asked for it."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Sub-commands in the order of `COMMANDS`."""
+        return [*super().list_commands(ctx), *COMMANDS]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command, loaded on first use."""
+        if cmd_name in COMMANDS:
+            return load_command(cmd_name)
+        return super().get_command(ctx, cmd_name)
+
 
 app = typer.Typer(
+    cls=LazyGroup,
     help="dari (다리): hospital data to routine use of medical AI.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-app.command("synth")(synth.synth)
-app.command("demo")(demo.demo)
-app.command("deploy")(deploy.deploy)
-app.command("validate")(validate.validate)
-app.command("report")(report.report)
-app.command("feasibility")(query.feasibility)
-app.command("table-one")(query.characterise_cohort)
-app.add_typer(site.app, name="site")
-app.add_typer(cdm.app, name="cdm")
-app.add_typer(privacy.app, name="privacy")
-app.add_typer(econ.app, name="econ")
-app.add_typer(hub.app, name="hub")
-app.add_typer(hub.audit_app, name="audit")
-app.add_typer(cds.app, name="cds")
-app.add_typer(monitor.app, name="monitor")
 
 
 def _version(value: bool) -> None:
