@@ -188,3 +188,23 @@ def _assert_demo_bridge_to_care(demo: Path, output: str) -> None:
     assert page.status_code == 200
     kinds = re.findall(r'<tr class="alert-row" data-kind="(\w+)"', page.text)
     assert drift_kinds <= set(kinds) and len(kinds) == len(first.alerts) + len(last.alerts)
+
+
+def test_cli_start_imports_no_sub_command() -> None:
+    import subprocess
+    import sys
+
+    # Execute: a fresh interpreter imports the root command, as the console script and each CDS worker do
+    code = "import sys, dari.cli.app; print(' '.join(m for m in sys.modules if m.startswith(('dari.', 'pandas'))))"
+    loaded = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split()
+    # Assert: no sub-command module and none of their heavy dependencies until a command runs
+    assert [m for m in loaded if m.startswith("dari.cli.") and m != "dari.cli.app"] == []
+    assert not any(m.startswith(("pandas", "dari.synth", "dari.hub")) for m in loaded)
+
+
+def test_cli_every_listed_command_loads() -> None:
+    from dari.cli.app import COMMANDS, load_command
+
+    for name in COMMANDS:
+        command = load_command(name)
+        assert command.name == name and (command.help or "").strip(), name
