@@ -16,8 +16,7 @@ from dari.cdm.schema import cdm_tables
 from dari.cdm.store import DuckDbStore, open_store
 from dari.errors import StoreError
 from dari.etl.pipeline import run_etl
-
-PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+from pg_server import PG_URL
 
 
 def _duckdb_counts(path: Path) -> dict[str, int]:

@@ -17,10 +17,10 @@ from dari.cohort.definition import CohortDefinition
 from dari.cohort.feasibility import unprotected_feasibility
 from dari.cohort.summary import RawNumeric
 from dari.cohort.table_one import RawTableOne, unprotected_table_one
+from pg_server import PG_URL
 
 pytestmark = pytest.mark.postgres
 EXAMPLES = Path(str(resources.files("dari.cohort") / "examples"))
-PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 def _both(duckdb_file: Path, schema: str) -> tuple[CdmStore, CdmStore]:

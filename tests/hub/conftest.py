@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import uuid
-import warnings
 from collections.abc import Iterator
 
-import psycopg
 import pytest
 from argon2 import PasswordHasher, profiles
 from sqlalchemy.orm import Session, sessionmaker
@@ -16,26 +13,9 @@ from dari.hub.db.engine import make_engine, migrate, session_factory
 from dari.hub.db.models import User
 from dari.hub.seed import publish_samples, seed_consortium
 
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 PASSWORD = "correct-horse-battery"
 # argon2 at production cost spends 0.2 s per hash; the tests seed many users, so they use the cheapest profile.
 users_module._HASHER = PasswordHasher.from_parameters(profiles.CHEAPEST)
-
-
-def _pg_database() -> Iterator[str]:
-    try:
-        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
-    except psycopg.Error as exc:
-        reason = f"!!! PostgreSQL NOT AVAILABLE at {PG_ADMIN_URL} ({exc}); the hub tests on PostgreSQL DID NOT RUN !!!"
-        warnings.warn(reason, stacklevel=1)
-        pytest.skip(reason)
-    name = f"dari_hub_{uuid.uuid4().hex[:10]}"
-    admin.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
-        admin.close()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -44,7 +24,7 @@ def hub_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     if request.param == "sqlite":
         yield str(tmp_path_factory.mktemp("hub") / "hub.db")
     else:
-        yield from _pg_database()
+        yield request.getfixturevalue("pg_database")
 
 
 @pytest.fixture

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import uuid
-import warnings
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from dari.etl.pipeline import run_etl
 from dari.synth.network import generate_site
 from dari.synth.sites import network_profiles
+from pg_server import PG_URL
 
-PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 SITE_PATIENTS = 600
 SITE_SEED = 23
 
@@ -32,20 +29,7 @@ def models_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    """A fresh schema URL on the test server (dropped after); skips LOUDLY when there is no server."""
-    try:
-        con = psycopg.connect(PG_URL, autocommit=True, connect_timeout=5)
-    except psycopg.Error as exc:
-        reason = (
-            f"!!! PostgreSQL NOT AVAILABLE at {PG_URL} ({type(exc).__name__}: {exc}); the PostgreSQL "
-            "feature-extraction tests DID NOT RUN !!!"
-        )
-        warnings.warn(reason, stacklevel=1)
-        pytest.skip(reason)
-    schema = f"dari_models_{uuid.uuid4().hex[:12]}"
-    yield f"{PG_URL}?schema={schema}"
-    for name in (schema, f"{schema}_loading"):
-        con.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')  # type: ignore[arg-type]
-    con.close()
+@pytest.fixture
+def pg_url(pg_schema: Callable[[], str]) -> str:
+    """A fresh schema's URL on the test server (dropped after; skipped loudly when there is no server)."""
+    return f"{PG_URL}?schema={pg_schema()}"

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import uuid
-import warnings
-from collections.abc import Iterator
+from collections.abc import Callable
+from typing import Any
 
 import duckdb
 import psycopg
@@ -14,8 +13,8 @@ from quality_cdm import SMALL_CDM_SQL, load_small_cdm
 from dari.cdm.schema import ddl, quote_ident
 from dari.cdm.store import DuckDbStore, open_store
 from dari.quality import QualityReport, run_checks
+from pg_server import PG_URL
 
-PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 BREAKS = [
     "UPDATE visit_occurrence SET visit_end_date = DATE '2020-02-01' WHERE visit_occurrence_id = 10",
     "UPDATE measurement SET value_as_number = 45 WHERE measurement_id = 41",
@@ -29,21 +28,11 @@ BREAKS = [
 
 
 @pytest.fixture
-def pg_schema() -> Iterator[str]:
-    """A fresh, uniquely named schema on the test server, dropped afterwards; skip loudly if no server."""
-    try:
-        con = psycopg.connect(PG_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        reason = f"NO POSTGRESQL SERVER at {PG_URL}: PostgreSQL quality checks NOT TESTED ({exc})"
-        warnings.warn(reason, stacklevel=1)
-        pytest.skip(reason)
-    schema = f"dq_test_{uuid.uuid4().hex[:12]}"
-    try:
-        con.execute(f"CREATE SCHEMA {quote_ident(schema)}")
-        yield schema
-    finally:
-        con.execute(f"DROP SCHEMA IF EXISTS {quote_ident(schema)} CASCADE")
-        con.close()
+def dq_schema(pg: psycopg.Connection[tuple[Any, ...]], pg_schema: Callable[[], str]) -> str:
+    """A fresh, uniquely named schema on the test server, dropped afterwards."""
+    schema = pg_schema()
+    pg.execute(f"CREATE SCHEMA {quote_ident(schema)}")  # type: ignore[arg-type]
+    return schema
 
 
 def _load_pg(schema: str, extra: list[str]) -> None:
@@ -83,10 +72,10 @@ def _outcomes(report: QualityReport) -> list[tuple[object, ...]]:
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("extra", [[], BREAKS], ids=["valid", "broken"])
-def test_run_checks_postgres_matches_duckdb(pg_schema: str, extra: list[str]) -> None:
+def test_run_checks_postgres_matches_duckdb(dq_schema: str, extra: list[str]) -> None:
     # Prepare
-    _load_pg(pg_schema, extra)
-    store = open_store(f"{PG_URL}?schema={pg_schema}")
+    _load_pg(dq_schema, extra)
+    store = open_store(f"{PG_URL}?schema={dq_schema}")
     # Execute
     try:
         pg = run_checks(store)
