@@ -90,7 +90,14 @@ def _detail(model: ServedModel, mapped: MappedInputs, score: Score, locale: Loca
     lines = [f"**{spec.outcome.label_ko if ko else spec.outcome.label_en}**: {score.probability:.1%}", ""]
     if score.contributions:
         ranked = sorted(score.contributions.items(), key=lambda kv: abs(kv[1]), reverse=True)[:TOP_FEATURES]
-        lines.append("위험에 가장 크게 영향을 준 항목:" if ko else "What moved the risk most:")
+        if score.explanation == "tree_shap":
+            lines.append(
+                "위험에 가장 크게 영향을 준 항목 (SHAP, 모델의 기준 환자군 대비):"
+                if ko
+                else "What moved the risk most (SHAP, against the model's reference patients):"
+            )
+        else:
+            lines.append("위험에 가장 크게 영향을 준 항목:" if ko else "What moved the risk most:")
         for name, share in ranked:
             f = spec.feature(name)
             way = (

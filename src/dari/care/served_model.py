@@ -4,20 +4,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
+import onnx
 
 from dari.errors import InputError
 from dari.models import FeatureSpec, ModelCard, OnnxModel, linear_contributions, load_card, load_spec, sha256_file
 from dari.models.reference import CARD_FILE, MODEL_FILE, SPEC_FILE, reference_model_paths
+from dari.models.tree_shap import TreeShapExplainer, is_tree_ensemble, tree_explainer
+
+Explanation = Literal["linear", "tree_shap"]
 
 
 @dataclass(frozen=True)
 class Score:
-    """A probability and, for linear models, each feature's exact share of the logit."""
+    """A probability and each feature's contribution: the exact share of the logit for linear models, the SHAP
+    value against the spec's reference rows for tree ensembles; empty when the model cannot be explained."""
 
     probability: float
     contributions: dict[str, float]
+    explanation: Explanation | None = None
 
 
 @dataclass(frozen=True)
@@ -27,6 +34,7 @@ class ServedModel:
     spec: FeatureSpec
     model: OnnxModel
     card: ModelCard
+    tree_shap: TreeShapExplainer | None = None
 
     @classmethod
     def load(cls, where: str | Path) -> ServedModel:
@@ -46,12 +54,28 @@ class ServedModel:
                 f"spec {spec.name} {spec.version} and card {card.name} {card.version} do not match", file=str(card_path)
             )
         model = OnnxModel.load(model_path, spec=spec, expected_sha256=card.model_sha256)
-        return cls(spec, model, card)
+        return cls(spec, model, card, _tree_shap(model_path, spec, model))
 
     def score(self, row: np.ndarray) -> Score:
         """P(outcome) for one input row, with the linear contributions when the spec has a linear model."""
         probability = float(self.model.predict_proba(row.reshape(1, -1))[0])
         if not 0.0 <= probability <= 1.0:
             raise InputError(f"the model returned {probability}, not a probability")
-        contributions = linear_contributions(self.spec, row) if self.spec.linear_model is not None else {}
-        return Score(probability, contributions)
+        if self.spec.linear_model is not None:
+            return Score(probability, linear_contributions(self.spec, row), "linear")
+        if self.tree_shap is not None:
+            values = self.tree_shap.contributions(row)
+            if np.isfinite(values).all():
+                return Score(probability, dict(zip(self.spec.feature_names, values.tolist(), strict=True)), "tree_shap")
+        return Score(probability, {})
+
+
+def _tree_shap(model_path: Path, spec: FeatureSpec, model: OnnxModel) -> TreeShapExplainer | None:
+    """TreeSHAP for a tree-ensemble model whose spec declares reference rows (None otherwise, or when the trees
+    cannot be read so that they reproduce ONNX Runtime's output: then no contributions are shown)."""
+    if spec.linear_model is not None or spec.explanation_background is None:
+        return None
+    graph = onnx.load(str(model_path))  # protobuf, checked against the card's hash above; no code runs
+    if not is_tree_ensemble(graph):
+        return None
+    return tree_explainer(graph, spec.explanation_background, model.predict_proba)

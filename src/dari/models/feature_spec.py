@@ -218,6 +218,11 @@ class FeatureSpec(FrozenModel):
     outcome: OutcomeDefinition
     features: tuple[Feature, ...] = Field(min_length=1)
     linear_model: LinearModel | None = None
+    # Reference rows in model-input space (after the transforms, in feature order) that explanations of a
+    # non-linear model are measured against: SHAP values say how this patient differs from them. Declared by the
+    # model's owner from the training population in aggregate (cluster centres, typical profiles), never patient
+    # rows. Linear models need none: their contributions are exact against the standardisation means.
+    explanation_background: tuple[tuple[Finite, ...], ...] | None = Field(None, min_length=1, max_length=1000)
 
     @model_validator(mode="after")
     def _names(self) -> FeatureSpec:
@@ -229,6 +234,11 @@ class FeatureSpec(FrozenModel):
             terms = tuple(t.feature for t in self.linear_model.terms)
             if terms != names:
                 raise ValueError(f"linear_model.terms must follow the features in order {names}, got {terms}")
+        for i, row in enumerate(self.explanation_background or ()):
+            if len(row) != len(names):
+                raise ValueError(
+                    f"explanation_background row {i} has {len(row)} values, the spec {len(names)} features"
+                )
         return self
 
     @property
