@@ -24,6 +24,7 @@ from dari.validation import (
     federated_pooled_metrics,
     meta_analyse,
     meta_analyse_auroc,
+    meta_analyse_subgroups,
     protect_metrics,
     site_sufficient_statistics,
 )
@@ -69,6 +70,7 @@ def build_results() -> dict[str, Any]:
                 statistics=stats,
             )
             sg = evaluate_subgroups(d["y"], d["p"], d["groups"], spec, rules)
+            sites[s] = sites[s].model_copy(update={"subgroups": tuple(sg)})
             subgroups[s] = [v.model_dump(mode="json") for v in sg]
         pooled = federated_pooled_metrics([(d["y"], d["p"]) for d in data.values()], spec, rules)
         covered = tuple(data)
@@ -95,6 +97,7 @@ def build_results() -> dict[str, Any]:
         failed=("site-5",),
         pooled=pooled,
         meta_analysis=meta,
+        subgroup_meta=meta_analyse_subgroups({s: sites[s].subgroups for s in covered}),
         engine="simulation",
         wall_seconds=12.5,
     )

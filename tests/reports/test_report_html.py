@@ -145,3 +145,18 @@ def test_report_missing_fields_are_listed(reports: dict[str, tuple[ValidationRep
     bullets = " ".join(rep.section("missing").bullets)
     assert "timestamps" in bullets and "validation data period" in bullets
     assert "subgroups (per-site" not in bullets  # the fixture's results carry subgroups
+
+
+def test_report_subgroups_across_sites_pool_only_released_levels(
+    reports: dict[str, tuple[ValidationReport, str]],
+) -> None:
+    rep, html = reports["en"]
+    pooled = [tb for tb in rep.section("subgroups").tables if tb.caption.startswith("Across sites (random effects)")]
+    # Assert: one table per variable; site-3 suppressed every level, so no row pools it
+    assert {tb.caption.split(" · ")[1] for tb in pooled} == {"sex", "age_band"}
+    rows = [row for tb in pooled for row in tb.rows]
+    assert rows and all("site-3" not in row[-1] for row in rows)
+    assert all(row[-1].startswith("site-1") for row in rows if row[1] == "2")
+    assert "Across sites (random effects) · sex" in html
+    ko_rep, _ = reports["ko"]
+    assert any(tb.caption.startswith("기관 통합") for tb in ko_rep.section("subgroups").tables)

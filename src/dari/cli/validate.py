@@ -31,7 +31,7 @@ from dari.federation.flower.simulation import run_validation, site_ids
 from dari.federation.flower.site_work import score_site
 from dari.models import OnnxModel, load_spec
 from dari.models.reference import reference_model_paths
-from dari.validation import PooledMetrics, ValidationSpec, centralised_pooled_metrics
+from dari.validation import MetaAnalysis, PooledMetrics, ValidationSpec, centralised_pooled_metrics
 
 
 def summary(m: PooledMetrics | Any) -> dict[str, Any]:
@@ -57,6 +57,17 @@ def summary(m: PooledMetrics | Any) -> dict[str, Any]:
     }
 
 
+def _meta_summary(m: MetaAnalysis) -> dict[str, Any]:
+    return {
+        "estimate": m.estimate,
+        "ci": [m.ci_low, m.ci_high],
+        "pi": [m.pi_low, m.pi_high],
+        "i2": m.i2,
+        "k": m.k,
+        "sites": list(m.sites),
+    }
+
+
 def result_json(run: ValidationRun, centralised: PooledMetrics | None) -> dict[str, Any]:
     """The result file: headline figures per site and pooled, then the full records (aggregates only)."""
     sites = {
@@ -72,13 +83,22 @@ def result_json(run: ValidationRun, centralised: PooledMetrics | None) -> dict[s
         "refused": list(run.refused),
         "failed": list(run.failed),
         "pooled": {"sites": list(run.covered), **summary(run.pooled)} if run.pooled else None,
-        "meta_analysis": {
-            k: {"estimate": v.estimate, "ci": [v.ci_low, v.ci_high], "pi": [v.pi_low, v.pi_high], "i2": v.i2, "k": v.k}
-            for k, v in run.meta_analysis.items()
-        },
+        "meta_analysis": {k: _meta_summary(v) for k, v in run.meta_analysis.items()},
         "subgroups": {
             s: [json.loads(v.model_dump_json()) for v in r.subgroups] for s, r in run.sites.items() if r.subgroups
         },
+        # Each released subgroup level pooled across sites (random effects), from the released results above only.
+        "subgroup_meta_analysis": [
+            {
+                "variable": g.variable,
+                "level": g.level,
+                **{
+                    name: _meta_summary(m)
+                    for name, m in (("auroc", g.auroc), ("calibration_slope", g.calibration_slope))
+                },
+            }
+            for g in run.subgroup_meta
+        ],
         "detail": json.loads(run.model_dump_json()),
     }
     if centralised is not None:

@@ -284,13 +284,28 @@ def subgroups(inputs: ReportInputs, lang: Lang, min_cell: int) -> Section:
     out: list[Table] = []
     for site, variables in inputs.subgroups.items():
         out += tables.subgroup_tables(site, variables, lang, min_cell)
-    note = _l(
-        lang,
-        f"사건 또는 비사건이 {min_cell} 미만인 수준은 비공개(상보적 비공개 포함)이며 수치를 표시하지 않는다.",
-        f"Levels with fewer than {min_cell} events or non-events are suppressed (with complementary suppression) and "
-        "show no number.",
-    )
-    return Section(id="subgroups", title=t("subgroups", lang), paragraphs=(note,), tables=tuple(out))
+    notes = [
+        _l(
+            lang,
+            f"사건 또는 비사건이 {min_cell} 미만인 수준은 비공개(상보적 비공개 포함)이며 수치를 표시하지 않는다.",
+            f"Levels with fewer than {min_cell} events or non-events are suppressed (with complementary suppression) "
+            "and show no number.",
+        )
+    ]
+    if inputs.run.subgroup_meta:
+        out += tables.subgroup_meta_tables(inputs.run.subgroup_meta, lang)
+        notes.append(
+            _l(
+                lang,
+                "기관 통합 표는 각 기관이 공개한 하위집단 결과만으로 DerSimonian–Laird 무작위효과 모형을 "
+                "적용한 것이다. 한 기관에서 비공개된 수준은 그 기관을 제외하고 통합하며, "
+                "통합에 쓰인 기관을 표시한다.",
+                "The across-site tables pool each level's released site results with a DerSimonian–Laird "
+                "random-effects model; a level a site suppressed is pooled without that site, and the sites used "
+                "are listed.",
+            )
+        )
+    return Section(id="subgroups", title=t("subgroups", lang), paragraphs=tuple(notes), tables=tuple(out))
 
 
 def limitations(inputs: ReportInputs, lang: Lang) -> Section:

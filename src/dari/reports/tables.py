@@ -8,7 +8,7 @@ from dari.federation.flower.jobs import ValidationRun
 from dari.reports.formatting import DASH, count, estimate, interval, num, proportion, suppressed_cell
 from dari.reports.i18n import Lang, t
 from dari.reports.report_model import Table
-from dari.validation import MetaAnalysis, SubgroupVariable, ValidationMetrics
+from dari.validation import MetaAnalysis, SubgroupMeta, SubgroupVariable, ValidationMetrics
 
 
 def site_table(run: ValidationRun, lang: Lang) -> Table:
@@ -141,4 +141,40 @@ def subgroup_tables(site: str, variables: tuple[SubgroupVariable, ...], lang: La
         gap_rows = tuple((g.metric, num(g.gap), g.highest or DASH, g.lowest or DASH, str(g.levels)) for g in v.gaps)
         gap_head = (t("metric", lang), t("gap", lang), t("highest", lang), t("lowest", lang), t("level", lang))
         out.append(Table(head=gap_head, rows=gap_rows, caption=f"{site} · {v.variable} · {t('gap', lang)}"))
+    return out
+
+
+def subgroup_meta_tables(metas: tuple[SubgroupMeta, ...], lang: Lang) -> list[Table]:
+    """Per grouping variable: each level's AUROC and calibration slope pooled across sites (random effects)."""
+    ko = lang == "ko"
+    head = (
+        t("level", lang),
+        t("k", lang),
+        t("auroc", lang),
+        "AUROC " + t("pi", lang),
+        "AUROC I²",
+        t("slope", lang),
+        ("기울기" if ko else "Slope") + " I²",
+        "기관" if ko else "Sites",
+    )
+    by_variable: dict[str, list[SubgroupMeta]] = {}
+    for m in metas:
+        by_variable.setdefault(m.variable, []).append(m)
+    out = []
+    for variable, levels in by_variable.items():
+        rows = tuple(
+            (
+                g.level,
+                str(g.auroc.k),
+                interval(g.auroc.estimate, g.auroc.ci_low, g.auroc.ci_high),
+                DASH if g.auroc.k < 3 else f"{num(g.auroc.pi_low)}–{num(g.auroc.pi_high)}",
+                DASH if g.auroc.k < 2 else f"{100 * g.auroc.i2:.0f}%",
+                interval(g.calibration_slope.estimate, g.calibration_slope.ci_low, g.calibration_slope.ci_high),
+                DASH if g.calibration_slope.k < 2 else f"{100 * g.calibration_slope.i2:.0f}%",
+                ", ".join(g.auroc.sites) or DASH,
+            )
+            for g in levels
+        )
+        caption = f"{'기관 통합(무작위효과)' if ko else 'Across sites (random effects)'} · {variable}"
+        out.append(Table(head=head, rows=rows, caption=caption))
     return out

@@ -36,6 +36,7 @@ from dari.validation.logistic import (
     site_logistic_step,
 )
 from dari.validation.meta_analysis import MetaAnalysis, dersimonian_laird, meta_analyse, meta_analyse_auroc
+from dari.validation.subgroup_meta import SubgroupMeta, meta_analyse_subgroups
 from dari.validation.subgroups import FairnessGap, SubgroupResult, SubgroupVariable, age_bands, evaluate_subgroups
 from dari.validation.sufficient import (
     PooledMetrics,
@@ -73,6 +74,7 @@ __all__ = [
     "Proportion",
     "ScoreHistogram",
     "SiteSufficientStatistics",
+    "SubgroupMeta",
     "SubgroupResult",
     "SubgroupVariable",
     "ThresholdMetrics",
@@ -95,6 +97,7 @@ __all__ = [
     "fit_pooled_logistic",
     "meta_analyse",
     "meta_analyse_auroc",
+    "meta_analyse_subgroups",
     "newton_fit",
     "pool_site_statistics",
     "protect_metrics",

@@ -98,3 +98,9 @@ def test_flower_simulation_result_json_has_subgroups_the_report_reads(job: tuple
     assert [v["variable"] for v in doc["subgroups"]["site-1"]] == ["sex", "age_band"]
     inputs = parse_results(doc, source="results.json")
     assert set(inputs.subgroups) == {"site-1", "site-2"}
+    # each released level pooled across the covered sites only, from their released results
+    pooled = doc["subgroup_meta_analysis"]
+    assert pooled and {g["variable"] for g in pooled} == {"sex", "age_band"}
+    assert all(set(g["auroc"]["sites"]) <= {"site-1", "site-2"} and g["auroc"]["k"] >= 1 for g in pooled)
+    assert [g.model_dump_json() for g in inputs.run.subgroup_meta] == [g.model_dump_json() for g in run.subgroup_meta]
+    assert all(list(g.auroc.sites) == sorted(g.auroc.sites) for g in run.subgroup_meta)

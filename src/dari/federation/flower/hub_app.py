@@ -40,6 +40,7 @@ from dari.validation import (
     UndefinedMetricWarning,
     meta_analyse,
     meta_analyse_auroc,
+    meta_analyse_subgroups,
     newton_fit,
     pool_site_statistics,
 )
@@ -213,7 +214,10 @@ def run_job(grid: Grid, job: HubJob) -> ValidationRun:
             stats = [r.statistics for s in covered if (r := reports[s]).statistics is not None]
             pooled = pool_site_statistics(stats, citl, slope, job.request.validation)
             break
-        meta = _meta(reports, list(covered), job.request.validation.confidence) if covered else {}
+        confidence = job.request.validation.confidence
+        meta = _meta(reports, list(covered), confidence) if covered else {}
+        by_site = {s: r.subgroups for s in sorted(covered) if (r := reports[s]).subgroups}
+        subgroup_meta = meta_analyse_subgroups(by_site, confidence=confidence)
     return ValidationRun(
         job_id=job.request.job_id,
         model_sha256=job.request.model_sha256,
@@ -224,6 +228,7 @@ def run_job(grid: Grid, job: HubJob) -> ValidationRun:
         failed=tuple(sorted(s for s, r in reports.items() if r.status == "failed")),
         pooled=pooled,
         meta_analysis=meta,
+        subgroup_meta=subgroup_meta,
         engine=job.engine,
         wall_seconds=time.monotonic() - started,
     )

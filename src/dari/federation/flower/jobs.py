@@ -21,6 +21,7 @@ from dari.validation import (
     OffsetMode,
     PooledMetrics,
     SiteSufficientStatistics,
+    SubgroupMeta,
     SubgroupVariable,
     ValidationMetrics,
     ValidationSpec,
@@ -130,5 +131,8 @@ class ValidationRun(_Record):
     failed: tuple[str, ...]
     pooled: PooledMetrics | None
     meta_analysis: dict[str, MetaAnalysis] = Field(default_factory=dict)
+    subgroup_meta: tuple[SubgroupMeta, ...] = Field(
+        (), description="each subgroup level pooled across the covered sites that released it (random effects)"
+    )
     engine: Literal["simulation", "deployment"]
     wall_seconds: float = 0.0
