@@ -7,19 +7,17 @@ to the score band it answered. Neither table holds a patient id, encounter id, u
 
 from __future__ import annotations
 
-import threading
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, create_engine, event, insert, select
+from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, create_engine, event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from dari.care.service_db import tune_connection
+from dari.care.service_db import FixedInsert, RawWriter, tune_connection
 from dari.errors import InputError
 
 
@@ -105,16 +103,9 @@ class FeedbackStore:
         self.engine: Engine = create_engine(f"sqlite:///{path.resolve()}")
         event.listen(self.engine, "connect", tune_connection)
         _Base.metadata.create_all(self.engine)
-        # The card record is on the latency path of every card: one DB-API connection of the engine's own (same
-        # pragmas) with a fixed statement costs a third of a SQLAlchemy Core insert. The stored time goes through
-        # the column type's own converter, so the ORM reads back exactly what it would have written.
-        self._card_connection = self.engine.raw_connection()
-        self._card_lock = threading.Lock()
-        table = IssuedCard.__table__
-        self._card_sql = str(insert(IssuedCard).compile(dialect=self.engine.dialect))
-        self._card_order = [c.key for c in table.columns]
-        issued_at = table.c.issued_at.type.dialect_impl(self.engine.dialect).bind_processor(self.engine.dialect)
-        self._issued_at: Callable[[datetime], Any] = issued_at or (lambda value: value)
+        # The card record is on the latency path of every card (see `dari.care.service_db`).
+        self._writer = RawWriter(self.engine)
+        self._card = FixedInsert(IssuedCard.__table__, self.engine)  # type: ignore[arg-type]
 
     def record_card(self, card_uuid: str, service_id: str, model: str, indicator: str, probability: float) -> None:
         """Remember a card that was returned (one committed insert)."""
@@ -124,18 +115,9 @@ class FeedbackStore:
             "model": model,
             "indicator": indicator,
             "probability": probability,
-            "issued_at": self._issued_at(datetime.now(UTC)),
+            "issued_at": datetime.now(UTC),
         }
-        with self._card_lock:
-            cursor = self._card_connection.cursor()
-            try:
-                cursor.execute(self._card_sql, [row[k] for k in self._card_order])
-                self._card_connection.commit()
-            except BaseException:
-                self._card_connection.rollback()
-                raise
-            finally:
-                cursor.close()
+        self._writer.write(lambda cursor: cursor.execute(self._card.sql, self._card.params(row)))
 
     def record_feedback(self, service_id: str, request: FeedbackRequest) -> int:
         """Store every item (all or none); refuses feedback on cards this service did not issue."""
@@ -168,5 +150,5 @@ class FeedbackStore:
 
     def close(self) -> None:
         """Release the database file."""
-        self._card_connection.close()
+        self._writer.close()
         self.engine.dispose()

@@ -9,6 +9,10 @@ sqlite3 releases the GIL while SQLite works), so the automatic checkpoint finds 
 `synchronous=NORMAL` syncs at checkpoints only, not at each commit: the file stays consistent after a crash, and
 an operating-system crash or power loss can lose the last commits, not corrupt the file.
 
+`RawWriter` and `FixedInsert` are how the audit and card records are written on the latency path: one DB-API
+connection of the store's engine (same pragmas) and statements compiled once cost a fraction of a SQLAlchemy Core
+transaction (measured 0.6–1.1 ms a call through the pool).
+
 `SqliteJtiStore` keeps the JWT ids already used in the same file, so that a replay is refused by every worker
 process of the service and after a restart, not only by the process that saw the token first.
 """
@@ -19,9 +23,12 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import Table, insert
+from sqlalchemy.engine import Engine
 
 CHECKPOINT_EVERY_S = 0.2  # at 200 calls/s about 250 log pages per checkpoint
 PRUNE_EVERY = 1000  # claims between deletions of expired token ids (an indexed delete of about as many rows)
@@ -36,6 +43,47 @@ def tune_connection(dbapi_connection: Any, _record: Any = None) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")  # one small insert per call: no journal written and synced each time
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+class FixedInsert:
+    """An INSERT of a table's columns (all but `skip`) compiled once, with each value passed through its column
+    type's own bind converter, so the ORM reads back exactly what it would have written."""
+
+    def __init__(self, table: Table, engine: Engine, skip: tuple[str, ...] = ()) -> None:
+        dialect = engine.dialect
+        self.keys = [c.key for c in table.columns if c.key not in skip]
+        self.sql = str(insert(table).compile(dialect=dialect, column_keys=self.keys))
+        processors = ((c.key, c.type.dialect_impl(dialect).bind_processor(dialect)) for c in table.columns)
+        self._convert = {key: p for key, p in processors if p is not None and key in self.keys}
+
+    def params(self, row: Mapping[str, Any]) -> list[Any]:
+        """The row's values in statement order, converted for the database."""
+        return [self._convert[k](row[k]) if k in self._convert else row[k] for k in self.keys]
+
+
+class RawWriter:
+    """One DB-API connection of an engine behind a lock; each `write` is one committed transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._connection = engine.raw_connection()
+        self._lock = threading.Lock()
+
+    def write(self, statements: Callable[[Any], None]) -> None:
+        """Run `statements(cursor)` and commit, or roll back and re-raise."""
+        with self._lock:
+            cursor = self._connection.cursor()
+            try:
+                statements(cursor)
+                self._connection.commit()
+            except BaseException:
+                self._connection.rollback()
+                raise
+            finally:
+                cursor.close()
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._connection.close()
 
 
 class WalCheckpointer:
