@@ -223,20 +223,9 @@ def create_app(
         service_id = str(request.path_params["service_id"])
         authorization = request.headers.get("authorization")
         accept_language = request.headers.get("accept-language")
-        trail = _trail()
+        trail = _trail("card")
         work = _call(service_id, request, authorization, accept_language, trail)
         return await _audited(service_id, started, work, trail)
-
-    def _trail() -> dict[str, Any]:
-        return {
-            "hook_instance": "",
-            "inputs": None,
-            "probability": None,
-            "indicator": None,
-            "card_uuid": None,
-            "status": 200,
-            "reason": "card",
-        }
 
     async def _audited(
         service_id: str, started: float, work: Awaitable[JSONResponse], trail: dict[str, Any]
@@ -332,8 +321,7 @@ def create_app(
     async def risk_evaluate(request: Request, authorization: Annotated[str | None, Header()] = None) -> JSONResponse:
         """The score as a FHIR RiskAssessment, from the same prefetch a hook carries; audited like a hook call."""
         started = time.perf_counter()
-        trail = _trail()
-        trail["reason"] = "risk assessment"
+        trail = _trail("risk assessment")
         return await _audited(EVALUATE_SERVICE_ID, started, _evaluate(request, authorization, trail), trail)
 
     async def _evaluate(request: Request, authorization: str | None, trail: dict[str, Any]) -> JSONResponse:
@@ -353,7 +341,7 @@ def create_app(
         assessed = _Assessed(body.patientId, result.mapped, result.score, result.occurred)
         resource_id = str(uuid.uuid4())
         _keep(assessments, resource_id, assessed)
-        trail.update(probability=result.score.probability, indicator=None, hook_instance=resource_id)
+        trail.update(probability=result.score.probability, hook_instance=resource_id)
         return JSONResponse(_risk_json(assessed, resource_id), media_type=FHIR_JSON)
 
     def _risk_json(assessed: _Assessed, resource_id: str) -> dict[str, Any]:
@@ -379,6 +367,19 @@ def create_app(
         return model.card.model_dump(mode="json")
 
     return app
+
+
+def _trail(reason: str) -> dict[str, Any]:
+    """What the inference audit records of a call, filled in as the call goes (a success unless it says otherwise)."""
+    return {
+        "hook_instance": "",
+        "inputs": None,
+        "probability": None,
+        "indicator": None,
+        "card_uuid": None,
+        "status": 200,
+        "reason": reason,
+    }
 
 
 def _keep(store: OrderedDict[str, _Assessed], key: str, value: _Assessed) -> None:

@@ -57,7 +57,7 @@ class ServedModel:
         return cls(spec, model, card, _tree_shap(model_path, spec, model))
 
     def score(self, row: np.ndarray) -> Score:
-        """P(outcome) for one input row, with the linear contributions when the spec has a linear model."""
+        """P(outcome) for one input row, with each feature's contribution when the model can be explained."""
         probability = float(self.model.predict_proba(row.reshape(1, -1))[0])
         if not 0.0 <= probability <= 1.0:
             raise InputError(f"the model returned {probability}, not a probability")

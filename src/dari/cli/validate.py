@@ -92,10 +92,8 @@ def result_json(run: ValidationRun, centralised: PooledMetrics | None) -> dict[s
             {
                 "variable": g.variable,
                 "level": g.level,
-                **{
-                    name: _meta_summary(m)
-                    for name, m in (("auroc", g.auroc), ("calibration_slope", g.calibration_slope))
-                },
+                "auroc": _meta_summary(g.auroc),
+                "calibration_slope": _meta_summary(g.calibration_slope),
             }
             for g in run.subgroup_meta
         ],
