@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from dari.cdm.store import open_store
 from dari.cohort import feasibility, load_definition, load_table_one_request, pool_feasibility, table_one
 from dari.cohort.compile import cohort_sql
-from dari.federation.disclosure import DisclosureRules, ProtectedCount
+from dari.disclosure import DisclosureRules, ProtectedCount
 
 EXAMPLES = Path(str(resources.files("dari.cohort") / "examples"))
 

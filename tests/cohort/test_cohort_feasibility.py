@@ -15,8 +15,8 @@ from dari.cohort.compile import compile_cohort
 from dari.cohort.definition import ConceptSet
 from dari.cohort.feasibility import protect_feasibility, unprotected_feasibility
 from dari.cohort.resolve import resolve_concept_sets, resolve_definition
+from dari.disclosure import DisclosureRules
 from dari.errors import InputError
-from dari.federation.disclosure import DisclosureRules
 
 EXACT = DisclosureRules(min_cell=1, rounding_base=1)
 

@@ -22,8 +22,8 @@ from dari.cohort import (
 from dari.cohort.pooling import HistogramBin, histogram_quantile, pool_counts, pool_mean_sd
 from dari.cohort.summary import merge_bins
 from dari.cohort.table_one import RawTableOne, protect_table_one, unprotected_table_one
+from dari.disclosure import DisclosureRules, protect_count
 from dari.errors import InputError
-from dari.federation.disclosure import DisclosureRules, protect_count
 
 EXACT = DisclosureRules(min_cell=1, rounding_base=1)
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dari.federation.disclosure import DisclosureRules, protect_count, protect_counts
+from dari.disclosure import DisclosureRules, protect_count, protect_counts
 
 
 @pytest.mark.parametrize(
@@ -52,7 +52,7 @@ def test_protect_counts_labels_each() -> None:
 
 
 def test_site_rules_never_below_the_site_floor() -> None:
-    from dari.federation.disclosure import DisclosureRules, site_rules
+    from dari.disclosure import DisclosureRules, site_rules
 
     assert site_rules(DisclosureRules(min_cell=1, rounding_base=1)) == DisclosureRules()
     assert site_rules(DisclosureRules(min_cell=20, rounding_base=10)) == DisclosureRules(min_cell=20, rounding_base=10)

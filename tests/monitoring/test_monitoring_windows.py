@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dari.federation.disclosure import DisclosureRules
+from dari.disclosure import DisclosureRules
 from dari.monitoring.alerts import drift_alerts, oe_interval, performance_alerts
 from dari.monitoring.calls import LoggedCall
 from dari.monitoring.drift import DriftResult

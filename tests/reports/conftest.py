@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from dari.cli.validate import result_json
-from dari.federation.disclosure import DisclosureRules, protect_count
+from dari.disclosure import DisclosureRules, protect_count
 from dari.federation.flower.jobs import SiteReport, ValidationRun
 from dari.models.model_card import load_card
 from dari.models.reference import reference_model_paths

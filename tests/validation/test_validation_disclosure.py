@@ -1,4 +1,4 @@
-"""The disclosure-control additions the validation statistics rely on (dari.federation.disclosure)."""
+"""The disclosure-control additions the validation statistics rely on (dari.disclosure)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dari.disclosure import DisclosureRefusedError, DisclosureRules, require_min_cell
 from dari.errors import InputError
-from dari.federation.disclosure import DisclosureRefusedError, DisclosureRules, require_min_cell
 
 
 @given(n=st.integers(0, 10_000), min_cell=st.integers(1, 50))

@@ -11,7 +11,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 from validation_sites import make_site
 
-from dari.federation.disclosure import DisclosureRefusedError, DisclosureRules
+from dari.disclosure import DisclosureRefusedError, DisclosureRules
 from dari.validation import ValidationMetrics, ValidationSpec, evaluate, protect_metrics
 from dari.validation.evaluate import complementary_suppression
 

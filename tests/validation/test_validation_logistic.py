@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 from validation_sites import pooled, realistic_network
 
-from dari.federation.disclosure import DisclosureRefusedError, DisclosureRules
+from dari.disclosure import DisclosureRefusedError, DisclosureRules
 from dari.validation import LogisticParams, LogisticStepStats, fit_pooled_logistic, site_logistic_step
 from dari.validation.logistic import OffsetMode, fit_rows
 

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from dari.federation.disclosure import DisclosureRules
+from dari.disclosure import DisclosureRules
 from dari.validation import (
     UndefinedMetricWarning,
     ValidationSpec,

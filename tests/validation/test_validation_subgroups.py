@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from validation_sites import make_site
 
-from dari.federation.disclosure import DisclosureRules
+from dari.disclosure import DisclosureRules
 from dari.validation import UndefinedMetricWarning, ValidationSpec, age_bands, evaluate, evaluate_subgroups
 
 

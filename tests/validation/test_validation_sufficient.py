@@ -13,8 +13,8 @@ from pydantic import ValidationError
 from sklearn.metrics import roc_auc_score
 from validation_sites import Site, make_site, pooled, realistic_network
 
+from dari.disclosure import DisclosureRefusedError, DisclosureRules
 from dari.errors import InputError
-from dari.federation.disclosure import DisclosureRefusedError, DisclosureRules
 from dari.validation import (
     PooledMetrics,
     SiteSufficientStatistics,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from dari.cdm.store import CdmStore
-from dari.federation.disclosure import DisclosureRules, ProtectedCount, protect_count
+from dari.disclosure import DisclosureRules, ProtectedCount, protect_count
 
 AGE_BAND_YEARS = 10
 REFERENCE_YEAR = 2025  # ages are taken at the end of the synthetic data period; a real site passes its own

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from dari.catalog.characterise import Characterisation
 from dari.cdm.store import CdmStore
-from dari.federation.disclosure import protect_count
+from dari.disclosure import protect_count
 
 _EVENT_TABLES = (
     "visit_occurrence",

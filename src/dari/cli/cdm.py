@@ -92,7 +92,7 @@ def characterise_cmd(
 ) -> None:
     """What the CDM may tell the hub catalog: age/sex structure and top concepts, disclosure-controlled."""
     from dari.catalog.characterise import characterise
-    from dari.federation.disclosure import DisclosureRules
+    from dari.disclosure import DisclosureRules
 
     with guarded():
         store = open_store(target)

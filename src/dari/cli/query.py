@@ -19,8 +19,8 @@ from dari.cli.console import err, guarded, out, step_printer
 from dari.cohort.pooling import PooledCount
 from dari.cohort.summary import NumericSummary
 from dari.cohort.table_one_pool import PooledNumeric
+from dari.disclosure import ProtectedCount
 from dari.errors import InputError
-from dari.federation.disclosure import ProtectedCount
 from dari.federation.flower.grants import (
     GrantChecker,
     HubApiGrantChecker,

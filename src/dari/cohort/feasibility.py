@@ -1,7 +1,7 @@
 """Feasibility counts of a cohort definition at a site (protected) and pooled across sites.
 
 A site runs `feasibility` and gets back a `FeasibilityResult` whose every count already went through
-`dari.federation.disclosure.protect_count`: persons at index, the attrition after each step (remaining and lost),
+`dari.disclosure.protect_count`: persons at index, the attrition after each step (remaining and lost),
 and the cohort by sex and by age band. `unprotected_feasibility` holds the raw counts; it is for the site's own
 use and tests, never to be sent. `pool_feasibility` adds sites' protected results at the hub.
 """
@@ -21,8 +21,8 @@ from dari.cohort.compile import build_cohort
 from dari.cohort.definition import CohortDefinition
 from dari.cohort.pooling import PooledCount, pool_counts
 from dari.cohort.resolve import sex_labels
+from dari.disclosure import DisclosureRules, ProtectedCount, protect_count
 from dari.errors import InputError
-from dari.federation.disclosure import DisclosureRules, ProtectedCount, protect_count
 
 AGE_CAP = 90  # the last band is open ("90+"): exact old ages identify people
 SEXES = ("F", "M", "unknown")

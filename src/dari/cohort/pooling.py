@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from dari.federation.disclosure import DisclosureRules, ProtectedCount
+from dari.disclosure import DisclosureRules, ProtectedCount
 
 
 class PooledCount(BaseModel):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict
 
 from dari.cohort.pooling import HistogramBin
-from dari.federation.disclosure import DisclosureRules, ProtectedCount, protect_count
+from dari.disclosure import DisclosureRules, ProtectedCount, protect_count
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from dari.cohort.feasibility import AGE_CAP, SEXES
 from dari.cohort.request import TableOneRequest
 from dari.cohort.resolve import resolve_concept_sets, sex_labels
 from dari.cohort.summary import NumericSummary, RawNumeric, protect_numeric
-from dari.federation.disclosure import DisclosureRules, ProtectedCount, protect_count
+from dari.disclosure import DisclosureRules, ProtectedCount, protect_count
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict
 from dari.cohort.pooling import PooledCount, histogram_quantile, pool_counts, pool_mean_sd
 from dari.cohort.summary import NumericSummary
 from dari.cohort.table_one import CountRow, TableOne
+from dari.disclosure import DisclosureRules
 from dari.errors import InputError
-from dari.federation.disclosure import DisclosureRules
 
 
 class PooledNumeric(BaseModel):

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from dari.catalog.characterise import Characterisation, characterise
 from dari.catalog.dataset import DatasetRecord, describe
 from dari.cdm.store import open_store
-from dari.federation.disclosure import DisclosureRules
+from dari.disclosure import DisclosureRules
 from dari.quality import run_checks
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from dari.federation.disclosure import DisclosureRules
+from dari.disclosure import DisclosureRules
 
 
 class HubSettings(BaseModel):

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from dari.care.inference_audit import audit_key_path, patient_hash, patient_key
 from dari.cdm.store import open_store
+from dari.disclosure import DisclosureRules
 from dari.errors import InputError
-from dari.federation.disclosure import DisclosureRules
 from dari.monitoring.calls import LoggedCall, read_calls
 from dari.monitoring.outcomes import (
     OutcomeLinkage,

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from dari.federation.disclosure import DisclosureRules, protect_count
+from dari.disclosure import DisclosureRules, protect_count
 from dari.models import FeatureSpec
 from dari.monitoring.alerts import drift_alerts, performance_alerts
 from dari.monitoring.calls import LoggedCall

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from dari.federation.disclosure import ProtectedCount
+from dari.disclosure import ProtectedCount
 from dari.reports.i18n import Lang, t
 from dari.validation import Estimate
 from dari.validation.thresholds import Proportion

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, field_validator
 
-from dari.federation.disclosure import DisclosureRules, require_min_cell
+from dari.disclosure import DisclosureRules, require_min_cell
 from dari.validation._common import NAN, Result, check_labels_scores
 from dari.validation.calibration import CalibrationResult, calibration
 from dari.validation.decision_curve import DEFAULT_THRESHOLDS, DecisionCurve, check_thresholds, decision_curve_ranked

@@ -31,7 +31,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from dari.federation.disclosure import DisclosureRules, require_min_cell
+from dari.disclosure import DisclosureRules, require_min_cell
 from dari.validation._common import (
     NAN,
     BoolArray,

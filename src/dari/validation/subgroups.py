@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from dari.federation.disclosure import DisclosureRules
+from dari.disclosure import DisclosureRules
 from dari.validation._common import NAN, Result, check_labels_scores, undefined
 from dari.validation.evaluate import (
     ValidationMetrics,

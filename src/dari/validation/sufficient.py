@@ -30,8 +30,8 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from dari.disclosure import DisclosureRefusedError, DisclosureRules, require_min_cell
 from dari.errors import InputError
-from dari.federation.disclosure import DisclosureRefusedError, DisclosureRules, require_min_cell
 from dari.validation._common import Estimate, FloatArray, Result, check_labels_scores
 from dari.validation.calibration import (
     BrierScore,

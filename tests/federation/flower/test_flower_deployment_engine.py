@@ -18,7 +18,7 @@ from flower_deployment import LoopbackFederation, app_pyproject, missing_binarie
 from flower_fixtures import MIN_CELL
 
 from dari.cli.validate import centralised_rows
-from dari.federation.disclosure import DisclosureRules
+from dari.disclosure import DisclosureRules
 from dari.federation.flower.jobs import ValidationRun
 from dari.federation.flower.simulation import build_job
 from dari.models.reference import reference_model_paths

@@ -18,7 +18,7 @@ from dari.cli.query import characterise_cohort, feasibility
 from dari.cohort import load_definition, load_table_one_request, pool_feasibility
 from dari.cohort.feasibility import unprotected_feasibility
 from dari.cohort.table_one import unprotected_table_one
-from dari.federation.disclosure import DisclosureRules, protect_count
+from dari.disclosure import DisclosureRules, protect_count
 from dari.federation.flower.grants import HubStoreGrantChecker, SyntheticOnlyGrantChecker
 from dari.federation.flower.query_apps import _checked, pool_reports, run_query_site
 from dari.federation.flower.query_jobs import QueryRequest, QueryRun, QuerySiteReport

@@ -14,7 +14,7 @@ from flower_fixtures import MIN_CELL, hub_with_grant
 from sqlalchemy import select
 
 from dari.cli.validate import centralised_rows, result_json
-from dari.federation.disclosure import DisclosureRules
+from dari.disclosure import DisclosureRules
 from dari.federation.flower.grants import HubStoreGrantChecker
 from dari.federation.flower.jobs import ValidationRun
 from dari.federation.flower.simulation import run_validation

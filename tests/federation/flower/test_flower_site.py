@@ -9,7 +9,7 @@ import pytest
 from flower_fixtures import MIN_CELL, hub_with_grant
 from sqlalchemy import select
 
-from dari.federation.disclosure import DisclosureRules
+from dari.disclosure import DisclosureRules
 from dari.federation.flower.grants import HubStoreGrantChecker, SyntheticOnlyGrantChecker
 from dari.federation.flower.jobs import JobRequest
 from dari.federation.flower.simulation import build_job

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from dari.federation.disclosure import DisclosureRules, ProtectedCount
+from dari.disclosure import DisclosureRules, ProtectedCount
 from dari.models.feature_spec import FeatureSpec, parse_spec
 from dari.validation import (
     LogisticParams,

@@ -24,8 +24,8 @@ from pydantic import ValidationError
 
 from dari.cdm.store import open_store
 from dari.cohort import FeasibilityResult, TableOne, feasibility, pool_feasibility, pool_table_one, table_one
+from dari.disclosure import DisclosureRules, site_rules
 from dari.errors import DariError, InputError
-from dari.federation.disclosure import DisclosureRules, site_rules
 from dari.federation.flower.grants import GrantChecker
 from dari.federation.flower.query_jobs import QueryRequest, QueryRun, QuerySiteReport
 from dari.federation.flower.site_app import PAYLOAD, SiteBinding, checker_from_node_config

@@ -21,7 +21,7 @@ from dari.cohort import (
     TableOne,
     TableOneRequest,
 )
-from dari.federation.disclosure import DisclosureRules
+from dari.disclosure import DisclosureRules
 
 QueryKind = Literal["feasibility", "characterisation"]
 SiteStatus = Literal["ok", "refused", "failed"]

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Literal
 
 from dari.cohort import load_definition, load_table_one_request
+from dari.disclosure import DisclosureRules
 from dari.errors import InputError
-from dari.federation.disclosure import DisclosureRules
 from dari.federation.flower.grants import GrantChecker
 from dari.federation.flower.query_apps import Progress, QueryHubJob, make_query_hub_app, make_query_site_app
 from dari.federation.flower.query_jobs import QueryKind, QueryRequest, QueryRun

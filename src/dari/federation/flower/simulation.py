@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dari.disclosure import DisclosureRules
 from dari.errors import DariError, InputError
-from dari.federation.disclosure import DisclosureRules
 from dari.federation.flower.grants import GrantChecker
 from dari.federation.flower.hub_app import HubJob, Progress, make_hub_app
 from dari.federation.flower.jobs import JobRequest, ValidationRun

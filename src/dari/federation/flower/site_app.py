@@ -21,7 +21,7 @@ from flwr.app import ArrayRecord, ConfigRecord, Context, Message, RecordDict
 from flwr.clientapp import ClientApp
 from pydantic import BaseModel, ConfigDict
 
-from dari.federation.disclosure import DisclosureRefusedError, DisclosureRules
+from dari.disclosure import DisclosureRefusedError, DisclosureRules
 from dari.federation.flower.grants import (
     GrantChecker,
     HubApiGrantChecker,

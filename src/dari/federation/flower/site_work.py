@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from dari.cdm.store import open_store
+from dari.disclosure import DisclosureRefusedError, DisclosureRules, protect_count, site_rules
 from dari.errors import DariError, InputError
-from dari.federation.disclosure import DisclosureRefusedError, DisclosureRules, protect_count, site_rules
 from dari.federation.flower.grants import ANALYSIS_TYPE, GrantChecker
 from dari.federation.flower.jobs import JobRequest, SiteReport
 from dari.models import FeatureSpec, OnnxModel, extract_cohort_features
