@@ -63,3 +63,22 @@ def test_signing_key_never_overwritten(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="refusing to overwrite"):
         create_key_pair(private, public)
     assert private.read_bytes() == before
+
+
+def test_hub_key_beside_sqlite_store_created_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dari.hub.keys import KEY_ENV, ensure_hub_key
+
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    paths = ensure_hub_key(tmp_path / "hub.db")
+    first = paths.private.read_bytes()
+    assert paths.private == tmp_path / "hub.signing.key"
+    assert paths.private.stat().st_mode & 0o777 == 0o600
+    assert ensure_hub_key(tmp_path / "hub.db").private.read_bytes() == first
+
+
+def test_hub_key_postgres_store_needs_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dari.hub.keys import KEY_ENV, hub_key_paths
+
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    with pytest.raises(InputError, match=KEY_ENV):
+        hub_key_paths("postgresql://localhost/hub")

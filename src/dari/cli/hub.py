@@ -32,12 +32,15 @@ DbOption = Annotated[
 def init(db: DbOption = "hub.db") -> None:
     """Create or upgrade the hub store's schema (Alembic migrations; safe to repeat)."""
     from dari.hub.db.engine import make_engine, migrate
+    from dari.hub.keys import ensure_hub_key
 
     with guarded():
         engine = make_engine(db)
         migrate(engine)
         engine.dispose()
+        keys = ensure_hub_key(db)
     err.print(f"hub store ready: {db}")
+    err.print(f"hub signing key: {keys.private} (give sites {keys.public})")
 
 
 @app.command("serve")

@@ -15,6 +15,7 @@ from dari.hub.db.engine import make_engine, migrate, session_factory
 from dari.hub.governance.applications import AnalysisType, ApplicationCreate, submit_application
 from dari.hub.governance.review import Decision, ReviewCreate, record_review
 from dari.hub.governance.users import get_user
+from dari.hub.keys import ensure_hub_key
 from dari.hub.publication import Publication
 from dari.hub.seed import DEMO_PEOPLE, seed_consortium
 
@@ -36,6 +37,7 @@ def build_demo_hub(folder: Path, publications: dict[str, Publication]) -> DemoHu
     database.unlink(missing_ok=True)
     engine = make_engine(database)
     migrate(engine)
+    ensure_hub_key(database)  # a fresh demo folder gets a fresh key; an existing one is kept
     factory = session_factory(engine)
     password = "dari-" + secrets.token_urlsafe(9)  # a fresh password per demo: never a fixed one in the repository
     with factory() as session, session.begin():
