@@ -144,19 +144,60 @@ def publish(
 
 
 @audit_app.command("verify")
-def audit_verify(db: DbOption = "hub.db") -> None:
-    """Recompute the audit log's hash chain; exit 6 and say where when an entry was edited, deleted or moved."""
+def audit_verify(
+    db: DbOption = "hub.db",
+    witness: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--witness",
+            help="Checkpoints a site kept (SITE/audit, a *.checkpoints.jsonl or *.checkpoint.json); repeatable.",
+        ),
+    ] = None,
+    hub_public_key: Annotated[
+        Path | None, typer.Option(help="The hub's public key (default: the one beside the store).")
+    ] = None,
+) -> None:
+    """Recompute the audit log's hash chain (through every witnessed head); exit 6 and say where when tampered with."""
     from dari.hub.audit import verify
+    from dari.hub.audit_checkpoint import witnessed_heads
+    from dari.hub.keys import hub_key_paths
+    from dari.signing import load_public_key
 
-    with guarded(), _session(db) as session:
-        result = verify(session)
+    with guarded():
+        heads: dict[int, str] = {}
+        if witness:
+            key = load_public_key(hub_public_key) if hub_public_key else hub_key_paths(db).public_key()
+            heads = witnessed_heads(witness, key)
+        with _session(db) as session:
+            result = verify(session, heads)
     if result.ok:
-        out.print(f"audit log intact: {result.entries} entries, hash chain verified")
+        seen = f", through {len(heads)} witnessed heads (up to entry {max(heads)})" if heads else ""
+        out.print(f"audit log intact: {result.entries} entries, hash chain verified{seen}")
+        if heads:
+            err.print("entries after the last witnessed one are checked by the hash chain only")
         return
     for problem in result.problems:
         out.print(f"entry {problem.seq}: {problem.kind}: {problem.message}")
     err.print(f"[bold red]audit log tampered with[/]: {len(result.problems)} problem(s) in {result.entries} entries")
     raise typer.Exit(6)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(
+    out_file: Annotated[Path, typer.Option("--out", help="Where to write the signed checkpoint (JSON).")],
+    db: DbOption = "hub.db",
+) -> None:
+    """Sign the audit chain's current head with the hub's key and write it: give it to a witness outside the hub."""
+    from dari.atomic import atomic_path
+    from dari.hub.audit_checkpoint import latest_checkpoint
+    from dari.hub.keys import hub_key_paths
+
+    with guarded(), _session(db) as session:
+        envelope = latest_checkpoint(session, hub_key_paths(db))
+        with atomic_path(out_file) as tmp:
+            tmp.write_text(envelope.model_dump_json(indent=1) + "\n", encoding="utf-8")
+    seq = envelope.claims()["seq"]
+    err.print(f"checkpoint of audit entry {seq} signed → {out_file}")
 
 
 def _session(db: str) -> Session:
