@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from importlib.resources import files
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -19,6 +18,7 @@ from dari.hub.db.engine import make_engine, require_schema, session_factory
 from dari.hub.governance.errors import AuthenticationError, ConflictError, ForbiddenError, NotFoundError
 from dari.hub.monitoring_checks import MAX_PUBLICATION_BYTES, PublicationError
 from dari.hub.settings import HubSettings
+from dari.hub.web.body_limit import BodyLimit
 from dari.hub.web.deps import LoginRequiredError, PortalState, language
 from dari.hub.web.i18n import translate
 from dari.hub.web.routes import api, auth, catalog, governance, monitoring_api, monitoring_pages, pages
@@ -45,17 +45,9 @@ _SECURITY_HEADERS = {
 
 
 class _Guard(BaseHTTPMiddleware):
-    """Refuse oversized bodies before they are read; add security headers to every response."""
-
-    def __init__(self, app: Any, max_bytes: int) -> None:
-        super().__init__(app)
-        self.max_bytes = max_bytes
+    """Add security headers to every response (body sizes are counted by `BodyLimit`, outside this)."""
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        length = request.headers.get("content-length")
-        limit = _LARGER_BODIES.get((request.method, request.url.path), self.max_bytes)
-        if length is not None and (not length.isdigit() or int(length) > limit):
-            return JSONResponse({"detail": f"request body larger than {limit} bytes"}, status_code=413)
         response = await call_next(request)
         for name, value in _SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
@@ -79,7 +71,9 @@ def create_app(settings: HubSettings) -> FastAPI:
     app.state.portal = PortalState(
         settings=settings, factory=session_factory(engine), templates=templates, search=CatalogSearch(settings)
     )
-    app.add_middleware(_Guard, max_bytes=settings.max_form_bytes)
+    app.add_middleware(_Guard)
+    # Added last, so outermost: every body is counted as it is read, chunked ones included, before anything else.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_form_bytes, larger=_LARGER_BODIES)
     app.mount("/static", StaticFiles(directory=str(files("dari.hub.web") / "static")), name="static")
     routers = (auth.router, catalog.router, governance.router, pages.router, api.router)
     for router in (*routers, monitoring_api.router, monitoring_pages.router):
