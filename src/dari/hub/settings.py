@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from dari.disclosure import DisclosureRules
+from dari.hub.governance.throttle import ThrottlePolicy
 
 
 class HubSettings(BaseModel):
@@ -19,3 +20,4 @@ class HubSettings(BaseModel):
     max_form_bytes: int = Field(default=64_000, ge=1_000)
     disclosure: DisclosureRules = Field(default_factory=DisclosureRules)
     search_cache: Path | None = None
+    login_throttle: ThrottlePolicy = Field(default_factory=ThrottlePolicy)

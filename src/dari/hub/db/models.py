@@ -150,6 +150,17 @@ class WebSession(Base):
     user: Mapped[User] = relationship(lazy="selectin")
 
 
+class LoginThrottleRecord(Base):
+    """Failed logins of one account or one client address (both kept as hashes), and until when it is locked."""
+
+    __tablename__ = "login_throttle"
+    scope: Mapped[str] = mapped_column(String(8), primary_key=True)  # "account" or "address"
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure_at: Mapped[dt.datetime] = mapped_column()
+    locked_until: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+
+
 class AuditHead(Base):
     """One row holding the chain's last sequence number and hash; locked while an entry is appended."""
 

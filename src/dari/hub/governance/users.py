@@ -20,7 +20,7 @@ from dari.hub.governance.roles import SITE_ROLES, Role
 _HASHER = PasswordHasher()
 # Verified when the user is unknown, so that a login takes the same time whether or not the name exists.
 _DUMMY_HASH = _HASHER.hash("dari-timing-equaliser")
-_USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 MIN_PASSWORD_LENGTH = 10
 
 
@@ -40,7 +40,7 @@ def add_user(
     actor: str = "system",
 ) -> User:
     """Create a user after checking the name, password length, role and site."""
-    if not _USERNAME.match(username):
+    if not USERNAME_PATTERN.match(username):
         raise InputError(f"user name must be 2-64 of a-z 0-9 . _ -, starting with a letter or digit, got {username!r}")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InputError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")

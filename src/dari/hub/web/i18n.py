@@ -12,6 +12,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "username": ("사용자 이름", "User name"),
     "password": ("비밀번호", "Password"),
     "login_failed": ("사용자 이름 또는 비밀번호가 틀렸습니다.", "Wrong user name or password."),
+    "login_throttled": (
+        "로그인 실패가 너무 많습니다. 잠시 후 다시 시도하세요.",
+        "Too many failed logins. Please wait and try again.",
+    ),
     "session_expired": ("세션이 만료되었습니다. 다시 로그인하세요.", "Your session expired. Please log in again."),
     "catalog": ("데이터 카탈로그", "Data catalog"),
     "search": ("검색", "Search"),
