@@ -22,6 +22,7 @@ from dari.hub.governance.deployment import (
 )
 from dari.hub.governance.errors import ForbiddenError
 from dari.hub.governance.users import get_user
+from dari.hub.keys import ensure_hub_key
 from dari.models import sha256_file
 from dari.models.reference import reference_model_paths
 
@@ -69,6 +70,7 @@ def test_report_must_cover_the_approvers_site(hub: sessionmaker[Session]) -> Non
 def test_cli_deploy_refused_then_allowed(hub_url: str, hub: sessionmaker[Session], tmp_path: Path) -> None:
     if hub_url.startswith("postgresql"):
         pytest.skip("the CLI path is the same code; the services above run on both stores")
+    ensure_hub_key(hub_url)  # this process is the store's owner: it may act for the named users
     runner = CliRunner()
     results = tmp_path / "results.json"
     results.write_text(json.dumps(RESULTS), encoding="utf-8")

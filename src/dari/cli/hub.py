@@ -9,6 +9,7 @@ import typer
 
 from dari.cli import deploy
 from dari.cli.console import err, guarded, out
+from dari.cli.hub_auth import ByOption, TokenFileOption, governed
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -77,13 +78,17 @@ def site_add(
     name_ko: Annotated[str, typer.Option("--name-ko", help="Korean name.")],
     name_en: Annotated[str, typer.Option("--name-en", help="English name.")],
     quorum: Annotated[int, typer.Option(min=1, help="DRB votes needed to approve.")] = 1,
+    by: ByOption = None,
+    token_file: TokenFileOption = None,
     db: DbOption = "hub.db",
 ) -> None:
-    """Register a hospital."""
+    """Register a hospital (the store's owner, or a platform admin's token)."""
     from dari.hub.catalog import add_site
+    from dari.hub.governance.cli_actor import require_admin
 
-    with guarded(), _session(db) as session, session.begin():
-        add_site(session, site_id, name_ko, name_en, drb_quorum=quorum, actor="cli")
+    with guarded(), governed(db, by, token_file, f"hub site add {site_id}") as (session, actor):
+        require_admin(actor)
+        add_site(session, site_id, name_ko, name_en, drb_quorum=quorum, actor=actor.name)
     err.print(f"site {site_id} added (DRB quorum {quorum})")
 
 
@@ -96,19 +101,30 @@ def user_add(
     site: Annotated[str | None, typer.Option(help="Site of a data steward or DRB member.")] = None,
     name: Annotated[str, typer.Option(help="Display name.")] = "",
     token: Annotated[bool, typer.Option(help="Also issue an API token (printed once).")] = False,
+    by: ByOption = None,
+    token_file: TokenFileOption = None,
     db: DbOption = "hub.db",
 ) -> None:
-    """Add a user; the password is asked for (or read from DARI_HUB_PASSWORD), never given as an argument."""
+    """Add a user (the store's owner, or a platform admin's token); the password is asked for or read from
+    DARI_HUB_PASSWORD, never given as an argument."""
     import os
 
+    from dari.hub.governance.cli_actor import require_admin
     from dari.hub.governance.users import add_user, issue_api_token
 
     password = os.environ.get("DARI_HUB_PASSWORD") or typer.prompt(
         "password", hide_input=True, confirmation_prompt=True
     )
-    with guarded(), _session(db) as session, session.begin():
+    with guarded(), governed(db, by, token_file, f"hub user add {username}") as (session, actor):
+        require_admin(actor)
         user = add_user(
-            session, username=username, password=password, role=role, display_name=name, site_id=site, actor="cli"
+            session,
+            username=username,
+            password=password,
+            role=role,
+            display_name=name,
+            site_id=site,
+            actor=actor.name,
         )
         issued = issue_api_token(session, user) if token else None
     err.print(f"user {username} added ({role}{', ' + site if site else ''})")
@@ -120,21 +136,26 @@ def user_add(
 def publish(
     site_folder: Annotated[Path, typer.Argument(help="Site folder, .duckdb file or postgresql:// URL of the CDM.")],
     site: Annotated[str, typer.Option(help="Site id in the hub.")],
-    steward: Annotated[str, typer.Option(help="User name of the publishing data steward.")],
+    steward: Annotated[
+        str | None,
+        typer.Option("--by", "--steward", help="The publishing data steward (proven by token or the store's key)."),
+    ] = None,
+    token_file: TokenFileOption = None,
     identifier: Annotated[str | None, typer.Option("--id", help="Dataset id (default: <site>-cdm).")] = None,
     db: DbOption = "hub.db",
 ) -> None:
     """Characterise the site's CDM at the site and publish its record in the catalog (counts protected)."""
     from dari.hub.catalog import publish_dataset
-    from dari.hub.governance.users import get_user
+    from dari.hub.governance.cli_actor import require_user
     from dari.hub.publication import prepare_publication
 
+    command = f"hub publish {site}"
     with guarded():
         publication = prepare_publication(site_folder, identifier or f"{site}-cdm")
-        with _session(db) as session, session.begin():
+        with governed(db, steward, token_file, command) as (session, actor):
             publish_dataset(
                 session,
-                get_user(session, steward),
+                require_user(actor, command),
                 site,
                 publication.record,
                 publication.characterisation,
