@@ -63,3 +63,11 @@ def governed(db: str, by: str | None, token_file: Path | None, command: str) -> 
             yield acting
     finally:
         engine.dispose()
+
+
+def proven_user(db: str, by: str | None, token_file: Path | None, command: str) -> str:
+    """The name of the hub user a command acts as, proven like every governance action (`cli.act` recorded)."""
+    from dari.hub.governance.cli_actor import require_user
+
+    with governed(db, by, token_file, command) as (_session, actor):
+        return require_user(actor, command).username

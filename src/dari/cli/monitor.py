@@ -264,9 +264,13 @@ def _deliver(
         ids = [post_to_hub(part, hub_url, token) for part in split_publication(publication)]
         return f"{hub_url} (id {', '.join(ids)})"
     if db is not None:
+        from dari.cli.hub_auth import proven_user
+
         if by is None:
             raise InputError("--db needs --by (the hub user publishing)")
-        ids = [ingest_into_hub_store(part, db, by) for part in split_publication(publication)]
+        # --by is proven, not trusted: the user's token (--hub-token-file, DARI_HUB_TOKEN) or the store owner's key
+        publisher = proven_user(db, by, hub_token_file, "monitor publish")
+        ids = [ingest_into_hub_store(part, db, publisher) for part in split_publication(publication)]
         return f"hub store (id {', '.join(ids)})"
     assert out_file is not None  # exactly one target was checked by the caller
     write_publication(publication, out_file)

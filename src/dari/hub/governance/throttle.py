@@ -20,6 +20,7 @@ import math
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dari.hub.db.models import LoginThrottleRecord, utcnow
@@ -76,11 +77,10 @@ def record_failure(
     free = {"account": policy.account_free_failures, "address": policy.address_free_failures}
     for scope, key in _keys(account, address):
         # Row lock on PostgreSQL; SQLite's engine takes the write lock at BEGIN: two workers count in turn.
-        record = session.get(LoginThrottleRecord, (scope, key), with_for_update=True)
-        if record is None:
-            record = LoginThrottleRecord(scope=scope, key_hash=key, failures=0, last_failure_at=moment)
-            session.add(record)
-        elif (moment - _aware(record.last_failure_at)).total_seconds() > policy.forget_after_s:
+        record = session.get(LoginThrottleRecord, (scope, key), with_for_update=True) or _first(
+            session, scope, key, moment
+        )
+        if (moment - _aware(record.last_failure_at)).total_seconds() > policy.forget_after_s:
             record.failures = 0
         record.failures += 1
         record.last_failure_at = moment
@@ -89,6 +89,20 @@ def record_failure(
             delay = min(policy.max_delay_s, policy.base_delay_s * 2 ** min(beyond - 1, 30))
             record.locked_until = moment + dt.timedelta(seconds=delay)
     session.flush()
+
+
+def _first(session: Session, scope: str, key: str, moment: dt.datetime) -> LoginThrottleRecord:
+    """A new row for the key; when another worker inserted it in the meantime, theirs (locked)."""
+    record = LoginThrottleRecord(scope=scope, key_hash=key, failures=0, last_failure_at=moment)
+    try:
+        with session.begin_nested():
+            session.add(record)
+    except IntegrityError:
+        found = session.get(LoginThrottleRecord, (scope, key), with_for_update=True, populate_existing=True)
+        if found is None:
+            raise
+        return found
+    return record
 
 
 def record_success(session: Session, account: str) -> None:
