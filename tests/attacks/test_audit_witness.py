@@ -21,7 +21,7 @@ from dari.cli.app import app
 from dari.errors import InputError
 from dari.federation.witness import WitnessStore
 from dari.hub import audit
-from dari.hub.audit_checkpoint import WitnessConflictError, latest_checkpoint, witnessed_heads
+from dari.hub.audit_checkpoint import WitnessConflictError, latest_checkpoint, store_checkpoint, witnessed_heads
 from dari.hub.db.engine import make_engine, migrate, session_factory
 from dari.hub.keys import HubKeyPaths, ensure_hub_key
 from dari.signing import SignatureError, create_key_pair, load_public_key
@@ -244,7 +244,7 @@ def test_cli_checkpoint_export_and_verify_with_witness(tmp_path: Path) -> None:
     exported = runner.invoke(app, ["audit", "checkpoint", "--out", str(tmp_path / "now.checkpoint.json"), "--db", db])
     assert exported.exit_code == 0, exported.output
     keys = ensure_hub_key(db)
-    _site_keeps(factory, keys, tmp_path / "site-2")
+    WitnessStore(tmp_path / "site-2").keep(store_checkpoint(db), keys.public_key())  # as a job would hand it
     ok = runner.invoke(app, ["audit", "verify", "--db", db, "--witness", str(tmp_path / "site-2" / "audit")])
     assert ok.exit_code == 0 and "through 1 witnessed heads" in ok.stdout
     _rewrite(factory, lambda rows: rows[5:])
@@ -287,3 +287,22 @@ def test_attack_damaged_store_reported_without_traceback(tmp_path: Path, damage:
     assert result.exit_code == 6, result.output
     assert says in result.output and "Traceback" not in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_witness_store_keeps_each_head_once_and_exports(
+    store: tuple[str, sessionmaker[Session], HubKeyPaths], tmp_path: Path
+) -> None:
+    """A site handed the same checkpoint by many jobs keeps one line; its export is what an auditor verifies."""
+    _, factory, keys = store
+    _fill(factory, 4)
+    for _ in range(3):
+        _site_keeps(factory, keys, tmp_path / "site-1")
+    _fill(factory, 2)
+    _site_keeps(factory, keys, tmp_path / "site-1")
+    witness = WitnessStore(tmp_path / "site-1")
+    assert [c.seq for c in witness.checkpoints(keys.public_key())] == [4, 6]
+    (tmp_path / "auditor").mkdir()
+    exported = witness.export(tmp_path / "auditor")
+    assert exported.name == "site-1.checkpoints.jsonl"
+    assert witnessed_heads([tmp_path / "auditor"], keys.public_key()).keys() == {4, 6}
+    assert _verify(factory, tmp_path / "site-1", keys).ok

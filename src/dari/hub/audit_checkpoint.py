@@ -76,6 +76,20 @@ def latest_checkpoint(session: Session, keys: HubKeyPaths) -> SignedEnvelope:
     return sign_claims(claims.model_dump(), private)
 
 
+def store_checkpoint(store: str | Path) -> SignedEnvelope:
+    """The latest checkpoint of the hub store at `store` (a SQLite path or URL), signed with that hub's key file."""
+    from dari.hub.db.engine import make_engine, require_schema, session_factory
+    from dari.hub.keys import hub_key_paths
+
+    engine = make_engine(store)
+    try:
+        require_schema(engine)
+        with session_factory(engine)() as session:
+            return latest_checkpoint(session, hub_key_paths(store))
+    finally:
+        engine.dispose()
+
+
 def open_checkpoint(envelope: SignedEnvelope, hub_public_key: Ed25519PublicKey) -> Checkpoint:
     """The checkpoint an envelope carries, once its signature verifies with the hub's public key."""
     claims = verify_envelope(envelope, hub_public_key)
