@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -90,3 +92,30 @@ def test_audit_reordered_entries_found(hub: sessionmaker[Session]) -> None:
         problems = audit.verify(s).problems
     assert problems and problems[0].seq == a
     assert {p.kind for p in problems} & {"reordered", "broken-link", "edited"}
+
+
+def test_audit_checkpoint_over_rest_kept_by_a_site(
+    hub_url: str, hub: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Prepare: the hub's key file named by DARI_HUB_KEY (as a PostgreSQL hub must), a steward's token
+    from fastapi.testclient import TestClient
+    from portal_helpers import api_tokens, make_app
+
+    from dari.federation.witness import WitnessStore
+    from dari.hub.keys import ensure_hub_key
+    from dari.signing import SignedEnvelope
+
+    monkeypatch.setenv("DARI_HUB_KEY", str(tmp_path / "hub.signing.key"))
+    keys = ensure_hub_key(hub_url)
+    _fill(hub)
+    token = api_tokens(hub)["data_steward"]
+    client = TestClient(make_app(hub_url), base_url="https://testserver")
+    # Execute
+    response = client.get("/api/v1/audit/checkpoint", headers={"authorization": f"Bearer {token}"})
+    # Assert: the site verifies and keeps it; it names the head the store holds now
+    assert response.status_code == 200, response.text
+    kept = WitnessStore(tmp_path / "site-1").keep(SignedEnvelope.model_validate(response.json()), keys.public_key())
+    with hub() as s:
+        head = s.execute(text("SELECT seq, hash FROM audit_head")).one()
+    assert (kept.seq, kept.head) == (head[0], head[1])
+    assert client.get("/api/v1/audit/checkpoint").status_code == 401

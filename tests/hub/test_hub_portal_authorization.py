@@ -58,6 +58,7 @@ MATRIX: dict[tuple[str, str], frozenset[str] | None] = {
     ("POST", "/api/v1/grants/{grant_id}/revoke"): frozenset({"platform_admin", "drb_member"}),
     ("POST", "/api/v1/grants/check"): frozenset({"platform_admin", "data_steward"}),
     ("GET", "/api/v1/audit/verify"): AUDITORS,
+    ("GET", "/api/v1/audit/checkpoint"): ALL,  # sites and auditors keep it; it holds a count and a hash
     ("POST", "/api/v1/monitoring"): SITE_PUBLISHERS,
     ("POST", "/api/v1/deployments/check"): SITE_PUBLISHERS,
     ("GET", "/api/v1/models/{model_sha256}/monitoring"): WATCHERS,

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dari.catalog.dataset import DatasetRecord
 from dari.hub import audit
+from dari.hub.audit_checkpoint import latest_checkpoint
 from dari.hub.catalog import get_dataset, list_datasets
 from dari.hub.db.models import Application, Dataset, Grant, User
 from dari.hub.governance.applications import (
@@ -24,7 +25,9 @@ from dari.hub.governance.errors import ForbiddenError
 from dari.hub.governance.grants import check_grant, grants_for_site, grants_of, revoke_grant
 from dari.hub.governance.review import ReviewCreate, record_review, review_queue, site_statuses
 from dari.hub.governance.roles import Permission
+from dari.hub.keys import hub_key_paths
 from dari.hub.web.deps import ApiUser, ApplicationId, DbSession, requires, state, unit_of_work
+from dari.signing import SignedEnvelope
 
 router = APIRouter(prefix="/api/v1", tags=["hub"])
 Searcher = Annotated[User, Depends(requires(Permission.SEARCH_CATALOG, api=True))]
@@ -267,3 +270,9 @@ def audit_verify(session: DbSession, user: Auditor) -> AuditStatus:
     """Recompute the audit log's hash chain."""
     result = audit.verify(session)
     return AuditStatus(entries=result.entries, ok=result.ok, problems=[p.model_dump() for p in result.problems])
+
+
+@router.get("/audit/checkpoint")
+def audit_checkpoint(request: Request, session: DbSession, user: ApiUser) -> SignedEnvelope:
+    """The audit chain's current head signed with the hub's key: keep it outside the hub (`WitnessStore`)."""
+    return latest_checkpoint(session, hub_key_paths(state(request).settings.database))
