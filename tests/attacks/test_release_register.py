@@ -128,6 +128,11 @@ SMUGGLED: dict[str, tuple[Callable[[], BaseModel], Edit, str]] = {
         _set(("number_of_unique_individuals",), "7"),
         "number_of_unique_individuals",
     ),
+    "catalog record digits": (
+        lambda: sample_record("site-1", "t", "t", "d", "d"),
+        _set(("number_of_records",), "\u0661\u0665"),  # Arabic-Indic "15": isdigit() is not enough
+        "number_of_records",
+    ),
     "monitoring outcomes": (monitoring_publication, _set(("windows", 0, "performance", "events"), 3), "events"),
     "monitoring unrounded": (monitoring_publication, _set(("windows", 0, "performance", "n"), 243), "performance.n"),
 }
