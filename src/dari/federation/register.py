@@ -140,7 +140,7 @@ def _refuse(path: str, why: str) -> DisclosureRefusedError:
 
 def _ints(value: Any) -> list[tuple[str, Any]]:
     if isinstance(value, dict):
-        return [(f".{k}", v) for k, v in value.items()]
+        return [(f".{str(k)[:32]}", v) for k, v in value.items()]
     if isinstance(value, list | tuple):
         return [(f"[{i}]", v) for i, v in enumerate(value)]
     return [("", value)]
@@ -150,7 +150,7 @@ def _on_grid(value: int, rules: DisclosureRules) -> bool:
     return value >= rules.min_cell and (value % rules.rounding_base == 0 or value == rules.min_cell)
 
 
-def _check_int(model: BaseModel, name: str, value: Any, rule: Rule, rules: DisclosureRules, path: str) -> None:
+def _check_int(model: BaseModel, value: Any, rule: Rule, rules: DisclosureRules, path: str) -> None:
     """One listed field against its rule; the message names the rule, never the value."""
     m = rules.min_cell
     for suffix, item in _ints(value):
@@ -198,7 +198,7 @@ def _walk(value: Any, rules: DisclosureRules, path: str) -> None:
             item = getattr(value, name)
             listed = FIELD_RULES.get((type(value), name))
             if listed is not None:
-                _check_int(value, name, item, listed.rule, here, f"{path}.{name}")
+                _check_int(value, item, listed.rule, here, f"{path}.{name}")
             else:
                 _walk(item, here, f"{path}.{name}")
     elif isinstance(value, dict):
