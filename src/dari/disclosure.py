@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dari.errors import InputError
 
@@ -24,12 +24,32 @@ class DisclosureRules(BaseModel):
 
 
 class ProtectedCount(BaseModel):
-    """A count as it may leave the site: either suppressed or rounded; never the raw value of a small cell."""
+    """A count as it may leave the site: either suppressed or rounded; never the raw value of a small cell.
+
+    Self-checking against the rules it was protected under (`rules`, default 10 / 5): suppressed ⇔ value is None
+    ⇔ shown is "<m" with m the rules' min_cell; otherwise shown is str(value) and value is at least min_cell and a
+    multiple of the rounding base (or exactly min_cell, the clamp of `protect_count`). So `shown="3", value=3`
+    never parses unless it names rules that allow it, and `check_protected` then refuses rules weaker than a
+    reader's own.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-    shown: str
+    shown: str = Field(max_length=24)
     value: int | None = Field(description="rounded count; None when suppressed")
     suppressed: bool
+    rules: DisclosureRules = Field(default_factory=DisclosureRules, description="the rules it was protected under")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ProtectedCount:
+        floor, base = self.rules.min_cell, self.rules.rounding_base
+        if self.suppressed:
+            if self.value is not None or self.shown != f"<{floor}":
+                raise ValueError(f'a suppressed count has no value and is shown as "<{floor}" (its min_cell)')
+        elif self.value is None or self.shown != str(self.value):
+            raise ValueError("a released count has a value, shown as exactly that value")
+        elif self.value < floor or (self.value % base and self.value != floor):
+            raise ValueError(f"a released count is at least {floor} and a multiple of {base} (its rules)")
+        return self
 
 
 def protect_count(n: int, rules: DisclosureRules | None = None) -> ProtectedCount:
@@ -38,10 +58,10 @@ def protect_count(n: int, rules: DisclosureRules | None = None) -> ProtectedCoun
         raise ValueError(f"count must be a non-negative integer, got {n!r}")
     r = rules or DisclosureRules()
     if n < r.min_cell:
-        return ProtectedCount(shown=f"<{r.min_cell}", value=None, suppressed=True)
+        return ProtectedCount(shown=f"<{r.min_cell}", value=None, suppressed=True, rules=r)
     base = r.rounding_base
     rounded = max(((n + base // 2) // base) * base, r.min_cell)  # never round a releasable cell below the minimum
-    return ProtectedCount(shown=str(rounded), value=rounded, suppressed=False)
+    return ProtectedCount(shown=str(rounded), value=int(rounded), suppressed=False, rules=r)
 
 
 def protect_counts(counts: Mapping[str, int], rules: DisclosureRules | None = None) -> dict[str, ProtectedCount]:
@@ -54,6 +74,33 @@ class DisclosureRefusedError(InputError):
 
     The message names what was too small and the threshold, never the count itself (that would disclose it).
     """
+
+
+def check_protected(count: ProtectedCount, rules: DisclosureRules, what: str = "count") -> None:
+    """Refuse (raise `DisclosureRefusedError`) a count that `rules` would not have released as it stands.
+
+    The count already obeys the rules it names (its validator); here those rules must be at least as strict as
+    `rules`: a minimum cell and a rounding base no smaller. So a released count is at least `rules.min_cell` and
+    a multiple of the rounding base it names, except the documented clamp of `protect_count` (a count that would
+    round below the minimum is shown as min_cell), and a suppressed one was suppressed under at least the same
+    floor ("<5" says more than "<10"). The message names `what` (a field path) and the rule, never the value.
+    """
+    named = count.rules
+    if named.min_cell < rules.min_cell:
+        raise DisclosureRefusedError(f"{what}: protected under a minimum cell below {rules.min_cell}")
+    if named.rounding_base < rules.rounding_base:
+        raise DisclosureRefusedError(f"{what}: rounded to a base below {rules.rounding_base}")
+    # The validator already holds the value to its named rules; checked again so that a count made with
+    # model_construct (no validation) cannot slip through.
+    value = count.value
+    if count.suppressed:
+        if value is not None or count.shown != f"<{named.min_cell}":
+            raise DisclosureRefusedError(f"{what}: a suppressed count that shows or carries a value")
+        return
+    if value is None or value < rules.min_cell or count.shown != str(value):
+        raise DisclosureRefusedError(f"{what}: a released count below the minimum cell size {rules.min_cell}")
+    if value % named.rounding_base and value != named.min_cell:
+        raise DisclosureRefusedError(f"{what}: a released count not rounded to a multiple of {named.rounding_base}")
 
 
 def require_min_cell(n: int, what: str, rules: DisclosureRules | None = None) -> None:

@@ -12,6 +12,7 @@ from dari.hub import audit
 from dari.hub.db.models import Dataset, Site, User, utcnow
 from dari.hub.governance.errors import ConflictError, ForbiddenError, NotFoundError
 from dari.hub.governance.roles import Permission, allowed
+from dari.hub.publication import recheck_publication
 
 
 def add_site(
@@ -44,6 +45,7 @@ def publish_dataset(
         raise ForbiddenError(f"role {actor.role} may not publish datasets")
     if actor.role == "data_steward" and actor.site_id != site_id:
         raise ForbiddenError(f"a data steward of {actor.site_id} may not publish for {site_id}")
+    recheck_publication(record, characterisation)  # before any look-up: a refused release is never stored
     if session.get(Site, site_id) is None:
         raise NotFoundError(f"unknown site {site_id!r}")
     dataset = session.get(Dataset, record.identifier)

@@ -14,7 +14,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from dari.disclosure import DisclosureRefusedError, DisclosureRules
 from dari.errors import InputError
+from dari.federation.register import recheck_release
 from dari.hub.db.models import ValidationReport
 from dari.hub.governance.errors import ConflictError, NotFoundError
 from dari.monitoring.publication import InferenceEntry, MonitoringPublication, MonitoringWindow
@@ -93,7 +95,17 @@ def _check_values(field: str, value: Any) -> None:
 def check_publication(publication: MonitoringPublication) -> tuple[list[MonitoringWindow], list[InferenceEntry]]:
     """The publication's windows and inference entries with UTC times, after every check that needs no store."""
     _check_values("publication", publication.model_dump())
+    check_disclosure(publication)
     return checked_windows(publication), checked_inferences(publication)
+
+
+def check_disclosure(publication: MonitoringPublication, rules: DisclosureRules | None = None) -> None:
+    """The hub's re-check of the site's disclosure control (`dari.federation.register`): live outcome counts
+    rounded or suppressed under at least the consortium's rules; a publication that fails is refused whole."""
+    try:
+        recheck_release(publication, rules or DisclosureRules())
+    except DisclosureRefusedError as exc:
+        raise PublicationError(f"refused by the hub's disclosure re-check: {exc}") from None
 
 
 def checked_windows(publication: MonitoringPublication) -> list[MonitoringWindow]:

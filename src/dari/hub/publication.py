@@ -1,6 +1,8 @@
-"""What a site computes to publish in the catalog: its dataset record, characterisation and quality score.
+"""What a site computes to publish in the catalog (its dataset record, characterisation and quality score), and
+the hub's re-check of it on arrival.
 
-All of it runs at the site on its CDM; only disclosure-controlled counts are in the result.
+All of it runs at the site on its CDM; only disclosure-controlled counts are in the result, and the hub refuses a
+publication whose counts break the consortium's rules (`recheck_publication`) before storing anything.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dari.catalog.characterise import Characterisation, characterise
 from dari.catalog.dataset import DatasetRecord, describe
 from dari.cdm.store import open_store
 from dari.disclosure import DisclosureRules
+from dari.federation.register import recheck_release
 from dari.quality import run_checks
 
 
@@ -37,3 +40,17 @@ def prepare_publication(
     finally:
         store.close()
     return Publication(record=record, characterisation=characterisation, quality_score=quality)
+
+
+def recheck_publication(
+    record: DatasetRecord, characterisation: Characterisation | None, rules: DisclosureRules | None = None
+) -> None:
+    """The hub's re-check of a catalog publication before it is stored (`dari.federation.register`).
+
+    Raises `DisclosureRefusedError` naming the field when a count is below the consortium's rules (default
+    10 / 5) or was protected under weaker ones; the record's shown counts are checked as text.
+    """
+    r = rules or DisclosureRules()
+    recheck_release(record, r)
+    if characterisation is not None:
+        recheck_release(characterisation, r)

@@ -105,7 +105,7 @@ def test_flower_query_feasibility_is_disclosure_controlled(flower_sites: list[Pa
 
 def test_flower_query_table_one_is_disclosure_controlled(flower_sites: list[Path]) -> None:
     request = _request(flower_sites, "characterisation")
-    report = run_query_site(request, "site-2", flower_sites[1], _synthetic(flower_sites))
+    report = run_query_site(request, "site-2", flower_sites[1], _synthetic(flower_sites), floor=RULES)
     assert report.status == "ok", report.reason
     assert report.table_one is not None
     store = open_store(flower_sites[1])

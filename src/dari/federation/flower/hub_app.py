@@ -30,6 +30,7 @@ from dari.federation.flower.jobs import (
     ValidationRun,
 )
 from dari.federation.flower.site_app import PAYLOAD
+from dari.federation.register import admit_site_reply
 from dari.validation import (
     Estimate,
     LogisticFit,
@@ -98,7 +99,7 @@ def collect_reports(grid: Grid, job: HubJob, nodes: Sequence[int]) -> tuple[dict
         if reply.has_error():
             job.progress(f"node {reply.metadata.src_node_id} failed: {reply.error.reason}")
             continue
-        report = SiteReport.model_validate_json(_payload(reply))
+        report = admit_site_reply(SiteReport, _payload(reply), job.request.disclosure)  # parsed, re-checked
         reports[report.site_id] = report
         node_of[report.site_id] = reply.metadata.src_node_id
         job.progress(f"{report.site_id}: {report.status}{' — ' + report.reason if report.reason else ''}")
@@ -119,7 +120,7 @@ def _query_round(
     for reply in grid.send_and_receive(messages, timeout=job.reply_timeout_s):
         if reply.has_error():
             continue
-        answer = CalibrationReply.model_validate_json(_payload(reply))
+        answer = admit_site_reply(CalibrationReply, _payload(reply), job.request.disclosure)
         if answer.status != "ok" or len(answer.steps) != len(steps):
             raise SiteDroppedError(answer.site_id, f"calibration round {answer.status}: {answer.reason}")
         answered[answer.site_id] = answer.steps

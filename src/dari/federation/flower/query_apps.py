@@ -29,6 +29,7 @@ from dari.errors import DariError, InputError
 from dari.federation.flower.grants import GrantChecker
 from dari.federation.flower.query_jobs import QueryRequest, QueryRun, QuerySiteReport
 from dari.federation.flower.site_app import PAYLOAD, SiteBinding, checker_from_node_config
+from dari.federation.register import admit_site_reply
 
 MESSAGE_TYPE = "query.cohort"
 Progress = Callable[[str], None]
@@ -174,7 +175,8 @@ def collect_query_reports(grid: Grid, job: QueryHubJob, nodes: Sequence[int]) ->
         if reply.has_error():
             job.progress(f"node {reply.metadata.src_node_id} failed: {reply.error.reason}")
             continue
-        report = QuerySiteReport.model_validate_json(str(reply.content.config_records[PAYLOAD]["json"]))
+        payload = str(reply.content.config_records[PAYLOAD]["json"])
+        report = admit_site_reply(QuerySiteReport, payload, job.request.disclosure)  # parsed, re-checked
         if report.site_id not in job.request.datasets:
             job.progress(f"ignoring a reply from {report.site_id}, not part of the job")
             continue
