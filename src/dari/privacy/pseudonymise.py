@@ -173,7 +173,7 @@ class KeyedPseudonymiser:
         clean = self._clean
         reader = con.sql("""SELECT n.note_no, m.person_source_value, m.shift_days, n.note_text
                                 FROM src_clinical_notes n JOIN person_map m USING (patient_no)
-                                ORDER BY m.person_source_value, n.note_no""").fetch_record_batch(_NOTE_BATCH)
+                                ORDER BY m.person_source_value, n.note_no""").to_arrow_reader(_NOTE_BATCH)
         numbers: list[pa.Array] = []
         texts: list[str] = []
         for batch in reader:

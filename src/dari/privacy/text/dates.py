@@ -197,8 +197,8 @@ _FORMS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], WrittenDate | Non
 def read_date(value: str) -> WrittenDate | None:
     """What date `value` names and how it was written; None when it is not a date in a known form."""
     for pattern, reader in _FORMS:
-        if m := pattern.match(value):
-            return reader(m)
+        if (m := pattern.match(value)) and (written := reader(m)):
+            return written
     return None
 
 
