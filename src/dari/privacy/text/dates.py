@@ -25,9 +25,11 @@ _US = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})$")
 _YY_MD = re.compile(r"^(\d{2})([./])(\d{1,2})\2(\d{1,2})$")
 _MD = re.compile(r"^(\d{1,2})/(\d{1,2})$")
 _COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
-_EN_MDY = re.compile(r"^([A-Z][a-z]+)(\.?)[ ](\d{1,2})(st|nd|rd|th)?(?:(,?)[ ](\d{4}))?$")
-_EN_DMY = re.compile(r"^(\d{1,2})[ ]([A-Z][a-z]+)(\.?)(,?)[ ](\d{4})$")
-_EN_MY = re.compile(r"^([A-Z][a-z]+)(\.?)(,?)[ ](\d{4})$")
+_MON = r"([A-Z][a-z]+|[A-Z]{3,9})"
+_EN_MDY = re.compile(rf"^{_MON}(\.?)[ ](\d{{1,2}})(st|nd|rd|th)?(?:(,?)[ ](\d{{4}}))?$")
+_EN_DMY = re.compile(rf"^(\d{{1,2}})[ ]{_MON}(\.?)(,?)[ ](\d{{4}})$")
+_EN_DASH = re.compile(rf"^(\d{{1,2}})-{_MON}-(\d{{4}}|\d{{2}})$")
+_EN_MY = re.compile(rf"^{_MON}(\.?)(,?)[ ](\d{{4}})$")
 _NO_YEAR = 2000  # a leap year, so 2/29 without a year still shifts
 _MID_MONTH = 15
 
@@ -42,8 +44,9 @@ class WrittenDate:
     render: Callable[[dt.date, Precision], str]
 
 
-def _pad(n: int, like: str) -> str:
-    return f"{n:02d}" if len(like) == 2 else str(n)
+def _pad(n: int, month: str, day: str) -> str:
+    """Zero-padded when the original wrote month and day with two digits each (05/01, 11/29); 5/1 and 2/29 not."""
+    return f"{n:02d}" if len(month) == 2 and len(day) == 2 else str(n)
 
 
 def _year(text: str) -> int:
@@ -56,8 +59,9 @@ def _month(name: str) -> int | None:
 
 
 def _month_name(like: str, month: int) -> str:
-    """Write `month` as the original wrote its month: full (March) or abbreviated (Mar)."""
-    return _FULL[month - 1] if like in _FULL else _MONTHS[month - 1]
+    """Write `month` as the original wrote its month: full (March) or abbreviated (Mar), in its case (MAR)."""
+    name = _FULL[month - 1] if like.title() in _FULL else _MONTHS[month - 1]
+    return name.upper() if like.isupper() else name
 
 
 def _ordinal(day: int) -> str:
@@ -81,8 +85,8 @@ def _written(
 def _numeric(y: dt.date, sep: str, mlike: str, dlike: str, p: Precision) -> str:
     if p == "year":
         return str(y.year)
-    head = f"{y.year}{sep}{_pad(y.month, mlike)}"
-    return head if p == "month" else f"{head}{sep}{_pad(y.day, dlike)}"
+    head = f"{y.year}{sep}{_pad(y.month, mlike, dlike)}"
+    return head if p == "month" else f"{head}{sep}{_pad(y.day, mlike, dlike)}"
 
 
 def _korean(d: dt.date, p: Precision, ylike: str | None, space: str, space2: str) -> str:
@@ -94,7 +98,7 @@ def _korean(d: dt.date, p: Precision, ylike: str | None, space: str, space2: str
 
 
 def _english(d: dt.date, p: Precision, mlike: str, dot: str) -> str:
-    month = _month_name(mlike, d.month) + (dot if mlike not in _FULL else "")
+    month = _month_name(mlike, d.month) + (dot if mlike.title() not in _FULL else "")
     return str(d.year) if p == "year" else f"{month} {d.year}"
 
 
@@ -124,8 +128,8 @@ def _us(m: re.Match[str]) -> WrittenDate | None:
     def render(d: dt.date, p: Precision) -> str:
         year = d.strftime("%Y" if len(m[3]) == 4 or p != "day" else "%y")
         if p != "day":
-            return year if p == "year" else f"{_pad(d.month, m[1])}/{year}"
-        return f"{_pad(d.month, m[1])}/{_pad(d.day, m[2])}/{year}"
+            return year if p == "year" else f"{_pad(d.month, m[1], m[2])}/{year}"
+        return f"{_pad(d.month, m[1], m[2])}/{_pad(d.day, m[1], m[2])}/{year}"
 
     return _written(_year(m[3]), int(m[1]), int(m[2]), render)
 
@@ -134,14 +138,14 @@ def _yy_md(m: re.Match[str]) -> WrittenDate | None:
     def render(d: dt.date, p: Precision) -> str:
         if p != "day":
             return _numeric(d, m[2], m[3], m[4], p)
-        return f"{d.year % 100:02d}{m[2]}{_pad(d.month, m[3])}{m[2]}{_pad(d.day, m[4])}"
+        return f"{d.year % 100:02d}{m[2]}{_pad(d.month, m[3], m[4])}{m[2]}{_pad(d.day, m[3], m[4])}"
 
     return _written(_year(m[1]), int(m[3]), int(m[4]), render)
 
 
 def _md(m: re.Match[str]) -> WrittenDate | None:
     def render(d: dt.date, _p: Precision) -> str:
-        return f"{_pad(d.month, m[1])}/{_pad(d.day, m[2])}"
+        return f"{_pad(d.month, m[1], m[2])}/{_pad(d.day, m[1], m[2])}"
 
     return _written(_NO_YEAR, int(m[1]), int(m[2]), render, year=False)
 
@@ -187,10 +191,26 @@ def _en_my(m: re.Match[str]) -> WrittenDate | None:
     return None if month is None else _written(int(m[4]), month, _MID_MONTH, render, month_only=True)
 
 
+def _en_dash(m: re.Match[str]) -> WrittenDate | None:
+    month = _month(m[2])
+
+    def render(d: dt.date, p: Precision) -> str:
+        year = str(d.year) if len(m[3]) == 4 or p != "day" else f"{d.year % 100:02d}"
+        if p != "day":
+            return year if p == "year" else f"{_month_name(m[2], d.month)}-{year}"
+        return (
+            f"{d.day:02d}-{_month_name(m[2], d.month)}-{year}"
+            if len(m[1]) == 2
+            else f"{d.day}-{_month_name(m[2], d.month)}-{year}"
+        )
+
+    return None if month is None else _written(_year(m[3]), month, int(m[1]), render)
+
+
 # The forms in the order they are tried: 03/05/24 is a US month/day/year before it is a 2-digit-year-first date.
 _FORMS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], WrittenDate | None]], ...] = (
     (_YMD, _ymd), (_KO, _ko), (_KO_YM, _ko_ym), (_US, _us), (_YY_MD, _yy_md), (_MD, _md), (_COMPACT, _compact),
-    (_EN_MDY, _en_mdy), (_EN_DMY, _en_dmy), (_EN_MY, _en_my),
+    (_EN_MDY, _en_mdy), (_EN_DMY, _en_dmy), (_EN_DASH, _en_dash), (_EN_MY, _en_my),
 )  # fmt: skip
 
 

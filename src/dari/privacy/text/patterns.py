@@ -14,7 +14,9 @@ from dari.privacy.text.model import Span
 
 AGE_OVER = 89  # HIPAA Safe Harbor: ages above 89 identify; younger ages stay
 POST_2020_RRN = dt.date(2020, 10, 1)  # numbers issued from here on carry a random last digit
-_MONTHS = "Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec"
+_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov", "Dec")
+# Title case (March, Mar) or all capitals as EMR exports write them (MARCH, MAR); never lower case ("may").
+_MONTHS = "|".join([f"{m}[a-z]*" for m in _MONTH_NAMES] + [f"{m.upper()}[A-Z]*" for m in _MONTH_NAMES])
 _SEP = r"[ ]?-[ ]?|[ ]"
 
 
@@ -42,9 +44,10 @@ def _regexes() -> dict[str, re.Pattern[str]]:
         # 24.3.5, 23.05.01, 24/3/5: a two-digit year first (03/05/24 is read as US month/day/year instead)
         "date_yymmdd": re.compile(r"(?<![\d./])(\d{2})([./])(\d{1,2})\2(\d{1,2})(?![\d/])(?!\.\d)"),
         "date_en": re.compile(
-            rf"\b(?:(?:{_MONTHS})[a-z]*\.?[ ]\d{{1,2}}(?:st|nd|rd|th)?(?:,?[ ](?:19|20)\d{{2}})?"
-            rf"|\d{{1,2}}[ ](?:{_MONTHS})[a-z]*\.?,?[ ](?:19|20)\d{{2}}"
-            rf"|(?:{_MONTHS})[a-z]*\.?,?[ ](?:19|20)\d{{2}})\b"
+            rf"\b(?:(?:{_MONTHS})\.?[ ]\d{{1,2}}(?:st|nd|rd|th)?(?:,?[ ](?:19|20)\d{{2}})?"
+            rf"|\d{{1,2}}[ ](?:{_MONTHS})\.?,?[ ](?:19|20)\d{{2}}"
+            rf"|\d{{1,2}}-(?:{_MONTHS})-(?:(?:19|20)\d{{2}}|\d{{2}})"  # 05-MAR-2024, 5-Mar-24 (EMR exports)
+            rf"|(?:{_MONTHS})\.?,?[ ](?:19|20)\d{{2}})\b"
         ),
         "date_md": re.compile(r"(?<![\d/.])(1[0-2]|0?[1-9])/(3[01]|[12]\d|0?[1-9])(?![\d/])"),
         "date_compact": re.compile(r"(?<!\d)((?:19|20)\d{2})(\d{2})(\d{2})(?!\d)"),
