@@ -182,7 +182,7 @@ def test_attack_surrogate_rrns_and_birth_dates_in_notes_recover_no_date_of_birth
 
 def test_attack_birth_date_age_and_odd_formats_in_one_note(site: Path) -> None:
     """Attack variants on one person's note, cleaned as the site cleans it: a birth date in every notation
-    (생년월일: 1957.03.02, DOB 03/02/1957, born on March 2, 1957, 1957년 3월 2일), the person's RRN, a
+    (생년월일: 1957.03.02, DOB 03/02/1957, born on March 2, 1957, 1957년 3월 2일, 570302), the person's RRN, a
     93-year-old's age, and visit dates in the less common forms (24/3/5, 5 Mar 2024, March 5th, 2024, 2024년 3월).
     Before: the birth dates moved by the site offset and the RRN kept the birth date. Now: birth dates are
     written to the year, the RRN's birth part is random, the age is 90+, every visit date moved by the person's
@@ -192,7 +192,7 @@ def test_attack_birth_date_age_and_odd_formats_in_one_note(site: Path) -> None:
     clean = site_text_cleaner(key, load_policy())
     dob, shift = dt.date(1957, 3, 2), 17
     note = (
-        "생년월일: 1957.03.02 / DOB 03/02/1957 / born on March 2, 1957 / 생년월일 1957년 3월 2일\n"
+        "생년월일: 1957.03.02 / DOB 03/02/1957 / born on March 2, 1957 / 생년월일 1957년 3월 2일 / 생년월일 570302\n"
         "주민등록번호 570302-2345671, 93세 여자 환자. A 95-year-old woman; 72세 보호자 동반.\n"
         "내원 24/3/5, seen 5 Mar 2024, again March 5th, 2024; 2024년 3월 입원력."
     )
@@ -201,7 +201,7 @@ def test_attack_birth_date_age_and_odd_formats_in_one_note(site: Path) -> None:
     # Assert
     days = _dated(out)
     assert all(abs((d - dob).days) > 365 for d in days)  # no day-precise date of birth in any form
-    assert re.findall(r"(?:생년월일:?|DOB|born on) (\S+)", out) == ["1957", "1957", "1957", "1957년"]
+    assert re.findall(r"(?:생년월일:?|DOB|born on) (\S+)", out) == ["1957", "1957", "1957", "1957년", "1957"]
     assert "570302" not in out and (dob + dt.timedelta(days=shift)).strftime("%y%m%d") not in out
     assert "90+세" in out and "90+-year-old" in out and "72세" in out
     assert "93세" not in out and "95-year-old" not in out

@@ -106,6 +106,12 @@ def test_generalise_date_writes_no_finer_than_asked(written: str, precision: str
     assert generalise_date(written, days, precision) == expected  # type: ignore[arg-type]
 
 
+def test_six_digit_birth_date_only_after_a_birth_cue() -> None:
+    assert [s.label for s in find_dates("생년월일 570302")] == ["DATE"]
+    assert find_dates("검사 570302 결과") == []
+    assert generalise_date("570302", 17, "day") == "570319"
+
+
 def test_generalise_date_without_year_gives_nothing_for_year_precision() -> None:
     assert generalise_date("3월 2일", 5, "year") is None
 

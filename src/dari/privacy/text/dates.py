@@ -25,6 +25,7 @@ _US = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})$")
 _YY_MD = re.compile(r"^(\d{2})([./])(\d{1,2})\2(\d{1,2})$")
 _MD = re.compile(r"^(\d{1,2})/(\d{1,2})$")
 _COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_COMPACT6 = re.compile(r"^(\d{2})(\d{2})(\d{2})$")
 _MON = r"([A-Z][a-z]+|[A-Z]{3,9})"
 _EN_MDY = re.compile(rf"^{_MON}(\.?)[ ](\d{{1,2}})(st|nd|rd|th)?(?:(,?)[ ](\d{{4}}))?$")
 _EN_DMY = re.compile(rf"^(\d{{1,2}})[ ]{_MON}(\.?)(,?)[ ](\d{{4}})$")
@@ -155,6 +156,11 @@ def _compact(m: re.Match[str]) -> WrittenDate | None:
     return _written(int(m[1]), int(m[2]), int(m[3]), lambda d, p: d.strftime(formats[p]))
 
 
+def _compact6(m: re.Match[str]) -> WrittenDate | None:
+    formats = {"day": "%y%m%d", "month": "%Y%m", "year": "%Y"}
+    return _written(_year(m[1]), int(m[2]), int(m[3]), lambda d, p: d.strftime(formats[p]))
+
+
 def _en_mdy(m: re.Match[str]) -> WrittenDate | None:
     month, has_year = _month(m[1]), m[6] is not None
 
@@ -210,7 +216,7 @@ def _en_dash(m: re.Match[str]) -> WrittenDate | None:
 # The forms in the order they are tried: 03/05/24 is a US month/day/year before it is a 2-digit-year-first date.
 _FORMS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], WrittenDate | None]], ...] = (
     (_YMD, _ymd), (_KO, _ko), (_KO_YM, _ko_ym), (_US, _us), (_YY_MD, _yy_md), (_MD, _md), (_COMPACT, _compact),
-    (_EN_MDY, _en_mdy), (_EN_DMY, _en_dmy), (_EN_DASH, _en_dash), (_EN_MY, _en_my),
+    (_COMPACT6, _compact6), (_EN_MDY, _en_mdy), (_EN_DMY, _en_dmy), (_EN_DASH, _en_dash), (_EN_MY, _en_my),
 )  # fmt: skip
 
 

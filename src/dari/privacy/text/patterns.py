@@ -51,6 +51,7 @@ def _regexes() -> dict[str, re.Pattern[str]]:
         ),
         "date_md": re.compile(r"(?<![\d/.])(1[0-2]|0?[1-9])/(3[01]|[12]\d|0?[1-9])(?![\d/])"),
         "date_compact": re.compile(r"(?<!\d)((?:19|20)\d{2})(\d{2})(\d{2})(?!\d)"),
+        "date_yymmdd6": re.compile(r"(?<![\d\-])(\d{2})(\d{2})(\d{2})(?![\d\-])"),
         "md_context": re.compile(rf"(?:{alternation(lex.cue('date', 'context'))})", re.IGNORECASE),
         "birth_cue": re.compile(rf"(?:{alternation(lex.cue('date', 'birth_cues'))})\W{{0,4}}$"),
         "compact_cue": re.compile(rf"(?:{alternation(lex.cue('date', 'compact_cues'))})\W{{0,4}}$"),
@@ -157,6 +158,10 @@ def find_dates(text: str) -> list[Span]:
     for m in rx["date_compact"].finditer(text):
         cue = rx["compact_cue"].search(text, max(0, m.start() - 20), m.start())
         if cue and _valid_date(int(m.group(1)), int(m.group(2)), int(m.group(3))):
+            out.append(Span(m.start(), m.end(), "DATE"))
+    # 생년월일 570302: a bare YYMMDD only right after a date-of-birth cue (elsewhere six digits are anything)
+    for m in rx["date_yymmdd6"].finditer(text):
+        if is_birth_date(text, m.start()) and _valid_date(_full_year(m.group(1)), int(m.group(2)), int(m.group(3))):
             out.append(Span(m.start(), m.end(), "DATE"))
     for m in rx["date_md"].finditer(text):
         if _md_has_context(text, m.start(), m.end()):
