@@ -10,10 +10,12 @@ import time
 from collections.abc import Callable
 
 from dari.privacy.text import Span, SurrogateMap, deidentify
-from dari.privacy.text.corpus import make_corpus
+from dari.privacy.text.corpus import LabelledDoc, make_corpus
+from dari.privacy.text.dates import shift_date
 from dari.privacy.text.deid import detect
 from dari.privacy.text.evaluation import evaluate, format_table
 from dari.privacy.text.names import kiwi
+from dari.privacy.text.patterns import is_birth_date
 
 
 def main(n_docs: int = 2000, seed: int = 7) -> None:
@@ -34,6 +36,7 @@ def main(n_docs: int = 2000, seed: int = 7) -> None:
         deidentify(doc.text, surrogate=surrogates)
     took = time.perf_counter() - start
     print(f"detection + surrogates: {n_docs / took:,.0f} documents/s ({took:.2f} s)")
+    print(date_coverage(docs))
 
     presidio = presidio_detector()
     if presidio is None:
@@ -46,6 +49,25 @@ def main(n_docs: int = 2000, seed: int = 7) -> None:
     print("KR recognisers enabled), same corpus, same scoring:")
     print(format_table(result))
     print(f"presidio detection: {n_docs / took:,.0f} documents/s ({took:.2f} s)")
+
+
+def date_coverage(docs: list[LabelledDoc]) -> str:
+    """How many gold dates a site's cleaner moves by the person's shift, and how many stay as written (missed)."""
+    total = moved = missed = 0
+    for doc in docs:
+        found = {(s.start, s.end) for s in detect(doc.text) if s.label == "DATE"}
+        for start, end, label in doc.spans:
+            if label != "DATE":
+                continue
+            total += 1
+            if (start, end) not in found:
+                missed += 1  # not recognised: left in the note as written, unshifted
+            elif is_birth_date(doc.text, start) or shift_date(doc.text[start:end], 17) is not None:
+                moved += 1  # a date of birth is written to the policy's precision instead
+    return (
+        f"gold dates: {total}; moved by the person's shift (or a date of birth generalised): {moved}; "
+        f"left as written (not recognised): {missed} ({missed / max(total, 1):.2%})"
+    )
 
 
 # Presidio entity types → dari labels; everything else Presidio finds (URLs, IPs, credit cards…) is ignored.

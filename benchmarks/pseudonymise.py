@@ -2,7 +2,9 @@
 
 Target on the 2-core reference machine: ≥ 1,000,000 rows/s. Pseudonyms are computed once per distinct patient
 (HMAC-SHA256 in Python); the per-row work (join to the pseudonym, shift every date) runs in DuckDB.
-Usage: .venv/bin/python benchmarks/pseudonymise.py [--patients 1000000] [--rows 20000000]
+Usage: .venv/bin/python benchmarks/pseudonymise.py [--patients 1000000] [--rows 20000000] [--notes 2000]
+`--notes N` also times the seam's note stage (`KeyedPseudonymiser.build_note_text`): N synthetic notes of N/3
+persons streamed out of DuckDB and de-identified with each person's own date shift (Kiwi's load excluded).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--patients", type=int, default=1_000_000)
     parser.add_argument("--rows", type=int, default=20_000_000)
+    parser.add_argument("--notes", type=int, default=0)
     args = parser.parse_args()
     key = bytes(range(32))
     ids = [f"{10_000_000 + i}" for i in range(args.patients)]
@@ -54,6 +57,35 @@ def main() -> None:
     print(f"join + date shift of {rows:,} event rows: {shift_s:.2f} s ({rows / shift_s:,.0f} rows/s)")
     total = derive_s + shift_s
     print(f"overall: {(rows + args.patients) / total:,.0f} rows/s (target ≥ 1,000,000 rows/s)")
+    if args.notes:
+        note_stage(key, args.notes)
+
+
+def note_stage(key: bytes, n: int) -> None:
+    """Time the note stage of the seam on `n` corpus notes, wall and CPU (the machine may be shared)."""
+    from dari.privacy.ingest import site_text_cleaner
+    from dari.privacy.policy import load_policy
+    from dari.privacy.pseudonymise import KeyedPseudonymiser
+    from dari.privacy.text.corpus import make_corpus
+    from dari.privacy.text.names import kiwi
+
+    kiwi()
+    texts = [d.text for d in make_corpus(n, 7)]
+    ids = [str(10_000_000 + i % max(n // 3, 1)) for i in range(n)]
+    people = sorted(set(ids))
+    con = duckdb.connect()
+    con.register("_n", pa.table({"note_no": list(range(1, n + 1)), "patient_no": ids, "note_text": texts}))
+    con.execute("CREATE TEMP TABLE src_clinical_notes AS SELECT * FROM _n")
+    shifts = shift_days(key, people, 30)
+    con.register("_p", pa.table({"patient_no": people, "person_source_value": people, "shift_days": shifts}))
+    con.execute("CREATE TEMP TABLE person_map AS SELECT * FROM _p")
+    policy = load_policy()
+    seam = KeyedPseudonymiser(key, policy, site_text_cleaner(key, policy))
+    wall, cpu = time.perf_counter(), time.process_time()
+    seam.build_note_text(con)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    rate = n / wall
+    print(f"note stage, {n:,} notes of {len(people):,} persons: {wall:.2f} s ({rate:,.0f} notes/s; CPU {cpu:.2f} s)")
 
 
 if __name__ == "__main__":

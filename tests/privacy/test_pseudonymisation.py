@@ -203,6 +203,37 @@ def test_run_ingest_shifts_each_persons_dates_consistently(site: Path, key_file:
     assert all(0 < abs(next(iter(s))) <= 30 for s in offsets.values())
 
 
+def test_run_ingest_cleans_each_note_with_its_persons_own_shift(site: Path, key_file: Path, tmp_path: Path) -> None:
+    """The seam hands every note's cleaner the note's person and that person's shift, a person's notes together."""
+    # Prepare
+    work = tmp_path / "site"
+    shutil.copytree(site, work)
+    calls: list[tuple[str, int]] = []
+
+    def cleaner(person: str, shift: int, _text: str) -> str:
+        calls.append((person, shift))
+        return f"{person}|{shift}"
+
+    # Execute
+    run_ingest(work, key_file, text_cleaner=cleaner)
+    with duckdb.connect(str(work / "cdm.duckdb"), read_only=True) as con:
+        rows = con.execute(
+            "SELECT n.note_id, n.note_text, p.person_source_value, v.visit_start_date FROM note n "
+            "JOIN person p USING (person_id) JOIN visit_occurrence v USING (visit_occurrence_id)"
+        ).fetchall()
+    admit = {int(v["visit_no"]): v["admit_date"] for v in _rows(work, "visits")}
+    visit_of = {int(n["note_no"]): int(n["visit_no"]) for n in _rows(work, "clinical_notes")}
+    # Assert: the shift the cleaner got is the one the note's visit row got
+    assert len(rows) == len(visit_of) > 0
+    for note_id, text, pseudonym, start in rows:
+        who, shift = text.split("|")
+        raw = admit[visit_of[note_id]]
+        assert who == pseudonym
+        assert (start - date(int(raw[:4]), int(raw[4:6]), int(raw[6:8]))).days == int(shift) != 0
+    persons = [p for p, _ in calls]
+    assert persons == sorted(persons)  # a person's notes one after another
+
+
 def test_run_ingest_key_rotation_rekeys_every_person(site: Path, tmp_path: Path) -> None:
     # Prepare
     work = tmp_path / "site"

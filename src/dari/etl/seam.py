@@ -26,7 +26,11 @@ class Pseudonymiser(Protocol):
         ...
 
     def build_note_text(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Create `note_clean(note_no, note_text)` from `src_clinical_notes`."""
+        """Create `note_clean(note_no, note_text)` from `src_clinical_notes` and `person_map`.
+
+        A note that keeps dates must move them by its person's `shift_days` — the offset every structured date of
+        that person gets — or the gap between a note date and the visit it describes gives the shift away.
+        """
         ...
 
 

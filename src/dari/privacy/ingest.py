@@ -14,7 +14,7 @@ from dari.atomic import atomic_path
 from dari.etl.pipeline import EtlReport, Progress, run_etl
 from dari.privacy.keys import derive, load_key
 from dari.privacy.policy import Policy, load_policy
-from dari.privacy.pseudonymise import KeyedPseudonymiser, TextCleaner
+from dari.privacy.pseudonymise import KeyedPseudonymiser, TextCleaner, birth_precision
 from dari.privacy.risk import ReviewReport, RiskReport
 
 REPORT_DIR = "reports"
@@ -44,12 +44,22 @@ def key_fingerprint(key: bytes) -> str:
     return hmac.new(derive(key, "fingerprint"), b"dari key fingerprint", hashlib.sha256).hexdigest()[:16]
 
 
-def site_text_cleaner(key: bytes, max_shift_days: int) -> TextCleaner:
-    """The site's note de-identifier: surrogates keyed by the site key, so re-runs agree."""
+def site_text_cleaner(key: bytes, policy: Policy) -> TextCleaner:
+    """The site's note de-identifier: per person, surrogates keyed by the site key and dates moved by the
+    person's own shift; dates of birth no finer than the CDM keeps them. Re-runs with the same key agree."""
     from dari.privacy.text import SurrogateMap, deidentify  # loads the Korean analyser: only when notes are cleaned
 
-    surrogates = SurrogateMap(derive(key, "text-surrogate"), max_date_shift_days=max(max_shift_days, 1))
-    return lambda _person, text: deidentify(text, surrogate=surrogates).text
+    base = SurrogateMap(derive(key, "text-surrogate"), birth_precision=birth_precision(policy))
+    current: dict[tuple[str, int], SurrogateMap] = {}
+
+    def clean(person: str, shift: int, text: str) -> str:
+        surrogates = current.get((person, shift))
+        if surrogates is None:  # the next person's notes begin: forget the last person's surrogates
+            current.clear()
+            surrogates = current[(person, shift)] = base.for_person(person, shift)
+        return deidentify(text, surrogate=surrogates).text
+
+    return clean
 
 
 def run_ingest(
@@ -65,7 +75,7 @@ def run_ingest(
     key = load_key(key_file)
     policy: Policy = load_policy(policy_file)
     if text_cleaner is None and policy.notes.treatment == "deidentify":
-        text_cleaner = site_text_cleaner(key, policy.dates.max_shift_days)
+        text_cleaner = site_text_cleaner(key, policy)
     seam = KeyedPseudonymiser(key, policy, text_cleaner)
     report = run_etl(site, target=target, pseudonymiser=seam, progress=progress)
     record = PseudonymisationRecord(

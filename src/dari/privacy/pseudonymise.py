@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from typing import Literal
 
 import duckdb
 import numpy as np
@@ -28,7 +29,10 @@ from dari.privacy.risk import (
     suppress_only,
 )
 
-TextCleaner = Callable[[str, str], str]  # (patient pseudonym, text) -> de-identified text
+# (person's pseudonym, person's date shift in days, text) -> de-identified text. Called once per note, a person's
+# notes one after another (ordered by pseudonym, then note number), so a cleaner can keep one person's surrogates.
+TextCleaner = Callable[[str, int, str], str]
+_NOTE_BATCH = 10_000
 
 
 def hmac_sha256_many(key: bytes, values: list[str]) -> list[bytes]:
@@ -69,7 +73,12 @@ def shift_days(key: bytes, values: list[str], max_days: int) -> np.ndarray:
     return np.where((raw >> 31) & 1, magnitude, -magnitude).astype(np.int32)
 
 
-_BIRTH_PRECISION = {"year": "year", "month": "month"}
+_BIRTH_PRECISION: dict[str, Literal["year", "month"]] = {"year": "year", "month": "month"}
+
+
+def birth_precision(policy: Policy) -> Literal["day", "month", "year"]:
+    """How precisely the CDM keeps birth dates under `policy` (notes write dates of birth no finer)."""
+    return _BIRTH_PRECISION.get(policy.generalised_to("birth_date") or "", "day")
 
 
 class KeyedPseudonymiser:
@@ -99,8 +108,7 @@ class KeyedPseudonymiser:
                 "shift_days": shift_days(self._key, ids, p.dates.max_shift_days),
             }
         )
-        birth = p.generalised_to("birth_date")
-        precision = _BIRTH_PRECISION.get(birth or "", "day")
+        precision = birth_precision(p)
         county = p.generalised_to("road_address")
         zip_level = p.generalised_to("postcode")
         zip_len = {"prefix3": 3, "prefix2": 2}.get(zip_level or "", 0)
@@ -153,14 +161,28 @@ class KeyedPseudonymiser:
                 self.k_review_error = str(exc)
 
     def build_note_text(self, con: duckdb.DuckDBPyConnection) -> None:
-        """note_clean: de-identified text where the policy says so and a cleaner is given, else withheld."""
+        """note_clean: de-identified text where the policy says so and a cleaner is given, else withheld.
+
+        Each note is cleaned with its own person's pseudonym and date shift (the shift the person's structured
+        rows get), so a date in a note moves exactly as the visit it describes. Notes stream from DuckDB in
+        batches, a person's notes together.
+        """
         if self.policy.notes.treatment == "withhold" or self._clean is None:
             WithholdIdentifiers().build_note_text(con)
             return
-        rows = con.execute("""SELECT n.note_no, m.person_source_value, n.note_text
-                              FROM src_clinical_notes n JOIN person_map m USING (patient_no)""").fetchall()
         clean = self._clean
-        texts = [clean(str(who), str(text)) for _, who, text in rows]
-        con.register("_notes", pa.table({"note_no": [r[0] for r in rows], "note_text": texts}))
+        reader = con.sql("""SELECT n.note_no, m.person_source_value, m.shift_days, n.note_text
+                                FROM src_clinical_notes n JOIN person_map m USING (patient_no)
+                                ORDER BY m.person_source_value, n.note_no""").to_arrow_reader(_NOTE_BATCH)
+        numbers: list[pa.Array] = []
+        texts: list[str] = []
+        for batch in reader:
+            who, shift, text = (batch.column(i).to_pylist() for i in (1, 2, 3))
+            texts.extend(clean(p, s, t or "") for p, s, t in zip(who, shift, text, strict=True))
+            numbers.append(batch.column(0))
+        if not numbers:
+            WithholdIdentifiers().build_note_text(con)
+            return
+        con.register("_notes", pa.table({"note_no": pa.concat_arrays(numbers), "note_text": texts}))
         con.execute("CREATE TEMP TABLE note_clean AS SELECT * FROM _notes")
         con.unregister("_notes")

@@ -7,7 +7,15 @@ import re
 from dari.privacy.text.address import find_addresses
 from dari.privacy.text.model import DeidResult, Span
 from dari.privacy.text.names import find_english_names, find_korean_names, name_occurrences
-from dari.privacy.text.patterns import find_ages, find_dates, find_emails, find_mrns, find_phones, find_rrns
+from dari.privacy.text.patterns import (
+    find_ages,
+    find_dates,
+    find_emails,
+    find_mrns,
+    find_phones,
+    find_rrns,
+    is_birth_date,
+)
 from dari.privacy.text.surrogate import SurrogateMap
 
 # When two findings overlap the more specific, better-validated one wins.
@@ -66,7 +74,12 @@ def deidentify(text: str, *, surrogate: SurrogateMap | None = None) -> DeidResul
     pos = 0
     for start, end, label in spans:
         parts.append(text[pos:start])
-        parts.append(surrogate.replace(label, text[start:end]) if surrogate else f"[{label}]")
+        if surrogate is None:
+            parts.append(f"[{label}]")
+        else:
+            # A date of birth is written no finer than the policy keeps birth dates in the CDM (year, by default).
+            kind = "BIRTH_DATE" if label == "DATE" and is_birth_date(text, start) else label
+            parts.append(surrogate.replace(kind, text[start:end]))
         pos = end
     parts.append(text[pos:])
     return DeidResult(text="".join(parts), spans=spans)

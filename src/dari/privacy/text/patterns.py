@@ -14,7 +14,9 @@ from dari.privacy.text.model import Span
 
 AGE_OVER = 89  # HIPAA Safe Harbor: ages above 89 identify; younger ages stay
 POST_2020_RRN = dt.date(2020, 10, 1)  # numbers issued from here on carry a random last digit
-_MONTHS = "Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec"
+_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov", "Dec")
+# Title case (March, Mar) or all capitals as EMR exports write them (MARCH, MAR); never lower case ("may").
+_MONTHS = "|".join([f"{m}[a-z]*" for m in _MONTH_NAMES] + [f"{m.upper()}[A-Z]*" for m in _MONTH_NAMES])
 _SEP = r"[ ]?-[ ]?|[ ]"
 
 
@@ -39,14 +41,19 @@ def _regexes() -> dict[str, re.Pattern[str]]:
         "date_ko": re.compile(r"(?<!\d)(?:((?:19|20)?\d{2})년[ ]?)?(\d{1,2})월[ ]?(\d{1,2})일"),
         "date_ym_ko": re.compile(r"(?<!\d)((?:19|20)\d{2})년[ ]?(\d{1,2})월(?![ ]?\d)"),
         "date_us": re.compile(r"(?<![\d/.])(\d{1,2})/(\d{1,2})/((?:19|20)\d{2}|\d{2})(?![\d/])"),
-        "date_yymmdd": re.compile(r"(?<![\d.])(\d{2})\.(\d{2})\.(\d{2})(?![\d.])"),
+        # 24.3.5, 23.05.01, 24/3/5: a two-digit year first (03/05/24 is read as US month/day/year instead)
+        "date_yymmdd": re.compile(r"(?<![\d./])(\d{2})([./])(\d{1,2})\2(\d{1,2})(?![\d/])(?!\.\d)"),
         "date_en": re.compile(
-            rf"\b(?:(?:{_MONTHS})[a-z]*\.?[ ]\d{{1,2}}(?:st|nd|rd|th)?(?:,?[ ](?:19|20)\d{{2}})?"
-            rf"|\d{{1,2}}[ ](?:{_MONTHS})[a-z]*\.?,?[ ](?:19|20)\d{{2}})\b"
+            rf"\b(?:(?:{_MONTHS})\.?[ ]\d{{1,2}}(?:st|nd|rd|th)?(?:,?[ ](?:19|20)\d{{2}})?"
+            rf"|\d{{1,2}}[ ](?:{_MONTHS})\.?,?[ ](?:19|20)\d{{2}}"
+            rf"|\d{{1,2}}-(?:{_MONTHS})-(?:(?:19|20)\d{{2}}|\d{{2}})"  # 05-MAR-2024, 5-Mar-24 (EMR exports)
+            rf"|(?:{_MONTHS})\.?,?[ ](?:19|20)\d{{2}})\b"
         ),
         "date_md": re.compile(r"(?<![\d/.])(1[0-2]|0?[1-9])/(3[01]|[12]\d|0?[1-9])(?![\d/])"),
         "date_compact": re.compile(r"(?<!\d)((?:19|20)\d{2})(\d{2})(\d{2})(?!\d)"),
+        "date_yymmdd6": re.compile(r"(?<![\d\-])(\d{2})(\d{2})(\d{2})(?![\d\-])"),
         "md_context": re.compile(rf"(?:{alternation(lex.cue('date', 'context'))})", re.IGNORECASE),
+        "birth_cue": re.compile(rf"(?:{alternation(lex.cue('date', 'birth_cues'))})\W{{0,4}}$"),
         "compact_cue": re.compile(rf"(?:{alternation(lex.cue('date', 'compact_cues'))})\W{{0,4}}$"),
         "age": re.compile(
             r"(?<![\d.])(\d{2,3})(?:[ ]?세|[ ]?살|-year-old|[ ]years?[ \-]old|[ ]?y/o|[ ]?yo\b|[ ]?yrs?\b"
@@ -128,7 +135,7 @@ def _md_has_context(text: str, start: int, end: int) -> bool:
 
 
 def find_dates(text: str) -> list[Span]:
-    """Dates in ISO, dotted, slashed, Korean, US, YY.MM.DD and English forms; bare M/D only in context."""
+    """Dates in ISO, dotted, slashed, Korean, US, YY.M.D and English forms (also to the month); bare M/D in context."""
     rx = _regexes()
     out: list[Span] = []
     for m in rx["date_ymd"].finditer(text):
@@ -145,17 +152,26 @@ def find_dates(text: str) -> list[Span]:
         if _valid_date(_full_year(m.group(3)), int(m.group(1)), int(m.group(2))):
             out.append(Span(m.start(), m.end(), "DATE"))
     for m in rx["date_yymmdd"].finditer(text):
-        if _valid_date(_full_year(m.group(1)), int(m.group(2)), int(m.group(3))):
+        if _valid_date(_full_year(m.group(1)), int(m.group(3)), int(m.group(4))):
             out.append(Span(m.start(), m.end(), "DATE"))
     out.extend(Span(m.start(), m.end(), "DATE") for m in rx["date_en"].finditer(text))
     for m in rx["date_compact"].finditer(text):
         cue = rx["compact_cue"].search(text, max(0, m.start() - 20), m.start())
         if cue and _valid_date(int(m.group(1)), int(m.group(2)), int(m.group(3))):
             out.append(Span(m.start(), m.end(), "DATE"))
+    # 생년월일 570302: a bare YYMMDD only right after a date-of-birth cue (elsewhere six digits are anything)
+    for m in rx["date_yymmdd6"].finditer(text):
+        if is_birth_date(text, m.start()) and _valid_date(_full_year(m.group(1)), int(m.group(2)), int(m.group(3))):
+            out.append(Span(m.start(), m.end(), "DATE"))
     for m in rx["date_md"].finditer(text):
         if _md_has_context(text, m.start(), m.end()):
             out.append(Span(m.start(), m.end(), "DATE"))
     return out
+
+
+def is_birth_date(text: str, start: int) -> bool:
+    """Whether the date at `start` follows a date-of-birth cue (생년월일:, DOB, born on …)."""
+    return _regexes()["birth_cue"].search(text, max(0, start - 24), start) is not None
 
 
 def find_ages(text: str) -> list[Span]:

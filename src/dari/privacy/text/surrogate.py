@@ -1,7 +1,8 @@
-"""Realistic, consistent surrogates: the same identifier under the same secret always gets the same stand-in."""
+"""Realistic surrogates that carry nothing of the real identifier: keyed draws, consistent within a person's notes."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import random
@@ -10,40 +11,71 @@ import re
 from dari.errors import InputError
 from dari.kr.gazetteer import load_gazetteer
 from dari.kr.names import pooled_name
-from dari.kr.phone import parse_phone
+from dari.kr.phone import AREA_CODES, parse_phone
 from dari.kr.rrn import parse_rrn, rrn_check_digit
-from dari.privacy.text.dates import shift_date
+from dari.privacy.text.dates import Precision, generalise_date, shift_date
 
-_WEBMAIL = frozenset({"naver.com", "gmail.com", "daum.net", "hanmail.net", "kakao.com", "nate.com", "hotmail.com"})
+_WEBMAIL = ("naver.com", "gmail.com", "daum.net", "hanmail.net", "kakao.com", "nate.com", "hotmail.com")
+_AREA_CODES = tuple(sorted(set(AREA_CODES.values())))
+_RRN_FIRST = dt.date(1930, 1, 1)
+_RRN_DAYS = (dt.date(2009, 12, 31) - _RRN_FIRST).days + 1
 _EN_ROADS = ("Sejong-daero", "Teheran-ro", "Hangang-daero", "Jongno", "Eulji-ro", "Dosan-daero", "Gwanak-ro")
 _EN_GU = ("Jongno-gu", "Gangnam-gu", "Mapo-gu", "Seocho-gu", "Songpa-gu", "Nowon-gu", "Suyeong-gu")
 _RRN_LIKE = re.compile(r"^(\d{6})(\D*)(\d)(.*)$")
 
 
 class SurrogateMap:
-    """Maps identifiers to surrogates, keyed with a secret so re-runs with the same secret agree.
+    """Maps identifiers to surrogates drawn from a keyed PRF of the secret, a scope and a counter.
 
-    Dates are all moved by one secret offset, so intervals between them (length of stay) survive.
+    The n-th distinct value of a label seen in a scope (a person's notes) gets the stand-in drawn from
+    HMAC(secret, label, scope, n): nothing of the real value's digits, letters or birth date reaches it; the same
+    value within the scope gets the same stand-in again. Dates move by the scope's offset — the person's own date
+    shift, so a note agrees with the person's structured dates — or, for a map made without one (standalone
+    text), by one offset drawn from the secret. Birth dates are written no finer than `birth_precision`.
     """
 
-    def __init__(self, secret: str | bytes, *, max_date_shift_days: int = 365) -> None:
+    def __init__(
+        self,
+        secret: str | bytes,
+        *,
+        max_date_shift_days: int = 365,
+        date_shift_days: int | None = None,
+        birth_precision: Precision = "day",
+        scope: str = "",
+    ) -> None:
         self._key = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
         if not self._key:
             raise InputError("the surrogate secret must not be empty")
+        self.scope = scope
+        self.birth_precision: Precision = birth_precision
         self._cache: dict[tuple[str, str], str] = {}
-        shift = self._rng("DATE-SHIFT", "").randint(1, max(max_date_shift_days, 1))
-        self.date_shift_days = shift if self._rng("DATE-SIGN", "").random() < 0.5 else -shift
+        self._seen: dict[str, int] = {}
+        if date_shift_days is None:
+            shift = self._rng("DATE-SHIFT", "").randint(1, max(max_date_shift_days, 1))
+            date_shift_days = shift if self._rng("DATE-SIGN", "").random() < 0.5 else -shift
+        self.date_shift_days = date_shift_days
 
-    def _rng(self, label: str, key: str) -> random.Random:
-        digest = hmac.new(self._key, f"{label}\x00{key}".encode(), hashlib.sha256).digest()
+    def for_person(self, scope: str, date_shift_days: int) -> SurrogateMap:
+        """A fresh map for one person's notes: their pseudonym as scope, their own date shift."""
+        return SurrogateMap(
+            self._key, date_shift_days=date_shift_days, birth_precision=self.birth_precision, scope=scope
+        )
+
+    def _rng(self, label: str, counter: str) -> random.Random:
+        digest = hmac.new(self._key, f"{label}\x00{self.scope}\x00{counter}".encode(), hashlib.sha256).digest()
         return random.Random(int.from_bytes(digest[:16], "big"))
 
     def replace(self, label: str, value: str) -> str:
-        """The surrogate for `value` of type `label` (memoised: the same value gives the same surrogate)."""
+        """The surrogate for `value` of type `label` (memoised: the same value gives the same surrogate).
+
+        `label` is one of the detector's labels, or BIRTH_DATE for a DATE written as someone's date of birth.
+        """
         key = _normalise(label, value)
         cached = self._cache.get((label, key))
         if cached is None:
-            cached = self._make(label, value, self._rng(label, key))
+            n = self._seen.get(label, 0)
+            self._seen[label] = n + 1
+            cached = self._make(label, value, self._rng(label, str(n)))
             self._cache[(label, key)] = cached
         return _recase(cached, value) if label == "PERSON" else cached
 
@@ -52,16 +84,18 @@ class SurrogateMap:
             return _person(value, rng)
         if label == "DATE":
             return shift_date(value, self.date_shift_days) or _digits_like(value, rng)
+        if label == "BIRTH_DATE":
+            return generalise_date(value, self.date_shift_days, self.birth_precision) or "[DATE]"
         if label == "RRN":
-            return _rrn(value, rng, self.date_shift_days)
+            return _rrn(value, rng)
         if label == "PHONE":
             return _phone(value, rng)
         if label == "EMAIL":
-            return _email(value, rng)
+            return _email(rng)
         if label == "ADDRESS":
             return _address(value, rng)
         if label == "AGE":
-            return re.sub(r"^\d+", "90", value)  # Safe Harbor: every age over 89 becomes one category
+            return re.sub(r"^\d+", "90+", value)  # Safe Harbor: every age over 89 becomes one category
         return _digits_like(value, rng)
 
 
@@ -99,46 +133,63 @@ def _digits_like(value: str, rng: random.Random) -> str:
     return "".join(out)
 
 
-def _rrn(value: str, rng: random.Random, shift: int) -> str:
+def _rrn_birth(value: str) -> dt.date | None:
+    digits = re.sub(r"\D", "", value)
+    try:
+        return parse_rrn(digits[:7] + "000000").birth_date
+    except InputError:
+        return None
+
+
+def _rrn(value: str, rng: random.Random) -> str:
+    """A new number of the same shape: birth part drawn uniformly from 1930–2009, never the real one; G digit
+    drawn for that century (1/2 or 3/4), tail random with a valid check digit; a mask stays a mask."""
     m = _RRN_LIKE.match(value)
     if m is None:
         return _digits_like(value, rng)
-    front, sep, g, tail = m.groups()
-    try:
-        born = parse_rrn(front + g + "000000").birth_date
-        moved = born.fromordinal(born.toordinal() + shift)
-        front = moved.strftime("%y%m%d")
-    except (InputError, ValueError, OverflowError):
-        pass
+    _, sep, _, tail = m.groups()
+    born = _RRN_FIRST + dt.timedelta(days=rng.randrange(_RRN_DAYS))
+    if born == _rrn_birth(value):  # by chance the real birth date: take the next day
+        born += dt.timedelta(days=1)
+    front, g = born.strftime("%y%m%d"), (1 if born.year < 2000 else 3) + rng.randrange(2)
     if not tail.isdigit():
-        return f"{front}{sep}{g}{tail}"
-    body = front + g + "".join(str(rng.randint(0, 9)) for _ in range(5))
-    return f"{front}{sep}{body[6:]}{rrn_check_digit(body)}"
+        return f"{front}{sep}{g}" + re.sub(r"\d", lambda _: str(rng.randrange(10)), tail)
+    body = f"{front}{g}" + "".join(str(rng.randrange(10)) for _ in range(len(tail) - 1))
+    return f"{front}{sep}{body[6:]}{rrn_check_digit(body)}" if len(body) == 12 else f"{front}{sep}{body[6:]}"
 
 
 def _phone(value: str, rng: random.Random) -> str:
+    """A new number of the same kind (mobile 010, 070, or a landline with a random area code), written with the
+    original's separators and +82 form; no digit of the original is kept."""
     try:
         parsed = parse_phone(value)
     except InputError:
         return _digits_like(value, rng)
-    keep = len(parsed.prefix)
-    if value.startswith("+82"):  # '82' replaces the trunk zero; '(0)' writes it back
-        keep = 1 + len(parsed.prefix) + (1 if "(0)" in value else 0)
-    out, seen = [], 0
-    for ch in value:
-        if ch.isdigit():
-            seen += 1
-            if seen > keep:
-                ch = str(rng.randint(2, 9) if seen == keep + 1 else rng.randint(0, 9))
-        out.append(ch)
-    return "".join(out)
+    prefix = {"mobile": "010", "voip": "070"}.get(parsed.kind) or rng.choice(_AREA_CODES)
+    exchange = str(rng.randint(2, 9)) + "".join(str(rng.randrange(10)) for _ in range(len(parsed.exchange) - 1))
+    line = "".join(str(rng.randrange(10)) for _ in range(4))
+    groups = [
+        g for g in re.finditer(r"\d+", value) if not (g.group() == "0" and value[g.start() - 1 : g.start()] == "(")
+    ]
+    international = value.startswith("+82")
+    if international:
+        groups = groups[1:]
+    lead = prefix[1:] if international else prefix
+    parts = {1: [lead + exchange + line], 2: [lead, exchange + line], 3: [lead, exchange, line]}.get(len(groups))
+    if parts is None:
+        return f"{prefix}-{exchange}-{line}"
+    out, pos = [], 0
+    for g, new in zip(groups, parts, strict=True):
+        out.append(value[pos : g.start()] + new)
+        pos = g.end()
+    return "".join(out) + value[pos:]
 
 
-def _email(value: str, rng: random.Random) -> str:
-    domain = value.rpartition("@")[2].lower()
+def _email(rng: random.Random) -> str:
+    """A new address at a webmail domain drawn at random (the original's domain names an employer or a school)."""
     _, en = pooled_name(rng.random() < 0.5, rng.random())
     surname, _, given = en.lower().partition(" ")
-    return f"{given}.{surname}{rng.randint(1, 99)}@{domain if domain in _WEBMAIL else 'example.com'}"
+    return f"{given}.{surname}{rng.randint(1, 99)}@{rng.choice(_WEBMAIL)}"
 
 
 def _address(value: str, rng: random.Random) -> str:
