@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from dari.cdm.store import open_store
 from dari.cohort import FeasibilityResult, TableOne, feasibility, pool_feasibility, pool_table_one, table_one
-from dari.errors import InputError
+from dari.errors import DariError, InputError
 from dari.federation.flower.grants import GrantChecker
 from dari.federation.flower.query_jobs import QueryRequest, QueryRun, QuerySiteReport
 from dari.federation.flower.site_app import PAYLOAD, binding_from_context, checker_from_node_config
@@ -92,6 +92,17 @@ def run_query_site(request: QueryRequest, site: SiteBinding, checker: GrantCheck
     )
 
 
+def answer_query(
+    context: Context, site: SiteBinding, checker: GrantChecker | None, request: QueryRequest
+) -> QuerySiteReport:
+    """A query job at a node: the node config's grant checker unless one is given, then `run_query_site`."""
+    try:
+        grant_checker = checker or checker_from_node_config(context, site)
+    except (DariError, OSError) as exc:  # e.g. plain http to a non-loopback hub: refused, never a crash
+        return QuerySiteReport(site_id=site.site_id, status="refused", reason=f"grant checker: {exc}")
+    return run_query_site(request, site, grant_checker)
+
+
 def _reply(message: Message, report: QuerySiteReport) -> Message:
     return Message(RecordDict({PAYLOAD: ConfigRecord({"json": report.model_dump_json()})}), reply_to=message)
 
@@ -113,8 +124,7 @@ def make_query_site_app(
         except (KeyError, ValidationError) as exc:
             reason = f"unreadable query request: {type(exc).__name__}"
             return _reply(message, QuerySiteReport(site_id=site.site_id, status="failed", reason=reason))
-        grant_checker = checker or checker_from_node_config(context, site)
-        return _reply(message, run_query_site(request, site, grant_checker))
+        return _reply(message, answer_query(context, site, checker, request))
 
     return app
 

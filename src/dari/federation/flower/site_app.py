@@ -28,6 +28,7 @@ from flwr.clientapp import ClientApp
 from pydantic import BaseModel, ValidationError
 
 from dari.disclosure import DisclosureRules
+from dari.errors import DariError
 from dari.federation.flower.calibration import CalibrationState, PathError, check_round
 from dari.federation.flower.grants import (
     GrantChecker,
@@ -40,7 +41,15 @@ from dari.federation.flower.site_work import admit_and_validate
 from dari.federation.guard import DEFAULT_MAX_ROUNDS, Admission, SiteBinding, SiteGuard
 from dari.validation import UndefinedMetricWarning, site_logistic_step
 
-__all__ = ["PAYLOAD", "SiteBinding", "binding_from_context", "checker_from_node_config", "make_site_app"]
+__all__ = [
+    "PAYLOAD",
+    "SiteBinding",
+    "answer_job",
+    "answer_round",
+    "binding_from_context",
+    "checker_from_node_config",
+    "make_site_app",
+]
 
 PAYLOAD = "dari"  # the ConfigRecord every message carries
 
@@ -155,6 +164,23 @@ def answer_round(context: Context, site: SiteBinding, query: CalibrationQuery) -
     return outcome.result
 
 
+def answer_job(
+    context: Context, site: SiteBinding, checker: GrantChecker | None, job: JobRequest, model_bytes: bytes | None
+) -> SiteReport:
+    """A validation job through the guard; on ok, what its rounds need stays in the node's state (on the site)."""
+    try:
+        grant_checker = checker or checker_from_node_config(context, site)
+    except (DariError, OSError) as exc:  # e.g. plain http to a non-loopback hub: refused, never a crash
+        return SiteReport(site_id=site.site_id, status="refused", reason=f"grant checker: {exc}")
+    report, scored, admission = admit_and_validate(job, model_bytes, site, grant_checker)
+    if scored is not None and admission is not None and report.status == "ok":
+        # Row-level scores stay in the node's own state for the job's Newton rounds, with the admission (the
+        # site-enforced rules, the round limit) and the Newton path the site will check each round against.
+        context.state[_state_key(job.job_id)] = ArrayRecord(numpy_ndarrays=[scored.y.astype(np.float64), scored.p])
+        _save_state(context, CalibrationState(admission=admission))
+    return report
+
+
 def make_site_app(bindings: Mapping[int, SiteBinding] | None = None, checker: GrantChecker | None = None) -> ClientApp:
     """A ClientApp; `bindings`/`checker` given for simulation, else read from the SuperNode's node config."""
     app = ClientApp()
@@ -172,16 +198,7 @@ def make_site_app(bindings: Mapping[int, SiteBinding] | None = None, checker: Gr
             reason = f"unreadable job request: {type(exc).__name__}"
             return _reply(message, SiteReport(site_id=site.site_id, status="failed", reason=reason))
         model = payload.get("model")
-        grant_checker = checker or checker_from_node_config(context, site)
-        report, scored, admission = admit_and_validate(
-            job, model if isinstance(model, bytes) else None, site, grant_checker
-        )
-        if scored is not None and admission is not None and report.status == "ok":
-            # Row-level scores stay in the node's own state for the job's Newton rounds, with the admission (the
-            # site-enforced rules, the round limit) and the Newton path the site will check each round against.
-            context.state[_state_key(job.job_id)] = ArrayRecord(numpy_ndarrays=[scored.y.astype(np.float64), scored.p])
-            _save_state(context, CalibrationState(admission=admission))
-        return _reply(message, report)
+        return _reply(message, answer_job(context, site, checker, job, model if isinstance(model, bytes) else None))
 
     @app.query("calibrate")
     def calibrate(message: Message, context: Context) -> Message:
