@@ -282,9 +282,12 @@ def test_attack_revoked_grant_stops_a_ticketed_job(folder: Path, tmp_path: Path)
 # --- calibration rounds --------------------------------------------------------------------------------------
 
 
-def _admitted(folder: Path, hub: tuple, max_rounds: int = 20, site_max: int = 20) -> tuple[Context, SiteBinding, str]:
+def _admitted(
+    folder: Path, hub: tuple, max_rounds: int = 20, site_max: int = 20, also: tuple[str, ...] = ()
+) -> tuple[Context, SiteBinding, str]:
     hub_db, factory, _ = hub
     job, model = _job(folder)
+    job = job.model_copy(update={"datasets": {**job.datasets, **{s: f"{s}-cdm" for s in also}}})
     job = _ticketed(job, hub_db, max_rounds=max_rounds)
     ctx, site = _context(), _site(folder, hub_db, max_rounds=site_max)
     report = answer_job(ctx, site, HubStoreGrantChecker(factory), job, model)
@@ -382,8 +385,8 @@ def test_attack_calibration_step_off_the_path_after_an_honest_first_round(folder
 def test_attack_ghost_site_broadcast_is_bounded_by_rounds_and_step(folder: Path, hub: tuple) -> None:
     """Attack: invent a second covered site whose 'sums' steer the Newton step where the hub wants.
     What holds: each step is bounded (MAX_STEP), and the job gets no more rounds than its ticket allows."""
-    ctx, site, job_id = _admitted(folder, hub, max_rounds=3)
-    sites = ("site-1", "ghost")
+    ctx, site, job_id = _admitted(folder, hub, max_rounds=3, also=("site-2",))
+    sites = ("site-1", "site-2")  # site-2 is in the job; its 'sums' are the hub's invention
     fit = newton_fit("slope")
     params, previous, last = next(fit), None, LogisticParams(intercept=0.0, slope=1.0)
     answered = 0
@@ -407,6 +410,15 @@ def test_attack_ghost_site_broadcast_is_bounded_by_rounds_and_step(folder: Path,
         params = fit.send([previous])
     assert answered == 3
     assert any("calibration rounds" in r for r in _refusals(folder, job_id))
+
+
+def test_attack_covered_site_outside_the_job_is_refused(folder: Path, hub: tuple) -> None:
+    """Attack: claim a covered site that the signed job never named, to hide invented sums behind it.
+    Now: the covered sites of a round must be sites of the job."""
+    ctx, site, job_id = _admitted(folder, hub)
+    step = CalibrationStep(offset_mode="citl", params=LogisticParams(intercept=0.0, slope=1.0))
+    reply = answer_round(ctx, site, CalibrationQuery(job_id=job_id, sites=("site-1", "ghost"), steps=(step,)))
+    assert reply.status == "refused" and "not part of the job" in reply.reason
 
 
 def test_attack_more_rounds_than_the_site_allows(folder: Path, hub: tuple) -> None:

@@ -10,6 +10,7 @@ rounds recovered exact counts per eGFR value). So a site answers a round only wh
   sums inside the totals, the rest a valid aggregate; exactly its own sums when it is the only covered site),
   replays `dari.validation.newton_fit` — the hub's own code, step-halving included — through the broadcasts, and
   requires the round's parameters to be exactly the next ones it yields, within `MAX_STEP` of the last round;
+* the covered sites a round names must be sites of the job (whose parameters' hash the ticket signs);
 * a fit that has converged gets no further round, and a job gets at most `Admission.max_rounds` rounds
   (node config `max-rounds`, default 20, never above the ticket's).
 
@@ -43,6 +44,7 @@ class CalibrationState(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     admission: Admission
+    job_sites: tuple[str, ...] = Field(default=(), description="the sites the (ticketed) job names")
     rounds: int = Field(default=0, description="calibration rounds answered (or attempted) for this job")
     own: dict[OffsetMode, LogisticStepStats] = Field(default_factory=dict, description="this site's last answer")
     paths: dict[OffsetMode, list[LogisticStepStats]] = Field(
@@ -123,6 +125,8 @@ def check_round(
 ) -> dict[OffsetMode, list[LogisticStepStats]]:
     """Each step's path with its broadcast appended, once its parameters are the next on the site's own path."""
     site_id = state.admission.site_id
+    if state.job_sites and not set(sites) <= set(state.job_sites):
+        raise PathError("the round names covered sites that are not part of the job")
     if len({mode for mode, _, _ in steps}) != len(steps):
         raise PathError("a round asks the same fit twice")
     paths = dict(state.paths)

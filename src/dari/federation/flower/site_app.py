@@ -177,7 +177,7 @@ def answer_job(
         # Row-level scores stay in the node's own state for the job's Newton rounds, with the admission (the
         # site-enforced rules, the round limit) and the Newton path the site will check each round against.
         context.state[_state_key(job.job_id)] = ArrayRecord(numpy_ndarrays=[scored.y.astype(np.float64), scored.p])
-        _save_state(context, CalibrationState(admission=admission))
+        _save_state(context, CalibrationState(admission=admission, job_sites=tuple(job.datasets)))
     return report
 
 
