@@ -16,6 +16,7 @@ import numpy as np
 import onnx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi.testclient import TestClient
 from flwr.app import Context, RecordDict
 from onnx import TensorProto, helper
 from sqlalchemy.orm import Session, sessionmaker
@@ -582,3 +583,55 @@ def test_broken_site_keeps_its_traceback_local(tmp_path: Path, caplog: pytest.Lo
     assert report.status == "failed" and "Traceback" not in report.reason
     assert any(r.exc_info for r in caplog.records if r.name == "dari.site")
     assert np.all([e["event"] != "job.ok" for e in SiteAuditLog(broken).entries()])
+
+
+# --- the requester, proven by the hub's authentication -------------------------------------------------------
+
+
+def _ticket_api(hub_db: Path) -> TestClient:
+    from dari.hub.settings import HubSettings
+    from dari.hub.web.app import create_app
+    from dari.hub.web.routes import tickets
+
+    app = create_app(HubSettings(database=str(hub_db)))
+    app.include_router(tickets.router)  # the lead wires this into create_app; the test adds it itself
+    return TestClient(app, base_url="https://testserver")
+
+
+def _token(factory: sessionmaker[Session], username: str) -> str:
+    from dari.hub.governance.users import issue_api_token
+
+    with factory() as s, s.begin():
+        return issue_api_token(s, get_user(s, username))
+
+
+def test_attack_requester_named_in_the_body_is_not_the_ticket_requester(folder: Path, hub: tuple) -> None:
+    """Attack (leak 7): claim to be `researcher` (who holds the grant) while authenticated as someone else.
+    Before: the job's requester was just a name. Now: the REST route puts the token's user in the ticket; a
+    `requester` field in the body is refused, another user's token gets no ticket, and a site refuses a job whose
+    requester differs from its ticket's."""
+    hub_db, factory, _ = hub
+    job, model = _job(folder)
+    body = {
+        "job_id": job.job_id,
+        "analysis_type": "model_validation",
+        "datasets": job.datasets,
+        "model_sha256": job.model_sha256,
+        "params_sha256": params_sha256(job),
+    }
+    client = _ticket_api(hub_db)
+    assert client.post("/api/v1/jobs/tickets", json=body).status_code == 401
+    vendor = {"Authorization": f"Bearer {_token(factory, 'vendor')}"}
+    posed = client.post("/api/v1/jobs/tickets", json={**body, "requester": "researcher"}, headers=vendor)
+    assert posed.status_code == 422
+    answer = client.post("/api/v1/jobs/tickets", json=body, headers=vendor).json()
+    assert answer["requester"] == "vendor" and answer["tickets"] == {} and "site-1" in answer["refused"]
+    mine = {"Authorization": f"Bearer {_token(factory, 'researcher')}"}
+    answer = client.post("/api/v1/jobs/tickets", json=body, headers=mine).json()
+    assert answer["requester"] == "researcher" and set(answer["tickets"]) == {"site-1"}
+    ticketed = job.model_copy(update={"tickets": {"site-1": SignedEnvelope(**answer["tickets"]["site-1"])}})
+    report = answer_job(_context(), _site(folder, hub_db), HubStoreGrantChecker(factory), ticketed, model)
+    assert report.status == "ok", report.reason
+    posing = ticketed.model_copy(update={"requester": "vendor"})
+    report = answer_job(_context(), _site(folder, hub_db), HubStoreGrantChecker(factory), posing, model)
+    assert report.status == "refused" and "requester does not match" in report.reason

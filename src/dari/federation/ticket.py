@@ -16,13 +16,16 @@ import datetime as dt
 import hashlib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dari.errors import InputError
 from dari.signing import SignatureError, SignedEnvelope, canonical_json, sign_claims, verify_envelope
+
+if TYPE_CHECKING:  # the hub's store loads only where tickets are issued (sites only verify them)
+    from sqlalchemy.orm import Session
 
 #: A ticket lives one hour by default: long enough for a job and its rounds, too short to be worth stealing.
 DEFAULT_TTL = dt.timedelta(hours=1)
@@ -88,6 +91,63 @@ def check_ticket(ticket: JobTicket, expected: Mapping[str, Any], now: dt.datetim
         raise TicketError("job ticket refused: issued in the future")
 
 
+def issue_ticket(
+    session: Session,
+    key: Ed25519PrivateKey,
+    *,
+    job_id: str,
+    requester: str,
+    site_id: str,
+    dataset_id: str,
+    analysis_type: str,
+    model_sha256: str | None,
+    params_hash: str,
+    ttl: dt.timedelta = DEFAULT_TTL,
+    max_rounds: int = DEFAULT_MAX_ROUNDS,
+) -> tuple[SignedEnvelope | None, str]:
+    """One site's ticket (or None) and the hub's reason, inside the caller's transaction on the hub store.
+
+    The hub's `check_grant` decides (audited as `grant.check`); the ticket is audited as `job.ticket`.
+    """
+    from dari.hub import audit
+    from dari.hub.governance.grants import check_grant
+
+    decision = check_grant(session, requester, dataset_id, analysis_type)
+    envelope = None
+    if decision.allowed and decision.grant_id is not None:
+        issued_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        ticket = JobTicket(
+            job_id=job_id,
+            grant_id=decision.grant_id,
+            requester=requester,
+            site_id=site_id,
+            dataset_id=dataset_id,
+            analysis_type=analysis_type,
+            model_sha256=model_sha256,
+            params_sha256=params_hash,
+            issued_at=issued_at,
+            expires_at=issued_at + ttl,
+            max_rounds=max_rounds,
+        )
+        envelope = ticket.signed(key)
+    audit.record(
+        session,
+        actor=requester,
+        action="job.ticket",
+        target=f"dataset:{dataset_id}",
+        outcome="allow" if envelope else "deny",
+        detail={
+            "job": job_id,
+            "site": site_id,
+            "analysis_type": analysis_type,
+            "grant": decision.grant_id,
+            "params_sha256": params_hash,
+            "reason": decision.reason,
+        },
+    )
+    return envelope, decision.reason
+
+
 def issue_tickets(
     store: str | Path,
     *,
@@ -102,13 +162,10 @@ def issue_tickets(
 ) -> dict[str, SignedEnvelope]:
     """The hub's tickets, site id → envelope, for every site whose dataset the requester's grant covers.
 
-    The hub store's `check_grant` decides (audited there as `grant.check`), each ticket is audited as
-    `job.ticket` (allow or deny), and the hub key of `dari.hub.keys.hub_key_paths(store)` signs; a site with no
-    grant gets no ticket and will refuse the job.
+    Opens the hub store at `store` and signs with its key (`dari.hub.keys.hub_key_paths(store)`); each site is
+    one transaction of `issue_ticket`. A site with no grant gets no ticket and will refuse the job.
     """
-    from dari.hub import audit
     from dari.hub.db.engine import make_engine, require_schema, session_factory
-    from dari.hub.governance.grants import check_grant
     from dari.hub.keys import hub_key_paths
 
     key = hub_key_paths(store).private_key()
@@ -116,36 +173,24 @@ def issue_tickets(
     try:
         require_schema(engine)
         factory = session_factory(engine)
-        issued_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
         tickets: dict[str, SignedEnvelope] = {}
         for site_id, dataset_id in datasets.items():
             with factory() as session, session.begin():
-                decision = check_grant(session, requester, dataset_id, analysis_type)
-                detail = {"job": job_id, "site": site_id, "analysis_type": analysis_type, "grant": decision.grant_id}
-                if decision.allowed and decision.grant_id is not None:
-                    ticket = JobTicket(
-                        job_id=job_id,
-                        grant_id=decision.grant_id,
-                        requester=requester,
-                        site_id=site_id,
-                        dataset_id=dataset_id,
-                        analysis_type=analysis_type,
-                        model_sha256=model_sha256,
-                        params_sha256=params_hash,
-                        issued_at=issued_at,
-                        expires_at=issued_at + ttl,
-                        max_rounds=max_rounds,
-                    )
-                    tickets[site_id] = ticket.signed(key)
-                outcome = "allow" if site_id in tickets else "deny"
-                audit.record(
+                envelope, _ = issue_ticket(
                     session,
-                    actor=requester,
-                    action="job.ticket",
-                    target=f"dataset:{dataset_id}",
-                    outcome=outcome,
-                    detail={**detail, "reason": decision.reason},
+                    key,
+                    job_id=job_id,
+                    requester=requester,
+                    site_id=site_id,
+                    dataset_id=dataset_id,
+                    analysis_type=analysis_type,
+                    model_sha256=model_sha256,
+                    params_hash=params_hash,
+                    ttl=ttl,
+                    max_rounds=max_rounds,
                 )
+            if envelope is not None:
+                tickets[site_id] = envelope
         return tickets
     finally:
         engine.dispose()
