@@ -635,3 +635,27 @@ def test_attack_requester_named_in_the_body_is_not_the_ticket_requester(folder: 
     posing = ticketed.model_copy(update={"requester": "vendor"})
     report = answer_job(_context(), _site(folder, hub_db), HubStoreGrantChecker(factory), posing, model)
     assert report.status == "refused" and "requester does not match" in report.reason
+
+
+def test_governed_node_config_admits_only_ticketed_jobs(folder: Path, hub: tuple) -> None:
+    """A SuperNode configured as the production docs say (`hub-db`, `hub-public-key`, `min-cell`): a ticketed
+    job runs under the site's floor; the same job without its ticket, or on a node missing the key, is refused."""
+    from dari.hub.keys import hub_key_paths
+
+    hub_db, _, grant = hub
+    config: dict[str, bool | float | int | str] = {
+        "site-id": "site-1",
+        "site-folder": str(folder),
+        "hub-db": str(hub_db),
+        "hub-public-key": str(hub_key_paths(hub_db).public),
+        "min-cell": MIN_CELL,
+    }
+    job, model = _job(folder)
+    ticketed = _ticketed(job, hub_db)
+    ctx = _context(config)
+    report = answer_job(ctx, binding_from_context(ctx, None), None, ticketed, model)
+    assert report.status == "ok" and report.grant_id == grant, report.reason
+    assert answer_job(ctx, binding_from_context(ctx, None), None, job, model).status == "refused"
+    keyless = _context({k: v for k, v in config.items() if k != "hub-public-key"})
+    refused = answer_job(keyless, binding_from_context(keyless, None), None, ticketed, model)
+    assert refused.status == "refused" and "trusts no hub key" in refused.reason
