@@ -659,3 +659,16 @@ def test_governed_node_config_admits_only_ticketed_jobs(folder: Path, hub: tuple
     keyless = _context({k: v for k, v in config.items() if k != "hub-public-key"})
     refused = answer_job(keyless, binding_from_context(keyless, None), None, ticketed, model)
     assert refused.status == "refused" and "trusts no hub key" in refused.reason
+
+
+def test_attack_replaying_an_admitted_job_to_reset_its_rounds_is_refused(folder: Path, hub: tuple) -> None:
+    """Attack: spend a job's calibration rounds, then send the same ticketed job again (a new Flower run, fresh
+    node state) to start counting from zero. Now: the site's audit remembers the admission; the replay is refused."""
+    _, site, job_id = _admitted(folder, hub, max_rounds=1)
+    hub_db, factory, _ = hub
+    admitted = [e for e in SiteAuditLog(folder).entries() if e["details"].get("job") == job_id]
+    assert [e["event"] for e in admitted][:2] == ["job.admit", "job.ok"]
+    job, model = _job(folder)
+    replay = _ticketed(job.model_copy(update={"job_id": job_id}), hub_db)
+    report = answer_job(_context(), site, HubStoreGrantChecker(factory), replay, model)
+    assert report.status == "refused" and "admitted here before" in report.reason

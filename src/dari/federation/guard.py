@@ -7,8 +7,9 @@
 2. **the hub's ticket** — a `dari.federation.ticket.JobTicket` signed by the hub key the site trusts (node config
    `hub-public-key`), whose claims match this job id, site, dataset, analysis type, requester, model hash and
    parameters' hash, and is not expired (only `--no-governance` on synthetic folders runs without one);
-3. **the grant, now** — the grant checker (revocation), on the site's own dataset, must say yes with the ticket's
-   grant id (and the job's expected grant, when it names one);
+3. **once, and the grant, now** — a job id this site admitted before (its own audit says) is refused (a replay
+   would restart its rounds); then the grant checker (revocation), on the site's own dataset, must say yes with
+   the ticket's grant id (and the job's expected grant, when it names one);
 4. **the site's rules** — `site_rules(requested, floor)`, and a round limit `min(ticket, max-rounds)`;
 5. **the work**, given the `Admission`; a disclosure refusal is `refused`, any error `failed` with a short reason
    (the traceback goes to the site's own log, `logging.getLogger("dari.site")`, never to the hub);
@@ -18,6 +19,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -153,6 +155,8 @@ class SiteGuard:
         ticket = None
         if not isinstance(self.checker, SyntheticOnlyGrantChecker):  # no governance: synthetic folders only
             ticket = self._ticket(claim)
+        if self._admitted_before(claim.job_id):  # a replayed job would restart its round count and release again
+            raise GuardRefusedError(f"job {claim.job_id} was admitted here before: a job runs once per site")
         try:
             decision = self.checker.check(claim.requester, site.dataset_id, claim.analysis_type)
         except Exception as exc:  # a broken checker must read as 'no', never as 'yes'
@@ -178,6 +182,18 @@ class SiteGuard:
             max_rounds=min(site.max_rounds, ticket.max_rounds) if ticket else site.max_rounds,
             expires_at=ticket.expires_at if ticket else None,
         )
+
+    def _admitted_before(self, job_id: str) -> bool:
+        """Whether the site's audit holds an admission of this job id on this dataset (lines are canonical JSON)."""
+        needles = ['"event":"job.admit"'] + [
+            json.dumps({k: v}, ensure_ascii=False)[1:-1].replace(": ", ":", 1)
+            for k, v in (("job", job_id), ("dataset", self.site.dataset_id))
+        ]
+        try:
+            with self.audit_log.path.open(encoding="utf-8") as fh:
+                return any(all(n in line for n in needles) for line in fh)
+        except FileNotFoundError:
+            return False
 
     def _ticket(self, claim: JobClaim) -> JobTicket:
         site = self.site
