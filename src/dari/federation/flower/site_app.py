@@ -202,7 +202,10 @@ def make_site_app(bindings: Mapping[int, SiteBinding] | None = None, checker: Gr
 
     @app.query("calibrate")
     def calibrate(message: Message, context: Context) -> Message:
-        site = binding_from_context(context, bindings)
+        try:
+            site = binding_from_context(context, bindings)
+        except (KeyError, ValueError) as exc:
+            return _reply(message, CalibrationReply(site_id="unknown", status="failed", reason=str(exc)))
         try:
             query = CalibrationQuery.model_validate_json(str(message.content.config_records[PAYLOAD]["json"]))
         except (KeyError, ValidationError) as exc:
