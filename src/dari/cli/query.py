@@ -1,7 +1,8 @@
 """`dari feasibility` and `dari table-one`: federated cohort queries through the Flower simulation engine.
 
-Each site folder becomes one virtual Flower SuperNode; every site checks its grant with the hub (analysis type
-`feasibility` or `characterisation`) before it opens its CDM, and releases only disclosure-controlled figures
+Each site folder becomes one virtual Flower SuperNode; every site passes the site guard (the hub's signed ticket,
+issued here from `--hub-db`, and the grant for analysis type `feasibility` or `characterisation`) before it opens
+its CDM, and releases only disclosure-controlled figures
 (a suppressed count reads "<10"). The hub's pooled figures say which sites they cover.
 """
 
@@ -16,6 +17,7 @@ import typer
 from rich.table import Table
 
 from dari.cli.console import err, guarded, out, step_printer
+from dari.cli.validate import NO_REST_TICKETS
 from dari.cohort.pooling import PooledCount
 from dari.cohort.summary import NumericSummary
 from dari.cohort.table_one_pool import PooledNumeric
@@ -51,7 +53,8 @@ def grant_checker(
     if hub_url is not None:
         if not hub_token:
             raise InputError("--hub-url needs --hub-token")
-        return HubApiGrantChecker(hub_url, hub_token)
+        HubApiGrantChecker(hub_url, hub_token)  # refuses plain http to a non-loopback host first
+        raise InputError(NO_REST_TICKETS)
     if hub_db is not None:
         return HubStoreGrantChecker.from_url(hub_db)
     real = [str(s) for s in sites if not is_synthetic_site(s)]
@@ -150,6 +153,7 @@ def _run(
     json_out: Path | None,
     requester: str,
     checker: GrantChecker,
+    hub_db: Path | None,
 ) -> None:
     started = time.monotonic()
     run = run_query(
@@ -160,6 +164,7 @@ def _run(
         grant_checker=checker,
         requester=requester,
         progress=step_printer(kind),
+        hub_store=hub_db,  # the coordinator issues the hub's signed tickets (audited as job.ticket)
     )
     err.print(
         f"[dim]{kind}[/] federated (simulation engine): {time.monotonic() - started:.1f} s; covered "
@@ -192,7 +197,7 @@ def feasibility(
     """Count a cohort at every site (attrition, sex, age bands) with the federated engine; protected counts only."""
     with guarded():
         checker = grant_checker(sites, hub_db, hub_url, hub_token, no_governance)
-        _run("feasibility", definition, None, sites, json_out, requester, checker)
+        _run("feasibility", definition, None, sites, json_out, requester, checker, hub_db)
 
 
 def characterise_cohort(
@@ -209,4 +214,4 @@ def characterise_cohort(
     """Table 1 of a cohort at every site and pooled, with the federated engine; protected figures only."""
     with guarded():
         checker = grant_checker(sites, hub_db, hub_url, hub_token, no_governance)
-        _run("characterisation", definition, request, sites, json_out, requester, checker)
+        _run("characterisation", definition, request, sites, json_out, requester, checker, hub_db)

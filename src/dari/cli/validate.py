@@ -1,8 +1,9 @@
 """`dari validate`: multicenter validation of a model through the federated engine (Flower simulation).
 
-Each site folder becomes one virtual Flower SuperNode; the job follows exactly the path of a deployment (grant
-check at the site, aggregates only out). `--centralised` and `--export-predictions` read rows directly and are
-allowed on synthetic site folders only.
+Each site folder becomes one virtual Flower SuperNode; the job follows exactly the path of a deployment (the site
+guard: the site's own dataset, the hub's signed ticket — issued here from `--hub-db`, acting as the hub's
+coordinator — the grant, the site's rules and audit; aggregates only out). `--centralised` and
+`--export-predictions` read rows directly and are allowed on synthetic site folders only.
 """
 
 from __future__ import annotations
@@ -122,11 +123,19 @@ def _checker(
     if hub_url is not None:
         if not hub_token:
             raise InputError("--hub-url needs --hub-token")
-        return HubApiGrantChecker(hub_url, hub_token)
+        HubApiGrantChecker(hub_url, hub_token)  # refuses plain http to a non-loopback host first
+        raise InputError(NO_REST_TICKETS)
     if hub_db is not None:
         return HubStoreGrantChecker.from_url(hub_db)
     _require_synthetic(sites, "validation without a hub grant (--no-governance, or no hub option)")
     return SyntheticOnlyGrantChecker({f"{s}-cdm": f for s, f in zip(site_ids(sites), sites, strict=True)})
+
+
+#: Sites run only jobs with a ticket signed by the hub key; the REST API does not issue tickets (yet).
+NO_REST_TICKETS = (
+    "--hub-url: the hub's REST API does not issue signed job tickets yet, and sites refuse a job without one; "
+    "run as the hub's coordinator with --hub-db (the hub store and its signing key)"
+)
 
 
 def _require_synthetic(sites: list[Path], option: str) -> None:
@@ -177,6 +186,7 @@ def validate(
             requester=requester,
             threshold=threshold,
             progress=step_printer("validate"),
+            hub_store=hub_db,  # the coordinator issues the hub's signed tickets (audited as job.ticket)
         )
         federated_s = time.monotonic() - started
         central = None

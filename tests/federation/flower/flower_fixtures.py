@@ -1,4 +1,4 @@
-"""Shared builders of the Flower tests: small synthetic sites and a hub store with a model-validation grant."""
+"""Shared builders of the Flower tests: small synthetic sites, a hub store with a grant, and its tickets."""
 
 from __future__ import annotations
 
@@ -10,12 +10,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 import dari.hub.governance.users as users_module
+from dari.disclosure import DisclosureRules
 from dari.etl.pipeline import run_etl
+from dari.federation.guard import SiteBinding
+from dari.federation.ticket import hub_public_pem
 from dari.hub.db.engine import make_engine, migrate, session_factory
 from dari.hub.db.models import Grant
 from dari.hub.governance.applications import AnalysisType, ApplicationCreate, submit_application
 from dari.hub.governance.review import Decision, ReviewCreate, record_review
 from dari.hub.governance.users import get_user
+from dari.hub.keys import ensure_hub_key
 from dari.hub.seed import publish_samples, seed_consortium
 from dari.synth.network import generate_site
 from dari.synth.sites import network_profiles
@@ -43,6 +47,7 @@ def hub_with_grant(
     """A migrated demo hub where `researcher` holds an approved grant of `types` (model_validation) over `datasets`."""
     engine = make_engine(path)
     migrate(engine)
+    ensure_hub_key(path)  # as `dari hub init` does: the hub's signing key for job tickets, beside the store
     factory = session_factory(engine)
     with factory() as s, s.begin():
         users = seed_consortium(s, "correct-horse-battery")
@@ -70,3 +75,13 @@ def hub_with_grant(
     with factory() as s:
         grant = s.execute(select(Grant).where(Grant.application_id == app_id)).scalar_one().id
     return factory, grant
+
+
+def site(folder: Path, *, hub_db: Path | None = None, floor: DisclosureRules | None = None) -> SiteBinding:
+    """The binding of a site folder (id = folder name), trusting the hub key of `hub_db` when given."""
+    return SiteBinding(
+        site_id=folder.name,
+        folder=str(folder),
+        floor=floor or DisclosureRules(),
+        hub_public_key=None if hub_db is None else hub_public_pem(hub_db),
+    )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import typer
-from flower_fixtures import MIN_CELL, hub_with_grant
+from flower_fixtures import MIN_CELL, hub_with_grant, site
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
@@ -23,6 +23,7 @@ from dari.federation.flower.grants import HubStoreGrantChecker, SyntheticOnlyGra
 from dari.federation.flower.query_apps import _checked, pool_reports, run_query_site
 from dari.federation.flower.query_jobs import QueryRequest, QueryRun, QuerySiteReport
 from dari.federation.flower.query_simulation import build_query, run_query
+from dari.federation.flower.simulation import with_tickets
 from dari.hub.db.models import AuditEntry
 from dari.hub.governance.applications import AnalysisType
 
@@ -59,10 +60,13 @@ def _synthetic(sites: list[Path]) -> SyntheticOnlyGrantChecker:
 
 def test_flower_query_refuses_without_grant_before_opening_data(flower_sites: list[Path], tmp_path: Path) -> None:
     # Prepare: the grant covers site-2 only; site-1's folder does not even exist (it must never be opened)
-    factory = hub_granting(tmp_path / "hub.db", ["site-2-cdm"], [AnalysisType.FEASIBILITY])
-    request = _request(flower_sites)
+    hub_db = tmp_path / "hub.db"
+    factory = hub_granting(hub_db, ["site-2-cdm"], [AnalysisType.FEASIBILITY])
+    request = _request(flower_sites[:1])
+    request = with_tickets(request, hub_db, request.analysis_type, None)  # the hub issues none for site-1
+    nowhere = site(flower_sites[0], hub_db=hub_db).model_copy(update={"folder": str(tmp_path / "nowhere")})
     # Execute
-    report = run_query_site(request, "site-1", tmp_path / "nowhere", HubStoreGrantChecker(factory))
+    report = run_query_site(request, nowhere, HubStoreGrantChecker(factory))
     # Assert
     assert report.status == "refused" and report.reason.startswith("no grant")
     assert report.feasibility is None and report.table_one is None
@@ -70,15 +74,18 @@ def test_flower_query_refuses_without_grant_before_opening_data(flower_sites: li
 
 
 def test_flower_query_model_validation_grant_does_not_cover_queries(flower_sites: list[Path], tmp_path: Path) -> None:
-    factory, _ = hub_with_grant(tmp_path / "hub.db", ["site-1-cdm"])  # model_validation only
+    hub_db = tmp_path / "hub.db"
+    factory, _ = hub_with_grant(hub_db, ["site-1-cdm"])  # model_validation only
     for kind in ("feasibility", "characterisation"):
-        report = run_query_site(_request(flower_sites, kind), "site-1", flower_sites[0], HubStoreGrantChecker(factory))
+        request = _request(flower_sites[:1], kind)
+        request = with_tickets(request, hub_db, request.analysis_type, None)
+        report = run_query_site(request, site(flower_sites[0], hub_db=hub_db), HubStoreGrantChecker(factory))
         assert report.status == "refused", kind
     assert _checks(factory) == [("dataset:site-1-cdm", "deny")] * 2
 
 
 def test_flower_query_site_floor_beats_a_lower_request(flower_sites: list[Path]) -> None:
-    report = run_query_site(_request(flower_sites), "site-1", flower_sites[0], _synthetic(flower_sites))
+    report = run_query_site(_request(flower_sites), site(flower_sites[0]), _synthetic(flower_sites))
     assert report.status == "ok" and report.feasibility is not None
     assert report.feasibility.rules.min_cell == 10  # the request asked for less; the site's floor wins
 
@@ -86,7 +93,7 @@ def test_flower_query_site_floor_beats_a_lower_request(flower_sites: list[Path])
 def test_flower_query_feasibility_is_disclosure_controlled(flower_sites: list[Path]) -> None:
     request = _request(flower_sites)
     # This test site is configured with the test's low floor; a real site's floor is 10 (see the next test).
-    report = run_query_site(request, "site-1", flower_sites[0], _synthetic(flower_sites), floor=RULES)
+    report = run_query_site(request, site(flower_sites[0], floor=RULES), _synthetic(flower_sites))
     assert report.status == "ok", report.reason
     assert report.feasibility is not None
     store = open_store(flower_sites[0])
@@ -105,7 +112,7 @@ def test_flower_query_feasibility_is_disclosure_controlled(flower_sites: list[Pa
 
 def test_flower_query_table_one_is_disclosure_controlled(flower_sites: list[Path]) -> None:
     request = _request(flower_sites, "characterisation")
-    report = run_query_site(request, "site-2", flower_sites[1], _synthetic(flower_sites), floor=RULES)
+    report = run_query_site(request, site(flower_sites[1], floor=RULES), _synthetic(flower_sites))
     assert report.status == "ok", report.reason
     assert report.table_one is not None
     store = open_store(flower_sites[1])
@@ -125,14 +132,14 @@ def test_flower_query_broken_site_fails_after_the_grant(tmp_path: Path, flower_s
     (broken / "truth").mkdir(parents=True)
     (broken / "truth" / "ckd_progression.csv").write_text("x\n")
     (broken / "cdm.duckdb").write_bytes(b"not a database")
-    report = run_query_site(_request([broken]), "site-1", broken, _synthetic([broken]))
+    report = run_query_site(_request([broken]), site(broken), _synthetic([broken]))
     assert report.status == "failed" and report.reason
     assert report.feasibility is None
 
 
 def test_flower_query_hub_pools_ok_sites_and_keeps_the_others(flower_sites: list[Path]) -> None:
     request = _request([*flower_sites, Path("site-3"), Path("site-4")])
-    ok = {s.name: run_query_site(request, s.name, s, _synthetic(flower_sites)) for s in flower_sites}
+    ok = {s.name: run_query_site(request, site(s), _synthetic(flower_sites)) for s in flower_sites}
     reports = {
         **ok,
         "site-3": QuerySiteReport(site_id="site-3", status="failed", reason="no reply"),
@@ -147,7 +154,7 @@ def test_flower_query_hub_pools_ok_sites_and_keeps_the_others(flower_sites: list
 def test_flower_query_hub_fails_a_report_for_another_definition(flower_sites: list[Path]) -> None:
     request = _request(flower_sites)
     other = build_query(flower_sites, "feasibility", EXAMPLES / "t2dm_on_metformin.json", requester="r", rules=RULES)
-    stray = run_query_site(other, "site-1", flower_sites[0], _synthetic(flower_sites))
+    stray = run_query_site(other, site(flower_sites[0]), _synthetic(flower_sites))
     assert _checked(request, stray).status == "failed"
 
 
@@ -196,6 +203,7 @@ def simulated(flower_sites: list[Path], tmp_path_factory: pytest.TempPathFactory
         grant_checker=HubStoreGrantChecker(factory),
         requester="researcher",
         rules=RULES,
+        hub_store=hub_db,
     )
     return run, hub_db
 
@@ -209,9 +217,7 @@ def test_flower_query_simulation_pools_granted_sites(
     assert run.covered == ("site-1", "site-2") and run.failed == ("site-3",) and run.refused == ("site-4",)
     assert run.sites["site-3"].grant_id is not None and run.sites["site-4"].reason.startswith("no grant")
     request = _request(flower_sites)
-    direct = [
-        run_query_site(request, s.name, s, _synthetic(flower_sites), floor=RULES).feasibility for s in flower_sites
-    ]
+    direct = [run_query_site(request, site(s, floor=RULES), _synthetic(flower_sites)).feasibility for s in flower_sites]
     assert run.pooled_feasibility == pool_feasibility([d for d in direct if d is not None])
     outcomes = dict(_checks(HubStoreGrantChecker.from_url(hub_db)._factory))
     assert outcomes["dataset:site-4-cdm"] == "deny" and outcomes["dataset:site-1-cdm"] == "allow"

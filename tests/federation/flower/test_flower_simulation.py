@@ -44,6 +44,7 @@ def job(flower_sites: list[Path], tmp_path_factory: pytest.TempPathFactory) -> t
         requester="researcher",
         threshold=0.2,
         rules=DisclosureRules(min_cell=MIN_CELL),
+        hub_store=hub_db,
     )
     return run, hub_db
 

@@ -6,13 +6,13 @@ import pickle
 from pathlib import Path
 
 import pytest
-from flower_fixtures import MIN_CELL, hub_with_grant
+from flower_fixtures import MIN_CELL, hub_with_grant, site
 from sqlalchemy import select
 
 from dari.disclosure import DisclosureRules
 from dari.federation.flower.grants import HubStoreGrantChecker, SyntheticOnlyGrantChecker
 from dari.federation.flower.jobs import JobRequest
-from dari.federation.flower.simulation import build_job
+from dari.federation.flower.simulation import build_job, with_tickets
 from dari.federation.flower.site_work import run_site_job
 from dari.hub.db.models import AuditEntry
 from dari.models.reference import reference_model_paths
@@ -27,10 +27,12 @@ def _job(sites: list[Path]) -> tuple[JobRequest, bytes]:
 
 def test_flower_site_without_grant_refuses_and_hub_audits_it(flower_sites: list[Path], tmp_path: Path) -> None:
     # Prepare: the grant covers site-2 only
-    factory, _ = hub_with_grant(tmp_path / "hub.db", ["site-2-cdm"])
-    job, model = _job(flower_sites)
+    hub_db = tmp_path / "hub.db"
+    factory, _ = hub_with_grant(hub_db, ["site-2-cdm"])
+    job, model = _job(flower_sites[:1])
+    job = with_tickets(job, hub_db, "model_validation", job.model_sha256)  # the hub issues none for site-1
     # Execute
-    report, scored = run_site_job(job, model, "site-1", flower_sites[0], HubStoreGrantChecker(factory))
+    report, scored = run_site_job(job, model, site(flower_sites[0], hub_db=hub_db), HubStoreGrantChecker(factory))
     # Assert
     assert report.status == "refused" and report.reason.startswith("no grant")
     assert report.metrics is None and report.statistics is None and scored is None
@@ -40,9 +42,11 @@ def test_flower_site_without_grant_refuses_and_hub_audits_it(flower_sites: list[
 
 
 def test_flower_site_with_grant_returns_only_aggregates(flower_sites: list[Path], tmp_path: Path) -> None:
-    factory, grant = hub_with_grant(tmp_path / "hub.db", ["site-1-cdm", "site-2-cdm"])
+    hub_db = tmp_path / "hub.db"
+    factory, grant = hub_with_grant(hub_db, ["site-1-cdm", "site-2-cdm"])
     job, model = _job(flower_sites)
-    report, scored = run_site_job(job, model, "site-1", flower_sites[0], HubStoreGrantChecker(factory))
+    job = with_tickets(job, hub_db, "model_validation", job.model_sha256)
+    report, scored = run_site_job(job, model, site(flower_sites[0], hub_db=hub_db), HubStoreGrantChecker(factory))
     assert report.status == "ok", report.reason
     assert report.grant_id == grant and scored is not None
     text = report.model_dump_json()
@@ -53,7 +57,7 @@ def test_flower_site_with_grant_returns_only_aggregates(flower_sites: list[Path]
 def test_flower_site_wrong_model_hash_fails(flower_sites: list[Path]) -> None:
     job, model = _job(flower_sites)
     checker = SyntheticOnlyGrantChecker({"site-1-cdm": flower_sites[0]})
-    report, _ = run_site_job(job, model + b"\x00", "site-1", flower_sites[0], checker)
+    report, _ = run_site_job(job, model + b"\x00", site(flower_sites[0]), checker)
     assert report.status == "failed" and "sha256" in report.reason
 
 
@@ -62,7 +66,7 @@ def test_flower_site_missing_folder_fails_after_the_grant(flower_sites: list[Pat
     (broken / "truth").mkdir(parents=True)
     (broken / "truth" / "ckd_progression.csv").write_text("x\n")
     job, model = _job([broken, flower_sites[1]])
-    report, _ = run_site_job(job, model, "site-1", broken, SyntheticOnlyGrantChecker({"site-1-cdm": broken}))
+    report, _ = run_site_job(job, model, site(broken), SyntheticOnlyGrantChecker({"site-1-cdm": broken}))
     assert report.status == "failed" and report.reason
 
 
@@ -83,7 +87,7 @@ def test_flower_site_reports_subgroups_with_gaps_and_suppression(flower_sites: l
     job, model = build_job(flower_sites, ref.model, ref.spec, requester="researcher", threshold=0.2, rules=RULES)
     job = job.model_copy(update={"subgroups": ("sex", "age_band", "diabetes")})
     checker = SyntheticOnlyGrantChecker({"site-1-cdm": flower_sites[0]})
-    report, scored = run_site_job(job, model, "site-1", flower_sites[0], checker)
+    report, scored = run_site_job(job, model, site(flower_sites[0]), checker)
     assert report.status == "ok", report.reason
     assert scored is not None
     by_name = {v.variable: v for v in report.subgroups}

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from urllib.parse import urlsplit
 
 from dari.errors import InputError
 from dari.hub.governance.decision import GrantDecision
@@ -25,6 +26,8 @@ if TYPE_CHECKING:  # the hub's store and httpx load only in the checker that use
     from sqlalchemy.orm import Session, sessionmaker
 
 ANALYSIS_TYPE = "model_validation"
+#: The only hosts a site may reach its hub on over plain http (the token would otherwise cross a network clear).
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 #: Written by `dari synth` into every synthetic site folder (the true risk behind the outcome); a real site's
 #: pseudonymised CDM never has it.
 SYNTHETIC_MARKER = Path("truth") / "ckd_progression.csv"
@@ -73,8 +76,7 @@ class HubApiGrantChecker:
     """Asks the hub's REST API (`POST /api/v1/grants/check`) with a site steward's API token."""
 
     def __init__(self, url: str, token: str, *, timeout_s: float = 30.0) -> None:
-        if not url.startswith(("https://", "http://")):
-            raise InputError(f"hub URL must start with https:// (or http:// on loopback), got {url!r}")
+        require_secure_hub_url(url)
         self.url, self.token, self.timeout_s = url.rstrip("/"), token, timeout_s
 
     def check(self, username: str, dataset_id: str, analysis_type: str) -> GrantDecision:
@@ -94,6 +96,17 @@ class HubApiGrantChecker:
         if response.status_code != 200:
             return GrantDecision(allowed=False, grant_id=None, reason=f"hub answered HTTP {response.status_code}")
         return GrantDecision.model_validate(response.json())
+
+
+def require_secure_hub_url(url: str) -> None:
+    """Refuse (`InputError`) a hub URL that would send a site's token in the clear: https, or http on loopback."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return
+    if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
+        return
+    # The host is named, never the rest of the URL (it could carry credentials).
+    raise InputError(f"hub URL must use https:// (plain http only on loopback), got {parts.scheme}://{parts.hostname}")
 
 
 def is_synthetic_site(folder: Path) -> bool:

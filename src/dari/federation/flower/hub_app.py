@@ -3,14 +3,14 @@
 Round 1 (`query.validate`): the job request and the model go to every node; each answers with a `SiteReport`.
 Rounds 2… (`query.calibrate`): `newton_fit` of `dari.validation` drives federated Newton–Raphson for
 calibration-in-the-large and the calibration slope together (one `send_and_receive` per iteration carries both
-fits' parameters), started from the sites' own estimates.
+fits' parameters), from (0, 1), each round with the pooled sums of the previous one: every site replays the path
+and refuses parameters that are not on it (`dari.federation.flower.calibration`).
 A site that fails a round is reported as failed and both fits restart without it, so `pooled` always covers
 exactly the sites named in `covered`. Expected sites that never answer are failed ("no reply"), never dropped.
 """
 
 from __future__ import annotations
 
-import math
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -21,6 +21,7 @@ from flwr.app import ConfigRecord, Context, Message, RecordDict
 from flwr.app.typing import ConfigRecordValues
 from flwr.serverapp import Grid, ServerApp
 
+from dari.federation.flower.calibration import pool_steps
 from dari.federation.flower.jobs import (
     CalibrationQuery,
     CalibrationReply,
@@ -34,7 +35,6 @@ from dari.federation.register import admit_site_reply
 from dari.validation import (
     Estimate,
     LogisticFit,
-    LogisticParams,
     LogisticStepStats,
     MetaAnalysis,
     OffsetMode,
@@ -45,7 +45,6 @@ from dari.validation import (
     newton_fit,
     pool_site_statistics,
 )
-from dari.validation.logistic import PARAM_LIMIT
 
 Progress = Callable[[str], None]
 
@@ -113,7 +112,7 @@ def _query_round(
     grid: Grid, job: HubJob, node_of: Mapping[str, int], steps: Sequence[CalibrationStep]
 ) -> list[list[LogisticStepStats]]:
     """One round for every running fit at once; per step, the covered sites' sums in `node_of`'s order."""
-    query = CalibrationQuery(job_id=job.request.job_id, steps=tuple(steps))
+    query = CalibrationQuery(job_id=job.request.job_id, sites=tuple(node_of), steps=tuple(steps))
     record = RecordDict({PAYLOAD: ConfigRecord({"json": query.model_dump_json()})})
     messages = [Message(record, dst_node_id=n, message_type="query.calibrate") for n in node_of.values()]
     answered: dict[str, tuple[LogisticStepStats, ...]] = {}
@@ -123,6 +122,9 @@ def _query_round(
         answer = admit_site_reply(CalibrationReply, _payload(reply), job.request.disclosure)
         if answer.status != "ok" or len(answer.steps) != len(steps):
             raise SiteDroppedError(answer.site_id, f"calibration round {answer.status}: {answer.reason}")
+        pairs = zip(answer.steps, steps, strict=True)
+        if any((a.offset_mode, a.params) != (q.offset_mode, q.params) for a, q in pairs):
+            raise SiteDroppedError(answer.site_id, "answered another calibration round")
         answered[answer.site_id] = answer.steps
     for site_id in node_of:
         if site_id not in answered:
@@ -130,39 +132,27 @@ def _query_round(
     return [[answered[s][i] for s in node_of] for i in range(len(steps))]
 
 
-def _start(reports: Mapping[str, SiteReport], covered: Sequence[str], mode: OffsetMode) -> LogisticParams | None:
-    """The cohort-size-weighted mean of the sites' own recalibration estimates: a start near the pooled fit, so
-    Newton needs a few rounds instead of a dozen (the estimate it converges to does not depend on the start)."""
-    pairs = []
-    for s in covered:
-        m, stats = reports[s].metrics, reports[s].statistics
-        if m is None or stats is None:
-            return None
-        c = m.calibration
-        a, b = (c.citl.estimate, 1.0) if mode == "citl" else (c.intercept_with_slope, c.slope.estimate)
-        pairs.append((stats.n, float(a), float(b)))
-    total = sum(n for n, _, _ in pairs)
-    a = sum(n * x for n, x, _ in pairs) / total
-    b = sum(n * y for n, _, y in pairs) / total
-    if not (math.isfinite(a) and math.isfinite(b)) or max(abs(a), abs(b)) >= PARAM_LIMIT:
-        return None
-    return LogisticParams(intercept=a, slope=b)
+def _fits(grid: Grid, job: HubJob, node_of: Mapping[str, int]) -> tuple[LogisticFit, LogisticFit]:
+    """Calibration-in-the-large and the slope, fitted together: each round carries both fits' queries.
 
-
-def _fits(
-    grid: Grid, job: HubJob, node_of: Mapping[str, int], reports: Mapping[str, SiteReport]
-) -> tuple[LogisticFit, LogisticFit]:
-    """Calibration-in-the-large and the slope, fitted together: each round carries both fits' queries."""
+    Both fits start at (0, 1) and every round broadcasts the pooled sums the next parameters follow from: each
+    site replays the same Newton path and answers only parameters on it (`calibration.check_round`). The
+    generator is fed the pooled total itself, so the hub's path and every site's replay are bit for bit one path.
+    """
     modes: tuple[OffsetMode, OffsetMode] = ("citl", "slope")
-    running = {m: newton_fit(m, start=_start(reports, list(node_of), m)) for m in modes}
+    running = {m: newton_fit(m) for m in modes}
     pending = {m: next(fit) for m, fit in running.items()}
+    previous: dict[OffsetMode, LogisticStepStats | None] = dict.fromkeys(modes)
     done: dict[OffsetMode, LogisticFit] = {}
     while pending:
         order = list(pending)
-        answers = _query_round(grid, job, node_of, [CalibrationStep(offset_mode=m, params=pending[m]) for m in order])
+        steps = [CalibrationStep(offset_mode=m, params=pending[m], previous=previous[m]) for m in order]
+        answers = _query_round(grid, job, node_of, steps)
         for mode, stats in zip(order, answers, strict=True):
+            total = pool_steps(stats)
             try:
-                pending[mode] = running[mode].send(stats)
+                pending[mode] = running[mode].send([total])
+                previous[mode] = total
             except StopIteration as finished:
                 done[mode] = finished.value
                 del pending[mode]
@@ -199,7 +189,7 @@ def run_job(grid: Grid, job: HubJob) -> ValidationRun:
         while covered:
             try:
                 job.progress(f"calibration rounds over {', '.join(covered)}")
-                citl, slope = _fits(grid, job, covered, reports)
+                citl, slope = _fits(grid, job, covered)
             except SiteDroppedError as exc:
                 job.progress(f"{exc.site_id} dropped out: {exc.reason}")
                 old = reports[exc.site_id]

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dari.disclosure import DisclosureRules, ProtectedCount
 from dari.models.feature_spec import FeatureSpec, parse_spec
+from dari.signing import SignedEnvelope
 from dari.validation import (
     LogisticParams,
     LogisticStepStats,
@@ -54,6 +55,9 @@ class JobRequest(_Record):
     subgroups: tuple[str, ...] = Field(
         default=BUILT_IN_SUBGROUPS, max_length=8, description="grouping variables for subgroup metrics and gaps"
     )
+    tickets: dict[str, SignedEnvelope] = Field(
+        default_factory=dict, description="site id → the hub's signed ticket (`dari.federation.ticket`)"
+    )
 
     @model_validator(mode="after")
     def _spec_parses(self) -> JobRequest:
@@ -72,16 +76,20 @@ class JobRequest(_Record):
 
 
 class CalibrationStep(_Record):
-    """The hub's current parameters for one of the job's logistic fits."""
+    """The hub's current parameters for one of the job's logistic fits, with the pooled sums they follow from."""
 
     offset_mode: OffsetMode
     params: LogisticParams
+    previous: LogisticStepStats | None = Field(
+        default=None, description="the covered sites' pooled sums of this fit's previous round (None: its first)"
+    )
 
 
 class CalibrationQuery(_Record):
     """One Newton round: the current parameters of every fit still running (they share the round)."""
 
     job_id: str
+    sites: tuple[str, ...] = Field(min_length=1, description="the covered sites whose sums `previous` pools")
     steps: tuple[CalibrationStep, ...] = Field(min_length=1, max_length=2)
 
 

@@ -1,9 +1,10 @@
 """Flower apps of the query jobs (feasibility, characterisation): the site's ClientApp and the hub's ServerApp.
 
-Site (`run_query_site`, the one order every site follows): the grant first, for the job's analysis type on the
-site's dataset (`<site-id>-cdm`), so no data is opened before a yes; then the CDM (`open_store`), the cohort
-function of `dari.cohort`, whose result is disclosure-controlled as it is built; only that result leaves. It
-never raises: a refusal or a failure is a report with a reason, and a broken site is `failed`, never dropped.
+Site (`run_query_site`): the job passes `dari.federation.guard.SiteGuard` (the site's own dataset id, the hub's
+ticket, the grant for the job's analysis type, the site's own floor from its node config, the site's audit), so
+no data is opened before a yes; then the CDM (`open_store`), the cohort function of `dari.cohort`, whose result is
+disclosure-controlled as it is built under the site-enforced rules; only that result leaves. It never raises: a
+refusal or a failure is a report with a reason, and a broken site is `failed`, never dropped.
 
 Hub (`run_query_job`): one round (`query.cohort`) to every node, then `pool_feasibility` / `pool_table_one` over
 the ok reports; the run names the sites the pooled figures cover.
@@ -24,77 +25,87 @@ from pydantic import ValidationError
 
 from dari.cdm.store import open_store
 from dari.cohort import FeasibilityResult, TableOne, feasibility, pool_feasibility, pool_table_one, table_one
-from dari.disclosure import DisclosureRules, site_rules
 from dari.errors import DariError, InputError
 from dari.federation.flower.grants import GrantChecker
 from dari.federation.flower.query_jobs import QueryRequest, QueryRun, QuerySiteReport
-from dari.federation.flower.site_app import PAYLOAD, SiteBinding, checker_from_node_config
+from dari.federation.flower.site_app import PAYLOAD, binding_from_context, checker_from_node_config
+from dari.federation.guard import Admission, JobClaim, SiteBinding, SiteGuard
 from dari.federation.register import admit_site_reply
+from dari.federation.ticket import params_sha256
 
 MESSAGE_TYPE = "query.cohort"
 Progress = Callable[[str], None]
 Engine = Literal["simulation", "deployment"]
 
 
-def run_query_site(
-    request: QueryRequest,
-    site_id: str,
-    folder: Path,
-    checker: GrantChecker,
-    *,
-    floor: DisclosureRules | None = None,
+def query_claim(request: QueryRequest) -> JobClaim:
+    """What a query job claims, for the site guard (its parameters' hash computed here, at the site)."""
+    return JobClaim(
+        job_id=request.job_id,
+        requester=request.requester,
+        analysis_type=request.analysis_type,
+        datasets=request.datasets,
+        model_sha256=None,
+        params_sha256=params_sha256(request),
+        tickets=request.tickets,
+        expected_grants=request.expected_grants,
+    )
+
+
+def _answer(request: QueryRequest, admission: Admission) -> QuerySiteReport:
+    """The query's work once admitted: the protected cohort result under the site-enforced rules."""
+    granted: dict[str, Any] = {
+        "site_id": admission.site_id,
+        "dataset_id": admission.dataset_id,
+        "grant_id": admission.grant_id,
+    }
+    store = open_store(Path(admission.site_folder))
+    try:
+        if request.kind == "feasibility":
+            result = feasibility(
+                store,
+                request.definition,
+                site=admission.site_id,
+                rules=admission.rules,
+                age_band_years=request.age_band_years,
+            )
+            return QuerySiteReport(**granted, status="ok", feasibility=result)
+        assert request.table_one is not None  # the request's validator guarantees it
+        t1 = table_one(store, request.definition, request.table_one, site=admission.site_id, rules=admission.rules)
+        return QuerySiteReport(**granted, status="ok", table_one=t1)
+    finally:
+        store.close()
+
+
+def run_query_site(request: QueryRequest, site: SiteBinding, checker: GrantChecker) -> QuerySiteReport:
+    """This site's report for a query job: through the site guard, then the protected cohort result, or why not."""
+    outcome = SiteGuard(site, checker).run(
+        query_claim(request), request.disclosure, lambda admission: _answer(request, admission)
+    )
+    if outcome.result is not None:
+        return outcome.result
+    return QuerySiteReport(
+        site_id=site.site_id,
+        dataset_id=outcome.dataset_id,
+        status=outcome.status,
+        reason=outcome.reason,
+        grant_id=outcome.grant_id,
+    )
+
+
+def answer_query(
+    context: Context, site: SiteBinding, checker: GrantChecker | None, request: QueryRequest
 ) -> QuerySiteReport:
-    """This site's report for a query job: grant check, then the protected cohort result, or why not."""
-    dataset = request.datasets.get(site_id)
-    base: dict[str, Any] = {"site_id": site_id, "dataset_id": dataset}
-    if dataset is None:
-        return QuerySiteReport(**base, status="refused", reason=f"{site_id} is not part of job {request.job_id}")
+    """A query job at a node: the node config's grant checker unless one is given, then `run_query_site`."""
     try:
-        decision = checker.check(request.requester, dataset, request.analysis_type)
-    except Exception as exc:  # a broken checker must read as 'no', never as 'yes'
-        return QuerySiteReport(**base, status="refused", reason=f"grant check failed: {type(exc).__name__}")
-    if not decision.allowed:
-        return QuerySiteReport(**base, status="refused", reason=f"no grant: {decision.reason}")
-    expected = request.expected_grants.get(dataset)
-    if expected is not None and decision.grant_id != expected:
-        why = f"grant {expected} named by the job does not cover it (hub: {decision.grant_id})"
-        return QuerySiteReport(**base, status="refused", reason=why)
-    granted = {**base, "grant_id": decision.grant_id}
-    try:
-        store = open_store(folder)
-        try:
-            if request.kind == "feasibility":
-                result = feasibility(
-                    store,
-                    request.definition,
-                    site=site_id,
-                    rules=site_rules(request.disclosure, floor),
-                    age_band_years=request.age_band_years,
-                )
-                return QuerySiteReport(**granted, status="ok", feasibility=result)
-            assert request.table_one is not None  # the request's validator guarantees it
-            rules = site_rules(request.disclosure, floor)
-            t1 = table_one(store, request.definition, request.table_one, site=site_id, rules=rules)
-            return QuerySiteReport(**granted, status="ok", table_one=t1)
-        finally:
-            store.close()
-    except DariError as exc:
-        return QuerySiteReport(**granted, status="failed", reason=str(exc))
-    except Exception as exc:  # a broken site folder is reported, not fatal to the job
-        return QuerySiteReport(**granted, status="failed", reason=f"{type(exc).__name__}: {exc}")
+        grant_checker = checker or checker_from_node_config(context, site)
+    except (DariError, OSError) as exc:  # e.g. plain http to a non-loopback hub: refused, never a crash
+        return QuerySiteReport(site_id=site.site_id, status="refused", reason=f"grant checker: {exc}")
+    return run_query_site(request, site, grant_checker)
 
 
 def _reply(message: Message, report: QuerySiteReport) -> Message:
     return Message(RecordDict({PAYLOAD: ConfigRecord({"json": report.model_dump_json()})}), reply_to=message)
-
-
-def _binding(context: Context, bindings: Mapping[int, SiteBinding] | None) -> SiteBinding:
-    if bindings is not None:
-        return bindings[int(context.node_config["partition-id"])]
-    site_id, folder = context.node_config.get("site-id"), context.node_config.get("site-folder")
-    if not site_id or not folder:
-        raise ValueError("the SuperNode needs --node-config \"site-id='…' site-folder='…'\"")
-    return SiteBinding(site_id=str(site_id), folder=str(folder))
 
 
 def make_query_site_app(
@@ -105,8 +116,8 @@ def make_query_site_app(
 
     @app.query("cohort")
     def cohort(message: Message, context: Context) -> Message:
-        try:
-            site = _binding(context, bindings)
+        try:  # the same binding as validation: node config `min-cell`, `rounding-base`, `dataset-id`, hub key
+            site = binding_from_context(context, bindings)
         except (KeyError, ValueError) as exc:
             return _reply(message, QuerySiteReport(site_id="unknown", status="failed", reason=str(exc)))
         try:
@@ -114,10 +125,7 @@ def make_query_site_app(
         except (KeyError, ValidationError) as exc:
             reason = f"unreadable query request: {type(exc).__name__}"
             return _reply(message, QuerySiteReport(site_id=site.site_id, status="failed", reason=reason))
-        dataset = request.datasets.get(site.site_id, "")
-        grant_checker = checker or checker_from_node_config(context, site, dataset)
-        report = run_query_site(request, site.site_id, Path(site.folder), grant_checker, floor=site.floor)
-        return _reply(message, report)
+        return _reply(message, answer_query(context, site, checker, request))
 
     return app
 

@@ -22,6 +22,7 @@ from dari.cohort import (
     TableOneRequest,
 )
 from dari.disclosure import DisclosureRules
+from dari.signing import SignedEnvelope
 
 QueryKind = Literal["feasibility", "characterisation"]
 SiteStatus = Literal["ok", "refused", "failed"]
@@ -46,6 +47,9 @@ class QueryRequest(_Record):
     table_one: TableOneRequest | None = Field(default=None, description="characterisation only: what Table 1 shows")
     age_band_years: Literal[5, 10] = 10
     disclosure: DisclosureRules = Field(default_factory=DisclosureRules)
+    tickets: dict[str, SignedEnvelope] = Field(
+        default_factory=dict, description="site id → the hub's signed ticket (`dari.federation.ticket`)"
+    )
 
     @model_validator(mode="after")
     def _request_matches_kind(self) -> QueryRequest:

@@ -16,7 +16,8 @@ from dari.errors import InputError
 from dari.federation.flower.grants import GrantChecker
 from dari.federation.flower.query_apps import Progress, QueryHubJob, make_query_hub_app, make_query_site_app
 from dari.federation.flower.query_jobs import QueryKind, QueryRequest, QueryRun
-from dari.federation.flower.simulation import FederationRunError, simulate, site_bindings, site_ids
+from dari.federation.flower.simulation import FederationRunError, simulate, site_bindings, site_ids, with_tickets
+from dari.federation.ticket import hub_public_pem
 
 
 def build_query(
@@ -57,8 +58,13 @@ def run_query(
     age_band_years: Literal[5, 10] = 10,
     progress: Progress | None = None,
     num_cpus: int = 2,
+    hub_store: str | Path | None = None,
 ) -> QueryRun:
-    """Run the query at every site through Flower's simulation engine; per-site and pooled protected results."""
+    """Run the query at every site through Flower's simulation engine; per-site and pooled protected results.
+
+    With `hub_store` the hub issues the job's tickets and the simulated sites trust its key; without it, only a
+    `SyntheticOnlyGrantChecker` (no governance, synthetic folders) admits the job.
+    """
     if not sites:
         raise InputError("give at least one site folder (--sites)")
     request = build_query(
@@ -70,10 +76,13 @@ def run_query(
         rules=rules,
         age_band_years=age_band_years,
     )
+    pem = None
+    if hub_store is not None:
+        request, pem = with_tickets(request, hub_store, request.analysis_type, None), hub_public_pem(hub_store)
     job = QueryHubJob(request=request, engine="simulation", node_wait_s=5.0)
     if progress is not None:
         job.progress = progress
-    query_sites = make_query_site_app(site_bindings(sites, rules), grant_checker)
+    query_sites = make_query_site_app(site_bindings(sites, rules, pem), grant_checker)
     simulate(make_query_hub_app(job), query_sites, len(sites), num_cpus)
     if not job.result:
         raise FederationRunError("the simulation ended without a result (see the Flower log above)")

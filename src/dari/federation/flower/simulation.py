@@ -10,20 +10,25 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from dari.disclosure import DisclosureRules
 from dari.errors import DariError, InputError
-from dari.federation.flower.grants import GrantChecker
+from dari.federation.flower.grants import ANALYSIS_TYPE, GrantChecker
 from dari.federation.flower.hub_app import HubJob, Progress, make_hub_app
 from dari.federation.flower.jobs import JobRequest, ValidationRun
+from dari.federation.flower.query_jobs import QueryRequest
 from dari.federation.flower.site_app import SiteBinding, make_site_app
+from dari.federation.ticket import hub_public_pem, issue_tickets, params_sha256
 from dari.models import sha256_file
 from dari.validation import ValidationSpec
 
 if TYPE_CHECKING:
     from flwr.clientapp import ClientApp
     from flwr.serverapp import ServerApp
+
+
+R = TypeVar("R", JobRequest, QueryRequest)
 
 
 class FederationRunError(DariError):
@@ -68,6 +73,21 @@ def build_job(
     return job, model_bytes
 
 
+def with_tickets(request: R, hub_store: str | Path, analysis_type: str, model_sha256: str | None) -> R:
+    """The request with the hub's signed ticket for every site its grant covers (the coordinator acts for the hub
+    on its store and key; each ticket is audited there as `job.ticket`)."""
+    tickets = issue_tickets(
+        hub_store,
+        job_id=request.job_id,
+        requester=request.requester,
+        datasets=request.datasets,
+        analysis_type=analysis_type,
+        model_sha256=model_sha256,
+        params_hash=params_sha256(request),
+    )
+    return request.model_copy(update={"tickets": tickets})
+
+
 def run_validation(
     sites: Sequence[Path],
     model_path: Path,
@@ -79,22 +99,36 @@ def run_validation(
     rules: DisclosureRules | None = None,
     progress: Progress | None = None,
     num_cpus: int = 2,
+    hub_store: str | Path | None = None,
 ) -> ValidationRun:
-    """Validate the model at every site through Flower's simulation engine; per-site, pooled and meta results."""
+    """Validate the model at every site through Flower's simulation engine; per-site, pooled and meta results.
+
+    With `hub_store` the hub issues the job's tickets and the simulated sites trust its key; without it, only a
+    `SyntheticOnlyGrantChecker` (no governance, synthetic folders) admits the job.
+    """
     job, model_bytes = build_job(sites, model_path, spec_path, requester=requester, threshold=threshold, rules=rules)
+    pem = None
+    if hub_store is not None:
+        job, pem = with_tickets(job, hub_store, ANALYSIS_TYPE, job.model_sha256), hub_public_pem(hub_store)
     hub_job = HubJob(request=job, model_bytes=model_bytes, engine="simulation", node_wait_s=5.0)
     if progress is not None:
         hub_job.progress = progress
-    simulate(make_hub_app(hub_job), make_site_app(site_bindings(sites, rules), grant_checker), len(sites), num_cpus)
+    site_app = make_site_app(site_bindings(sites, rules, pem), grant_checker)
+    simulate(make_hub_app(hub_job), site_app, len(sites), num_cpus)
     if not hub_job.result:
         raise FederationRunError("the simulation ended without a result (see the Flower log above)")
     return hub_job.result[0]
 
 
-def site_bindings(sites: Sequence[Path], rules: DisclosureRules | None) -> dict[int, SiteBinding]:
-    """Simulated node i is site i; the caller owns these local folders, so their floor is the job's rules."""
+def site_bindings(
+    sites: Sequence[Path], rules: DisclosureRules | None, hub_public_key: str | None = None
+) -> dict[int, SiteBinding]:
+    """Simulated node i is site i (dataset `<site-id>-cdm`, trusting `hub_public_key`); the caller owns these
+    local folders, so their floor is the job's rules."""
     return {
-        i: SiteBinding(site_id=s, folder=str(Path(f).resolve()), floor=rules or DisclosureRules())
+        i: SiteBinding(
+            site_id=s, folder=str(Path(f).resolve()), floor=rules or DisclosureRules(), hub_public_key=hub_public_key
+        )
         for i, (s, f) in enumerate(zip(site_ids(sites), sites, strict=True))
     }
 

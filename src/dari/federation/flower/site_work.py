@@ -1,8 +1,9 @@
-"""Site side of a validation job, without Flower: grant check, model check, scoring, protected aggregates.
+"""Site side of a validation job, without Flower: the site guard, model check, scoring, protected aggregates.
 
-`run_site_job` is the one order every site follows: the grant first (no data is opened before a yes), then the
-model's hash, then features from the site's own CDM, ONNX scoring, the statistics of `dari.validation`, and
-disclosure control on everything that leaves. It never raises: a refusal or a failure is a report with a reason.
+`run_site_job` passes the job through `dari.federation.guard.SiteGuard` (this site's own dataset, the hub's
+ticket, the grant, the site's rules, the site's audit: no data is opened before a yes), then checks the model's
+hash, extracts features from the site's own CDM, scores with ONNX, computes the statistics of `dari.validation`
+under the site-enforced rules. It never raises: a refusal or a failure is a report with a reason.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from dari.cdm.store import open_store
-from dari.disclosure import DisclosureRefusedError, DisclosureRules, protect_count, site_rules
+from dari.disclosure import protect_count
 from dari.errors import DariError, InputError
 from dari.federation.flower.grants import ANALYSIS_TYPE, GrantChecker
 from dari.federation.flower.jobs import JobRequest, SiteReport
+from dari.federation.guard import Admission, JobClaim, SiteBinding, SiteGuard
+from dari.federation.ticket import params_sha256
 from dari.models import FeatureSpec, OnnxModel, extract_cohort_features
 from dari.models.cdm_features import CohortFrame
 from dari.validation import (
@@ -28,6 +31,10 @@ from dari.validation import (
     protect_metrics,
     site_sufficient_statistics,
 )
+
+
+class ModelOutputError(DariError):
+    """The model's output cannot be used (NaN or infinite probabilities)."""
 
 
 @dataclass(frozen=True)
@@ -53,7 +60,7 @@ def _groups(frame: CohortFrame, keep: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def score_site(folder: Path, model: OnnxModel, spec: FeatureSpec) -> ScoredCohort:
-    """Extract the spec's cohort from the site's CDM and score every scorable member."""
+    """Extract the spec's cohort from the site's CDM and score every scorable member (refused on NaN scores)."""
     store = open_store(folder)
     try:
         frame = extract_cohort_features(store, spec)
@@ -62,6 +69,8 @@ def score_site(folder: Path, model: OnnxModel, spec: FeatureSpec) -> ScoredCohor
     batch = frame.inputs(spec)
     keep = batch.scorable
     p = model.predict_proba(batch.x[keep]) if keep.any() else np.zeros(0)
+    if not np.isfinite(p).all():  # a broken model is the site's failure to report, never a crash or a NaN statistic
+        raise ModelOutputError("the model returned NaN or infinite probabilities: the site cannot validate it")
     return ScoredCohort(
         frame.person_id[keep],
         frame.y[keep],
@@ -84,51 +93,36 @@ def load_job_model(job: JobRequest, model_bytes: bytes | None) -> OnnxModel:
     return OnnxModel.load(Path(job.model_path), spec=job.spec(), expected_sha256=job.model_sha256)
 
 
-def run_site_job(
-    job: JobRequest,
-    model_bytes: bytes | None,
-    site_id: str,
-    folder: Path,
-    checker: GrantChecker,
-    *,
-    floor: DisclosureRules | None = None,
-) -> tuple[SiteReport, ScoredCohort | None]:
-    """The site's report (and its scored cohort, which stays at the site for the Newton rounds)."""
-    dataset = job.datasets.get(site_id)
-    base = {"site_id": site_id, "dataset_id": dataset}
-    if dataset is None:
-        return SiteReport(**base, status="refused", reason=f"{site_id} is not part of job {job.job_id}"), None
-    try:
-        decision = checker.check(job.requester, dataset, ANALYSIS_TYPE)
-    except Exception as exc:  # a broken checker must read as 'no', never as 'yes'
-        return SiteReport(**base, status="refused", reason=f"grant check failed: {type(exc).__name__}"), None
-    if not decision.allowed:
-        return SiteReport(**base, status="refused", reason=f"no grant: {decision.reason}"), None
-    expected = job.expected_grants.get(dataset)
-    if expected is not None and decision.grant_id != expected:
-        why = f"grant {expected} named by the job does not cover it (hub: {decision.grant_id})"
-        return SiteReport(**base, status="refused", reason=why), None
-    granted = {**base, "grant_id": decision.grant_id}
-    try:
-        model = load_job_model(job, model_bytes)
-        scored = score_site(folder, model, job.spec())
-    except DariError as exc:
-        return SiteReport(**granted, status="failed", reason=str(exc)), None
-    except Exception as exc:  # a broken site folder is reported, not fatal to the job
-        return SiteReport(**granted, status="failed", reason=f"{type(exc).__name__}: {exc}"), None
-    rules, spec = site_rules(job.disclosure, floor), job.validation
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UndefinedMetricWarning)
-            metrics = protect_metrics(evaluate(scored.y, scored.p, spec), rules)
-            stats = site_sufficient_statistics(scored.y, scored.p, spec, rules)
-            # JobRequest allows only sex, age band and the spec's yes/no inputs, all of which `_groups` holds
-            groups = {g: scored.groups[g] for g in job.subgroups}
-            subgroups = evaluate_subgroups(scored.y, scored.p, groups, spec, rules)
-    except DisclosureRefusedError as exc:
-        return SiteReport(**granted, status="refused", reason=f"disclosure control: {exc}"), None
+def job_claim(job: JobRequest) -> JobClaim:
+    """What a validation job claims, for the site guard (its parameters' hash computed here, at the site)."""
+    return JobClaim(
+        job_id=job.job_id,
+        requester=job.requester,
+        analysis_type=ANALYSIS_TYPE,
+        datasets=job.datasets,
+        model_sha256=job.model_sha256,
+        params_sha256=params_sha256(job),
+        tickets=job.tickets,
+        expected_grants=job.expected_grants,
+    )
+
+
+def _validate(job: JobRequest, model_bytes: bytes | None, admission: Admission) -> tuple[SiteReport, ScoredCohort]:
+    """The job's work once admitted: model check, scoring, statistics under the site-enforced rules."""
+    model = load_job_model(job, model_bytes)
+    scored = score_site(Path(admission.site_folder), model, job.spec())
+    rules, spec = admission.rules, job.validation
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        metrics = protect_metrics(evaluate(scored.y, scored.p, spec), rules)
+        stats = site_sufficient_statistics(scored.y, scored.p, spec, rules)
+        # JobRequest allows only sex, age band and the spec's yes/no inputs, all of which `_groups` holds
+        groups = {g: scored.groups[g] for g in job.subgroups}
+        subgroups = evaluate_subgroups(scored.y, scored.p, groups, spec, rules)
     report = SiteReport(
-        **granted,
+        site_id=admission.site_id,
+        dataset_id=admission.dataset_id,
+        grant_id=admission.grant_id,
         status="ok",
         model_sha256=model.sha256,
         cohort=protect_count(scored.cohort_n, rules),
@@ -137,4 +131,32 @@ def run_site_job(
         statistics=stats,
         subgroups=subgroups,
     )
+    return report, scored
+
+
+def admit_and_validate(
+    job: JobRequest, model_bytes: bytes | None, site: SiteBinding, checker: GrantChecker
+) -> tuple[SiteReport, ScoredCohort | None, Admission | None]:
+    """The site's report, its scored cohort (kept at the site for the Newton rounds) and its admission."""
+    outcome = SiteGuard(site, checker).run(
+        job_claim(job), job.disclosure, lambda admission: _validate(job, model_bytes, admission)
+    )
+    if outcome.result is not None:
+        report, scored = outcome.result
+        return report, scored, outcome.admission
+    failed = SiteReport(
+        site_id=site.site_id,
+        dataset_id=outcome.dataset_id,
+        status=outcome.status,
+        reason=outcome.reason,
+        grant_id=outcome.grant_id,
+    )
+    return failed, None, None
+
+
+def run_site_job(
+    job: JobRequest, model_bytes: bytes | None, site: SiteBinding, checker: GrantChecker
+) -> tuple[SiteReport, ScoredCohort | None]:
+    """The site's report (and its scored cohort, which stays at the site for the Newton rounds)."""
+    report, scored, _ = admit_and_validate(job, model_bytes, site, checker)
     return report, scored
