@@ -591,10 +591,8 @@ def test_broken_site_keeps_its_traceback_local(tmp_path: Path, caplog: pytest.Lo
 def _ticket_api(hub_db: Path) -> TestClient:
     from dari.hub.settings import HubSettings
     from dari.hub.web.app import create_app
-    from dari.hub.web.routes import tickets
 
     app = create_app(HubSettings(database=str(hub_db)))
-    app.include_router(tickets.router)  # the lead wires this into create_app; the test adds it itself
     return TestClient(app, base_url="https://testserver")
 
 

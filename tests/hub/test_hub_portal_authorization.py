@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from dari.hub.db.models import AuditEntry
 from dari.hub.governance.users import get_user
 from dari.hub.monitoring import ingest_publication
-from dari.hub.web.routes import api, auth, catalog, governance, monitoring_api, monitoring_pages, pages
+from dari.hub.web.routes import api, auth, catalog, governance, monitoring_api, monitoring_pages, pages, tickets
 
 ALL = frozenset(ROLE_USERS)
 APPLICANTS = frozenset({"researcher", "ai_vendor"})
@@ -59,6 +59,7 @@ MATRIX: dict[tuple[str, str], frozenset[str] | None] = {
     ("POST", "/api/v1/grants/check"): frozenset({"platform_admin", "data_steward"}),
     ("GET", "/api/v1/audit/verify"): AUDITORS,
     ("GET", "/api/v1/audit/checkpoint"): ALL,  # sites and auditors keep it; it holds a count and a hash
+    ("POST", "/api/v1/jobs/tickets"): ALL,  # any user may ask; only the caller's own grants yield tickets
     ("POST", "/api/v1/monitoring"): SITE_PUBLISHERS,
     ("POST", "/api/v1/deployments/check"): SITE_PUBLISHERS,
     ("GET", "/api/v1/models/{model_sha256}/monitoring"): WATCHERS,
@@ -76,6 +77,7 @@ ROUTERS = (
     pages.router,
     monitoring_api.router,
     monitoring_pages.router,
+    tickets.router,
 )
 
 

@@ -34,7 +34,7 @@ from dari.errors import DariError
 from dari.federation.flower.grants import GrantChecker, SyntheticOnlyGrantChecker
 from dari.federation.site_audit import SiteAuditLog
 from dari.federation.ticket import JobTicket, TicketError, check_ticket, read_ticket
-from dari.signing import SignedEnvelope, parse_public_key
+from dari.signing import SignatureError, SignedEnvelope, parse_public_key
 
 T = TypeVar("T")
 Outcome = Literal["ok", "refused", "failed"]
@@ -80,6 +80,7 @@ class JobClaim:
     params_sha256: str
     tickets: Mapping[str, SignedEnvelope] = field(default_factory=dict)
     expected_grants: Mapping[str, str] = field(default_factory=dict)
+    audit_checkpoint: SignedEnvelope | None = None
 
 
 class Admission(BaseModel):
@@ -155,6 +156,7 @@ class SiteGuard:
         ticket = None
         if not isinstance(self.checker, SyntheticOnlyGrantChecker):  # no governance: synthetic folders only
             ticket = self._ticket(claim)
+            self._witness(claim)
         if self._admitted_before(claim.job_id):  # a replayed job would restart its round count and release again
             raise GuardRefusedError(f"job {claim.job_id} was admitted here before: a job runs once per site")
         try:
@@ -194,6 +196,22 @@ class SiteGuard:
                 return any(all(n in line for n in needles) for line in fh)
         except FileNotFoundError:
             return False
+
+    def _witness(self, claim: JobClaim) -> None:
+        """Keep the hub's signed audit head the job carries: this site becomes a witness of the hub's log."""
+        from dari.federation.witness import WitnessStore
+        from dari.hub.audit_checkpoint import WitnessConflictError
+
+        trusted = self.site.trusted_key()
+        if claim.audit_checkpoint is None or trusted is None:
+            return
+        try:
+            WitnessStore(Path(self.site.folder)).keep(claim.audit_checkpoint, trusted)
+        except SignatureError:
+            raise GuardRefusedError("the job's audit checkpoint is not signed by the hub this site trusts") from None
+        except WitnessConflictError:
+            # The hub's log was forked or rolled back behind a head this site saw: run nothing for it.
+            raise GuardRefusedError("the hub's audit log contradicts a checkpoint this site holds") from None
 
     def _ticket(self, claim: JobClaim) -> JobTicket:
         site = self.site

@@ -20,7 +20,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 GENESIS = "0" * 64
 AUDIT_FILE = Path("audit") / "site-audit.jsonl"
@@ -32,6 +32,21 @@ def _canonical(entry: Mapping[str, Any]) -> str:
 
 def _chain(prev: str, entry: Mapping[str, Any]) -> str:
     return hashlib.sha256((prev + _canonical(entry)).encode("utf-8")).hexdigest()
+
+
+def _last_line(fh: BinaryIO, block: int = 8192) -> str:
+    """The file's last non-empty line, read backwards from the end (appends stay O(1) as the log grows)."""
+    end = fh.seek(0, os.SEEK_END)
+    tail, pos = b"", end
+    while pos > 0:
+        step = min(block, pos)
+        pos -= step
+        fh.seek(pos)
+        tail = fh.read(step) + tail
+        lines = tail.rstrip(b"\n").split(b"\n")
+        if len(lines) > 1 or pos == 0:
+            return lines[-1].decode("utf-8").strip()
+    return ""
 
 
 @dataclass(frozen=True)
@@ -48,15 +63,14 @@ class SiteAuditLog:
     def record(self, event: str, outcome: str, **details: Any) -> dict[str, Any]:
         """Append one entry (flushed and fsynced before returning) and return it with its hash."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a+", encoding="utf-8") as fh:
+        with self.path.open("a+b") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
-                fh.seek(0)
                 seq, prev = 0, GENESIS
-                for line in fh:
-                    if line.strip():
-                        last = json.loads(line)
-                        seq, prev = int(last["seq"]), str(last["hash"])
+                last_line = _last_line(fh)
+                if last_line:
+                    last = json.loads(last_line)
+                    seq, prev = int(last["seq"]), str(last["hash"])
                 entry: dict[str, Any] = {
                     "seq": seq + 1,
                     "at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
@@ -66,7 +80,7 @@ class SiteAuditLog:
                 }
                 entry["hash"] = _chain(prev, entry)
                 fh.seek(0, os.SEEK_END)
-                fh.write(_canonical(entry) + "\n")
+                fh.write((_canonical(entry) + "\n").encode("utf-8"))
                 fh.flush()
                 os.fsync(fh.fileno())
             finally:

@@ -61,8 +61,8 @@ class JobTicket(BaseModel):
 
 
 def params_sha256(request: BaseModel) -> str:
-    """SHA-256 of the canonical JSON of a job request's parameters, the tickets themselves left out."""
-    body = request.model_dump(mode="json", exclude={"tickets"})
+    """SHA-256 of the canonical JSON of a job request's parameters, the hub's tickets and checkpoint left out."""
+    body = request.model_dump(mode="json", exclude={"tickets", "audit_checkpoint"})
     return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
 
 

@@ -58,6 +58,9 @@ class JobRequest(_Record):
     tickets: dict[str, SignedEnvelope] = Field(
         default_factory=dict, description="site id → the hub's signed ticket (`dari.federation.ticket`)"
     )
+    audit_checkpoint: SignedEnvelope | None = Field(
+        default=None, description="the hub's signed audit head (`dari.hub.audit_checkpoint`), kept by each site"
+    )
 
     @model_validator(mode="after")
     def _spec_parses(self) -> JobRequest:

@@ -49,6 +49,7 @@ def query_claim(request: QueryRequest) -> JobClaim:
         params_sha256=params_sha256(request),
         tickets=request.tickets,
         expected_grants=request.expected_grants,
+        audit_checkpoint=request.audit_checkpoint,
     )
 
 

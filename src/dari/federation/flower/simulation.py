@@ -76,6 +76,8 @@ def build_job(
 def with_tickets(request: R, hub_store: str | Path, analysis_type: str, model_sha256: str | None) -> R:
     """The request with the hub's signed ticket for every site its grant covers (the coordinator acts for the hub
     on its store and key; each ticket is audited there as `job.ticket`)."""
+    from dari.hub.audit_checkpoint import store_checkpoint
+
     tickets = issue_tickets(
         hub_store,
         job_id=request.job_id,
@@ -85,7 +87,8 @@ def with_tickets(request: R, hub_store: str | Path, analysis_type: str, model_sh
         model_sha256=model_sha256,
         params_hash=params_sha256(request),
     )
-    return request.model_copy(update={"tickets": tickets})
+    # The hub's signed audit head after the tickets' own entries: every site keeps it as a witness.
+    return request.model_copy(update={"tickets": tickets, "audit_checkpoint": store_checkpoint(hub_store)})
 
 
 def run_validation(

@@ -104,6 +104,7 @@ def job_claim(job: JobRequest) -> JobClaim:
         params_sha256=params_sha256(job),
         tickets=job.tickets,
         expected_grants=job.expected_grants,
+        audit_checkpoint=job.audit_checkpoint,
     )
 
 
