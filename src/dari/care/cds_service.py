@@ -2,7 +2,8 @@
 same score as a FHIR RiskAssessment.
 
 Status codes: 400 malformed request or FHIR (naming the resource and field), 401 untrusted JWT, 412 required
-data missing from the prefetch (CDS Hooks lets a service answer 412 when prefetch is insufficient), 413 body over
+data missing from the prefetch or ambiguous in it (CDS Hooks lets a service answer 412 when prefetch is
+insufficient; two differing values equally the latest are insufficient to choose from), 413 body over
 the limit, 422 a value the model must not take (undeclared unit, outside the physiological range), 503 the hub
 does not (or can no longer) confirm the deployment's approval. Nothing is scored on a guess: every refusal says why.
 
@@ -33,7 +34,7 @@ from dari.care.cards import build_card, locale_from
 from dari.care.deployment_gate import DeploymentGate
 from dari.care.evaluation import EvaluateRequest, Evaluation, HookRequest, evaluate, evaluation_date
 from dari.care.feedback import FeedbackRequest, FeedbackStore, UnknownCardError
-from dari.care.fhir_inputs import FhirMapper, MappedInputs, MissingDataError
+from dari.care.fhir_inputs import AmbiguousDataError, FhirMapper, MappedInputs, MissingDataError
 from dari.care.fhir_parse import MalformedFhirError, MissingPrefetchError, prefetch_templates
 from dari.care.inference_audit import InferenceLog
 from dari.care.jwt_auth import JwtRejectedError, JwtVerifier
@@ -117,6 +118,9 @@ def _parse(kind: type[Body], raw: bytes) -> Body:
 
 def _problem_from(exc: Exception) -> HttpProblemError:
     """The HTTP status for each error the evaluation can raise."""
+    if isinstance(exc, AmbiguousDataError):
+        ambiguous = [{"feature": exc.feature, "resources": exc.resources}]
+        return HttpProblemError(412, "ambiguous_data", str(exc), ambiguous=ambiguous)
     if isinstance(exc, MissingDataError):
         return HttpProblemError(412, "missing_data", str(exc), missing=exc.missing)
     if isinstance(exc, MissingPrefetchError):
