@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from etl_helpers import leftover_temp_files, read_table, snapshot, write_table
+from etl_helpers import leftover_temp_files, read_table, reseal, snapshot, write_table
 
 from dari.errors import InputError
 from dari.etl.pipeline import run_etl
@@ -26,11 +26,12 @@ def _fail(site: Path) -> InputError:
 
 
 def _replace_line(path: Path, line_no: int, old: bytes, new: bytes) -> None:
-    """Replace `old` by `new` on physical line `line_no` (1-based) of a file, bytes-exactly."""
+    """Replace `old` by `new` on physical line `line_no` (1-based) of a file, bytes-exactly; reseal the manifest."""
     lines = path.read_bytes().split(b"\n")
     assert old in lines[line_no - 1]
     lines[line_no - 1] = lines[line_no - 1].replace(old, new, 1)
     path.write_bytes(b"\n".join(lines))
+    reseal(path.parent.parent, path.stem)
 
 
 @pytest.mark.parametrize(
