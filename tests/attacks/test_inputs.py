@@ -367,7 +367,7 @@ def test_value_dependent_bomb_fails_one_run_under_the_arena_cap(tmp_path: Path) 
     """Attack (variant): the huge shape comes from the input values, which no load check can know.
 
     Now: it loads, a harmless row scores, and a row asking for 3.6 GB fails that run with ModelOutputError
-    (the process arena is capped) instead of allocating it."""
+    (the process arena is capped) instead of allocating it; the model then scores harmless rows again."""
     # Prepare
     model = OnnxModel.load(_write(tmp_path, "value.onnx", _value_bomb()), spec=SPEC)
     small = np.full((1, SPEC.n_features), 2.0)
@@ -376,6 +376,7 @@ def test_value_dependent_bomb_fails_one_run_under_the_arena_cap(tmp_path: Path) 
     assert model.predict_proba(small).shape == (1,)
     with pytest.raises(ModelOutputError, match="failed at inference"):
         model.predict_proba(huge)
+    assert model.predict_proba(np.vstack([small, small])).shape == (2,)  # the session survives the refusal
 
 
 def test_nan_model_at_a_site_is_a_reported_failure_naming_the_model(cp949_site: Path, tmp_path: Path) -> None:
