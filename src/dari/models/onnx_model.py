@@ -36,7 +36,7 @@ class ModelFileError(InputError):
 class ModelOutputError(DariError):
     """A model that failed at inference or gave no probability (NaN, infinite, outside [0, 1]); names the model."""
 
-    exit_code = 5
+    exit_code = 6  # 5 is governance's refusal
 
     def __init__(self, model: str, message: str) -> None:
         self.model = model
