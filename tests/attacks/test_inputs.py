@@ -137,6 +137,30 @@ def test_truncated_extract_cut_at_a_line_boundary_is_refused_and_the_store_kept(
     assert f"holds {kept} data rows" in str(exc) and f"declares {expected}" in str(exc)
 
 
+@pytest.mark.postgres
+def test_truncated_extract_leaves_a_postgresql_cdm_as_it_was(
+    cp949_site: Path, copy_of: Callable[[Path], Path], pg_schema: Callable[[], str], pg: Any
+) -> None:
+    """Attack (variant): the same cut-off export, with the site's CDM in PostgreSQL.
+
+    Now: refused while still in the DuckDB staging file; the schema keeps every row it had."""
+    # Prepare: a good ETL into a fresh schema, then a truncated lab file
+    from pg_server import PG_URL
+
+    site, schema = copy_of(cp949_site), pg_schema()
+    url = f"{PG_URL}?schema={schema}"
+    run_etl(site, target=url)
+    count = f'SELECT count(*) FROM "{schema}".measurement'
+    before = pg.execute(count).fetchone()[0]
+    path = site / "extract" / "lab_results.csv"
+    path.write_bytes(b"\n".join(path.read_bytes().split(b"\n")[:100]) + b"\n")
+    # Execute
+    with pytest.raises(InputError, match="declares"):
+        run_etl(site, target=url)
+    # Assert
+    assert before > 0 and pg.execute(count).fetchone()[0] == before
+
+
 def test_truncation_with_a_doctored_row_count_is_caught_by_the_checksum(
     cp949_site: Path, copy_of: Callable[[Path], Path]
 ) -> None:
