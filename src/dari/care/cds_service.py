@@ -35,8 +35,9 @@ from dari.care.cards import build_card, locale_from
 from dari.care.deployment_gate import DeploymentGate
 from dari.care.evaluation import EvaluateRequest, Evaluation, HookRequest, evaluate, evaluation_date
 from dari.care.feedback import FeedbackRequest, FeedbackStore, UnknownCardError
-from dari.care.fhir_inputs import AmbiguousDataError, FhirMapper, MappedInputs, MissingDataError
+from dari.care.fhir_inputs import FhirMapper, MappedInputs, MissingDataError
 from dari.care.fhir_parse import MalformedFhirError, MissingPrefetchError, prefetch_templates
+from dari.care.fhir_time import AmbiguousDataError
 from dari.care.inference_audit import InferenceLog
 from dari.care.jwt_auth import JwtRejectedError, JwtVerifier
 from dari.care.risk_assessment import build_risk_assessment

@@ -4,7 +4,8 @@ Observation: a `code` in the feature's LOINC codes, status final/amended/correct
 converted only by the spec's declared factors; the latest one whose date lies in [at − lookback, at] (dates in
 the service's time zone). "Latest" is decided by date *and time*, never by bundle order: when two observations
 could be the latest (the same instant, or a date without a time on the day of another) and their values differ,
-the request is refused as ambiguous (`AmbiguousDataError`, HTTP 412, naming the feature and the resources). An
+the request is refused as ambiguous (`dari.care.fhir_time`: `AmbiguousDataError`, HTTP 412, naming the feature
+and the resources). An
 observation in the window in an undeclared unit refuses the request rather than being skipped: never score
 silently on other data. Condition: a SNOMED CT code among the spec's codes and their
 descendants (dari's shipped hierarchy, which is what the CDM path falls back to) or a KCD code starting with a
@@ -15,7 +16,7 @@ rule) and gender. Then `assemble_inputs`, the function the CDM path uses.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,6 +24,7 @@ import numpy as np
 
 from dari.care.fhir_models import Observation
 from dari.care.fhir_parse import LOINC_SYSTEM, PatientRecord
+from dari.care.fhir_time import Candidate, instant_span, latest_value, local_days
 from dari.errors import InputError
 from dari.models.feature_spec import (
     ConditionSource,
@@ -52,21 +54,6 @@ class MissingDataError(InputError):
         super().__init__(f"required data missing for {names}; the patient is not scored")
 
 
-class AmbiguousDataError(FeatureValueError):
-    """Two observations could each be the latest and their values differ (HTTP 412): the EHR must settle it.
-
-    The message names the feature and the resources, never their values."""
-
-    def __init__(self, feature: Feature, resources: list[str]) -> None:
-        self.resources = resources
-        super().__init__(
-            feature,
-            "ambiguous",
-            f"{' and '.join(resources)} differ and are equally the latest (same instant, or a date without a "
-            "time on the same day); the patient is not scored until one is corrected or entered in error",
-        )
-
-
 @dataclass(frozen=True)
 class MappedInputs:
     """One patient's raw values (spec units), model row, the resources used and the inputs imputed."""
@@ -77,53 +64,6 @@ class MappedInputs:
     basis: tuple[str, ...]  # "Observation/…", "Condition/…", "Patient/…"
     imputed: tuple[str, ...]
     not_applicable: str | None  # why the patient lies outside the model's cohort (no card), else None
-
-
-def _local_date(value: Any, tz: ZoneInfo) -> tuple[date, date] | None:
-    """The [first, last] local day a FHIR date/dateTime may denote (partial dates span their year or month)."""
-    if isinstance(value, datetime):
-        day = value.astimezone(tz).date() if value.tzinfo is not None else value.date()
-        return day, day
-    if isinstance(value, date):
-        return value, value
-    if isinstance(value, str):
-        parts = value.split("-")
-        if len(parts) == 1 and parts[0].isdigit():
-            year = int(parts[0])
-            return date(year, 1, 1), date(year, 12, 31)
-        if len(parts) == 2 and all(p.isdigit() for p in parts):
-            year, month = int(parts[0]), int(parts[1])
-            nxt = date(year + (month == 12), month % 12 + 1, 1)
-            return date(year, month, 1), nxt - timedelta(days=1)
-    return None
-
-
-def _instant_span(value: Any, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """The [earliest, latest] instant a FHIR date/dateTime/instant may denote: a point for a time, a whole local
-    day for a date (a dateTime without an offset is read in the service's time zone)."""
-    if isinstance(value, datetime):
-        point = value if value.tzinfo is not None else value.replace(tzinfo=tz)
-        return point, point
-    days = _local_date(value, tz)
-    assert days is not None  # the caller placed the value in the window already
-    first = datetime.combine(days[0], time.min, tzinfo=tz)
-    return first, datetime.combine(days[1], time.max, tzinfo=tz)
-
-
-def _latest(f: Feature, found: list[tuple[datetime, datetime, float, str]]) -> tuple[float | None, str | None]:
-    """The latest value by time (bundle order never decides); refuses differing values that may be equally late."""
-    if not found:
-        return None, None
-    best = max(found, key=lambda c: (c[1], c[0]))
-    rivals = [c[3] for c in found if c is not best and c[1] >= best[0] and not _same(c[2], best[2])]
-    if rivals:
-        raise AmbiguousDataError(f, sorted([best[3], *rivals]))
-    return best[2], best[3]
-
-
-def _same(a: float, b: float) -> bool:
-    """Equal up to unit-conversion rounding (the same result sent twice is not a conflict)."""
-    return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
 
 
 def _birth_parts(value: Any) -> tuple[int, int | None, int | None] | None:
@@ -162,12 +102,12 @@ class FhirMapper:
         self, f: Feature, src: MeasurementSource, record: PatientRecord, at: date
     ) -> tuple[float | None, str | None]:
         low = at - timedelta(days=src.lookback_days)
-        found: list[tuple[datetime, datetime, float, str]] = []
+        found: list[Candidate] = []
         for i, obs in enumerate(record.observations):
             if obs.status not in USABLE_OBSERVATION_STATUSES or not _has_code(obs.code.coding, LOINC_SYSTEM, src.codes):
                 continue
             name = f"Observation/{obs.id or i}"
-            when = _local_date(obs.effectiveDateTime or obs.effectiveInstant or _period_end(obs), self.tz)
+            when = local_days(obs.effectiveDateTime or obs.effectiveInstant or _period_end(obs), self.tz)
             if when is None:
                 raise FeatureValueError(f, "date", f"{name} has no effective date; its place in time is unknown")
             if when[1] < low or when[0] > at:
@@ -177,9 +117,9 @@ class FhirMapper:
             value = _quantity(f, obs, name)
             if value is None:
                 continue
-            start, end = _instant_span(obs.effectiveDateTime or obs.effectiveInstant or _period_end(obs), self.tz)
+            start, end = instant_span(obs.effectiveDateTime or obs.effectiveInstant or _period_end(obs), self.tz)
             found.append((start, end, value, name))
-        return _latest(f, found)
+        return latest_value(f, found)
 
     def _condition(self, f: Feature, src: ConditionSource, record: PatientRecord, at: date) -> tuple[bool, str | None]:
         for i, cond in enumerate(record.conditions):
@@ -196,7 +136,7 @@ class FhirMapper:
             ):
                 continue
             onset = cond.onsetDateTime or (cond.onsetPeriod.start if cond.onsetPeriod else None) or cond.recordedDate
-            when = _local_date(onset, self.tz) if onset is not None else None
+            when = local_days(onset, self.tz) if onset is not None else None
             if when is not None and when[0] > at:
                 continue
             if when is not None and when[1] > at:
