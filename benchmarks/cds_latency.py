@@ -77,7 +77,7 @@ def main(n: int = 2000) -> None:
             ),
         }
         now = int(time.time())
-        claims = {"iss": "https://ehr.local", "aud": aud, "exp": now + 900}
+        claims = {"iss": "https://ehr.local", "aud": aud, "iat": now, "exp": now + 300}  # CDS Hooks: 5 min at most
         tokens = [
             jwt.encode(claims | {"jti": str(uuid.uuid4())}, pem, algorithm="ES384", headers={"kid": "ehr-1"})
             for _ in range(n + 50)

@@ -53,22 +53,29 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _sign(args: tuple[bytes, str, int, int]) -> list[str]:
+# CDS Hooks tokens live 5 minutes at most (the service refuses longer ones), so a 10-minute soak cannot sign one
+# batch valid for the whole run: token i is dated around its planned send time, start + i / rate, valid from
+# 120 s before to 180 s after it; the run may start up to 150 s before or 210 s after `start` and still pass.
+TOKEN_BEFORE_S, TOKEN_AFTER_S = 120, 180
+
+
+def _sign(args: tuple[bytes, str, float, float, int, int]) -> list[str]:
     import jwt
 
-    pem, aud, exp, count = args
-    claims = {"iss": ISSUER, "aud": aud, "exp": exp}
-    return [
-        jwt.encode(claims | {"jti": str(uuid.uuid4())}, pem, algorithm="ES384", headers={"kid": "ehr-1"})
-        for _ in range(count)
-    ]
+    pem, aud, start, rate, first, count = args
+    tokens = []
+    for i in range(first, first + count):
+        planned = start + i / rate
+        claims = {"iss": ISSUER, "aud": aud, "iat": int(planned - TOKEN_BEFORE_S), "exp": int(planned + TOKEN_AFTER_S)}
+        tokens.append(jwt.encode(claims | {"jti": str(uuid.uuid4())}, pem, algorithm="ES384", headers={"kid": "ehr-1"}))
+    return tokens
 
 
-def _tokens(pem: bytes, aud: str, exp: int, count: int) -> list[str]:
-    """`count` distinct ES384 tokens, signed in parallel before the run."""
+def _tokens(pem: bytes, aud: str, start: float, rate: float, count: int) -> list[str]:
+    """`count` distinct ES384 tokens, signed in parallel before the run, each dated for its planned send time."""
     workers = os.cpu_count() or 1
     chunk = 2000
-    jobs = [(pem, aud, exp, min(chunk, count - i)) for i in range(0, count, chunk)]
+    jobs = [(pem, aud, start, rate, i, min(chunk, count - i)) for i in range(0, count, chunk)]
     with ProcessPoolExecutor(workers) as pool:
         return [t for part in pool.map(_sign, jobs) for t in part]
 
@@ -200,8 +207,8 @@ def _soaks(args: argparse.Namespace, work: Path) -> int:
     cds_base = f"http://127.0.0.1:{cds_port}"
     count = int(args.rate * (args.warmup + args.seconds)) + 10
     started = time.perf_counter()
-    lifetime = int(args.warmup + args.seconds) + 3600  # valid through signing, both runs and their start-ups
-    tokens = _tokens(pem, f"{cds_base}/cds-services/{SERVICE}", int(time.time()) + lifetime, count)
+    # the dari run starts after signing and its server's start-up (tens of seconds): see TOKEN_BEFORE_S
+    tokens = _tokens(pem, f"{cds_base}/cds-services/{SERVICE}", time.time() + 30, args.rate, count)
     print(f"{count} tokens signed in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     files = {"tokens": work / "tokens.txt", "body": work / "body.json"}
     files["tokens"].write_text("\n".join(tokens))

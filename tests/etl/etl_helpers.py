@@ -34,12 +34,25 @@ def read_table(site: Path, name: str) -> tuple[list[str], list[dict[str, str]]]:
 
 
 def write_table(site: Path, name: str, header: list[str], rows: list[dict[str, str]]) -> None:
-    """Rewrite `extract/<name>.csv` in the site's declared encoding (one physical line per row)."""
+    """Rewrite `extract/<name>.csv` in the site's declared encoding (one physical line per row), and reseal
+    the manifest: these tests play a hospital whose own export is faulty, not someone altering it afterwards."""
     buf = io.StringIO(newline="")
     writer = csv.DictWriter(buf, fieldnames=header, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     (site / "extract" / f"{name}.csv").write_bytes(buf.getvalue().encode(encoding_of(site)))
+    reseal(site, name, rows=len(rows))
+
+
+def reseal(site: Path, name: str, *, rows: int | None = None) -> None:
+    """Make manifest.json vouch for the current bytes of `extract/<name>.csv` (and its row count, if given)."""
+    path = site / "extract" / "manifest.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    entry = data["files"][name]
+    entry["sha256"] = hashlib.sha256((site / "extract" / f"{name}.csv").read_bytes()).hexdigest()
+    if rows is not None:
+        entry["rows"] = rows
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
 def snapshot(folder: Path) -> dict[str, str]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from etl_helpers import leftover_temp_files, read_table, snapshot, write_table
+from etl_helpers import leftover_temp_files, manifest_of, read_table, reseal, snapshot, write_table
 
 from dari.errors import InputError
 from dari.etl.pipeline import run_etl
@@ -26,11 +27,12 @@ def _fail(site: Path) -> InputError:
 
 
 def _replace_line(path: Path, line_no: int, old: bytes, new: bytes) -> None:
-    """Replace `old` by `new` on physical line `line_no` (1-based) of a file, bytes-exactly."""
+    """Replace `old` by `new` on physical line `line_no` (1-based) of a file, bytes-exactly; reseal the manifest."""
     lines = path.read_bytes().split(b"\n")
     assert old in lines[line_no - 1]
     lines[line_no - 1] = lines[line_no - 1].replace(old, new, 1)
     path.write_bytes(b"\n".join(lines))
+    reseal(path.parent.parent, path.stem)
 
 
 @pytest.mark.parametrize(
@@ -257,3 +259,16 @@ def test_run_etl_row_numbers_agree_between_encoding_and_value_errors(site_copy: 
     val_exc = _fail(val_site)
     # Assert
     assert enc_exc.row == val_exc.row
+
+
+def test_synth_manifest_vouches_for_every_file(network: Path) -> None:
+    # Prepare / Execute: the manifests `dari synth` wrote for the session network
+    for site in sorted(p for p in network.iterdir() if (p / "extract" / "manifest.json").is_file()):
+        files = manifest_of(site)["files"]
+        assert isinstance(files, dict)
+        # Assert: every file has its data-row count and the SHA-256 of its bytes on disk
+        for name, entry in files.items():
+            path = site / "extract" / entry["file"]
+            assert entry["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest(), name
+            _, rows = read_table(site, name)
+            assert entry["rows"] == len(rows), name

@@ -171,3 +171,14 @@ def test_age_years_imputes_unknown_month_and_day(
     age = age_years(*birth, at)
     # Assert
     assert age == pytest.approx(expected, abs=0.01)
+
+
+def test_assemble_batch_ambiguous_values_are_refused_never_imputed() -> None:
+    # Prepare: two rows; row 1's HbA1c (an imputed feature) is ambiguous at its source, so NaN there
+    columns = {name: np.array([float(v), float(v)]) for name, v in FULL.items()}
+    columns["hba1c"] = np.array([7.9, np.nan])
+    # Execute
+    batch = assemble_batch(SPEC, columns, ambiguous={"hba1c": np.array([False, True])})
+    # Assert: row 0 scores; row 1 is refused with the reason, not given the declared value
+    assert batch.scorable.tolist() == [True, False]
+    assert batch.reasons[1] == "hba1c: ambiguous" and batch.reason_counts() == {"hba1c: ambiguous": 1}

@@ -187,3 +187,32 @@ class _Exploit:
 
     def __reduce__(self) -> tuple[Any, tuple[str, str]]:
         return (Path.write_text, (Path(self.target), "pwned"))  # type: ignore[return-value]
+
+
+def test_onnx_memory_check_passes_the_reference_model_and_counts_its_tensors() -> None:
+    # Prepare
+    from dari.models.onnx_memory import graph_memory_problem
+    from dari.models.reference import reference_model_paths
+
+    graph = onnx.load(str(reference_model_paths().model))
+    # Execute / Assert: a real model is far below the caps, at the service's batch of 1 and the site's 4,096
+    assert graph_memory_problem(graph) is None
+    assert graph_memory_problem(graph, batch=1) is None
+
+
+def test_onnx_initialiser_over_the_tensor_cap_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Prepare: a 1 MiB weight against a cap lowered to 64 KiB (the real cap is 256 MiB)
+    from onnx import TensorProto, helper, numpy_helper
+
+    from dari.models import onnx_memory
+
+    monkeypatch.setattr(onnx_memory, "MAX_TENSOR_BYTES", 64 * 1024)
+    weight = numpy_helper.from_array(np.zeros((512, 512), dtype=np.float32), "w")
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 512])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 512])
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "g", [x], [y], [weight])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    # Execute
+    problem = onnx_memory.graph_memory_problem(model, batch=1)
+    # Assert
+    assert problem is not None and "'w'" in problem and "1,048,576 bytes" in problem

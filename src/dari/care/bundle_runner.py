@@ -453,7 +453,10 @@ class BundleModel:
     def predict(self, row: np.ndarray) -> float:
         """P(outcome) for one model row."""
         x = np.asarray(row, dtype=np.float32).reshape(1, -1)
-        (out,) = self.session.run([self.output_name], {self.input_name: x})
+        try:
+            (out,) = self.session.run([self.output_name], {self.input_name: x})
+        except Exception as exc:  # onnxruntime's untyped errors (e.g. an allocation refused): reported, not a crash
+            raise RunnerError(f"the model failed at inference: {str(exc).splitlines()[0][:300]}") from None
         probs = np.asarray(out, dtype=np.float64)
         p = float(probs[0, 1] if probs.ndim == 2 and probs.shape[1] == 2 else probs.reshape(-1)[0])
         if not 0.0 <= p <= 1.0:

@@ -2,8 +2,10 @@
 same score as a FHIR RiskAssessment.
 
 Status codes: 400 malformed request or FHIR (naming the resource and field), 401 untrusted JWT, 412 required
-data missing from the prefetch (CDS Hooks lets a service answer 412 when prefetch is insufficient), 413 body over
-the limit, 422 a value the model must not take (undeclared unit, outside the physiological range), 503 the hub
+data missing from the prefetch or ambiguous in it (CDS Hooks lets a service answer 412 when prefetch is
+insufficient; two differing values equally the latest are insufficient to choose from), 413 body over
+the limit, 422 a value the model must not take (undeclared unit, outside the physiological range) or a model that
+failed at inference or returned no probability (NaN, infinite, outside [0, 1]; `ModelOutputError`), 503 the hub
 does not (or can no longer) confirm the deployment's approval. Nothing is scored on a guess: every refusal says why.
 
 Latency: a hook call runs on the event loop without a thread hop (its work is CPU-bound and short); the JSON
@@ -35,6 +37,7 @@ from dari.care.evaluation import EvaluateRequest, Evaluation, HookRequest, evalu
 from dari.care.feedback import FeedbackRequest, FeedbackStore, UnknownCardError
 from dari.care.fhir_inputs import FhirMapper, MappedInputs, MissingDataError
 from dari.care.fhir_parse import MalformedFhirError, MissingPrefetchError, prefetch_templates
+from dari.care.fhir_time import AmbiguousDataError
 from dari.care.inference_audit import InferenceLog
 from dari.care.jwt_auth import JwtRejectedError, JwtVerifier
 from dari.care.risk_assessment import build_risk_assessment
@@ -42,7 +45,7 @@ from dari.care.served_model import Score, ServedModel
 from dari.care.service_db import SqliteJtiStore, WalCheckpointer
 from dari.care.settings import CdsSettings
 from dari.errors import InputError
-from dari.models import FeatureValueError
+from dari.models import FeatureValueError, ModelOutputError
 
 HOOKS = ("patient-view", "order-select")
 FHIR_JSON = "application/fhir+json"
@@ -117,6 +120,9 @@ def _parse(kind: type[Body], raw: bytes) -> Body:
 
 def _problem_from(exc: Exception) -> HttpProblemError:
     """The HTTP status for each error the evaluation can raise."""
+    if isinstance(exc, AmbiguousDataError):
+        ambiguous = [{"feature": exc.feature, "resources": exc.resources}]
+        return HttpProblemError(412, "ambiguous_data", str(exc), ambiguous=ambiguous)
     if isinstance(exc, MissingDataError):
         return HttpProblemError(412, "missing_data", str(exc), missing=exc.missing)
     if isinstance(exc, MissingPrefetchError):
@@ -190,6 +196,8 @@ def create_app(
             return evaluate(model, mapper, patient_id, prefetch, at, tz, strict=settings.strict_fhir)
         except InputError as exc:
             raise _problem_from(exc) from None
+        except ModelOutputError as exc:  # the model failed or gave no probability: refused, never a 500 or a card
+            raise HttpProblemError(422, "model_failed", str(exc)) from None
 
     async def _gate() -> None:
         """Refuse (503) unless the hub approves the deployment now; the hub is asked off the event loop."""

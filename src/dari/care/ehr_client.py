@@ -10,9 +10,10 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
 
 import httpx
 import jwt
@@ -25,6 +26,7 @@ from dari.errors import InputError
 from dari.models.cdm_concepts import ATHENA_FEMALE, ATHENA_MALE
 
 KCD_SYSTEM = KCD_SYSTEMS[0]
+CDM_TIMEZONE = ZoneInfo("Asia/Seoul")  # the CDM's date-times are the hospital's local time
 JWT_LIFETIME_S = 300  # CDS Hooks: short-lived, single use
 
 
@@ -66,23 +68,35 @@ def cdm_patient(store: CdmStore, person_id: int) -> dict[str, Any]:
     return patient
 
 
-def cdm_observations(store: CdmStore, person_id: int, loinc_codes: tuple[str, ...]) -> list[dict[str, Any]]:
-    """CDM measurements of the given LOINC codes → FHIR Observations (UCUM units), newest first."""
+def _effective(day: date, at: datetime | None, tz: ZoneInfo) -> str:
+    """FHIR effectiveDateTime: the CDM's local date-time with the site's offset (FHIR requires one), else the date.
+
+    The time matters: the service chooses the latest of same-day values by it, and refuses differing ones that
+    carry only a date as ambiguous."""
+    if at is None:
+        return day.isoformat()
+    return (at if at.tzinfo is not None else at.replace(tzinfo=tz)).isoformat()
+
+
+def cdm_observations(
+    store: CdmStore, person_id: int, loinc_codes: tuple[str, ...], tz: ZoneInfo = CDM_TIMEZONE
+) -> list[dict[str, Any]]:
+    """CDM measurements of the given LOINC codes → FHIR Observations (UCUM units), newest first, timed in `tz`."""
     if not loinc_codes:
         return []
     marks = ", ".join("?" for _ in loinc_codes)
     rows = store.query(
         f"""SELECT m.measurement_id, c.concept_code, c.concept_name, m.measurement_date, m.value_as_number,
-                   u.concept_code, u.vocabulary_id
+                   u.concept_code, u.vocabulary_id, m.measurement_datetime
             FROM measurement m JOIN concept c ON c.concept_id = m.measurement_concept_id
             LEFT JOIN concept u ON u.concept_id = m.unit_concept_id
             WHERE m.person_id = ? AND c.vocabulary_id = 'LOINC' AND c.concept_code IN ({marks})
               AND m.value_as_number IS NOT NULL
-            ORDER BY m.measurement_date DESC, m.measurement_id DESC""",
+            ORDER BY m.measurement_date DESC, m.measurement_datetime DESC NULLS LAST, m.measurement_id DESC""",
         [person_id, *loinc_codes],
     )
     out = []
-    for mid, code, name, day, value, unit, unit_vocab in rows:
+    for mid, code, name, day, value, unit, unit_vocab, at in rows:
         quantity: dict[str, Any] = {"value": float(value)}
         if unit is not None and unit_vocab == "UCUM":
             quantity |= {"unit": unit, "system": UCUM_SYSTEM, "code": unit}
@@ -103,7 +117,7 @@ def cdm_observations(store: CdmStore, person_id: int, loinc_codes: tuple[str, ..
                 ],
                 "code": {"coding": [{"system": LOINC_SYSTEM, "code": code, "display": name}]},
                 "subject": {"reference": f"Patient/{person_id}"},
-                "effectiveDateTime": day.isoformat(),
+                "effectiveDateTime": _effective(day, at, tz),
                 "valueQuantity": quantity,
             }
         )

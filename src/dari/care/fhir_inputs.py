@@ -2,7 +2,10 @@
 
 Observation: a `code` in the feature's LOINC codes, status final/amended/corrected, a UCUM `valueQuantity`
 converted only by the spec's declared factors; the latest one whose date lies in [at − lookback, at] (dates in
-the service's time zone; on a tie the first in the bundle, which the prefetch sorts newest first). An
+the service's time zone). "Latest" is decided by date *and time*, never by bundle order: when two observations
+could be the latest (the same instant, or a date without a time on the day of another) and their values differ,
+the request is refused as ambiguous (`dari.care.fhir_time`: `AmbiguousDataError`, HTTP 412, naming the feature
+and the resources). An
 observation in the window in an undeclared unit refuses the request rather than being skipped: never score
 silently on other data. Condition: a SNOMED CT code among the spec's codes and their
 descendants (dari's shipped hierarchy, which is what the CDM path falls back to) or a KCD code starting with a
@@ -13,7 +16,7 @@ rule) and gender. Then `assemble_inputs`, the function the CDM path uses.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,6 +24,7 @@ import numpy as np
 
 from dari.care.fhir_models import Observation
 from dari.care.fhir_parse import LOINC_SYSTEM, PatientRecord
+from dari.care.fhir_time import Candidate, instant_span, latest_value, local_days
 from dari.errors import InputError
 from dari.models.feature_spec import (
     ConditionSource,
@@ -62,25 +66,6 @@ class MappedInputs:
     not_applicable: str | None  # why the patient lies outside the model's cohort (no card), else None
 
 
-def _local_date(value: Any, tz: ZoneInfo) -> tuple[date, date] | None:
-    """The [first, last] local day a FHIR date/dateTime may denote (partial dates span their year or month)."""
-    if isinstance(value, datetime):
-        day = value.astimezone(tz).date() if value.tzinfo is not None else value.date()
-        return day, day
-    if isinstance(value, date):
-        return value, value
-    if isinstance(value, str):
-        parts = value.split("-")
-        if len(parts) == 1 and parts[0].isdigit():
-            year = int(parts[0])
-            return date(year, 1, 1), date(year, 12, 31)
-        if len(parts) == 2 and all(p.isdigit() for p in parts):
-            year, month = int(parts[0]), int(parts[1])
-            nxt = date(year + (month == 12), month % 12 + 1, 1)
-            return date(year, month, 1), nxt - timedelta(days=1)
-    return None
-
-
 def _birth_parts(value: Any) -> tuple[int, int | None, int | None] | None:
     if isinstance(value, date):
         return value.year, value.month, value.day
@@ -117,12 +102,12 @@ class FhirMapper:
         self, f: Feature, src: MeasurementSource, record: PatientRecord, at: date
     ) -> tuple[float | None, str | None]:
         low = at - timedelta(days=src.lookback_days)
-        best: tuple[date, int, float, str] | None = None
+        found: list[Candidate] = []
         for i, obs in enumerate(record.observations):
             if obs.status not in USABLE_OBSERVATION_STATUSES or not _has_code(obs.code.coding, LOINC_SYSTEM, src.codes):
                 continue
             name = f"Observation/{obs.id or i}"
-            when = _local_date(obs.effectiveDateTime or obs.effectiveInstant or _period_end(obs), self.tz)
+            when = local_days(obs.effectiveDateTime or obs.effectiveInstant or _period_end(obs), self.tz)
             if when is None:
                 raise FeatureValueError(f, "date", f"{name} has no effective date; its place in time is unknown")
             if when[1] < low or when[0] > at:
@@ -132,9 +117,9 @@ class FhirMapper:
             value = _quantity(f, obs, name)
             if value is None:
                 continue
-            if best is None or when[0] > best[0]:  # same day: the first in the bundle (sorted -date) wins
-                best = (when[0], i, value, name)
-        return (best[2], best[3]) if best else (None, None)
+            start, end = instant_span(obs.effectiveDateTime or obs.effectiveInstant or _period_end(obs), self.tz)
+            found.append((start, end, value, name))
+        return latest_value(f, found)
 
     def _condition(self, f: Feature, src: ConditionSource, record: PatientRecord, at: date) -> tuple[bool, str | None]:
         for i, cond in enumerate(record.conditions):
@@ -151,7 +136,7 @@ class FhirMapper:
             ):
                 continue
             onset = cond.onsetDateTime or (cond.onsetPeriod.start if cond.onsetPeriod else None) or cond.recordedDate
-            when = _local_date(onset, self.tz) if onset is not None else None
+            when = local_days(onset, self.tz) if onset is not None else None
             if when is not None and when[0] > at:
                 continue
             if when is not None and when[1] > at:

@@ -3,7 +3,10 @@
 Rules (CDS Hooks 2.0 "Trusting CDS Clients"): asymmetric signatures only (RS256/RS384/ES256/ES384; `none` and
 HMAC are refused, so no shared secret or empty signature can pass); `iss` must be an allowlisted issuer, whose
 JWKS (a local file, or an https URL fetched with a short timeout and cached) holds the key named by `kid`; `aud`
-must be the endpoint being called; `exp` and `jti` are required; a `jti` seen before is refused until its `exp`.
+must be the endpoint being called; `iat`, `exp` and `jti` are required; a `jti` seen before is refused until its
+`exp`. Tokens are short-lived, as CDS Hooks asks ("no more than 5 minutes in the future"): `exp - iat` must not
+exceed MAX_TOKEN_LIFETIME_S, `exp` must lie within that much (plus the leeway) of now, and `iat` not in the future
+beyond the leeway; a token minted to last until 2100 is refused, however well it is signed.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ from dari.errors import InputError
 ALLOWED_ALGORITHMS = ("RS256", "RS384", "ES256", "ES384")
 JWKS_CACHE_S = 300.0
 JWKS_REFETCH_MIN_S = 30.0  # an unknown kid may mean a key rotation; refetch, but not on every request
-REQUIRED_CLAIMS = ("iss", "aud", "exp", "jti")
+REQUIRED_CLAIMS = ("iss", "aud", "iat", "exp", "jti")
+MAX_TOKEN_LIFETIME_S = 300  # CDS Hooks 2.0: the authentication JWT expires no more than 5 minutes ahead
 
 
 class JwtRejectedError(InputError):
@@ -217,7 +221,7 @@ class JwtVerifier:
                 audience=audience,
                 issuer=iss,
                 leeway=self.leeway_s,
-                options={"require": list(REQUIRED_CLAIMS), "verify_iat": False},
+                options={"require": list(REQUIRED_CLAIMS), "verify_iat": True},
             )
         except jwt.ExpiredSignatureError:
             raise JwtRejectedError("the JWT has expired (exp)") from None
@@ -225,14 +229,35 @@ class JwtVerifier:
             raise JwtRejectedError(f"the JWT's aud is not this endpoint ({audience})") from None
         except jwt.MissingRequiredClaimError as exc:
             raise JwtRejectedError(f"the JWT lacks the required claim {exc.claim!r}") from None
+        except jwt.ImmatureSignatureError:
+            raise JwtRejectedError("the JWT's iat (or nbf) lies in the future") from None
         except jwt.PyJWTError as exc:
             raise JwtRejectedError(f"the JWT does not verify: {exc}") from None
         if not isinstance(claims.get("jti"), str) or not claims["jti"]:
             raise JwtRejectedError("the JWT's jti must be a non-empty string")
+        self._check_lifetime(claims)
         # PyJWT accepts aud as a list holding ours; CDS Hooks names one endpoint, so the value must equal it.
         if claims.get("aud") not in (audience, [audience]):
             raise JwtRejectedError(f"the JWT's aud is not exactly this endpoint ({audience})")
         return claims
+
+    def _check_lifetime(self, claims: dict[str, Any]) -> None:
+        """Refuse long-lived tokens (CDS Hooks: short-lived); a captured token is then useless within minutes."""
+        problem = _lifetime_problem(claims.get("iat"), claims.get("exp"), self.clock(), self.leeway_s)
+        if problem is not None:
+            raise JwtRejectedError(problem)
+
+
+def _lifetime_problem(iat: Any, exp: Any, now: float, leeway_s: int) -> str | None:
+    """Why a token's lifetime breaks the 5-minute rule, or None: numbers only, `exp - iat` and `exp - now` bounded."""
+    numeric = (int, float)
+    if isinstance(iat, bool) or isinstance(exp, bool) or not isinstance(iat, numeric) or not isinstance(exp, numeric):
+        return "the JWT's iat and exp must be numbers (seconds since the epoch)"
+    if exp - iat > MAX_TOKEN_LIFETIME_S:
+        return f"the JWT lives {exp - iat:.0f} s (exp - iat); at most {MAX_TOKEN_LIFETIME_S} s is accepted"
+    if exp - now > MAX_TOKEN_LIFETIME_S + leeway_s:
+        return f"the JWT's exp lies {exp - now:.0f} s ahead; at most {MAX_TOKEN_LIFETIME_S} s is accepted"
+    return None
 
 
 def _peek(token: str) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -58,9 +58,8 @@ class ServedModel:
 
     def score(self, row: np.ndarray) -> Score:
         """P(outcome) for one input row, with each feature's contribution when the model can be explained."""
+        # predict_proba raises ModelOutputError for NaN, infinite or out-of-range output, naming the model
         probability = float(self.model.predict_proba(row.reshape(1, -1))[0])
-        if not 0.0 <= probability <= 1.0:
-            raise InputError(f"the model returned {probability}, not a probability")
         if self.spec.linear_model is not None:
             return Score(probability, linear_contributions(self.spec, row), "linear")
         if self.tree_shap is not None:

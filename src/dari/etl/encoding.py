@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import hashlib
 import io
 from pathlib import Path
 
@@ -22,6 +23,36 @@ def _locate(path: Path, offset: int, header: list[str], encoding: str) -> tuple[
     fields = next(csv.reader(io.StringIO(text)), [""])
     col_idx = len(fields) - 1
     return line_no, header[col_idx] if 0 <= col_idx < len(header) else None
+
+
+def scan_file(path: Path) -> tuple[str, int | None]:
+    """One streaming pass over a file's bytes: its SHA-256 (hex) and the offset of its first NUL byte, if any.
+
+    NUL (0x00) is never part of a UTF-8 or CP949/EUC-KR character other than NUL itself, so a byte search finds
+    every NUL in those encodings; DuckDB would otherwise read it silently (as NULL or a cut-off value)."""
+    digest = hashlib.sha256()
+    first_nul: int | None = None
+    offset = 0
+    with path.open("rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+            if first_nul is None and (at := chunk.find(b"\x00")) >= 0:
+                first_nul = offset + at
+            offset += len(chunk)
+    return digest.hexdigest(), first_nul
+
+
+def refuse_nul(path: Path, offset: int, header: list[str], encoding: str) -> InputError:
+    """The error for a NUL byte at `offset`: file, line and column, never the value around it."""
+    plain = "utf-8" if encoding == "utf-8-sig" else encoding
+    line, column = _locate(path, offset, header, plain)
+    return InputError(
+        "a NUL byte (0x00) inside a field; the export is damaged or binary data leaked into the text, "
+        "so the file is refused rather than read with the value cut or emptied",
+        file=str(path),
+        row=line,
+        column=column,
+    )
 
 
 def transcode_to_utf8(path: Path, encoding: str, out: Path | None, header: list[str]) -> None:

@@ -14,11 +14,15 @@ MANIFEST_FILE = "manifest.json"
 
 
 class FileEntry(BaseModel):
-    """One file of the extract."""
+    """One file of the extract: its name, its data rows (header not counted) and the SHA-256 of its bytes.
+
+    The ETL refuses a file whose row count or checksum differs (a truncated or altered export); a manifest
+    written before checksums existed still loads, with a warning (`ExtractIntegrityWarning`)."""
 
     model_config = ConfigDict(extra="forbid")
     file: str
-    rows: int | None = None
+    rows: int | None = Field(None, ge=0)
+    sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
 
 
 class ExtractManifest(BaseModel):

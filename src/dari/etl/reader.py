@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import duckdb
 
 from dari.cdm.schema import quote_ident
 from dari.errors import InputError
-from dari.etl.encoding import read_header, transcode_to_utf8
+from dari.etl.encoding import read_header, refuse_nul, scan_file, transcode_to_utf8
 from dari.etl.extract_spec import EXTRACT_FILES, ColumnType, FileSpec
-from dari.etl.manifest import ExtractManifest
+from dari.etl.manifest import ExtractManifest, FileEntry
 
 RAW_PREFIX = "src_"
 _EXPECTED = {"int": "a whole number", "number": "a number"}
@@ -105,10 +106,69 @@ def _read_csv(con: duckdb.DuckDBPyConnection, name: str, source: Path, header: l
     )
 
 
+class ExtractIntegrityWarning(UserWarning):
+    """The manifest cannot vouch for a file (no row count or no checksum): it loads, unchecked in that respect."""
+
+
+def _integrity_problem(entry: FileEntry, found: int, digest: str) -> str | None:
+    """Why the file is not the one the manifest describes (row count first: it says what is missing), or None."""
+    if entry.rows is not None and found != entry.rows:
+        return (
+            f"the file holds {found} data rows but manifest.json declares {entry.rows}: a truncated or altered "
+            "export; nothing was loaded"
+        )
+    if entry.sha256 is not None and digest != entry.sha256:
+        return (
+            f"the file's SHA-256 differs from manifest.json although its row count ({found}) matches: it was "
+            "changed after export; nothing was loaded"
+        )
+    return None
+
+
+def _warn_unvouched(name: str, entry: FileEntry, path: Path) -> None:
+    missing = [what for what, v in (("row count", entry.rows), ("sha256", entry.sha256)) if v is None]
+    if missing:
+        warnings.warn(
+            f"{path}: manifest.json gives no {' and no '.join(missing)} for {name!r}; a truncated or altered file "
+            "cannot be detected (re-export with a current manifest, docs/extract-format.md)",
+            ExtractIntegrityWarning,
+            stacklevel=3,
+        )
+
+
+def _read_file(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    spec: FileSpec,
+    manifest: ExtractManifest,
+    scratch: Path,
+    nul: int | None,
+) -> None:
+    """Header, NUL and encoding checks, then the file into `src_<name>` (all text)."""
+    header = read_header(path, manifest.encoding)
+    if nul is not None:
+        raise refuse_nul(path, nul, header, manifest.encoding)
+    _check_header(path, spec, header)
+    source = path
+    if manifest.encoding in ("cp949", "euc-kr"):
+        # DuckDB reads UTF-8 only (other encodings need an extension it would download), so transcode.
+        source = scratch / f"{spec.name}.utf8.csv"
+        transcode_to_utf8(path, "cp949", source, header)  # CP949 is a superset of EUC-KR
+    try:
+        _read_csv(con, spec.name, source, header)
+    except duckdb.Error as exc:
+        if "unicode" in str(exc).lower() or "utf" in str(exc).lower():
+            transcode_to_utf8(path, manifest.encoding, None, header)  # raises with line and column
+        raise InputError(f"not a well-formed CSV file: {str(exc).splitlines()[0]}", file=str(path)) from exc
+
+
 def load_extract(
     con: duckdb.DuckDBPyConnection, folder: Path, manifest: ExtractManifest, scratch: Path
 ) -> dict[str, int]:
-    """Load every extract file into `src_<name>` tables (all text), validated; returns rows per file."""
+    """Load every extract file into `src_<name>` tables (all text), validated; returns rows per file.
+
+    Each file must match its manifest entry (row count, SHA-256) before its rows are checked; only temporary
+    tables are written here, so a refused extract leaves every store as it was."""
     counts: dict[str, int] = {}
     for name, spec in EXTRACT_FILES.items():
         entry = manifest.files.get(name)
@@ -117,18 +177,24 @@ def load_extract(
         path = folder / entry.file
         if not path.is_file():
             raise InputError("file listed in manifest.json is missing", file=str(path))
-        header = read_header(path, manifest.encoding)
-        _check_header(path, spec, header)
-        source = path
-        if manifest.encoding in ("cp949", "euc-kr"):
-            # DuckDB reads UTF-8 only (other encodings need an extension it would download), so transcode.
-            source = scratch / f"{name}.utf8.csv"
-            transcode_to_utf8(path, "cp949", source, header)  # CP949 is a superset of EUC-KR
+        _warn_unvouched(name, entry, path)
+        digest, nul = scan_file(path)
+        altered = entry.sha256 is not None and digest != entry.sha256
         try:
-            _read_csv(con, name, source, header)
-        except duckdb.Error as exc:
-            if "unicode" in str(exc).lower() or "utf" in str(exc).lower():
-                transcode_to_utf8(path, manifest.encoding, None, header)  # raises with line and column
-            raise InputError(f"not a well-formed CSV file: {str(exc).splitlines()[0]}", file=str(path)) from exc
+            _read_file(con, path, spec, manifest, scratch, nul)
+        except InputError as exc:
+            if not altered:
+                raise
+            # The file is not the one exported: say so first, then what reading it found.
+            raise InputError(
+                f"the file's SHA-256 differs from manifest.json (changed after export) and it does not read: {exc}",
+                file=str(path),
+                row=exc.row,
+                column=exc.column,
+            ) from exc
+        found = int(con.execute(f"SELECT count(*) FROM {_raw(name)}").fetchall()[0][0])
+        problem = _integrity_problem(entry, found, digest)
+        if problem is not None:
+            raise InputError(problem, file=str(path))
         counts[name] = _validate(con, path, spec, manifest)
     return counts

@@ -20,7 +20,7 @@ from dari.models.inputs import (
     linear_contributions,
 )
 from dari.models.model_card import ModelCard, dump_card, load_card, parse_card
-from dari.models.onnx_model import ModelFileError, OnnxModel, sha256_file
+from dari.models.onnx_model import ModelFileError, ModelOutputError, OnnxModel, sha256_file
 
 __all__ = [
     "AssembledBatch",
@@ -31,6 +31,7 @@ __all__ = [
     "FeatureValueError",
     "ModelCard",
     "ModelFileError",
+    "ModelOutputError",
     "OnnxModel",
     "age_years",
     "assemble_batch",

@@ -7,7 +7,7 @@ own vocabulary (`cdm_concepts`) and enter the SQL as integers; codes and dates t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -51,6 +51,7 @@ class CohortCounts(BaseModel):
     n: int
     events: int
     unit_refused: dict[str, dict[str, int]]  # code set → UCUM unit (or "(none)") → rows never used
+    ambiguous_latest: dict[str, int] = {}  # feature → members whose equally-latest values differ (not scored)
     notes: tuple[str, ...]  # codes this CDM does not have, fallbacks taken
 
 
@@ -65,13 +66,14 @@ class CohortFrame:
     sex: np.ndarray  # str: "M", "F" or "" (unknown)
     age_band: np.ndarray  # str, from AGE_BANDS
     counts: CohortCounts
+    ambiguous: dict[str, np.ndarray] = field(default_factory=dict)  # feature → bool: latest value ambiguous
 
     def __len__(self) -> int:
         return int(self.person_id.size)
 
     def inputs(self, spec: FeatureSpec) -> AssembledBatch:
         """The model input rows (through `assemble_batch`, so the FHIR path's rules apply unchanged)."""
-        return assemble_batch(spec, self.raw)
+        return assemble_batch(spec, self.raw, ambiguous=self.ambiguous)
 
 
 def _values(pairs: list[tuple[int, int, float]]) -> str:
@@ -85,6 +87,9 @@ def _values(pairs: list[tuple[int, int, float]]) -> str:
     ]
     rows += [f"({int(m)}, {int(u)}, {float(f)!r})" for m, u, f in rest]
     return ", ".join(rows)
+
+
+_SAME = "1e-9"  # relative tolerance: one value converted from two units is not a conflict
 
 
 def _in(column: str, ids: list[int]) -> str:
@@ -118,7 +123,8 @@ def _cohort_ctes(spec: FeatureSpec, look: ConceptLookup) -> tuple[str, list[obje
     idx_first AS (
         SELECT m.person_id, m.measurement_date AS index_date, m.value_as_number AS v,
                m.measurement_concept_id AS concept_id, m.unit_concept_id,
-               row_number() OVER (PARTITION BY m.person_id ORDER BY m.measurement_date, m.measurement_id) AS k
+               row_number() OVER (PARTITION BY m.person_id
+                                  ORDER BY m.measurement_date, m.measurement_datetime NULLS LAST, m.measurement_id) AS k
         FROM measurement m WHERE {_in("m.measurement_concept_id", index_ids)}),
     candidates AS (
         SELECT f.person_id, f.index_date, f.v AS raw_value, p.gender_concept_id,
@@ -137,18 +143,30 @@ def _cohort_ctes(spec: FeatureSpec, look: ConceptLookup) -> tuple[str, list[obje
 
 
 def _lab_cte(name: str, source: MeasurementSource, look: ConceptLookup) -> str:
+    """Each cohort member's latest value in the lookback window, by date and then time (never by row id).
+
+    The candidates are the last day's rows at its latest time, or all of that day's rows when one of them has no
+    time (it may be the later one). When the candidates' values differ, `v` is NULL and `ambiguous` is 1: the
+    member is not scored (and the reason counted) rather than scored on whichever row happened to sort first."""
     return f"""
     {name}_allowed(concept_id, unit_concept_id, factor) AS (VALUES {_values(look.lab_pairs(source))}),
+    {name}_rows AS (
+        SELECT c.person_id, CAST(m.value_as_number AS DOUBLE PRECISION) * a.factor AS v,
+               m.measurement_date AS d, m.measurement_datetime AS t,
+               max(m.measurement_date) OVER (PARTITION BY c.person_id) AS last_d
+        FROM cohort c JOIN measurement m ON m.person_id = c.person_id
+        JOIN {name}_allowed a ON a.concept_id = m.measurement_concept_id AND a.unit_concept_id = m.unit_concept_id
+        WHERE m.value_as_number IS NOT NULL AND m.measurement_date <= c.index_date
+          AND m.measurement_date >= c.index_date - {int(source.lookback_days)}),
+    {name}_day AS (
+        SELECT person_id, v, t, max(t) OVER (PARTITION BY person_id) AS last_t,
+               max(CASE WHEN t IS NULL THEN 1 ELSE 0 END) OVER (PARTITION BY person_id) AS untimed
+        FROM {name}_rows WHERE d = last_d),
     {name} AS (
-        SELECT person_id, v FROM (
-            SELECT c.person_id, CAST(m.value_as_number AS DOUBLE PRECISION) * a.factor AS v,
-                   row_number() OVER (PARTITION BY c.person_id
-                                      ORDER BY m.measurement_date DESC, m.measurement_id DESC) AS k
-            FROM cohort c JOIN measurement m ON m.person_id = c.person_id
-            JOIN {name}_allowed a ON a.concept_id = m.measurement_concept_id AND a.unit_concept_id = m.unit_concept_id
-            WHERE m.value_as_number IS NOT NULL AND m.measurement_date <= c.index_date
-              AND m.measurement_date >= c.index_date - {int(source.lookback_days)}) t
-        WHERE k = 1)"""
+        SELECT person_id,
+               CASE WHEN max(v) - min(v) <= {_SAME} * greatest(1.0, abs(max(v))) THEN min(v) END AS v,
+               CASE WHEN max(v) - min(v) <= {_SAME} * greatest(1.0, abs(max(v))) THEN 0 ELSE 1 END AS ambiguous
+        FROM {name}_day WHERE untimed = 1 OR t = last_t GROUP BY person_id)"""
 
 
 def _condition_cte(name: str, source: ConditionSource, look: ConceptLookup) -> str:
@@ -229,7 +247,9 @@ def extract_cohort_features(store: CdmStore, spec: FeatureSpec) -> CohortFrame:
             columns.append((sex, ""))
     outcome_sql, outcome_params = _outcome_ctes(spec, look)
     ctes.append(outcome_sql)
-    select = ", ".join(expr for expr, _ in columns)
+    labs = [(j, f) for j, f in enumerate(spec.features) if isinstance(f.source, MeasurementSource)]
+    flags = [f"coalesce(f{j}.ambiguous, 0)" for j, _ in labs]
+    select = ", ".join([expr for expr, _ in columns] + flags)
     joins = "\n".join(join for _, join in columns if join)
     sex_expr = (
         f"CASE WHEN {_in('c.gender_concept_id', male_ids)} THEN 'M' "
@@ -260,6 +280,8 @@ def extract_cohort_features(store: CdmStore, spec: FeatureSpec) -> CohortFrame:
     keep = ~censored if spec.outcome.exclude_censored else np.ones(len(rows), dtype=bool)
     age = _floats(rows, 2)
     raw = {f.name: _floats(rows, 6 + j)[keep] for j, f in enumerate(spec.features)}
+    first_flag = 6 + len(spec.features)
+    ambiguous = {f.name: (_floats(rows, first_flag + k) == 1.0)[keep] for k, (_, f) in enumerate(labs)}
     refused = {
         "cohort.index": _unit_refused(store, look, spec.cohort.index),
         "outcome": _unit_refused(store, look, spec.outcome.measurement),
@@ -278,6 +300,7 @@ def extract_cohort_features(store: CdmStore, spec: FeatureSpec) -> CohortFrame:
         n=int(keep.sum()),
         events=int(y[keep].sum()),
         unit_refused={k: v for k, v in refused.items() if v},
+        ambiguous_latest={name: int(mask.sum()) for name, mask in ambiguous.items() if mask.any()},
         notes=tuple(dict.fromkeys(look.notes)),
     )
     return CohortFrame(
@@ -288,4 +311,5 @@ def extract_cohort_features(store: CdmStore, spec: FeatureSpec) -> CohortFrame:
         sex=np.array([str(r[3]) for r in rows], dtype=str)[keep] if rows else np.array([], dtype=str),
         age_band=_age_band(age)[keep],
         counts=counts,
+        ambiguous=ambiguous,
     )

@@ -34,7 +34,7 @@ class FeatureValueError(InputError):
         name = feature if isinstance(feature, str) else feature.name
         label = "" if isinstance(feature, str) else f" ({feature.label_en})"
         self.feature = name
-        self.reason = reason  # "missing" | "out_of_range" | "type" | "unit" | "unknown"
+        self.reason = reason  # "missing" | "out_of_range" | "type" | "unit" | "unknown" | "ambiguous" | "date"
         super().__init__(f"feature {name!r}{label}: {message}")
         self.column = name
 
@@ -125,10 +125,14 @@ class AssembledBatch:
         return {str(k): int(c) for k, c in zip(keys, counts, strict=True)}
 
 
-def assemble_batch(spec: FeatureSpec, columns: Mapping[str, np.ndarray]) -> AssembledBatch:
+def assemble_batch(
+    spec: FeatureSpec, columns: Mapping[str, np.ndarray], *, ambiguous: Mapping[str, np.ndarray] | None = None
+) -> AssembledBatch:
     """Vectorised `assemble_inputs`: raw columns (float, NaN = missing; bool allowed for yes/no) to input rows.
 
-    A row that `assemble_inputs` would refuse is marked not scorable with its first reason instead of raising.
+    A row that `assemble_inputs` would refuse is marked not scorable with its first reason instead of raising;
+    `ambiguous` (feature → bool per row) marks values the source could not settle ("<feature>: ambiguous"),
+    which are never imputed.
     """
     missing_cols = [n for n in spec.feature_names if n not in columns]
     if missing_cols:
@@ -146,6 +150,8 @@ def assemble_batch(spec: FeatureSpec, columns: Mapping[str, np.ndarray]) -> Asse
         if col.shape != (n,):
             raise InputError(f"column for feature {feature.name!r} has shape {col.shape}, expected ({n},)")
         absent = np.isnan(col)
+        if ambiguous is not None and feature.name in ambiguous:
+            refuse(np.asarray(ambiguous[feature.name], dtype=bool), f"{feature.name}: ambiguous")
         if isinstance(feature.missing, ImputePolicy):
             imputed[feature.name] = int(absent.sum())
             col = np.where(absent, feature.missing.value, col)

@@ -2,7 +2,9 @@
 
 A model file is code-like input from outside the hospital. Pickle (and joblib) run arbitrary code when loaded,
 so dari never unpickles: only an ONNX protobuf is accepted, checked with `onnx.checker`, refused when it points
-at external data files, and the bytes that were hashed are the bytes the session runs.
+at external data files, and the bytes that were hashed are the bytes the session runs. Its memory is checked at
+load and capped at inference (`dari.models.onnx_memory`); its outputs must be finite probabilities, else
+`ModelOutputError` names the model, so a site job reports the failure and a CDS service answers 422.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ import onnx
 import onnxruntime as ort
 from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
 
-from dari.errors import InputError
+from dari.errors import DariError, InputError
 from dari.models.feature_spec import FeatureSpec
+from dari.models.onnx_memory import INFERENCE_BATCH, capped_session_options, graph_memory_problem
 
 MAX_MODEL_BYTES = 256 * 1024 * 1024
 PROBABILITY_OUTPUTS = ("probabilities", "output_probability", "probability")
@@ -28,6 +31,16 @@ _ZIP_MAGIC = b"PK\x03\x04"  # torch/joblib archives hold pickles too
 
 class ModelFileError(InputError):
     """A model file that is not a usable ONNX model."""
+
+
+class ModelOutputError(DariError):
+    """A model that failed at inference or gave no probability (NaN, infinite, outside [0, 1]); names the model."""
+
+    exit_code = 6  # 5 is governance's refusal
+
+    def __init__(self, model: str, message: str) -> None:
+        self.model = model
+        super().__init__(f"model {model}: {message}")
 
 
 def sha256_file(path: Path) -> str:
@@ -88,9 +101,11 @@ class OnnxModel:
         digest = hashlib.sha256(data).hexdigest()
         if expected_sha256 is not None and digest != expected_sha256.lower():
             raise ModelFileError(f"sha256 {digest} differs from the expected {expected_sha256}", file=file)
-        _parse(data, file)
-        options = ort.SessionOptions()
-        options.log_severity_level = 3  # errors only: some converters' models warn on every run
+        graph = _parse(data, file)
+        problem = graph_memory_problem(graph)
+        if problem is not None:
+            raise ModelFileError(problem, file=file)
+        options = capped_session_options()
         try:
             session = ort.InferenceSession(data, sess_options=options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own untyped exception classes
@@ -119,9 +134,33 @@ class OnnxModel:
             raise InputError(f"X must have shape (n, {self.n_features}), got {np.shape(x)}")
         if not np.isfinite(rows).all():
             raise InputError("x holds NaN or infinite values; assemble inputs with the spec first")
-        (out,) = self._session.run([self.output_name], {self.input_name: rows})
+        parts = [self._run(rows[i : i + INFERENCE_BATCH]) for i in range(0, rows.shape[0], INFERENCE_BATCH)]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float64)
+
+    @property
+    def label(self) -> str:
+        """How errors name the model: its file name and the start of its SHA-256."""
+        return f"{self.path.name} (sha256 {self.sha256[:12]})"
+
+    def _run(self, rows: np.ndarray) -> np.ndarray:
+        """One session run of at most INFERENCE_BATCH rows, its output checked to be probabilities."""
+        try:
+            (out,) = self._session.run([self.output_name], {self.input_name: rows})
+        except Exception as exc:  # onnxruntime's own untyped errors, e.g. the arena cap refusing an allocation
+            first = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+            raise ModelOutputError(self.label, f"failed at inference: {first}") from None
         probs = np.asarray(out, dtype=np.float64)
-        return probs[:, 1] if probs.ndim == 2 and probs.shape[1] == 2 else probs.reshape(-1)
+        probs = probs[:, 1] if probs.ndim == 2 and probs.shape[1] == 2 else probs.reshape(-1)
+        if probs.shape != (rows.shape[0],):
+            raise ModelOutputError(self.label, f"returned {probs.shape[0]} values for {rows.shape[0]} rows")
+        bad = ~np.isfinite(probs)
+        if bad.any():
+            why = f"returned NaN or infinite values for {int(bad.sum())} of {bad.size} rows"
+            raise ModelOutputError(self.label, why)
+        outside = (probs < 0.0) | (probs > 1.0)
+        if outside.any():
+            raise ModelOutputError(self.label, f"returned values outside [0, 1] for {int(outside.sum())} rows")
+        return probs
 
 
 def _probability_output(session: Any, file: str) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from dari.etl.encoding import scan_file
 from dari.etl.extract_spec import EXTRACT_FILES
 from dari.etl.manifest import MANIFEST_FILE
 from dari.synth.sites import SiteProfile
@@ -56,13 +57,19 @@ class ExtractWriter:
         self.rows[name] = self.rows.get(name, 0) + table.num_rows
 
     def write_manifest(self, extra: dict[str, Any]) -> None:
-        """Describe the extract: encoding, date format, value codes and row counts (UTF-8 JSON)."""
+        """Describe the extract: encoding, date format, value codes, row counts and SHA-256 per file (UTF-8 JSON)."""
+        for f in self._files.values():
+            f.flush()  # the checksum is of the bytes on disk
+        files = {
+            name: {"file": f"{name}.csv", "rows": n, "sha256": scan_file(self.folder / f"{name}.csv")[0]}
+            for name, n in sorted(self.rows.items())
+        }
         manifest = {
             "site_id": self.profile.site_id,
             "hospital": {"ko": self.profile.name_ko, "en": self.profile.name_en},
             "encoding": self.profile.encoding,
             "date_format": self.profile.date_format,
-            "files": {name: {"file": f"{name}.csv", "rows": n} for name, n in sorted(self.rows.items())},
+            "files": files,
             **extra,
         }
         (self.folder / MANIFEST_FILE).write_text(
