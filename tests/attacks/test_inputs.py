@@ -38,6 +38,7 @@ from dari.etl.reader import ExtractIntegrityWarning
 from dari.federation.flower.grants import SyntheticOnlyGrantChecker
 from dari.federation.flower.simulation import build_job
 from dari.federation.flower.site_work import run_site_job
+from dari.federation.guard import SiteBinding
 from dari.models import ModelFileError, ModelOutputError, OnnxModel, extract_cohort_features, load_spec
 from dari.models.reference import reference_model_paths
 from dari.synth.network import generate_site
@@ -415,7 +416,8 @@ def test_nan_model_at_a_site_is_a_reported_failure_naming_the_model(cp949_site: 
     )
     checker = SyntheticOnlyGrantChecker({"site-2-cdm": cp949_site})
     # Execute
-    report, scored = run_site_job(job, model_bytes, "site-2", cp949_site, checker)
+    site = SiteBinding(site_id="site-2", folder=str(cp949_site))
+    report, scored = run_site_job(job, model_bytes, site, checker)
     # Assert
     assert report.status == "failed" and scored is None
     assert "NaN" in report.reason and "model.onnx" in report.reason
