@@ -22,7 +22,15 @@ from flower_fixtures import MIN_CELL
 
 #: The Flower binaries live beside the interpreter of the virtual environment.
 BIN = Path(sys.executable).parent
-BINARIES = ("flower-superlink", "flower-supernode", "flwr", "flower-superexec", "flwr-serverapp", "flwr-clientapp")
+BINARIES = (
+    "flower-superlink",
+    "flower-supernode",
+    "flwr",
+    "flower-superexec",
+    "flwr-serverapp",
+    "flwr-clientapp",
+    "dari",
+)
 CONNECTION = "dari-test"
 TAG_VAR = "DARI_FLOWER_TEST_TAG"
 
@@ -128,11 +136,21 @@ class LoopbackFederation:
         )
         self._wait_listening(self.port, wait_s, "SuperLink")
 
-    def start_supernode(self, site_id: str, folder: Path, wait_s: float = 120.0) -> None:
-        """A SuperNode for one synthetic site (grants: synthetic folders only)."""
+    def start_supernode(self, site_id: str, folder: Path, wait_s: float = 120.0, *, vetted: bool = False) -> None:
+        """A SuperNode for one synthetic site (grants: synthetic folders only).
+
+        `vetted`: the production setup of docs/federation.md, `--isolation process` with dari's own executor
+        (`dari site clientapp-exec`, holding the SuperExec secret) instead of Flower's, which runs any app.
+        """
         port = free_port()
         # The test sites are small: they run with the tests' low disclosure floor (a hospital keeps the default 10).
         node_config = f"site-id='{site_id}' site-folder='{folder}' no-governance=true min-cell={MIN_CELL}"
+        isolation: list[str] = []
+        if vetted:
+            secret = self.root / f"superexec-{site_id}.secret"
+            secret.write_bytes(uuid.uuid4().bytes)
+            secret.chmod(0o600)
+            isolation = ["--isolation", "process", "--superexec-auth-secret-file", str(secret)]
         self._start(
             f"supernode-{site_id}",
             [
@@ -146,9 +164,28 @@ class LoopbackFederation:
                 str(port),
                 "--node-config",
                 node_config,
+                *isolation,
             ],
         )
         self._wait_listening(port, wait_s, f"SuperNode {site_id}")
+        if vetted:
+            self._start(
+                f"vetted-exec-{site_id}",
+                [
+                    "dari",
+                    "site",
+                    "clientapp-exec",
+                    "--insecure",
+                    "--runtime-api-address",
+                    f"127.0.0.1:{port}",
+                    "--site-folder",
+                    str(folder),
+                    "--superexec-auth-secret-file",
+                    str(secret),
+                    "--poll-interval",
+                    "0.3",
+                ],
+            )
 
     def _wait_listening(self, port: int, wait_s: float, what: str) -> None:
         deadline = time.monotonic() + wait_s
