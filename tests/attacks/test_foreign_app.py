@@ -18,6 +18,7 @@ import io
 import json
 import sys
 import time
+import warnings
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,11 +28,14 @@ from flwr.app import ConfigRecord, Context, Message, RecordDict
 from flwr.cli.build import build_fab_from_files
 from flwr.supercore.task_identity import TaskIdentity
 
+from dari.errors import InputError
+from dari.federation.flower.jobs import ValidationRun
 from dari.federation.flower.vetted_apps import (
     ALLOWED_CLIENTAPPS,
     MAX_PYPROJECT_BYTES,
     AppRefusedError,
     VettedExecutor,
+    read_hash_list,
     vet_fab,
 )
 from dari.federation.site_audit import SiteAuditLog, verify_site_audit
@@ -183,6 +187,7 @@ def test_vet_fab_code_on_the_wire_refused(files: dict[str, str], why: str) -> No
         "os:system",
         "subprocess:run",
         "builtins:exec",
+        "shutil:rmtree",
         "dari.federation.flower.site_app:make_site_app",  # a site module, another attribute
         "dari.federation.flower.site_app:app ",  # trailing space: exact names only
         "dari.federation.flower.hub_app:app",
@@ -212,9 +217,33 @@ def test_vet_fab_hash_mismatch_refused() -> None:
         vet_fab(content, "0" * 64)
 
 
+def test_fab_hash_cli_matches_what_flwr_run_sends(tmp_path: Path) -> None:
+    """The steward's release list: `dari site fab-hash` is the hash of the FAB Flower builds from the folder."""
+    from typer.testing import CliRunner
+
+    from dari.cli.app import app
+
+    text = pyproject("job", "dari.federation.flower.hub_app:app", ALLOWED_CLIENTAPPS[0])
+    (tmp_path / "pyproject.toml").write_text(text, encoding="utf-8")
+    done = CliRunner().invoke(app, ["site", "fab-hash", str(tmp_path)])
+    assert done.exit_code == 0, done.output
+    assert done.output.strip() == fab({"pyproject.toml": text})[1]
+
+
+def test_read_hash_list_refuses_a_bad_line(tmp_path: Path) -> None:
+    """A typo in the release list stops the executor at start (file and line named), never 'allow all'."""
+    listed = tmp_path / "release-fabs.txt"
+    listed.write_text(f"# dari 0.9\n{'a' * 64}  # validation\n\nnot-a-hash\n", encoding="utf-8")
+    with pytest.raises(InputError, match="row 4"):
+        read_hash_list(listed)
+    listed.write_text(f"{'A' * 64}\n", encoding="utf-8")
+    assert read_hash_list(listed) == frozenset({"a" * 64})
+
+
 def _zip(entries: list[tuple[str, bytes]]) -> bytes:
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
+    with warnings.catch_warnings(), zipfile.ZipFile(buffer, "w") as zf:
+        warnings.simplefilter("ignore", UserWarning)  # the duplicate name is the point
         for name, data in entries:
             zf.writestr(name, data)
     return buffer.getvalue()
@@ -347,32 +376,56 @@ def test_foreign_apps_refused_and_audited_on_the_engine(
     assert verify_site_audit(SiteAuditLog(flower_site)) is None
 
 
-@pytest.mark.slow
-def test_dari_validation_still_runs_through_the_vetted_node(
-    vetted_federation: LoopbackFederation, flower_site: Path
-) -> None:
-    """The same node still answers dari's own validation job: the executor runs the installed site app."""
+@pytest.fixture(scope="module")
+def validation_job(vetted_federation: LoopbackFederation, flower_site: Path) -> tuple[Path, Path]:
+    """A dari validation job for site-1 (job file, model file) in the federation's folder."""
     from dari.disclosure import DisclosureRules
-    from dari.federation.flower.jobs import ValidationRun
     from dari.federation.flower.simulation import build_job
     from dari.models.reference import reference_model_paths
 
-    root: Path = vetted_federation.root
     ref = reference_model_paths()
-    job, model = build_job(
-        [flower_site],
-        ref.model,
-        ref.spec,
-        requester="researcher",
-        threshold=0.2,
-        rules=DisclosureRules(min_cell=MIN_CELL),
-    )
-    job_file, model_file, result_file = root / "job.json", root / "model.onnx", root / "validation.json"
+    rules = DisclosureRules(min_cell=MIN_CELL)
+    job, model = build_job([flower_site], ref.model, ref.spec, requester="researcher", threshold=0.2, rules=rules)
+    job_file, model_file = vetted_federation.root / "job.json", vetted_federation.root / "model.onnx"
     job_file.write_text(job.model_dump_json(), encoding="utf-8")
     model_file.write_bytes(model)
-    _submit(vetted_federation, "dari-job", {"pyproject.toml": app_pyproject(job_file, model_file, result_file)})
+    return job_file, model_file
+
+
+@pytest.mark.slow
+def test_pyproject_only_apps_naming_other_code_refused_on_the_engine(
+    vetted_federation: LoopbackFederation, flower_site: Path, validation_job: tuple[Path, Path]
+) -> None:
+    """dari's own job app, its clientapp pointed at another installed object: no code on the wire, still refused."""
+    # `os:system` is in the fast tests: `flwr run` itself will not submit it (its static check opens the module's
+    # file, and `os` is frozen in Python 3.11), a client-side check an attacker can skip by calling the Control API.
+    refs = ("dari.cli.app:app", "subprocess:run", "shutil:rmtree")
+    results = {}
+    for i, ref in enumerate(refs):
+        results[ref] = vetted_federation.root / f"variant-{i}.json"
+        text = app_pyproject(*validation_job, results[ref]).replace(
+            'clientapp = "dari.federation.flower.site_app:app"', f'clientapp = "{ref}"'
+        )
+        _submit(vetted_federation, f"variant-{i}", {"pyproject.toml": text})
+    for ref, result in results.items():
+        run = ValidationRun.model_validate_json(_wait(vetted_federation, result))
+        assert run.covered == () and run.pooled is None, ref
+        assert run.sites[flower_site.name].status == "failed" and run.sites[flower_site.name].statistics is None
+    reasons = [e["details"]["reason"] for e in SiteAuditLog(flower_site).entries() if e["event"] == "app.refused"]
+    for ref in refs:
+        assert any(f"clientapp {ref!r} is not one of dari's site apps" in r for r in reasons), (ref, reasons)
+
+
+@pytest.mark.slow
+def test_dari_validation_still_runs_through_the_vetted_node(
+    vetted_federation: LoopbackFederation, flower_site: Path, validation_job: tuple[Path, Path]
+) -> None:
+    """The same node still answers dari's own validation job: the executor runs the installed site app."""
+    result_file = vetted_federation.root / "validation.json"
+    _submit(vetted_federation, "dari-job", {"pyproject.toml": app_pyproject(*validation_job, result_file)})
     run = ValidationRun.model_validate_json(_wait(vetted_federation, result_file, 420.0))
     assert run.sites[flower_site.name].status == "ok" and run.covered == (flower_site.name,)
     assert run.pooled is not None and run.pooled.n > 0
     accepted = [e for e in SiteAuditLog(flower_site).entries() if e["event"] == "app.accepted"]
     assert [e["details"]["component"] for e in accepted] == ["dari.federation.flower.site_app:app"]
+    assert verify_site_audit(SiteAuditLog(flower_site)) is None

@@ -43,6 +43,7 @@ def clientapp_exec(
 ) -> None:
     """Run the SuperNode's ClientApp tasks: dari's installed site apps only; any other app is refused and audited."""
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per poll otherwise
     with guarded():
         from dari.federation.flower.vetted_apps import VettedExecutor, read_hash_list
 

@@ -33,6 +33,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 from flwr.app import Context, Message
 from flwr.app.error import Error
 from flwr.clientapp import ClientApp
@@ -192,7 +193,12 @@ class VettedExecutor:
         done = 0
         try:
             while max_tasks is None or done < max_tasks:
-                res = acquirer.AcquireTask(AcquireTaskRequest(supported_task_types=[TaskType.CLIENT_APP]))
+                try:
+                    res = acquirer.AcquireTask(AcquireTaskRequest(supported_task_types=[TaskType.CLIENT_APP]))
+                except httpx.HTTPError as exc:  # the SuperNode restarting: keep polling, it comes back
+                    log.warning("Runtime API at %s: %s", self.runtime_api_address, type(exc).__name__)
+                    time.sleep(max(poll_interval_s, 2.0))
+                    continue
                 if res.HasField("task") and res.token:
                     self.run_task(res.token)
                     done += 1
