@@ -321,28 +321,42 @@ def flower_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_sites(tmp_path_factory.mktemp("attack-net"), n=1)[0].resolve()
 
 
+RELEASE = "release"  # the release app's folder in the federation's root; its FAB is the site's one listed hash
+
+
+def release_pyproject() -> str:
+    """dari's validation job app as released: fixed placeholders, each job's paths passed with `--run-config`."""
+    return app_pyproject(Path("unset"), Path("unset"), Path("unset"))
+
+
 @pytest.fixture(scope="module")
 def vetted_federation(tmp_path_factory: pytest.TempPathFactory, flower_site: Path) -> Iterator[LoopbackFederation]:
-    """A SuperLink and one SuperNode in the production setup (process isolation + dari's executor)."""
+    """A SuperLink and one SuperNode in the production setup: process isolation, dari's executor, a release list."""
     missing = missing_binaries()
     if missing:
         pytest.skip(f"FLOWER DEPLOYMENT TEST SKIPPED: binaries missing from the venv: {', '.join(missing)}")
     federation = LoopbackFederation(tmp_path_factory.mktemp("attack-deploy"))
+    (federation.root / RELEASE).mkdir()
+    (federation.root / RELEASE / "pyproject.toml").write_text(release_pyproject(), encoding="utf-8")
+    hashes = federation.root / "release-fabs.txt"
+    hashes.write_text(f"# dari release apps\n{fab({'pyproject.toml': release_pyproject()})[1]}\n", encoding="utf-8")
     try:
         federation.start_superlink()
-        federation.start_supernode(flower_site.name, flower_site, vetted=True)
+        federation.start_supernode(flower_site.name, flower_site, vetted=True, fab_hashes=hashes)
         yield federation
     finally:
         survivors = federation.stop()
         assert not survivors, f"Flower processes survived the teardown: {survivors}"
 
 
-def _submit(federation: LoopbackFederation, name: str, files: dict[str, str]) -> Path:
+def _submit(
+    federation: LoopbackFederation, name: str, files: dict[str, str] | None = None, run_config: str | None = None
+) -> Path:
     app_dir = federation.root / name
-    for rel, text in files.items():
+    for rel, text in (files or {}).items():
         (app_dir / rel).parent.mkdir(parents=True, exist_ok=True)
         (app_dir / rel).write_text(text, encoding="utf-8")
-    federation.flwr_run(app_dir)
+    federation.flwr_run(app_dir, run_config=run_config)
     return app_dir
 
 
@@ -362,10 +376,11 @@ def test_foreign_apps_refused_and_audited_on_the_engine(
 ) -> None:
     """`flwr run` of the foreign app and of the shadowing app: both get refusals, no row, no node config."""
     root: Path = vetted_federation.root
-    results = {name: root / f"{name}.json" for name in ("foreign", "shadow")}
-    _submit(vetted_federation, "foreign", foreign_files(str(results["foreign"])))
-    _submit(vetted_federation, "shadow", shadow_files(str(results["shadow"])))
-    for name, result in results.items():
+    # One run at a time: concurrent runs on a loaded 2-core machine send Flower's SuperLink into relaunching
+    # ServerApp processes whose task tokens have expired (seen in December 2026), a hub-side stall.
+    for name, files in (("foreign", foreign_files), ("shadow", shadow_files)):
+        result = root / f"{name}.json"
+        _submit(vetted_federation, name, files(str(result)))
         text = _wait(vetted_federation, result)
         replies = json.loads(text)
         assert replies and all("content" not in r for r in replies), f"{name} got data back: {text}"
@@ -399,33 +414,40 @@ def test_pyproject_only_apps_naming_other_code_refused_on_the_engine(
     """dari's own job app, its clientapp pointed at another installed object: no code on the wire, still refused."""
     # `os:system` is in the fast tests: `flwr run` itself will not submit it (its static check opens the module's
     # file, and `os` is frozen in Python 3.11), a client-side check an attacker can skip by calling the Control API.
-    refs = ("dari.cli.app:app", "subprocess:run", "shutil:rmtree")
-    results = {}
-    for i, ref in enumerate(refs):
-        results[ref] = vetted_federation.root / f"variant-{i}.json"
-        text = app_pyproject(*validation_job, results[ref]).replace(
+    refs = ("dari.cli.app:app", "subprocess:run")  # shutil:rmtree and the rest: in the fast tests
+    apps = {
+        ref: app_pyproject(*validation_job, vetted_federation.root / f"variant-{i}.json").replace(
             'clientapp = "dari.federation.flower.site_app:app"', f'clientapp = "{ref}"'
         )
+        for i, ref in enumerate(refs)
+    }
+    # dari's own job app with its paths written into the pyproject: a FAB of its own, not on the release list
+    apps["unlisted"] = app_pyproject(*validation_job, vetted_federation.root / "variant-unlisted.json")
+    for i, (ref, text) in enumerate(apps.items()):  # one run at a time (see above)
         _submit(vetted_federation, f"variant-{i}", {"pyproject.toml": text})
-    for ref, result in results.items():
+        result = vetted_federation.root / ("variant-unlisted.json" if ref == "unlisted" else f"variant-{i}.json")
         run = ValidationRun.model_validate_json(_wait(vetted_federation, result))
         assert run.covered == () and run.pooled is None, ref
         assert run.sites[flower_site.name].status == "failed" and run.sites[flower_site.name].statistics is None
     reasons = [e["details"]["reason"] for e in SiteAuditLog(flower_site).entries() if e["event"] == "app.refused"]
     for ref in refs:
         assert any(f"clientapp {ref!r} is not one of dari's site apps" in r for r in reasons), (ref, reasons)
+    assert any("not one of this site's dari release apps" in r for r in reasons), reasons
 
 
 @pytest.mark.slow
 def test_dari_validation_still_runs_through_the_vetted_node(
     vetted_federation: LoopbackFederation, flower_site: Path, validation_job: tuple[Path, Path]
 ) -> None:
-    """The same node still answers dari's own validation job: the executor runs the installed site app."""
+    """The same node still answers dari's released validation app (job paths by `--run-config`): installed code."""
+    job_file, model_file = validation_job
     result_file = vetted_federation.root / "validation.json"
-    _submit(vetted_federation, "dari-job", {"pyproject.toml": app_pyproject(*validation_job, result_file)})
+    paths = f"job-file='{job_file}' model-file='{model_file}' result-file='{result_file}'"
+    _submit(vetted_federation, RELEASE, run_config=paths)
     run = ValidationRun.model_validate_json(_wait(vetted_federation, result_file, 420.0))
     assert run.sites[flower_site.name].status == "ok" and run.covered == (flower_site.name,)
     assert run.pooled is not None and run.pooled.n > 0
     accepted = [e for e in SiteAuditLog(flower_site).entries() if e["event"] == "app.accepted"]
     assert [e["details"]["component"] for e in accepted] == ["dari.federation.flower.site_app:app"]
+    assert accepted[0]["details"]["fab_hash"] == fab({"pyproject.toml": release_pyproject()})[1]
     assert verify_site_audit(SiteAuditLog(flower_site)) is None

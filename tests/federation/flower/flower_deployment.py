@@ -136,11 +136,14 @@ class LoopbackFederation:
         )
         self._wait_listening(self.port, wait_s, "SuperLink")
 
-    def start_supernode(self, site_id: str, folder: Path, wait_s: float = 120.0, *, vetted: bool = False) -> None:
+    def start_supernode(
+        self, site_id: str, folder: Path, wait_s: float = 120.0, *, vetted: bool = False, fab_hashes: Path | None = None
+    ) -> None:
         """A SuperNode for one synthetic site (grants: synthetic folders only).
 
         `vetted`: the production setup of docs/federation.md, `--isolation process` with dari's own executor
-        (`dari site clientapp-exec`, holding the SuperExec secret) instead of Flower's, which runs any app.
+        (`dari site clientapp-exec`, holding the SuperExec secret) instead of Flower's, which runs any app;
+        `fab_hashes`: the executor's release list.
         """
         port = free_port()
         # The test sites are small: they run with the tests' low disclosure floor (a hospital keeps the default 10).
@@ -184,6 +187,7 @@ class LoopbackFederation:
                     str(secret),
                     "--poll-interval",
                     "0.3",
+                    *(["--fab-hashes", str(fab_hashes)] if fab_hashes else []),
                 ],
             )
 
@@ -201,10 +205,11 @@ class LoopbackFederation:
             if proc.poll() is not None:
                 raise RuntimeError(f"{log.stem} exited with {proc.returncode}\n{self.log_tail()}")
 
-    def flwr_run(self, app_dir: Path, timeout_s: float = 180.0) -> dict[str, object]:
-        """Submit the app with `flwr run`; its JSON answer (run id …)."""
+    def flwr_run(self, app_dir: Path, timeout_s: float = 180.0, run_config: str | None = None) -> dict[str, object]:
+        """Submit the app with `flwr run` (`run_config`: its `--run-config` overrides); its JSON answer (run id …)."""
+        overrides = ["--run-config", run_config] if run_config else []
         done = subprocess.run(
-            [str(BIN / "flwr"), "run", str(app_dir), CONNECTION, "--format", "json"],
+            [str(BIN / "flwr"), "run", str(app_dir), CONNECTION, "--format", "json", *overrides],
             capture_output=True,
             env=self.env,
             cwd=self.root,

@@ -7,9 +7,9 @@ which takes the node's ClientApp tasks itself through flwr's Runtime API and, fo
 
 1. pulls the task input (message, context, run, FAB) with flwr's own `pull_task_input`;
 2. vets the FAB without installing or importing anything from it (`vet_fab`): its bytes must hash to the run's
-   FAB hash (and to one of the site's release hashes, when it keeps a list), it may hold nothing but its
-   `pyproject.toml` (and flwr's `.info/CONTENT` manifest), and its declared clientapp must be one of
-   `ALLOWED_CLIENTAPPS`;
+   FAB hash, it may hold nothing but its `pyproject.toml` (and flwr's `.info/CONTENT` manifest), its declared
+   clientapp must be one of `ALLOWED_CLIENTAPPS`, and its hash one of the site's release hashes when it keeps a
+   list;
 3. runs the *installed* ClientApp object of that name, imported from the site's own dari when the executor
    starts, so code sent over the wire never runs;
 4. pushes the reply, or for a refused app an error reply carrying the reason only, a log line, and an
@@ -127,11 +127,12 @@ def vet_fab(
     fab_hash = hashlib.sha256(content).hexdigest()
     if declared_hash and declared_hash != fab_hash:
         raise AppRefusedError("the FAB's content does not match the run's FAB hash")
-    if allowed_hashes is not None and fab_hash not in allowed_hashes:
-        raise AppRefusedError("the FAB is not one of this site's dari release apps (hash not in its list)")
     component = _clientapp_ref(_pyproject(content))
     if component not in allowed_apps:
         raise AppRefusedError(f"clientapp {_shown(component)} is not one of dari's site apps")
+    # Last, so that the reason names what is wrong with a foreign app rather than only "not listed".
+    if allowed_hashes is not None and fab_hash not in allowed_hashes:
+        raise AppRefusedError("the FAB is not one of this site's dari release apps (hash not in its list)")
     return VettedApp(fab_hash=fab_hash, component=component)
 
 
@@ -216,8 +217,9 @@ class VettedExecutor:
         context, status, details = None, SubStatus.FAILED, "the site could not run the task"
         try:
             message, context, run, fab = pull_task_input(client)
-            reply, status, details = self._answer(message, context, run.run_id, fab.content, run.fab_hash)
+            reply, outcome, details = self._answer(message, context, run.run_id, fab.content, run.fab_hash)
             push_message(client, reply, context)
+            status = outcome  # completed only once the reply is with the SuperNode
         except Exception:  # the task must end with a status; the traceback stays in the site's own log
             log.exception("ClientApp task failed at the site")
         finally:
