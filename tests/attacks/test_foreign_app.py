@@ -16,6 +16,7 @@ import hashlib
 import importlib
 import io
 import json
+import subprocess
 import sys
 import time
 import warnings
@@ -41,7 +42,7 @@ from dari.federation.flower.vetted_apps import (
 from dari.federation.site_audit import SiteAuditLog, verify_site_audit
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "federation" / "flower"))  # the loopback federation helpers
-from flower_deployment import LoopbackFederation, app_pyproject, missing_binaries
+from flower_deployment import BIN, LoopbackFederation, app_pyproject, missing_binaries
 from flower_fixtures import MIN_CELL, build_sites
 
 FOREIGN_SITE = '''
@@ -389,6 +390,28 @@ def test_foreign_apps_refused_and_audited_on_the_engine(
     refused = [e for e in SiteAuditLog(flower_site).entries() if e["event"] == "app.refused"]
     assert len({e["details"]["run_id"] for e in refused}) == 2
     assert verify_site_audit(SiteAuditLog(flower_site)) is None
+
+
+@pytest.mark.slow
+def test_flowers_own_executor_gets_no_task_from_the_vetted_node(
+    vetted_federation: LoopbackFederation, flower_site: Path
+) -> None:
+    """Insider variant: start Flower's stock executor on the node's Runtime API, to run apps past dari's.
+
+    Without the SuperExec secret its AcquireTask is refused and it exits, so it never starts a `flwr-clientapp`.
+    """
+    port = vetted_federation.runtime_ports[flower_site.name]
+    done = subprocess.run(
+        [str(BIN / "flower-superexec"), "--insecure", "--runtime-api-address", f"127.0.0.1:{port}"],
+        env=vetted_federation.env,
+        capture_output=True,
+        timeout=180,
+        check=False,
+    )
+    # it gives up by itself (flwr 1.41 exits 0, "terminated gracefully"): what matters is the node's refusal
+    assert "terminated" in done.stdout.decode(errors="replace") + done.stderr.decode(errors="replace")
+    supernode_log = (vetted_federation.root / f"supernode-{flower_site.name}.log").read_text(encoding="utf-8")
+    assert "SuperExec authentication failed for /flwr.proto.Runtime/AcquireTask" in supernode_log
 
 
 @pytest.fixture(scope="module")

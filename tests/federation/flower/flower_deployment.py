@@ -96,6 +96,7 @@ class LoopbackFederation:
         }
         self.port = free_port()
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.runtime_ports: dict[str, int] = {}  # site id → its SuperNode's Runtime API port
         self.logs: list[Path] = []
 
     def _start(self, name: str, args: Sequence[str]) -> subprocess.Popen[bytes]:
@@ -171,6 +172,7 @@ class LoopbackFederation:
             ],
         )
         self._wait_listening(port, wait_s, f"SuperNode {site_id}")
+        self.runtime_ports[site_id] = port
         if vetted:
             self._start(
                 f"vetted-exec-{site_id}",
