@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from dari.cli import site_node
 from dari.cli.console import OutputFormat, guarded, out, step_printer
 from dari.etl.pipeline import EtlReport, run_etl
 from dari.privacy.ingest import run_ingest
@@ -67,3 +68,7 @@ def _render(report: EtlReport, output: str) -> None:
     if dropped:
         out.print(f"[yellow]rows without a known patient, not loaded:[/] {dropped}")
     out.print(f"unmapped (concept 0): {report.unmapped_rows}")
+
+
+app.command("clientapp-exec")(site_node.clientapp_exec)  # the SuperNode's executor of vetted dari apps
+app.command("fab-hash")(site_node.fab_hash)

@@ -22,7 +22,15 @@ from flower_fixtures import MIN_CELL
 
 #: The Flower binaries live beside the interpreter of the virtual environment.
 BIN = Path(sys.executable).parent
-BINARIES = ("flower-superlink", "flower-supernode", "flwr", "flower-superexec", "flwr-serverapp", "flwr-clientapp")
+BINARIES = (
+    "flower-superlink",
+    "flower-supernode",
+    "flwr",
+    "flower-superexec",
+    "flwr-serverapp",
+    "flwr-clientapp",
+    "dari",
+)
 CONNECTION = "dari-test"
 TAG_VAR = "DARI_FLOWER_TEST_TAG"
 
@@ -88,6 +96,7 @@ class LoopbackFederation:
         }
         self.port = free_port()
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.runtime_ports: dict[str, int] = {}  # site id → its SuperNode's Runtime API port
         self.logs: list[Path] = []
 
     def _start(self, name: str, args: Sequence[str]) -> subprocess.Popen[bytes]:
@@ -128,11 +137,24 @@ class LoopbackFederation:
         )
         self._wait_listening(self.port, wait_s, "SuperLink")
 
-    def start_supernode(self, site_id: str, folder: Path, wait_s: float = 120.0) -> None:
-        """A SuperNode for one synthetic site (grants: synthetic folders only)."""
+    def start_supernode(
+        self, site_id: str, folder: Path, wait_s: float = 120.0, *, vetted: bool = False, fab_hashes: Path | None = None
+    ) -> None:
+        """A SuperNode for one synthetic site (grants: synthetic folders only).
+
+        `vetted`: the production setup of docs/federation.md, `--isolation process` with dari's own executor
+        (`dari site clientapp-exec`, holding the SuperExec secret) instead of Flower's, which runs any app;
+        `fab_hashes`: the executor's release list.
+        """
         port = free_port()
         # The test sites are small: they run with the tests' low disclosure floor (a hospital keeps the default 10).
         node_config = f"site-id='{site_id}' site-folder='{folder}' no-governance=true min-cell={MIN_CELL}"
+        isolation: list[str] = []
+        if vetted:
+            secret = self.root / f"superexec-{site_id}.secret"
+            secret.write_bytes(uuid.uuid4().bytes)
+            secret.chmod(0o600)
+            isolation = ["--isolation", "process", "--superexec-auth-secret-file", str(secret)]
         self._start(
             f"supernode-{site_id}",
             [
@@ -146,9 +168,30 @@ class LoopbackFederation:
                 str(port),
                 "--node-config",
                 node_config,
+                *isolation,
             ],
         )
         self._wait_listening(port, wait_s, f"SuperNode {site_id}")
+        self.runtime_ports[site_id] = port
+        if vetted:
+            self._start(
+                f"vetted-exec-{site_id}",
+                [
+                    "dari",
+                    "site",
+                    "clientapp-exec",
+                    "--insecure",
+                    "--runtime-api-address",
+                    f"127.0.0.1:{port}",
+                    "--site-folder",
+                    str(folder),
+                    "--superexec-auth-secret-file",
+                    str(secret),
+                    "--poll-interval",
+                    "0.3",
+                    *(["--fab-hashes", str(fab_hashes)] if fab_hashes else []),
+                ],
+            )
 
     def _wait_listening(self, port: int, wait_s: float, what: str) -> None:
         deadline = time.monotonic() + wait_s
@@ -164,10 +207,11 @@ class LoopbackFederation:
             if proc.poll() is not None:
                 raise RuntimeError(f"{log.stem} exited with {proc.returncode}\n{self.log_tail()}")
 
-    def flwr_run(self, app_dir: Path, timeout_s: float = 180.0) -> dict[str, object]:
-        """Submit the app with `flwr run`; its JSON answer (run id …)."""
+    def flwr_run(self, app_dir: Path, timeout_s: float = 180.0, run_config: str | None = None) -> dict[str, object]:
+        """Submit the app with `flwr run` (`run_config`: its `--run-config` overrides); its JSON answer (run id …)."""
+        overrides = ["--run-config", run_config] if run_config else []
         done = subprocess.run(
-            [str(BIN / "flwr"), "run", str(app_dir), CONNECTION, "--format", "json"],
+            [str(BIN / "flwr"), "run", str(app_dir), CONNECTION, "--format", "json", *overrides],
             capture_output=True,
             env=self.env,
             cwd=self.root,
