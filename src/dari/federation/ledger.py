@@ -64,6 +64,7 @@ CREATE TABLE IF NOT EXISTS cells (
   requester TEXT NOT NULL, cell TEXT NOT NULL, size INTEGER NOT NULL, released INTEGER NOT NULL,
   digest BLOB NOT NULL, head BLOB NOT NULL, members BLOB NOT NULL, UNIQUE (grant_id, requester, digest));
 CREATE INDEX IF NOT EXISTS cells_by_size ON cells (size, released);
+CREATE INDEX IF NOT EXISTS cells_by_digest ON cells (digest);
 """
 _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 _TOP = np.uint64(0xFFFFFFFFFFFFFFFF)
@@ -213,14 +214,22 @@ class ReleaseLedger:
         """How many releases this ledger holds (all requesters)."""
         return int(self._conn.execute("SELECT count(*) FROM releases").fetchone()[0])
 
+    def _scoped(self, where: str, args: list[Any]) -> tuple[str, list[Any]]:
+        if self.scope == "requester":
+            return where + " AND grant_id = ? AND requester = ?", [*args, self.grant_id, self.requester]
+        return where, args
+
     def _conflicts(self, members: Hashes, released: bool) -> bool:
         floor = self.rules.min_cell
-        where = "size BETWEEN ? AND ?" + ("" if released else " AND released = 1")
-        args: list[Any] = [members.size - floor + 1, members.size + floor - 1]
-        if self.scope == "requester":
-            where += " AND grant_id = ? AND requester = ?"
-            args += [self.grant_id, self.requester]
         digest, head = hashlib.sha256(members.tobytes()).digest(), members[:HEAD]
+        # A set released before (as openly as now) adds nothing: every pair it forms was judged when it first left
+        # (against earlier releases by this check, within its own release by that job's disclosure control).
+        where, args = self._scoped("digest = ?", [digest])
+        (before,) = self._conn.execute(f"SELECT max(released) FROM cells WHERE {where}", args).fetchone()
+        if before is not None and (before or not released):
+            return False
+        where = "size BETWEEN ? AND ?" + ("" if released else " AND released = 1")
+        where, args = self._scoped(where, [members.size - floor + 1, members.size + floor - 1])
         for cid, other_digest, other_head, size in self._conn.execute(
             f"SELECT id, digest, head, size FROM cells WHERE {where}", args
         ):

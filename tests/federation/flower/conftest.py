@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 from flower_fixtures import build_sites
+
+from dari.federation.ledger import LEDGER_DIR
 
 
 @pytest.fixture(scope="session")
 def flower_sites(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """site-1 and site-2 of a synthetic network, 1,500 patients each."""
     return build_sites(tmp_path_factory.mktemp("flower-net"))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_release_ledgers(request: pytest.FixtureRequest) -> None:
+    """Each test meets the shared sites as new sites: no release ledger left by an earlier test.
+
+    The ledger refuses a release that differences an earlier one (tests/attacks/test_differencing.py); these tests
+    are about other things and must not depend on which tests ran before them.
+    """
+    if "flower_sites" in request.fixturenames:
+        for site in request.getfixturevalue("flower_sites"):
+            shutil.rmtree(site / LEDGER_DIR, ignore_errors=True)

@@ -24,11 +24,12 @@ from pydantic import ValidationError
 
 from dari.cdm.store import open_store
 from dari.cohort import FeasibilityResult, TableOne, feasibility, pool_feasibility, pool_table_one, table_one
-from dari.disclosure import DisclosureRules, site_rules
+from dari.disclosure import DisclosureRefusedError, DisclosureRules, site_rules
 from dari.errors import DariError, InputError
 from dari.federation.flower.grants import GrantChecker
 from dari.federation.flower.query_jobs import QueryRequest, QueryRun, QuerySiteReport
 from dari.federation.flower.site_app import PAYLOAD, SiteBinding, checker_from_node_config
+from dari.federation.ledger import open_site_ledger
 
 MESSAGE_TYPE = "query.cohort"
 Progress = Callable[[str], None]
@@ -59,7 +60,9 @@ def run_query_site(
         why = f"grant {expected} named by the job does not cover it (hub: {decision.grant_id})"
         return QuerySiteReport(**base, status="refused", reason=why)
     granted = {**base, "grant_id": decision.grant_id}
+    rules = site_rules(request.disclosure, floor)
     try:
+        ledger = open_site_ledger(folder, grant_id=decision.grant_id, requester=request.requester, rules=rules)
         store = open_store(folder)
         try:
             if request.kind == "feasibility":
@@ -67,16 +70,19 @@ def run_query_site(
                     store,
                     request.definition,
                     site=site_id,
-                    rules=site_rules(request.disclosure, floor),
+                    rules=rules,
                     age_band_years=request.age_band_years,
+                    ledger=ledger,
                 )
                 return QuerySiteReport(**granted, status="ok", feasibility=result)
             assert request.table_one is not None  # the request's validator guarantees it
-            rules = site_rules(request.disclosure, floor)
-            t1 = table_one(store, request.definition, request.table_one, site=site_id, rules=rules)
+            t1 = table_one(store, request.definition, request.table_one, site=site_id, rules=rules, ledger=ledger)
             return QuerySiteReport(**granted, status="ok", table_one=t1)
         finally:
             store.close()
+            ledger.close()
+    except DisclosureRefusedError as exc:  # the release ledger: this release would difference an earlier one
+        return QuerySiteReport(**granted, status="refused", reason=f"disclosure control: {exc}")
     except DariError as exc:
         return QuerySiteReport(**granted, status="failed", reason=str(exc))
     except Exception as exc:  # a broken site folder is reported, not fatal to the job

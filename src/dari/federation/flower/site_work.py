@@ -9,23 +9,23 @@ from __future__ import annotations
 
 import tempfile
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from dari.cdm.store import open_store
-from dari.disclosure import DisclosureRefusedError, DisclosureRules, protect_count, site_rules
+from dari.disclosure import DisclosureRefusedError, DisclosureRules, site_rules
 from dari.errors import DariError, InputError
 from dari.federation.flower.grants import ANALYSIS_TYPE, GrantChecker
 from dari.federation.flower.jobs import JobRequest, SiteReport
+from dari.federation.ledger import open_site_ledger
 from dari.models import FeatureSpec, OnnxModel, extract_cohort_features
 from dari.models.cdm_features import CohortFrame
 from dari.validation import (
     UndefinedMetricWarning,
-    evaluate,
     evaluate_subgroups,
-    protect_metrics,
+    site_metrics,
     site_sufficient_statistics,
 )
 
@@ -40,6 +40,7 @@ class ScoredCohort:
     cohort_n: int
     unscored: int
     groups: dict[str, np.ndarray]  # grouping variable → one label per scored row
+    unscored_id: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # for the release ledger
 
 
 def _groups(frame: CohortFrame, keep: np.ndarray) -> dict[str, np.ndarray]:
@@ -69,6 +70,7 @@ def score_site(folder: Path, model: OnnxModel, spec: FeatureSpec) -> ScoredCohor
         len(frame),
         int((~keep).sum()),
         _groups(frame, keep),
+        frame.person_id[~keep],
     )
 
 
@@ -109,30 +111,36 @@ def run_site_job(
         why = f"grant {expected} named by the job does not cover it (hub: {decision.grant_id})"
         return SiteReport(**base, status="refused", reason=why), None
     granted = {**base, "grant_id": decision.grant_id}
+    rules, spec = site_rules(job.disclosure, floor), job.validation
     try:
         model = load_job_model(job, model_bytes)
         scored = score_site(folder, model, job.spec())
+        ledger = open_site_ledger(folder, grant_id=decision.grant_id, requester=job.requester, rules=rules)
     except DariError as exc:
         return SiteReport(**granted, status="failed", reason=str(exc)), None
     except Exception as exc:  # a broken site folder is reported, not fatal to the job
         return SiteReport(**granted, status="failed", reason=f"{type(exc).__name__}: {exc}"), None
-    rules, spec = site_rules(job.disclosure, floor), job.validation
+    ids = scored.person_id
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), ledger.release() as release:  # every figure of the report: one release
             warnings.simplefilter("ignore", UndefinedMetricWarning)
-            metrics = protect_metrics(evaluate(scored.y, scored.p, spec), rules)
-            stats = site_sufficient_statistics(scored.y, scored.p, spec, rules)
+            metrics = site_metrics(scored.y, scored.p, spec, rules, ledger=ledger, person_ids=ids)
+            stats = site_sufficient_statistics(scored.y, scored.p, spec, rules, ledger=ledger, person_ids=ids)
             # JobRequest allows only sex, age band and the spec's yes/no inputs, all of which `_groups` holds
             groups = {g: scored.groups[g] for g in job.subgroups}
-            subgroups = evaluate_subgroups(scored.y, scored.p, groups, spec, rules)
+            subgroups = evaluate_subgroups(scored.y, scored.p, groups, spec, rules, ledger=ledger, person_ids=ids)
+            cohort = release.count("validation:cohort", np.concatenate([ids, scored.unscored_id]))
+            unscored = release.count("validation:unscored", scored.unscored_id)
     except DisclosureRefusedError as exc:
         return SiteReport(**granted, status="refused", reason=f"disclosure control: {exc}"), None
+    finally:
+        ledger.close()
     report = SiteReport(
         **granted,
         status="ok",
         model_sha256=model.sha256,
-        cohort=protect_count(scored.cohort_n, rules),
-        unscored=protect_count(scored.unscored, rules),
+        cohort=cohort,
+        unscored=unscored,
         metrics=metrics,
         statistics=stats,
         subgroups=subgroups,
