@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 from flower_fixtures import build_sites
 
-from dari.federation.ledger import LEDGER_DIR
+from dari.federation.ledger import DB_FILE, LEDGER_DIR
 
 
 @pytest.fixture(scope="session")
@@ -19,11 +18,12 @@ def flower_sites(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 @pytest.fixture(autouse=True)
 def _fresh_release_ledgers(request: pytest.FixtureRequest) -> None:
-    """Each test meets the shared sites as new sites: no release ledger left by an earlier test.
+    """Each test meets the shared sites with no releases on record (the site secret, and so the noise, stays).
 
     The ledger refuses a release that differences an earlier one (tests/attacks/test_differencing.py); these tests
     are about other things and must not depend on which tests ran before them.
     """
     if "flower_sites" in request.fixturenames:
         for site in request.getfixturevalue("flower_sites"):
-            shutil.rmtree(site / LEDGER_DIR, ignore_errors=True)
+            for db in (site / LEDGER_DIR).glob(f"{DB_FILE}*"):
+                db.unlink()
