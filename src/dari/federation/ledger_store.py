@@ -4,10 +4,11 @@ Each set is a sorted array of distinct 64-bit keyed hashes (`dari.federation.led
 1 ≤ |A △ B| < floor and at least one of the two was released unsuppressed. Finding the candidates:
 
 * |A △ B| ≥ ||A| − |B||: only sets within floor − 1 of the new one's size;
-* with K = 2·floor: of the K smallest hashes of A ∪ B at most floor − 1 lie in A △ B, and each of the others is
-  among the K smallest of A and of B. So a conflicting pair shares at least min(K, max(|A|, |B|)) − floor + 1 of
-  the K smallest hashes each set stores in `cell_keys`: one indexed join over all of a release's new sets finds
-  every candidate and drops the many unrelated small sets that share an element or two;
+* with K = 2·floor (the index `cell_keys` holds each set's K smallest hashes with its size): of the K smallest
+  hashes of A ∪ B at most floor − 1 lie in A △ B, and each of the others is among the K smallest of A and of B. So a
+  conflicting pair shares at least min(K, max(|A|, |B|)) − floor + 1 of the K smallest hashes each set stores in
+  `cell_keys`: one indexed join over all of a release's new sets finds every candidate and drops the many unrelated
+  small sets that share an element or two;
 * each candidate is first bounded on its 2,048 smallest hashes (`head`), read in full only when that bound is
   below the floor.
 
@@ -42,9 +43,11 @@ CREATE TABLE IF NOT EXISTS cells (
 CREATE INDEX IF NOT EXISTS cells_by_size ON cells (size, released);
 CREATE INDEX IF NOT EXISTS cells_by_digest ON cells (digest);
 CREATE INDEX IF NOT EXISTS cells_by_keys ON cells (keys, size);
-CREATE TABLE IF NOT EXISTS cell_keys (hash INTEGER NOT NULL, cell_id INTEGER NOT NULL REFERENCES cells(id));
-CREATE INDEX IF NOT EXISTS cell_keys_by_hash ON cell_keys (hash);
-CREATE TEMP TABLE IF NOT EXISTS probe (i INTEGER NOT NULL, hash INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS cell_keys (
+  hash INTEGER NOT NULL, size INTEGER NOT NULL, cell_id INTEGER NOT NULL REFERENCES cells(id));
+CREATE INDEX IF NOT EXISTS cell_keys_by_hash ON cell_keys (hash, size);
+CREATE TEMP TABLE IF NOT EXISTS probe (
+  i INTEGER NOT NULL, hash INTEGER NOT NULL, size INTEGER NOT NULL, released INTEGER NOT NULL);
 """
 
 
@@ -116,20 +119,22 @@ class LedgerStore:
         if not todo:
             return False
         self.conn.execute("DELETE FROM temp.probe")
-        probe = [(i, int(h)) for i, (m, _, _) in todo.items() for h in m[:k].view(np.int64)]
-        self.conn.executemany("INSERT INTO temp.probe (i, hash) VALUES (?, ?)", probe)
+        probe = [(i, int(h), int(m.size), int(rel)) for i, (m, rel, _) in todo.items() for h in m[:k].view(np.int64)]
+        self.conn.executemany("INSERT INTO temp.probe (i, hash, size, released) VALUES (?, ?, ?, ?)", probe)
         scope, extra = self._scope()
+        # every filter in SQL, so the heads (16 kB each) of the many sets that merely share small hashes stay unread
         rows = self.conn.execute(
-            "SELECT s.i, s.shared, c.id, c.digest, c.head, c.size, c.released FROM (SELECT p.i AS i, k.cell_id AS"
-            " cid, count(*) AS shared FROM temp.probe p JOIN cell_keys k ON k.hash = p.hash GROUP BY p.i, k.cell_id)"
-            f" s JOIN cells c ON c.id = s.cid WHERE 1 = 1{scope}",
-            extra,
+            "SELECT s.i, c.id, c.digest, c.head, c.size FROM (SELECT p.i AS i, p.size AS n, p.released AS rel,"
+            " k.cell_id AS cid, count(*) AS shared FROM temp.probe p JOIN cell_keys k ON k.hash = p.hash"
+            " AND k.size BETWEEN p.size - ? + 1 AND p.size + ? - 1 GROUP BY p.i, k.cell_id) s"
+            " JOIN cells c ON c.id = s.cid"
+            " WHERE c.size BETWEEN s.n - ? + 1 AND s.n + ? - 1 AND (s.rel = 1 OR c.released = 1)"
+            f" AND s.shared >= min(?, max(s.n, c.size)) - ? + 1{scope}",
+            [floor, floor, floor, floor, k, floor, *extra],
         )
-        for i, shared, cid, other, head, size, other_rel in rows:
-            m, rel, d = todo[i]
-            if other == d or abs(size - m.size) >= floor or not (rel or other_rel):
-                continue
-            if shared >= min(k, max(m.size, size)) - floor + 1 and self._close(m, cid, head, size, floor):
+        for i, cid, other, head, size in rows:
+            m, _, d = todo[i]
+            if other != d and self._close(m, cid, head, size, floor):
                 return True
         return self._scan_few_keys(list(todo.values()), floor)
 
@@ -171,7 +176,7 @@ class LedgerStore:
             ],
         )
         self.conn.executemany(
-            "INSERT INTO cell_keys (hash, cell_id) SELECT ?, id FROM cells WHERE grant_id = ? AND requester = ?"
-            " AND digest = ?",
+            "INSERT INTO cell_keys (hash, size, cell_id) SELECT ?, size, id FROM cells WHERE grant_id = ?"
+            " AND requester = ? AND digest = ?",
             [(int(h), *who, d) for _, m, _, d in new for h in m[:k].view(np.int64)],
         )
