@@ -153,6 +153,8 @@ class ReleaseLedger:
         path.chmod(0o600)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA cache_size=-65536")  # 64 MB: the key index's random inserts stay in memory
+        conn.execute("PRAGMA temp_store=MEMORY")
         conn.executescript(SCHEMA)
         ledger = cls(conn, secret, grant_id=grant_id or "", requester=requester, rules=rules)
         ledger.scope, ledger.noise_spec = scope, noise or NoiseSpec()

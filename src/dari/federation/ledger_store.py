@@ -166,17 +166,14 @@ class LedgerStore:
             "UPDATE cells SET released = max(released, ?) WHERE grant_id = ? AND requester = ? AND digest = ?",
             [(int(rel), *who, d) for _, _, rel, d in rows if d in existing],
         )
-        new = [(key, m, rel, d) for key, m, rel, d in rows if d not in existing]
-        self.conn.executemany(
-            "INSERT INTO cells (release_id, grant_id, requester, cell, size, released, keys, digest, head, members)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (release_id, *who, key, int(m.size), int(rel), k, d, m[:HEAD].tobytes(), m.tobytes())
-                for key, m, rel, d in new
-            ],
-        )
-        self.conn.executemany(
-            "INSERT INTO cell_keys (hash, size, cell_id) SELECT ?, size, id FROM cells WHERE grant_id = ?"
-            " AND requester = ? AND digest = ?",
-            [(int(h), *who, d) for _, m, _, d in new for h in m[:k].view(np.int64)],
-        )
+        keys: list[tuple[int, int, int | None]] = []
+        for key, m, rel, d in rows:
+            if d in existing:
+                continue
+            cid = self.conn.execute(
+                "INSERT INTO cells (release_id, grant_id, requester, cell, size, released, keys, digest, head, members)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (release_id, *who, key, int(m.size), int(rel), k, d, m[:HEAD].tobytes(), m.tobytes()),
+            ).lastrowid
+            keys.extend((int(h), int(m.size), cid) for h in m[:k].view(np.int64))
+        self.conn.executemany("INSERT INTO cell_keys (hash, size, cell_id) VALUES (?, ?, ?)", keys)
