@@ -107,9 +107,13 @@ class Release:
         self.cells: list[Cell] = []
 
     def cell(self, key: str, person_ids: Any, *, released: bool = True) -> Hashes:
-        """Record the person set behind a released figure (`released=False`: shown as suppressed)."""
+        """Record the person set behind a released figure (`released=False`: shown as suppressed).
+
+        A set of fewer than `min_cell` persons is on record as suppressed whatever `released` says: disclosure
+        control never lets a figure of so few out, and the candidate search relies on it.
+        """
         members = self._ledger.hashes(person_ids)
-        self.cells.append((key, members, released))
+        self.cells.append((key, members, released and members.size >= self._ledger.rules.min_cell))
         return members
 
     def count(self, key: str, person_ids: Any) -> ProtectedCount:
