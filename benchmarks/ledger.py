@@ -14,7 +14,8 @@ percentage printed is an upper bound) and against `--site-work` seconds when giv
 Measured (December 2026, busy 2-core machine): `score_site` on a 100,000-patient synthetic site took 2.8–3.5 s
 and scored 11,832 rows (the reference model's cohort); `--rows 11832` is that job, the default (100,000 rows)
 the worst case of a cohort as large as the site.
-Usage: .venv/bin/python benchmarks/ledger.py [--patients 100000] [--rows N] [--earlier 200] [--site-work SECONDS]
+Usage: .venv/bin/python benchmarks/ledger.py [--patients 100000] [--rows N] [--earlier 200]
+                                           [--site-work SECONDS | --site SITE_FOLDER]
 """
 
 from __future__ import annotations
@@ -65,6 +66,24 @@ def _job(
             evaluate_subgroups(y, p, groups, spec, rules, ledger=ledger, person_ids=ids)
 
 
+def _score_site(folder: Path) -> tuple[float, int]:
+    """Best of two `score_site` runs of the reference model on a site folder, and the rows it scored."""
+    from dari.federation.flower.site_work import score_site
+    from dari.models import OnnxModel, load_spec
+    from dari.models.reference import reference_model_paths
+
+    ref = reference_model_paths()
+    spec = load_spec(ref.spec)
+    model = OnnxModel.load(ref.model, spec=spec)
+    times, rows = [], 0
+    for _ in range(2):
+        t0 = time.perf_counter()
+        rows = int(score_site(folder, model, spec).y.size)
+        times.append(time.perf_counter() - t0)
+    print(f"score_site on {folder}: {min(times):.2f} s, {rows:,} rows scored")
+    return min(times), rows
+
+
 def main() -> None:
     """Fill a ledger, then time one validation job's statistics without and with it."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -72,7 +91,10 @@ def main() -> None:
     parser.add_argument("--earlier", type=int, default=200)
     parser.add_argument("--rows", type=int, default=None, help="scored cohort rows of the job (default: --patients)")
     parser.add_argument("--site-work", type=float, default=None, help="seconds of score_site at this size")
+    parser.add_argument("--site", type=Path, default=None, help="a site folder: measure score_site there")
     args = parser.parse_args()
+    if args.site is not None:
+        args.site_work, args.rows = _score_site(args.site)
     rng = np.random.default_rng(13)
     rows = args.rows or args.patients
     population = rng.choice(10**12, int(args.patients * 1.5), replace=False)
