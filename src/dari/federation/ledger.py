@@ -159,6 +159,7 @@ class ReleaseLedger:
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA cache_size=-65536")  # 64 MB: the key index's random inserts stay in memory
         conn.execute("PRAGMA temp_store=MEMORY")
+        conn.execute("PRAGMA wal_autocheckpoint=16384")  # checkpoint every ~64 MB of releases, not every job
         conn.executescript(SCHEMA)
         ledger = cls(conn, secret, grant_id=grant_id or "", requester=requester, rules=rules)
         ledger.scope, ledger.noise_spec = scope, noise or NoiseSpec()

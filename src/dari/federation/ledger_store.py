@@ -73,6 +73,11 @@ def digest(m: Hashes) -> bytes:
     return hashlib.sha256(m.tobytes()).digest()
 
 
+def _rest(m: Hashes) -> bytes:
+    """The full set for the `members` column; empty when the head already holds all of it (most cells)."""
+    return m.tobytes() if m.size > HEAD else b""
+
+
 def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), _CHUNK):
         yield items[start : start + _CHUNK]
@@ -102,7 +107,7 @@ class LedgerStore:
         if head_bound(m[:HEAD], m.size, np.frombuffer(head, "<u8"), size) >= floor:
             return False
         (blob,) = self.conn.execute("SELECT members FROM cells WHERE id = ?", (cid,)).fetchone()
-        return 1 <= symmetric_difference_size(m, np.frombuffer(blob, "<u8")) < floor
+        return 1 <= symmetric_difference_size(m, np.frombuffer(blob or head, "<u8")) < floor  # small: head is all
 
     def conflicts(self, cells: list[Cell], floor: int) -> bool:
         """Whether any new set lies 1 … floor − 1 persons from a set on record (inside the open transaction)."""
@@ -173,7 +178,7 @@ class LedgerStore:
             cid = self.conn.execute(
                 "INSERT INTO cells (release_id, grant_id, requester, cell, size, released, keys, digest, head, members)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (release_id, *who, key, int(m.size), int(rel), k, d, m[:HEAD].tobytes(), m.tobytes()),
+                (release_id, *who, key, int(m.size), int(rel), k, d, m[:HEAD].tobytes(), _rest(m)),
             ).lastrowid
             keys.extend((int(h), int(m.size), cid) for h in m[:k].view(np.int64))
         self.conn.executemany("INSERT INTO cell_keys (hash, size, cell_id) VALUES (?, ?, ?)", keys)
