@@ -45,7 +45,9 @@ def store(cdm_path: Path) -> Any:
 @pytest.fixture
 def site(tmp_path: Path) -> Path:
     """A fresh site folder (its ledger starts empty)."""
-    return tmp_path / "site"
+    folder = tmp_path / "site"
+    folder.mkdir()
+    return folder
 
 
 def _ledger(site: Path, requester: str = "mallory", grant: str = "g-1", scope: Scope = "site") -> ReleaseLedger:

@@ -227,7 +227,9 @@ class ReleaseLedger:
 def open_site_ledger(
     site_folder: Path, *, grant_id: str | None, requester: str, rules: DisclosureRules, scope: Scope = "site"
 ) -> ReleaseLedger:
-    """The ledger of a site folder (`SITE/ledger/`), opened for one job."""
+    """The ledger of a site folder (`SITE/ledger/`), opened for one job (never creating a missing site folder)."""
+    if not site_folder.is_dir():
+        raise InputError("site folder not found", file=str(site_folder))
     return ReleaseLedger.open(
         site_folder / LEDGER_DIR, grant_id=grant_id, requester=requester, rules=rules, scope=scope
     )
