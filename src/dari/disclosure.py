@@ -4,11 +4,20 @@ Every aggregate that leaves a site passes here (catalog characterisation now, fe
 lives in one place. A count below `min_cell` (default 10) is shown as "<10" and carries no value; any other count is
 rounded to the nearest multiple of `rounding_base` (default 5, halves rounded up), which also blurs the differences
 between overlapping tables that could otherwise reveal a suppressed cell.
+
+Consistent keyed noise (i2b2/SHRINE and TriNetX style), for releases made under a site's release ledger
+(`dari.federation.ledger`): before rounding, a count gets an integer noise drawn from a keyed PRF of the site's
+secret and the *person set* behind the count (`keyed_noise`), so the same set always gets the same answer however
+the query is phrased, and repeating or rephrasing a query cannot average the noise away. Suppression still looks
+at the exact count (a cell below `min_cell` never leaves, whatever the noise).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Mapping
+from statistics import NormalDist
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -52,16 +61,49 @@ class ProtectedCount(BaseModel):
         return self
 
 
-def protect_count(n: int, rules: DisclosureRules | None = None) -> ProtectedCount:
-    """Suppress a count below the minimum cell size, otherwise round it to the rounding base."""
+def protect_count(n: int, rules: DisclosureRules | None = None, *, noise: int = 0) -> ProtectedCount:
+    """Suppress a count below the minimum cell size, otherwise round it (plus `noise`, see `keyed_noise`)."""
     if isinstance(n, bool) or n < 0:
         raise ValueError(f"count must be a non-negative integer, got {n!r}")
     r = rules or DisclosureRules()
-    if n < r.min_cell:
+    if n < r.min_cell:  # on the exact count: noise never lets a small cell out
         return ProtectedCount(shown=f"<{r.min_cell}", value=None, suppressed=True, rules=r)
-    base = r.rounding_base
-    rounded = max(((n + base // 2) // base) * base, r.min_cell)  # never round a releasable cell below the minimum
+    base, noisy = r.rounding_base, max(n + noise, 0)
+    rounded = max(((noisy + base // 2) // base) * base, r.min_cell)  # never round a releasable cell below the minimum
     return ProtectedCount(shown=str(rounded), value=int(rounded), suppressed=False, rules=r)
+
+
+class NoiseSpec(BaseModel):
+    """The keyed noise's distribution: a normal of SD `sigma` rounded to an integer, clamped to ±`cap`.
+
+    Defaults follow SHRINE's published obfuscation in spirit (σ a little above the rounding base's half-width,
+    clamped so a count is never moved by more than `cap`): with rounding to 5 the shown value is within
+    `cap` + 2 of the truth.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    sigma: float = Field(default=3.0, ge=0)
+    cap: int = Field(default=6, ge=0)
+
+
+_NOISE_DOMAIN = b"dari-noise/1"
+_NORMAL = NormalDist()
+
+
+def keyed_noise(key: bytes, person_set: bytes, spec: NoiseSpec | None = None) -> int:
+    """The integer noise of one person set: HMAC-SHA256(key, set) mapped through the normal quantile.
+
+    `person_set` is the canonical encoding of the set (the ledger's sorted keyed hashes): the same set gives the
+    same noise under the same key, different sets give independent-looking draws, and without the key the draw
+    cannot be predicted. u = (first 8 bytes as an integer + ½) / 2⁶⁴ is uniform on (0, 1); the noise is
+    clamp(round(σ·Φ⁻¹(u)), −cap, cap).
+    """
+    s = spec or NoiseSpec()
+    if s.sigma == 0 or s.cap == 0:
+        return 0
+    digest = hmac.new(key, _NOISE_DOMAIN + person_set, hashlib.sha256).digest()
+    u = (int.from_bytes(digest[:8], "big") + 0.5) / 2.0**64
+    return max(-s.cap, min(s.cap, round(s.sigma * _NORMAL.inv_cdf(u))))
 
 
 def protect_counts(counts: Mapping[str, int], rules: DisclosureRules | None = None) -> dict[str, ProtectedCount]:

@@ -4,28 +4,36 @@ A site runs `feasibility` and gets back a `FeasibilityResult` whose every count 
 `dari.disclosure.protect_count`: persons at index, the attrition after each step (remaining and lost),
 and the cohort by sex and by age band. `unprotected_feasibility` holds the raw counts; it is for the site's own
 use and tests, never to be sent. `pool_feasibility` adds sites' protected results at the hub.
+
+Under a site's release ledger (`feasibility(..., ledger=...)`, what a federated query does), every count is the
+protected count of its person set with the set's consistent keyed noise (`dari.federation.ledger`), and the
+release is refused when one of those sets differs from an earlier release's by a few persons.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import ibis  # type: ignore[import-untyped]
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from dari.cdm.store import CdmStore
 from dari.cohort.backend import ibis_session, materialised
 from dari.cohort.compile import build_cohort
 from dari.cohort.definition import CohortDefinition
+from dari.cohort.members import SEXES, person_sexes
 from dari.cohort.pooling import PooledCount, pool_counts
 from dari.cohort.resolve import sex_labels
 from dari.disclosure import DisclosureRules, ProtectedCount, protect_count
 from dari.errors import InputError
 
+if TYPE_CHECKING:
+    from dari.federation.ledger import ReleaseLedger
+
 AGE_CAP = 90  # the last band is open ("90+"): exact old ages identify people
-SEXES = ("F", "M", "unknown")
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,8 @@ class RawFeasibility:
     remaining: tuple[int, ...]
     by_sex: dict[str, int]
     by_age_band: dict[str, int]
+    # cell -> person ids behind it (`with_members`): "remaining[k]", "lost[k]", "sex:F", "age:60-69"
+    members: dict[str, np.ndarray[Any, Any]] | None = None
 
 
 def age_band_labels(width: int) -> list[str]:
@@ -52,9 +62,16 @@ def _band(age: int, width: int) -> str:
 
 
 def unprotected_feasibility(
-    store: CdmStore, definition: CohortDefinition, *, site: str, age_band_years: Literal[5, 10] = 10
+    store: CdmStore,
+    definition: CohortDefinition,
+    *,
+    site: str,
+    age_band_years: Literal[5, 10] = 10,
+    with_members: bool = False,
 ) -> RawFeasibility:
-    """Exact counts at this site: persons remaining after each attrition step, and the cohort by sex and age."""
+    """Exact counts at this site: persons remaining after each attrition step, and the cohort by sex and age
+    (`with_members`: also the person ids behind each count, for the release ledger)."""
+    members: dict[str, np.ndarray[Any, Any]] | None = None
     # The events are computed once; the totals and the strata then read the small temporary table.
     with ibis_session(store) as backend:
         compiled = build_cohort(backend, definition, site=site)
@@ -66,8 +83,13 @@ def unprotected_feasibility(
             row = totals.to_pyarrow().to_pylist()[0]
             cohort = compiled.entries(ev)
             strata = cohort.group_by("age", "gender_concept_id").agg(n=ibis._.count()).to_pyarrow().to_pylist()
+            if with_members:
+                flags = per_person.to_pyarrow()
+                persons = cohort.select("person_id", "age", "gender_concept_id").to_pyarrow()
         genders = [int(s["gender_concept_id"]) for s in strata if s["gender_concept_id"] is not None]
         labels = sex_labels(backend, genders)
+    if with_members:
+        members = _members(flags, persons, len(compiled.steps), labels, age_band_years)
     remaining = tuple(int(row[f"s{k}"] or 0) for k in k_steps)
     by_sex = dict.fromkeys(SEXES, 0)
     by_age = dict.fromkeys(age_band_labels(age_band_years), 0)
@@ -81,7 +103,24 @@ def unprotected_feasibility(
         remaining=remaining,
         by_sex=by_sex,
         by_age_band=by_age,
+        members=members,
     )
+
+
+def _members(
+    flags: Any, persons: Any, steps: int, labels: dict[int, str], width: int
+) -> dict[str, np.ndarray[Any, Any]]:
+    """The person ids behind every count of a feasibility result."""
+    pid = flags["person_id"].to_numpy(zero_copy_only=False).astype(np.int64)
+    inside = [flags[f"s{k}"].fill_null(False).to_numpy(zero_copy_only=False).astype(bool) for k in range(steps)]
+    out = {f"remaining[{k}]": pid[inside[k]] for k in range(steps)}
+    out |= {f"lost[{k}]": pid[inside[k - 1] & ~inside[k]] for k in range(1, steps)}
+    ids = persons["person_id"].to_numpy(zero_copy_only=False).astype(np.int64)
+    sexes = person_sexes(persons["gender_concept_id"].to_pylist(), labels)
+    bands = np.array([_band(int(a), width) for a in persons["age"].to_pylist()], dtype=object)
+    out |= {f"sex:{s}": ids[sexes == s] for s in SEXES}
+    out |= {f"age:{b}": ids[bands == b] for b in age_band_labels(width)}
+    return out
 
 
 class AttritionStep(BaseModel):
@@ -119,14 +158,39 @@ class FeasibilityResult(BaseModel):
 
 
 def protect_feasibility(
-    raw: RawFeasibility, definition: CohortDefinition, *, site: str, rules: DisclosureRules, age_band_years: int
+    raw: RawFeasibility,
+    definition: CohortDefinition,
+    *,
+    site: str,
+    rules: DisclosureRules,
+    age_band_years: int,
+    ledger: ReleaseLedger | None = None,
 ) -> FeasibilityResult:
-    """Apply disclosure control to every count of a raw result."""
+    """Apply disclosure control to every count of a raw result (under `ledger`: noisy, recorded, maybe refused)."""
+    if ledger is None:
+        return _protected(raw, definition, site, rules, age_band_years, lambda _key, n: protect_count(n, rules))
+    if raw.members is None:
+        raise InputError("a feasibility release under the ledger needs the persons behind its counts")
+    members = raw.members
+    with ledger.release() as release:
+        return _protected(
+            raw, definition, site, rules, age_band_years, lambda key, _n: release.count(key, members[key])
+        )
+
+
+def _protected(
+    raw: RawFeasibility,
+    definition: CohortDefinition,
+    site: str,
+    rules: DisclosureRules,
+    age_band_years: int,
+    count: Callable[[str, int], ProtectedCount],
+) -> FeasibilityResult:
     attrition = [
         AttritionStep(
             name=name,
-            remaining=protect_count(n, rules),
-            lost=None if k == 0 else protect_count(raw.remaining[k - 1] - n, rules),
+            remaining=count(f"remaining[{k}]", n),
+            lost=None if k == 0 else count(f"lost[{k}]", raw.remaining[k - 1] - n),
         )
         for k, (name, n) in enumerate(zip(raw.steps, raw.remaining, strict=True))
     ]
@@ -135,12 +199,12 @@ def protect_feasibility(
         definition_name=definition.name,
         definition_digest=definition.digest(),
         rules=rules,
-        index_persons=protect_count(raw.remaining[raw.index_steps - 1], rules),
-        cohort_persons=protect_count(raw.remaining[-1], rules),
+        index_persons=count(f"remaining[{raw.index_steps - 1}]", raw.remaining[raw.index_steps - 1]),
+        cohort_persons=count(f"remaining[{len(raw.steps) - 1}]", raw.remaining[-1]),
         attrition=attrition,
         age_band_years=age_band_years,
-        by_sex=[StratumCount(stratum=s, persons=protect_count(n, rules)) for s, n in raw.by_sex.items()],
-        by_age_band=[StratumCount(stratum=b, persons=protect_count(n, rules)) for b, n in raw.by_age_band.items()],
+        by_sex=[StratumCount(stratum=s, persons=count(f"sex:{s}", n)) for s, n in raw.by_sex.items()],
+        by_age_band=[StratumCount(stratum=b, persons=count(f"age:{b}", n)) for b, n in raw.by_age_band.items()],
     )
 
 
@@ -151,11 +215,15 @@ def feasibility(
     site: str,
     rules: DisclosureRules | None = None,
     age_band_years: Literal[5, 10] = 10,
+    ledger: ReleaseLedger | None = None,
 ) -> FeasibilityResult:
-    """Run a cohort definition at this site and return its counts, every one disclosure-controlled."""
+    """Run a cohort definition at this site and return its counts, every one disclosure-controlled (under
+    `ledger`, a federated query's: with keyed noise, recorded, refused when it differences an earlier release)."""
     r = rules or DisclosureRules()
-    raw = unprotected_feasibility(store, definition, site=site, age_band_years=age_band_years)
-    return protect_feasibility(raw, definition, site=site, rules=r, age_band_years=age_band_years)
+    raw = unprotected_feasibility(
+        store, definition, site=site, age_band_years=age_band_years, with_members=ledger is not None
+    )
+    return protect_feasibility(raw, definition, site=site, rules=r, age_band_years=age_band_years, ledger=ledger)
 
 
 class PooledStep(BaseModel):

@@ -6,16 +6,22 @@ for each lab the latest value in its window (default 365 days before index to in
 highest measurement_id) summarised as n measured, mean, SD, median and IQR. Counts go through `protect_count`;
 mean, SD and quantiles are released only when computed over at least `min_cell` persons; histograms (for pooled
 quantiles, see dari.cohort.pooling) merge adjacent grid bins until each holds at least `min_cell` persons.
+
+Under a site's release ledger (`table_one(..., ledger=...)`, what a federated characterisation does) every count
+is the protected count of its person set with consistent keyed noise, every set (n, each sex, comorbidity, lab,
+histogram bin) is recorded, and the release is refused when one differs from an earlier release's by a few
+persons: Table 1 of 11 persons and then of 10 no longer gives the eleventh's age and eGFR.
 """
 
 from __future__ import annotations
 
 from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import ibis  # type: ignore[import-untyped]
 import ibis.expr.types as ir  # type: ignore[import-untyped]
+import numpy as np
 from ibis.backends.sql import SQLBackend  # type: ignore[import-untyped]
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -23,11 +29,16 @@ from dari.cdm.store import CdmStore
 from dari.cohort.backend import ibis_session, materialised
 from dari.cohort.compile import KEY, build_cohort, domain_events, window_join
 from dari.cohort.definition import CohortDefinition
-from dari.cohort.feasibility import AGE_CAP, SEXES
+from dari.cohort.feasibility import AGE_CAP
+from dari.cohort.members import SEXES, table_one_members
 from dari.cohort.request import TableOneRequest
 from dari.cohort.resolve import resolve_concept_sets, sex_labels
 from dari.cohort.summary import NumericSummary, RawNumeric, protect_numeric
 from dari.disclosure import DisclosureRules, ProtectedCount, protect_count
+from dari.errors import InputError
+
+if TYPE_CHECKING:
+    from dari.federation.ledger import Release, ReleaseLedger
 
 
 @dataclass(frozen=True)
@@ -39,6 +50,8 @@ class RawTableOne:
     sex: dict[str, int]
     comorbidities: dict[str, int]
     labs: dict[str, RawNumeric]
+    # cell -> person ids (`with_members`): "n", "sex:F", "comorbidity:<name>"; numeric members sit in RawNumeric
+    members: dict[str, np.ndarray[Any, Any]] | None = None
 
 
 def _summaries(values: ir.Table, widths: dict[str, float | None]) -> dict[str, RawNumeric]:
@@ -128,7 +141,7 @@ def _values(
     age = cohort.age.cast("float64")
     # Ages in the histogram are top-coded at 90, as in the feasibility bands: its top edge must not show the oldest.
     top_coded = ibis.ifelse(age > AGE_CAP, float(AGE_CAP), age)
-    parts = [cohort.select(variable=ibis.literal("age"), value=age, hist_value=top_coded)]
+    parts = [cohort.select("person_id", variable=ibis.literal("age"), value=age, hist_value=top_coded)]
     for i, lab in enumerate(request.labs):
         events = domain_events(backend, "measurement", sets[lab.concept_set], unit_id=units.get(f"labs[{i}].unit"))
         pairs = window_join(cohort, events.filter(events.value.notnull()), lab.window, within_observation=False)
@@ -136,15 +149,17 @@ def _values(
         ranked = pairs.mutate(rank=ibis.row_number().over(group_by=pairs.person_id, order_by=order))
         latest = ranked.filter(ranked["rank"] == 0)
         parts.append(
-            latest.select(variable=ibis.literal(f"lab:{lab.name}"), value=latest.value, hist_value=latest.value)
+            latest.select(
+                "person_id", variable=ibis.literal(f"lab:{lab.name}"), value=latest.value, hist_value=latest.value
+            )
         )
     return ibis.union(*parts)
 
 
 def unprotected_table_one(
-    store: CdmStore, definition: CohortDefinition, request: TableOneRequest, *, site: str
+    store: CdmStore, definition: CohortDefinition, request: TableOneRequest, *, site: str, with_members: bool = False
 ) -> RawTableOne:
-    """Exact Table 1 of the cohort at this site."""
+    """Exact Table 1 of the cohort at this site (`with_members`: and the person ids behind every figure)."""
     widths = {"age": float(request.age_bin_width)} | {f"lab:{lab.name}": lab.bin_width for lab in request.labs}
     lab_units = [(f"labs[{i}].unit", lab.unit) for i, lab in enumerate(request.labs) if lab.unit is not None]
     # Each stage is computed once into a temporary table that the next queries read.
@@ -159,8 +174,16 @@ def unprotected_table_one(
         comorbidities = _comorbidities(backend, cohort, request, sets)
         values = stack.enter_context(materialised(backend, _values(backend, cohort, request, sets, units), "values"))
         summaries = _summaries(values, widths)
+        members = table_one_members(backend, cohort, values, request, sets, summaries) if with_members else None
     labs = {lab.name: summaries[f"lab:{lab.name}"] for lab in request.labs}
-    return RawTableOne(n=sum(by_sex.values()), age=summaries["age"], sex=by_sex, comorbidities=comorbidities, labs=labs)
+    return RawTableOne(
+        n=sum(by_sex.values()),
+        age=summaries["age"],
+        sex=by_sex,
+        comorbidities=comorbidities,
+        labs=labs,
+        members=members,
+    )
 
 
 class CountRow(BaseModel):
@@ -204,23 +227,45 @@ def protect_table_one(
     *,
     site: str,
     rules: DisclosureRules,
+    ledger: ReleaseLedger | None = None,
 ) -> TableOne:
-    """Apply disclosure control to every figure of a raw Table 1."""
+    """Apply disclosure control to every figure of a raw Table 1 (under `ledger`: noisy, recorded, maybe refused)."""
+    if ledger is None:
+        return _protected(raw, definition, request, site, rules, None)
+    if raw.members is None:
+        raise InputError("a Table 1 release under the ledger needs the persons behind its figures")
+    with ledger.release() as release:
+        return _protected(raw, definition, request, site, rules, release)
+
+
+def _protected(
+    raw: RawTableOne,
+    definition: CohortDefinition,
+    request: TableOneRequest,
+    site: str,
+    rules: DisclosureRules,
+    release: Release | None,
+) -> TableOne:
+    members = raw.members or {}
+
+    def count(key: str, n: int) -> ProtectedCount:
+        return protect_count(n, rules) if release is None else release.count(key, members[key])
+
     return TableOne(
         site=site,
         definition_name=definition.name,
         definition_digest=definition.digest(),
         request_digest=request.digest(),
         rules=rules,
-        n=protect_count(raw.n, rules),
-        age=protect_numeric(raw.age, rules),
-        sex=[CountRow(name=s, persons=protect_count(n, rules)) for s, n in raw.sex.items()],
-        comorbidities=[CountRow(name=c, persons=protect_count(n, rules)) for c, n in raw.comorbidities.items()],
+        n=count("n", raw.n),
+        age=protect_numeric(raw.age, rules, release=release, key="age"),
+        sex=[CountRow(name=s, persons=count(f"sex:{s}", n)) for s, n in raw.sex.items()],
+        comorbidities=[CountRow(name=c, persons=count(f"comorbidity:{c}", n)) for c, n in raw.comorbidities.items()],
         labs=[
             LabRow(
                 name=lab.name,
                 unit=lab.unit.concept_code if lab.unit else None,
-                summary=protect_numeric(raw.labs[lab.name], rules),
+                summary=protect_numeric(raw.labs[lab.name], rules, release=release, key=f"lab:{lab.name}"),
             )
             for lab in request.labs
         ],
@@ -234,7 +279,9 @@ def table_one(
     *,
     site: str,
     rules: DisclosureRules | None = None,
+    ledger: ReleaseLedger | None = None,
 ) -> TableOne:
-    """Table 1 of the cohort at this site, every figure disclosure-controlled."""
-    raw = unprotected_table_one(store, definition, request, site=site)
-    return protect_table_one(raw, definition, request, site=site, rules=rules or DisclosureRules())
+    """Table 1 of the cohort at this site, every figure disclosure-controlled (under `ledger`, a federated
+    characterisation's: keyed noise, recorded, refused when it differences an earlier release)."""
+    raw = unprotected_table_one(store, definition, request, site=site, with_members=ledger is not None)
+    return protect_table_one(raw, definition, request, site=site, rules=rules or DisclosureRules(), ledger=ledger)

@@ -24,7 +24,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Generic, Literal, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -35,6 +35,9 @@ from dari.federation.flower.grants import GrantChecker, SyntheticOnlyGrantChecke
 from dari.federation.site_audit import SiteAuditLog
 from dari.federation.ticket import JobTicket, TicketError, check_ticket, read_ticket
 from dari.signing import SignatureError, SignedEnvelope, parse_public_key
+
+if TYPE_CHECKING:  # the ledger (SQLite, numpy) loads only when a job opens it
+    from dari.federation.ledger import ReleaseLedger
 
 T = TypeVar("T")
 Outcome = Literal["ok", "refused", "failed"]
@@ -98,11 +101,13 @@ class Admission(BaseModel):
     max_rounds: int
     expires_at: dt.datetime | None = None
 
-    def open_ledger(self) -> None:
-        """The one place a job's release ledger opens: `dari.federation.ledger.ReleaseLedger.open(
-        Path(self.site_folder), grant_id=self.grant_id, requester=self.requester, rules=self.rules)`, passed to the
-        job's computation as `ledger=`; None until that module lands."""
-        return None
+    def open_ledger(self) -> ReleaseLedger:
+        """The one place a job's release ledger opens (`SITE/ledger/`), under this admission's grant and rules."""
+        from dari.federation.ledger import open_site_ledger
+
+        return open_site_ledger(
+            Path(self.site_folder), grant_id=self.grant_id, requester=self.requester, rules=self.rules
+        )
 
     def audit_details(self) -> dict[str, object]:
         """The fields every site audit entry of this job carries (no row-level data, no identifiers)."""

@@ -24,7 +24,7 @@ from dari.validation.calibration import (
 )
 from dari.validation.decision_curve import DEFAULT_THRESHOLDS, DecisionCurve, decision_curve
 from dari.validation.discrimination import AurocResult, auroc, average_precision
-from dari.validation.evaluate import ValidationMetrics, ValidationSpec, evaluate, protect_metrics
+from dari.validation.evaluate import ValidationMetrics, ValidationSpec, evaluate, protect_metrics, site_metrics
 from dari.validation.histogram import ScoreHistogram
 from dari.validation.logistic import (
     LogisticFit,
@@ -102,6 +102,7 @@ __all__ = [
     "pool_site_statistics",
     "protect_metrics",
     "site_logistic_step",
+    "site_metrics",
     "site_sufficient_statistics",
     "threshold_metrics",
 ]

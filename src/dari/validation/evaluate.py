@@ -11,7 +11,7 @@ counts overlap the histogram's bins; the hub derives both curves from the protec
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from pydantic import Field, field_validator
@@ -21,7 +21,11 @@ from dari.validation._common import NAN, Result, check_labels_scores
 from dari.validation.calibration import CalibrationResult, calibration
 from dari.validation.decision_curve import DEFAULT_THRESHOLDS, DecisionCurve, check_thresholds, decision_curve_ranked
 from dari.validation.discrimination import AurocResult, RankedScores, auroc_ranked, average_precision_ranked
+from dari.validation.ledger_cells import person_ids_of, record_rows, record_table
 from dari.validation.thresholds import ThresholdMetrics, counts_from_totals, threshold_metrics
+
+if TYPE_CHECKING:
+    from dari.federation.ledger import ReleaseLedger
 
 
 class ValidationSpec(Result):
@@ -126,3 +130,27 @@ def protect_metrics(metrics: ValidationMetrics, rules: DisclosureRules | None = 
             "decision_curve": None,
         }
     )
+
+
+def site_metrics(
+    y_true: Any,
+    y_score: Any,
+    spec: ValidationSpec | None = None,
+    rules: DisclosureRules | None = None,
+    *,
+    ledger: ReleaseLedger | None = None,
+    person_ids: Any = None,
+) -> ValidationMetrics:
+    """Site side: `protect_metrics(evaluate(...))`; with a `ledger`, the rows, both classes and the released 2×2
+    cells are recorded by their persons (`person_ids`, one per row), refused when they difference an earlier
+    release."""
+    sp = spec or ValidationSpec()
+    metrics = protect_metrics(evaluate(y_true, y_score, sp), rules)
+    if ledger is not None:
+        labels, scores = check_labels_scores(y_true, y_score)
+        ids = person_ids_of(person_ids, labels.size)
+        with ledger.release() as release:
+            record_rows(release, "metrics", ids, labels)
+            if metrics.threshold is not None:
+                record_table(release, "metrics", ids, labels, scores, sp.threshold)
+    return metrics

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,6 +29,10 @@ from dari.validation.evaluate import (
     evaluate,
     protect_metrics,
 )
+from dari.validation.ledger_cells import person_ids_of, record_rows, record_table
+
+if TYPE_CHECKING:
+    from dari.federation.ledger import Release, ReleaseLedger
 
 
 class SubgroupResult(Result):
@@ -101,10 +105,33 @@ def evaluate_subgroups(
     groups: Mapping[str, Any],
     spec: ValidationSpec | None = None,
     rules: DisclosureRules | None = None,
+    *,
+    ledger: ReleaseLedger | None = None,
+    person_ids: Any = None,
 ) -> tuple[SubgroupVariable, ...]:
-    """Protected metrics for every level of every grouping variable (labels compared as text), and the gaps."""
+    """Protected metrics for every level of every grouping variable (labels compared as text), and the gaps.
+
+    With a `ledger`, every level's rows and classes (suppressed levels as suppressed) and every released 2×2 cell
+    are recorded by their persons (`person_ids`, one per row); refused when one differences an earlier release.
+    """
     labels, scores = check_labels_scores(y_true, y_score)
     sp, r = spec or ValidationSpec(), rules or DisclosureRules()
+    if ledger is None:
+        return _subgroups(labels, scores, groups, sp, r, None, None)
+    ids = person_ids_of(person_ids, labels.size)
+    with ledger.release() as release:
+        return _subgroups(labels, scores, groups, sp, r, release, ids)
+
+
+def _subgroups(
+    labels: Any,
+    scores: Any,
+    groups: Mapping[str, Any],
+    sp: ValidationSpec,
+    r: DisclosureRules,
+    release: Release | None,
+    ids: Any,
+) -> tuple[SubgroupVariable, ...]:
     out = []
     for variable, raw in groups.items():
         level_of_row = np.asarray(raw).astype(str)
@@ -126,6 +153,11 @@ def evaluate_subgroups(
         levels = []
         for i, name in enumerate(names.tolist()):
             m = metrics[i]
+            if release is not None:
+                rows_i, key = inverse == i, f"subgroup:{variable}={name}"
+                record_rows(release, key, ids[rows_i], labels[rows_i], released=m is not None)
+                if m is not None and not hide_table[i]:
+                    record_table(release, key, ids[rows_i], labels[rows_i], scores[rows_i], sp.threshold)
             if m is None:
                 levels.append(SubgroupResult(level=name, suppressed=True, metrics=None))
                 continue

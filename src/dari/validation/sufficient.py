@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -46,8 +46,12 @@ from dari.validation.decision_curve import DecisionCurve, curve_from_counts, dec
 from dari.validation.discrimination import auroc, logit_ci, mann_whitney_u
 from dari.validation.evaluate import ValidationSpec
 from dari.validation.histogram import ClassIntervals, ScoreHistogram, build_histogram, concordant_pairs, has_edge
+from dari.validation.ledger_cells import person_ids_of, record_histogram, record_rows
 from dari.validation.logistic import LogisticFit, LogisticParams, fit_pooled_logistic, fit_rows, site_logistic_step
 from dari.validation.thresholds import ThresholdMetrics, confusion_counts, counts_from_totals, threshold_metrics
+
+if TYPE_CHECKING:
+    from dari.federation.ledger import ReleaseLedger
 
 
 class SiteSufficientStatistics(BaseModel):
@@ -102,9 +106,20 @@ class PooledMetrics(Result):
 
 
 def site_sufficient_statistics(
-    y_true: Any, y_score: Any, spec: ValidationSpec | None = None, rules: DisclosureRules | None = None
+    y_true: Any,
+    y_score: Any,
+    spec: ValidationSpec | None = None,
+    rules: DisclosureRules | None = None,
+    *,
+    ledger: ReleaseLedger | None = None,
+    person_ids: Any = None,
 ) -> SiteSufficientStatistics:
-    """Site side: the record for the pooled metrics, refused below min_cell rows, events or non-events."""
+    """Site side: the record for the pooled metrics, refused below min_cell rows, events or non-events.
+
+    Its n, events and Σ(p − y)² are exact (the pooled figures need them): with a `ledger` (federated jobs) the
+    rows, both classes and every histogram bin are recorded by their persons (`person_ids`, one per row) and the
+    record is refused when one of them differs from an earlier release by a few persons.
+    """
     sp, r = spec or ValidationSpec(), rules or DisclosureRules()
     labels, scores = check_labels_scores(y_true, y_score)
     if sp.score_decimals is not None:
@@ -123,6 +138,11 @@ def site_sufficient_statistics(
         min_cell=r.min_cell,
     )
     stats.check_disclosure(r)
+    if ledger is not None:
+        ids = person_ids_of(person_ids, labels.size)
+        with ledger.release() as release:
+            record_rows(release, "validation", ids, labels)
+            record_histogram(release, "validation", ids, labels, scores, stats.histogram)
     return stats
 
 

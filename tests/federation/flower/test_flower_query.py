@@ -3,8 +3,10 @@ through Flower's simulation engine (Ray start-up costs about a minute here, henc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
@@ -18,12 +20,13 @@ from dari.cli.query import characterise_cohort, feasibility
 from dari.cohort import load_definition, load_table_one_request, pool_feasibility
 from dari.cohort.feasibility import unprotected_feasibility
 from dari.cohort.table_one import unprotected_table_one
-from dari.disclosure import DisclosureRules, protect_count
+from dari.disclosure import DisclosureRules, ProtectedCount, protect_count
 from dari.federation.flower.grants import HubStoreGrantChecker, SyntheticOnlyGrantChecker
 from dari.federation.flower.query_apps import _checked, pool_reports, run_query_site
 from dari.federation.flower.query_jobs import QueryRequest, QueryRun, QuerySiteReport
 from dari.federation.flower.query_simulation import build_query, run_query
 from dari.federation.flower.simulation import with_tickets
+from dari.federation.ledger import open_site_ledger
 from dari.hub.db.models import AuditEntry
 from dari.hub.governance.applications import AnalysisType
 
@@ -56,6 +59,16 @@ def _request(sites: list[Path], kind: str = "feasibility") -> QueryRequest:
 
 def _synthetic(sites: list[Path]) -> SyntheticOnlyGrantChecker:
     return SyntheticOnlyGrantChecker({f"{s.name}-cdm": s for s in sites})
+
+
+def _noisy(site: Path, rules: DisclosureRules, members: dict[str, Any]) -> Callable[[str, int], ProtectedCount]:
+    """The protected count the site's ledger gives a cell: its exact size, its person set's keyed noise, rounded."""
+    ledger = open_site_ledger(site, grant_id=None, requester="test", rules=rules)
+
+    def count(key: str, n: int) -> ProtectedCount:
+        return protect_count(n, rules, noise=ledger.noise(ledger.hashes(members[key])))
+
+    return count
 
 
 def test_flower_query_refuses_without_grant_before_opening_data(flower_sites: list[Path], tmp_path: Path) -> None:
@@ -98,15 +111,17 @@ def test_flower_query_feasibility_is_disclosure_controlled(flower_sites: list[Pa
     assert report.feasibility is not None
     store = open_store(flower_sites[0])
     try:
-        raw = unprotected_feasibility(store, request.definition, site="site-1")
+        raw = unprotected_feasibility(store, request.definition, site="site-1", with_members=True)
     finally:
         store.close()
     res = report.feasibility
     assert res.rules == RULES
-    assert res.cohort_persons == protect_count(raw.remaining[-1], RULES)
-    assert [s.remaining for s in res.attrition] == [protect_count(n, RULES) for n in raw.remaining]
+    # Released under the site's release ledger: each count carries its person set's keyed noise before rounding
+    noisy = _noisy(flower_sites[0], RULES, raw.members or {})
+    assert res.cohort_persons == noisy(f"remaining[{len(raw.remaining) - 1}]", raw.remaining[-1])
+    assert [s.remaining for s in res.attrition] == [noisy(f"remaining[{k}]", n) for k, n in enumerate(raw.remaining)]
     released = {s.stratum: s.persons for s in res.by_age_band}
-    assert released == {b: protect_count(n, RULES) for b, n in raw.by_age_band.items()}
+    assert released == {b: noisy(f"age:{b}", n) for b, n in raw.by_age_band.items()}
     assert any(c.suppressed for c in released.values())  # small strata exist and are not released
 
 
@@ -118,12 +133,13 @@ def test_flower_query_table_one_is_disclosure_controlled(flower_sites: list[Path
     store = open_store(flower_sites[1])
     try:
         assert request.table_one is not None
-        raw = unprotected_table_one(store, request.definition, request.table_one, site="site-2")
+        raw = unprotected_table_one(store, request.definition, request.table_one, site="site-2", with_members=True)
     finally:
         store.close()
     t1 = report.table_one
-    assert t1.n == protect_count(raw.n, RULES)
-    assert [r.persons for r in t1.comorbidities] == [protect_count(n, RULES) for n in raw.comorbidities.values()]
+    noisy = _noisy(flower_sites[1], t1.rules, raw.members or {})  # under the ledger: keyed noise, then rounding
+    assert t1.n == noisy("n", raw.n)
+    assert [r.persons for r in t1.comorbidities] == [noisy(f"comorbidity:{c}", n) for c, n in raw.comorbidities.items()]
     assert "person_id" not in report.model_dump_json()
 
 

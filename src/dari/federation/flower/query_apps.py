@@ -60,6 +60,7 @@ def _answer(request: QueryRequest, admission: Admission) -> QuerySiteReport:
         "dataset_id": admission.dataset_id,
         "grant_id": admission.grant_id,
     }
+    ledger = admission.open_ledger()  # a release that would difference an earlier one is refused (and not kept)
     store = open_store(Path(admission.site_folder))
     try:
         if request.kind == "feasibility":
@@ -69,13 +70,17 @@ def _answer(request: QueryRequest, admission: Admission) -> QuerySiteReport:
                 site=admission.site_id,
                 rules=admission.rules,
                 age_band_years=request.age_band_years,
+                ledger=ledger,
             )
             return QuerySiteReport(**granted, status="ok", feasibility=result)
         assert request.table_one is not None  # the request's validator guarantees it
-        t1 = table_one(store, request.definition, request.table_one, site=admission.site_id, rules=admission.rules)
+        t1 = table_one(
+            store, request.definition, request.table_one, site=admission.site_id, rules=admission.rules, ledger=ledger
+        )
         return QuerySiteReport(**granted, status="ok", table_one=t1)
     finally:
         store.close()
+        ledger.close()
 
 
 def run_query_site(request: QueryRequest, site: SiteBinding, checker: GrantChecker) -> QuerySiteReport:

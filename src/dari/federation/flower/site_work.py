@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import tempfile
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from dari.cdm.store import open_store
-from dari.disclosure import protect_count
-from dari.errors import DariError, InputError
+from dari.errors import InputError
 from dari.federation.flower.grants import ANALYSIS_TYPE, GrantChecker
 from dari.federation.flower.jobs import JobRequest, SiteReport
 from dari.federation.guard import Admission, JobClaim, SiteBinding, SiteGuard
@@ -26,15 +25,10 @@ from dari.models import FeatureSpec, OnnxModel, extract_cohort_features
 from dari.models.cdm_features import CohortFrame
 from dari.validation import (
     UndefinedMetricWarning,
-    evaluate,
     evaluate_subgroups,
-    protect_metrics,
+    site_metrics,
     site_sufficient_statistics,
 )
-
-
-class ModelOutputError(DariError):
-    """The model's output cannot be used (NaN or infinite probabilities)."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +41,7 @@ class ScoredCohort:
     cohort_n: int
     unscored: int
     groups: dict[str, np.ndarray]  # grouping variable → one label per scored row
+    unscored_id: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # for the release ledger
 
 
 def _groups(frame: CohortFrame, keep: np.ndarray) -> dict[str, np.ndarray]:
@@ -69,8 +64,6 @@ def score_site(folder: Path, model: OnnxModel, spec: FeatureSpec) -> ScoredCohor
     batch = frame.inputs(spec)
     keep = batch.scorable
     p = model.predict_proba(batch.x[keep]) if keep.any() else np.zeros(0)
-    if not np.isfinite(p).all():  # a broken model is the site's failure to report, never a crash or a NaN statistic
-        raise ModelOutputError("the model returned NaN or infinite probabilities: the site cannot validate it")
     return ScoredCohort(
         frame.person_id[keep],
         frame.y[keep],
@@ -78,6 +71,7 @@ def score_site(folder: Path, model: OnnxModel, spec: FeatureSpec) -> ScoredCohor
         len(frame),
         int((~keep).sum()),
         _groups(frame, keep),
+        frame.person_id[~keep],
     )
 
 
@@ -112,22 +106,28 @@ def _validate(job: JobRequest, model_bytes: bytes | None, admission: Admission) 
     """The job's work once admitted: model check, scoring, statistics under the site-enforced rules."""
     model = load_job_model(job, model_bytes)
     scored = score_site(Path(admission.site_folder), model, job.spec())
-    rules, spec = admission.rules, job.validation
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UndefinedMetricWarning)
-        metrics = protect_metrics(evaluate(scored.y, scored.p, spec), rules)
-        stats = site_sufficient_statistics(scored.y, scored.p, spec, rules)
-        # JobRequest allows only sex, age band and the spec's yes/no inputs, all of which `_groups` holds
-        groups = {g: scored.groups[g] for g in job.subgroups}
-        subgroups = evaluate_subgroups(scored.y, scored.p, groups, spec, rules)
+    rules, spec, ids = admission.rules, job.validation, scored.person_id
+    ledger = admission.open_ledger()
+    try:
+        with warnings.catch_warnings(), ledger.release() as release:  # every figure of the report: one release
+            warnings.simplefilter("ignore", UndefinedMetricWarning)
+            metrics = site_metrics(scored.y, scored.p, spec, rules, ledger=ledger, person_ids=ids)
+            stats = site_sufficient_statistics(scored.y, scored.p, spec, rules, ledger=ledger, person_ids=ids)
+            # JobRequest allows only sex, age band and the spec's yes/no inputs, all of which `_groups` holds
+            groups = {g: scored.groups[g] for g in job.subgroups}
+            subgroups = evaluate_subgroups(scored.y, scored.p, groups, spec, rules, ledger=ledger, person_ids=ids)
+            cohort = release.count("validation:cohort", np.concatenate([ids, scored.unscored_id]))
+            unscored = release.count("validation:unscored", scored.unscored_id)
+    finally:  # a refusal (DisclosureRefusedError) records nothing; the guard reports it as refused
+        ledger.close()
     report = SiteReport(
         site_id=admission.site_id,
         dataset_id=admission.dataset_id,
         grant_id=admission.grant_id,
         status="ok",
         model_sha256=model.sha256,
-        cohort=protect_count(scored.cohort_n, rules),
-        unscored=protect_count(scored.unscored, rules),
+        cohort=cohort,
+        unscored=unscored,
         metrics=metrics,
         statistics=stats,
         subgroups=subgroups,
