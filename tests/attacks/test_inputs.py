@@ -637,17 +637,17 @@ def test_a_deployed_memory_bomb_is_refused_before_the_service_starts(tmp_path: P
 
 @pytest.mark.parametrize(
     ("claims", "why"),
-    [
-        ({"exp": 4102444800}, "at most 300 s"),  # 2100-01-01: a token that never expires
-        ({"iat": None}, "'iat'"),  # no iat: its lifetime cannot be known
-        ({"iat": int(time.time()) - 3600, "exp": int(time.time()) + 60}, "at most 300 s"),  # backdated iat
-        ({"iat": int(time.time()) + 86400, "exp": int(time.time()) + 86500}, "future"),  # minted for tomorrow
-        ({"iat": "now", "exp": int(time.time()) + 60}, "iat"),  # a non-numeric iat
+    [  # offsets from the moment the token is minted (collection can be minutes before the test runs)
+        (lambda now: {"exp": 4102444800}, "at most 300 s"),  # 2100-01-01: a token that never expires
+        (lambda now: {"iat": None}, "'iat'"),  # no iat: its lifetime cannot be known
+        (lambda now: {"iat": now - 3600, "exp": now + 60}, "at most 300 s"),  # backdated iat
+        (lambda now: {"iat": now + 86400, "exp": now + 86500}, "future"),  # minted for tomorrow
+        (lambda now: {"iat": "now", "exp": now + 60}, "iat"),  # a non-numeric iat
     ],
     ids=["exp-2100", "no-iat", "backdated-iat", "future-iat", "string-iat"],
 )
 def test_long_lived_or_undated_cds_tokens_are_refused(
-    cds: TestClient, ehr: _Ehr, claims: dict[str, Any], why: str
+    cds: TestClient, ehr: _Ehr, claims: Callable[[int], dict[str, Any]], why: str
 ) -> None:
     """Attack: a validly signed client JWT that lives for decades, or whose issue time is missing or false.
 
@@ -656,7 +656,7 @@ def test_long_lived_or_undated_cds_tokens_are_refused(
     response = cds.post(
         f"/cds-services/{SERVICE}",
         json=_hook([_obs("o-a", EGFR, 45.0, U, AS_OF)]),
-        headers={"Authorization": f"Bearer {ehr.token(**claims)}"},
+        headers={"Authorization": f"Bearer {ehr.token(**claims(int(time.time())))}"},
     )
     # Assert
     assert response.status_code == 401, response.text

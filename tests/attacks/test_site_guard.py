@@ -41,6 +41,7 @@ from dari.federation.flower.query_jobs import QueryRequest
 from dari.federation.flower.simulation import build_job
 from dari.federation.flower.site_app import answer_job, answer_round, binding_from_context
 from dari.federation.guard import SiteBinding
+from dari.federation.ledger import DB_FILE, LEDGER_DIR
 from dari.federation.site_audit import SiteAuditLog, verify_site_audit
 from dari.federation.ticket import JobTicket, hub_public_pem, issue_tickets, params_sha256
 from dari.hub.governance.applications import AnalysisType
@@ -60,6 +61,15 @@ MODES: tuple[OffsetMode, OffsetMode] = ("citl", "slope")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One synthetic site folder, `site-1` (1,500 patients, the synth's truth marker present)."""
     return build_sites(tmp_path_factory.mktemp("guard-net"), n=1)[0]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_release_ledger(request: pytest.FixtureRequest) -> None:
+    """Each play meets the shared site with no releases on record: the ledger's own attacks are in
+    test_differencing.py, and a guard test must not be refused for what an earlier test released."""
+    if "folder" in request.fixturenames:
+        for db in (request.getfixturevalue("folder") / LEDGER_DIR).glob(f"{DB_FILE}*"):
+            db.unlink()
 
 
 @pytest.fixture(scope="module")
