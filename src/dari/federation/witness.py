@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from dari.atomic import atomic_path
 from dari.hub.audit_checkpoint import Checkpoint, WitnessConflictError, open_checkpoint, read_envelopes
-from dari.signing import SignedEnvelope
+from dari.signing import SignedEnvelope, key_id
 
 WITNESS_FILE = Path("audit") / "hub.checkpoints.jsonl"
 
@@ -49,7 +49,12 @@ class WitnessStore:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
                 fh.seek(0)
-                kept = [_checkpoint_of(line) for line in fh if line.strip()]
+                # A site may have trusted another hub key before (a re-keyed or test hub): histories are per key.
+                kept = [
+                    k
+                    for k in (_checkpoint_of(line) for line in fh if line.strip())
+                    if k.hub_key_id == checkpoint.hub_key_id
+                ]
                 if any(k.seq == checkpoint.seq and k.head == checkpoint.head for k in kept):
                     return checkpoint  # seen already: one line per distinct head is enough
                 line = {"received_at": _now(), "envelope": envelope.model_dump()}
@@ -67,8 +72,9 @@ class WitnessStore:
         return read_envelopes(self.path) if self.path.is_file() else []
 
     def checkpoints(self, hub_public_key: Ed25519PublicKey) -> list[Checkpoint]:
-        """Every kept checkpoint, re-verified, oldest first."""
-        return [open_checkpoint(e, hub_public_key) for e in self.envelopes()]
+        """Every kept checkpoint signed by this hub key, re-verified, oldest first."""
+        kid = key_id(hub_public_key)
+        return [open_checkpoint(e, hub_public_key) for e in self.envelopes() if e.key_id == kid]
 
     def export(self, destination: Path) -> Path:
         """Copy the store for an auditor (a folder gets `<site>.checkpoints.jsonl`); returns the file written."""
