@@ -31,6 +31,7 @@ METHOD_CODES = [
 ]
 PSEUDONYMISED = {0x00100010, 0x00100020}  # PatientName, PatientID: replaced by the keyed pseudonym
 TEXT_VRS = {"LT", "ST", "UT"}
+BYTES_VRS = {"OB", "OW", "OD", "OF", "OL", "OV", "UN"}
 # Unlisted UIDs that name a kind of thing (not an instance), so they identify nobody and must survive.
 CLASS_UID_KEYWORDS = {"TransferSyntaxUID", "CodingSchemeUID", "ContextGroupExtensionCreatorUID", "MappingResourceUID"}
 DICOM_UID_ROOT = "1.2.840.10008."
@@ -178,6 +179,10 @@ def _apply(ds: Dataset, tag: BaseTag, elem: DataElement, action: str, ctx: _Cont
             _empty(elem)
     elif action == "Z":
         _empty(elem)
+    elif action == "D" and elem.VR == "UI":
+        _remap(elem, ctx)  # a keyed UID is the non-empty dummy a UID needs, and stays consistent across files
+    elif action == "D" and elem.VR in BYTES_VRS:
+        elem.value = b"\x00\x00"  # non-empty (D, not Z) and an even length, as OB/OW values must be
     elif action == "D":
         _set(elem, [str(DUMMY[elem.VR])] if elem.VR in DUMMY else [])
     elif action == "U":
@@ -202,6 +207,23 @@ def _mark(ds: Dataset, descriptors_cleaned: bool) -> None:
     ds.DeidentificationMethodCodeSequence = codes
 
 
+def patient_identity(ds: Dataset) -> tuple[str, str | None]:
+    """The value the pseudonym and date shift derive from: the PatientID, else the study, else the instance.
+
+    Files without a PatientID must not share one pseudonym and one date shift (that would merge unrelated
+    patients), so they fall back to the StudyInstanceUID: the files of one study stay together, and two
+    studies without an ID are two pseudonymous patients. The prefixes keep the three spaces apart.
+    """
+    patient_id = str(ds.get("PatientID", "") or "")
+    if patient_id.strip():
+        return patient_id, None  # as written, so pseudonyms made before this fallback existed do not change
+    study = str(ds.get("StudyInstanceUID", "") or "").strip()
+    if study:
+        return "study:" + study, "no PatientID: pseudonym and date offset derived from the StudyInstanceUID"
+    instance = str(ds.get("SOPInstanceUID", "") or "").strip()
+    return "instance:" + instance, "no PatientID or StudyInstanceUID: pseudonym and date offset for this file only"
+
+
 def deidentify_dataset(
     ds: Dataset,
     *,
@@ -213,16 +235,16 @@ def deidentify_dataset(
     """De-identify a copy of `ds` with the site `key`; the report carries the copy and what was done."""
     if not key:
         raise ValueError("the site key must not be empty")
-    patient_id = str(ds.get("PatientID", "") or "")
+    identity, note = patient_identity(ds)
     out = copy.deepcopy(ds)
     ctx = _Context(
         key=key,
-        days=keyed.day_offset(key, patient_id),
+        days=keyed.day_offset(key, identity),
         prefix=pseudonym_prefix,
         cleaner=text_cleaner,
-        pseudonym=keyed.pseudonym(key, patient_id, pseudonym_prefix),
+        pseudonym=keyed.pseudonym(key, identity, pseudonym_prefix),
     )
-    notes = [] if patient_id else ["no PatientID: pseudonym and date offset derived from an empty ID"]
+    notes = [note] if note else []
     _clean(out, ctx, load_rules())
     _mark(out, text_cleaner is not None)
     meta = getattr(out, "file_meta", None)
