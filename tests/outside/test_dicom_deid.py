@@ -53,14 +53,18 @@ def _walk(ds: Dataset) -> Iterator[DataElement]:
         yield from ds.iterall()
 
 
-def _left_behind(out: Dataset) -> list[str]:
-    """Attributes still in the output that the Basic Profile (with the modified-dates option) removes."""
+def _left_behind(out: Dataset, *, dates_shifted: bool = True) -> list[str]:
+    """Attributes still in the output that the Basic Profile (by default with the modified-dates option) removes."""
     rules, left = load_rules(), []
     for elem in _walk(out):
         rule = rules.get(elem.tag) or pattern_rule(elem.tag)
         if elem.tag == ICON or elem.tag.is_private or elem.tag.group & 0xFF00 in (0x5000, 0x6000):
             left.append(f"{elem.tag} {elem.keyword}")
-        elif rule is not None and rule.basic == "X" and not (rule.modified_dates == "C" and elem.VR in DATE_VRS):
+        elif (
+            rule is not None
+            and rule.basic == "X"
+            and not (dates_shifted and rule.modified_dates == "C" and elem.VR in DATE_VRS)
+        ):
             left.append(f"{elem.tag} {rule.keyword}")
     return left
 
@@ -212,3 +216,21 @@ def test_files_without_patient_id_are_split_per_study() -> None:
     assert first.dataset.StudyDate == same_study.dataset.StudyDate != other.dataset.StudyDate
     assert first.dataset.PatientID == first.patient_pseudonym
     assert any("StudyInstanceUID" in note for note in first.notes)
+
+
+def test_basic_profile_without_the_dates_option_removes_dates_too() -> None:
+    """All pydicom files with modified_dates=False (CLI --no-modified-dates): the Basic Profile's own codes for
+    dates and times, so no X-coded date is left, Z-coded dates are empty, and the file says REMOVED."""
+    rules = load_rules()
+    for path in FILES:
+        orig = _read(path)
+        assert orig is not None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = deidentify_dataset(orig, key=KEY, check_pixels=False, modified_dates=False).dataset
+        assert _left_behind(out, dates_shifted=False) == [], _id(path)
+        assert out.LongitudinalTemporalInformationModified == "REMOVED"
+        for elem in _walk(out):
+            rule = rules.get(elem.tag)
+            if rule is not None and rule.basic == "Z" and elem.VR in DATE_VRS:
+                assert not _values(elem), (_id(path), elem.keyword)

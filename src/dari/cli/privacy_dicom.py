@@ -19,6 +19,9 @@ def deid_dicom(
     key_file: Annotated[Path, typer.Option(help="Site key, mode 600: `dari privacy keygen` or 32+ raw random bytes.")],
     pseudonym_prefix: Annotated[str, typer.Option(help="Prefix of the patient pseudonyms.")] = "DARI",
     check_pixels: Annotated[bool, typer.Option(help="Look for text-like strokes at image borders.")] = True,
+    modified_dates: Annotated[
+        bool, typer.Option(help="Shift dates per patient (Modified Dates option); --no-modified-dates: remove them.")
+    ] = True,
     output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = "table",
 ) -> None:
     """De-identify DICOM (Basic Profile, modified dates, descriptors removed); flags burned-in text for review."""
@@ -29,10 +32,22 @@ def deid_dicom(
         key = read_key_file(key_file)  # the site key's "dicom" sub-key, exactly as the Python API reads it
         if input.is_dir():
             summary = deidentify_tree(
-                input, out, key=key, pseudonym_prefix=pseudonym_prefix, check_pixels=check_pixels
+                input,
+                out,
+                key=key,
+                pseudonym_prefix=pseudonym_prefix,
+                check_pixels=check_pixels,
+                modified_dates=modified_dates,
             ).summary()
         elif input.is_file():
-            report = deidentify_file(input, out, key=key, pseudonym_prefix=pseudonym_prefix, check_pixels=check_pixels)
+            report = deidentify_file(
+                input,
+                out,
+                key=key,
+                pseudonym_prefix=pseudonym_prefix,
+                check_pixels=check_pixels,
+                modified_dates=modified_dates,
+            )
             name = out.name
             summary = {
                 "files": 1,

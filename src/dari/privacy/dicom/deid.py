@@ -71,6 +71,7 @@ class _Context:
     prefix: str
     cleaner: TextCleaner | None
     pseudonym: str
+    modified_dates: bool = True
     counts: Counter[str] = field(default_factory=Counter)
 
 
@@ -114,12 +115,12 @@ def _remap(elem: DataElement, ctx: _Context) -> None:
     _set(elem, [keyed.remap_uid(ctx.key, v) for v in _values(elem)])
 
 
-def _unlisted_action(elem: DataElement) -> str:
-    """Safety net for attributes the (partial) table does not list: names, dates, UIDs and free text."""
+def _unlisted_action(elem: DataElement, ctx: _Context) -> str:
+    """Safety net for attributes the table does not list (later editions, retired ones): names, dates, UIDs, text."""
     if elem.VR == "PN":
         return "Z"
     if elem.VR in {"DA", "DT"}:
-        return "C-date"
+        return "C-date" if ctx.modified_dates else "Z"
     if elem.VR == "UI":
         keep = elem.keyword.endswith("ClassUID") or elem.keyword in CLASS_UID_KEYWORDS
         return "K" if keep or all(v.startswith(DICOM_UID_ROOT) for v in _values(elem)) else "U"
@@ -130,11 +131,11 @@ def _unlisted_action(elem: DataElement) -> str:
 
 def _action_for(rule: Rule | None, elem: DataElement, ctx: _Context) -> str:
     if rule is None:
-        action = _unlisted_action(elem)
+        action = _unlisted_action(elem, ctx)
         if action != "K":
             ctx.counts["unlisted-" + action] += 1
         return action
-    if rule.modified_dates == "C" and elem.VR in {"DA", "DT", "TM"}:
+    if ctx.modified_dates and rule.modified_dates == "C" and elem.VR in {"DA", "DT", "TM"}:
         return "C-date"
     if rule.clean_descriptors == "C" and ctx.cleaner is not None and elem.VR != "SQ":
         return "C-text"
@@ -193,12 +194,16 @@ def _apply(ds: Dataset, tag: BaseTag, elem: DataElement, action: str, ctx: _Cont
         _clean_text(elem, ctx.cleaner)
 
 
-def _mark(ds: Dataset, descriptors_cleaned: bool) -> None:
+def _mark(ds: Dataset, descriptors_cleaned: bool, modified_dates: bool) -> None:
     ds.PatientIdentityRemoved = "YES"
-    ds.LongitudinalTemporalInformationModified = "MODIFIED"
-    ds.DeidentificationMethod = METHOD + (["descriptors cleaned by callback"] if descriptors_cleaned else [])
+    # PS3.3 C.12.1.1.7.1: REMOVED when dates and times went as their basic code says, MODIFIED when shifted.
+    ds.LongitudinalTemporalInformationModified = "MODIFIED" if modified_dates else "REMOVED"
+    method = [m for m in METHOD if modified_dates or "Modified Dates" not in m]
+    ds.DeidentificationMethod = method + (["descriptors cleaned by callback"] if descriptors_cleaned else [])
     codes = Sequence()
     for value, meaning in METHOD_CODES:
+        if value == "113107" and not modified_dates:
+            continue
         item = Dataset()
         item.CodeValue = value
         item.CodingSchemeDesignator = "DCM"
@@ -231,8 +236,13 @@ def deidentify_dataset(
     text_cleaner: TextCleaner | None = None,
     pseudonym_prefix: str = "DARI",
     check_pixels: bool = True,
+    modified_dates: bool = True,
 ) -> DeidReport:
-    """De-identify a copy of `ds` with the site `key`; the report carries the copy and what was done."""
+    """De-identify a copy of `ds` with the site `key`; the report carries the copy and what was done.
+
+    `modified_dates=False` applies the Basic Profile's own codes to dates and times (removed, emptied or
+    dummied) instead of the Retain Longitudinal Temporal Information with Modified Dates option.
+    """
     if not key:
         raise ValueError("the site key must not be empty")
     identity, note = patient_identity(ds)
@@ -243,10 +253,11 @@ def deidentify_dataset(
         prefix=pseudonym_prefix,
         cleaner=text_cleaner,
         pseudonym=keyed.pseudonym(key, identity, pseudonym_prefix),
+        modified_dates=modified_dates,
     )
     notes = [note] if note else []
     _clean(out, ctx, load_rules())
-    _mark(out, text_cleaner is not None)
+    _mark(out, text_cleaner is not None, modified_dates)
     meta = getattr(out, "file_meta", None)
     if meta is not None:
         meta.pop(0x00020016, None)  # SourceApplicationEntityTitle names the sending station

@@ -71,13 +71,19 @@ def deidentify_file(
     text_cleaner: TextCleaner | None = None,
     pseudonym_prefix: str = "DARI",
     check_pixels: bool = True,
+    modified_dates: bool = True,
 ) -> DeidReport:
     """De-identify one DICOM file into `dst` (written atomically; `src` is only read)."""
     if src.resolve() == dst.resolve():
         raise InputError("the output would overwrite the input", file=str(src))
     ds = read_dicom(src)
     report = deidentify_dataset(
-        ds, key=key, text_cleaner=text_cleaner, pseudonym_prefix=pseudonym_prefix, check_pixels=check_pixels
+        ds,
+        key=key,
+        text_cleaner=text_cleaner,
+        pseudonym_prefix=pseudonym_prefix,
+        check_pixels=check_pixels,
+        modified_dates=modified_dates,
     )
     _write(report, dst, src)
     return report
@@ -133,6 +139,7 @@ def deidentify_tree(
     text_cleaner: TextCleaner | None = None,
     pseudonym_prefix: str = "DARI",
     check_pixels: bool = True,
+    modified_dates: bool = True,
 ) -> TreeReport:
     """De-identify every DICOM file under `src_dir` into `dst_dir`: all files or, on any error, no output."""
     src, dst = src_dir.resolve(), dst_dir.resolve()
@@ -153,6 +160,7 @@ def deidentify_tree(
                 text_cleaner=text_cleaner,
                 pseudonym_prefix=pseudonym_prefix,
                 check_pixels=check_pixels,
+                modified_dates=modified_dates,
             )
             # Named by the new UIDs: source folder and file names often hold patient names or IDs.
             parts = (
