@@ -260,7 +260,10 @@ def deidentify_dataset(
     _mark(out, text_cleaner is not None, modified_dates)
     meta = getattr(out, "file_meta", None)
     if meta is not None:
-        meta.pop(0x00020016, None)  # SourceApplicationEntityTitle names the sending station
+        # SourceApplicationEntityTitle (and sending/receiving AE titles) name stations; private information
+        # in the file meta is as unknown as any private attribute.
+        for tag in (0x00020016, 0x00020017, 0x00020018, 0x00020100, 0x00020102):
+            meta.pop(tag, None)
         if "SOPInstanceUID" in out:
             meta.MediaStorageSOPInstanceUID = out.SOPInstanceUID
     reasons = burned_in.metadata_reasons(out)
