@@ -38,14 +38,14 @@ def _check_top_level(orig: Dataset, out: Dataset) -> None:
             if elem.VR not in {"PN", "DA", "DT", "UI", "LT", "ST", "UT", "SQ"}:
                 assert out[tag].value == elem.value, elem  # K: kept as it was
             continue
-        if rule.modified_dates == "C" and elem.VR in {"DA", "DT"}:
+        if rule.modified_dates == "C" and elem.VR in {"DA", "DT"} and rule.basic != "X":
             shift = keyed.shift_da if elem.VR == "DA" else keyed.shift_dt
             if elem.value:
                 assert out[tag].value == shift(str(elem.value), days), elem
             else:
                 assert _empty(out[tag].value), elem
             continue
-        if rule.modified_dates == "C" and elem.VR == "TM":
+        if rule.modified_dates == "C" and elem.VR == "TM" and rule.basic != "X":
             assert out[tag].value == elem.value  # whole-day shift keeps the time of day
             continue
         action = resolve(rule.basic)

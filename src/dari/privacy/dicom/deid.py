@@ -135,7 +135,10 @@ def _action_for(rule: Rule | None, elem: DataElement, ctx: _Context) -> str:
         if action != "K":
             ctx.counts["unlisted-" + action] += 1
         return action
-    if ctx.modified_dates and rule.modified_dates == "C" and elem.VR in {"DA", "DT", "TM"}:
+    if ctx.modified_dates and rule.modified_dates == "C" and elem.VR in {"DA", "DT", "TM"} and rule.basic != "X":
+        # The option's C is taken where the basic code keeps the attribute (Z, D, X/Z…): those dates carry the
+        # study's timeline. Where the basic code is plain X the date is removed, so nothing the Basic Profile
+        # removes is ever left (stricter than the option requires).
         return "C-date"
     if rule.clean_descriptors == "C" and ctx.cleaner is not None and elem.VR != "SQ":
         return "C-text"
