@@ -114,6 +114,10 @@ def test_pydicom_file_leaves_nothing_the_basic_profile_removes(path: str) -> Non
     assert _left_behind(out) == []
     assert _kept_values(orig, out) == []
     assert out.PatientIdentityRemoved == "YES"
+    meta_uid = str(getattr(orig, "file_meta", Dataset()).get("MediaStorageSOPInstanceUID", "") or "").strip()
+    if meta_uid:  # the file meta follows the new SOPInstanceUID, or (DICOMDIR, fragment) is remapped itself
+        own = str(orig.get("SOPInstanceUID", "") or "") or meta_uid
+        assert out.file_meta.MediaStorageSOPInstanceUID == keyed.remap_uid(KEY, own)
     for keyword in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "FrameOfReferenceUID"):
         if str(orig.get(keyword, "") or "").strip():
             assert out[keyword].value == keyed.remap_uid(KEY, str(orig[keyword].value)), keyword

@@ -269,6 +269,9 @@ def deidentify_dataset(
             meta.pop(tag, None)
         if "SOPInstanceUID" in out:
             meta.MediaStorageSOPInstanceUID = out.SOPInstanceUID
+        elif str(meta.get("MediaStorageSOPInstanceUID", "") or "").strip():
+            # A DICOMDIR or fragment has no SOPInstanceUID of its own: the meta's UID is remapped (U) all the same.
+            meta.MediaStorageSOPInstanceUID = keyed.remap_uid(key, str(meta.MediaStorageSOPInstanceUID))
     reasons = burned_in.metadata_reasons(out)
     if check_pixels:
         pixel, note = burned_in.pixel_reasons(out)
