@@ -53,7 +53,14 @@ def deid_dicom(
                 "files": 1,
                 "skipped": 0,
                 "needs_review": [name] if report.needs_review else [],
-                "per_file": {name: {"patient": report.patient_pseudonym, "burned_in": report.burned_in}},
+                "per_file": {
+                    name: {
+                        "patient": report.patient_pseudonym,
+                        "actions": report.actions,
+                        "burned_in": report.burned_in,
+                        "notes": report.notes,  # e.g. the per-study fallback when the file has no PatientID
+                    }
+                },
             }
         else:
             raise InputError("input does not exist", file=str(input))
