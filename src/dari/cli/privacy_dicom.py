@@ -11,35 +11,56 @@ import typer
 from dari.cli.console import OutputFormat, err, guarded
 from dari.cli.console import out as console
 from dari.errors import InputError
-from dari.privacy.keys import derive, load_key
 
 
 def deid_dicom(
     input: Annotated[Path, typer.Argument(help="A DICOM file, or a folder of DICOM files.")],
     out: Annotated[Path, typer.Option("--out", help="Output file (for a file) or folder (for a folder).")],
-    key_file: Annotated[Path, typer.Option(help="Site key file (mode 600): keys pseudonyms, UIDs and date shifts.")],
+    key_file: Annotated[Path, typer.Option(help="Site key, mode 600: `dari privacy keygen` or 32+ raw random bytes.")],
     pseudonym_prefix: Annotated[str, typer.Option(help="Prefix of the patient pseudonyms.")] = "DARI",
     check_pixels: Annotated[bool, typer.Option(help="Look for text-like strokes at image borders.")] = True,
+    modified_dates: Annotated[
+        bool, typer.Option(help="Shift dates per patient (Modified Dates option); --no-modified-dates: remove them.")
+    ] = True,
     output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = "table",
 ) -> None:
     """De-identify DICOM (Basic Profile, modified dates, descriptors removed); flags burned-in text for review."""
     # heavy domain modules load when the command runs, not when `dari` starts
-    from dari.privacy.dicom import deidentify_file, deidentify_tree
+    from dari.privacy.dicom import deidentify_file, deidentify_tree, read_key_file
 
     with guarded():
-        key = derive(load_key(key_file), "dicom")  # the site key, through its own sub-key
+        key = read_key_file(key_file)  # the site key's "dicom" sub-key, exactly as the Python API reads it
         if input.is_dir():
             summary = deidentify_tree(
-                input, out, key=key, pseudonym_prefix=pseudonym_prefix, check_pixels=check_pixels
+                input,
+                out,
+                key=key,
+                pseudonym_prefix=pseudonym_prefix,
+                check_pixels=check_pixels,
+                modified_dates=modified_dates,
             ).summary()
         elif input.is_file():
-            report = deidentify_file(input, out, key=key, pseudonym_prefix=pseudonym_prefix, check_pixels=check_pixels)
+            report = deidentify_file(
+                input,
+                out,
+                key=key,
+                pseudonym_prefix=pseudonym_prefix,
+                check_pixels=check_pixels,
+                modified_dates=modified_dates,
+            )
             name = out.name
             summary = {
                 "files": 1,
                 "skipped": 0,
                 "needs_review": [name] if report.needs_review else [],
-                "per_file": {name: {"patient": report.patient_pseudonym, "burned_in": report.burned_in}},
+                "per_file": {
+                    name: {
+                        "patient": report.patient_pseudonym,
+                        "actions": report.actions,
+                        "burned_in": report.burned_in,
+                        "notes": report.notes,  # e.g. the per-study fallback when the file has no PatientID
+                    }
+                },
             }
         else:
             raise InputError("input does not exist", file=str(input))

@@ -147,3 +147,15 @@ def test_cli_flags_burned_in_and_refuses_open_key(ct_small: Path, tmp_path: Path
     os.chmod(key, 0o644)
     result = runner.invoke(_app(), [*args[:-1], str(key)])
     assert result.exit_code == 2 and str(key) in result.output
+
+
+def test_cli_no_modified_dates_applies_the_basic_codes_to_dates(ct_small: Path, tmp_path: Path) -> None:
+    key, one = _key_file(tmp_path), tmp_path / "one.dcm"
+    args = ["deid-dicom", str(ct_small), "--out", str(one), "--key-file", str(key), "--no-modified-dates"]
+    result = CliRunner().invoke(_app(), args)
+    assert result.exit_code == 0, result.output
+    out = pydicom.dcmread(one)
+    assert out.LongitudinalTemporalInformationModified == "REMOVED"
+    assert not out.StudyDate
+    assert not out.get("AcquisitionDate")  # X/Z: emptied (or absent), not shifted
+    assert "113107" not in [i.CodeValue for i in out.DeidentificationMethodCodeSequence]

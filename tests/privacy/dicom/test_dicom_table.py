@@ -5,14 +5,48 @@ from __future__ import annotations
 import pytest
 from pydicom.datadict import dictionary_VR, keyword_for_tag
 
-from dari.privacy.dicom.table import load_rules, parse_tag, resolve
+from dari.privacy.dicom.table import (
+    CURVE,
+    OVERLAY_DATA,
+    PATTERNS,
+    PRIVATE,
+    load_rules,
+    parse_tag,
+    pattern_rule,
+    resolve,
+    source,
+    table_rows,
+)
 
 
-def test_table_covers_at_least_a_hundred_attributes_with_dictionary_keywords() -> None:
-    rules = load_rules()
-    assert len(rules) >= 100
-    for tag, rule in rules.items():
+def test_table_is_the_whole_2024b_table_with_dictionary_keywords() -> None:
+    rows = table_rows()
+    assert len(rows) == source()["rows"] == 621  # PS3.15 2024b Table E.1-1, pattern rows included
+    assert len({r.tag for r in rows}) == len(rows)
+    assert {r.tag for r in rows} >= set(PATTERNS)
+    for tag, rule in load_rules().items():
         assert keyword_for_tag(tag) == rule.keyword, hex(tag)
+    assert source()["edition"] == "2024b"
+
+
+def test_rt_waveform_and_trial_rows_are_in_the_table() -> None:
+    by_keyword = {r.keyword: r for r in load_rules().values()}
+    assert by_keyword["IconImageSequence"].basic == "X"
+    assert by_keyword["RTPlanLabel"].basic == "D"
+    assert by_keyword["RTPlanLabel"].clean_descriptors == "C"
+    assert by_keyword["ROIName"].basic == "Z"
+    assert by_keyword["ClinicalTrialSubjectID"].basic == "D"
+    assert by_keyword["ContentSequence"].options == {"clean_structured_content": "C"}
+    assert by_keyword["EthnicGroup"].options == {"retain_patient_characteristics": "K"}
+    assert by_keyword["PatientID"].basic == "Z/D"
+
+
+def test_pattern_rows_cover_private_curve_and_overlay_tags() -> None:
+    assert pattern_rule(0x00091001) is not None and pattern_rule(0x00091001).tag == PRIVATE  # type: ignore[union-attr]
+    assert pattern_rule(0x50020010).tag == CURVE  # type: ignore[union-attr]
+    assert pattern_rule(0x60003000).tag == OVERLAY_DATA  # type: ignore[union-attr]
+    assert pattern_rule(0x60000010) is None  # overlay rows: not a table row (dari removes 60xx whole anyway)
+    assert pattern_rule(0x00100010) is None
 
 
 def test_core_identifiers_have_the_standard_codes() -> None:
@@ -25,10 +59,14 @@ def test_core_identifiers_have_the_standard_codes() -> None:
     assert by_keyword["ReferencedImageSequence"].basic == "X/Z/U*"
 
 
+NOT_DATES = {"TimezoneOffsetFromUTC", "FrameOriginTimestamp", "CertifiedTimestamp"}
+
+
 def test_option_columns_only_mark_dates_and_text() -> None:
     for tag, rule in load_rules().items():
         if rule.modified_dates:
-            assert dictionary_VR(tag) in {"DA", "DT", "TM"}, rule.keyword
+            # The standard also marks a time-zone offset (SH) and two OB timestamps: dari applies the basic code there.
+            assert dictionary_VR(tag) in {"DA", "DT", "TM"} or rule.keyword in NOT_DATES, rule.keyword
         if rule.clean_descriptors:
             assert dictionary_VR(tag) not in {"DA", "DT", "TM", "UI"}, rule.keyword
 

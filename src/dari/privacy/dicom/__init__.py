@@ -2,6 +2,7 @@
 
 from dari.privacy.dicom.deid import DeidReport, TextCleaner, deidentify_dataset
 from dari.privacy.dicom.files import TreeReport, deidentify_file, deidentify_tree, read_dicom
+from dari.privacy.dicom.keyfile import read_key_file
 
 __all__ = [
     "DeidReport",
@@ -11,4 +12,5 @@ __all__ = [
     "deidentify_file",
     "deidentify_tree",
     "read_dicom",
+    "read_key_file",
 ]

@@ -31,6 +31,7 @@ METHOD_CODES = [
 ]
 PSEUDONYMISED = {0x00100010, 0x00100020}  # PatientName, PatientID: replaced by the keyed pseudonym
 TEXT_VRS = {"LT", "ST", "UT"}
+BYTES_VRS = {"OB", "OW", "OD", "OF", "OL", "OV", "UN"}
 # Unlisted UIDs that name a kind of thing (not an instance), so they identify nobody and must survive.
 CLASS_UID_KEYWORDS = {"TransferSyntaxUID", "CodingSchemeUID", "ContextGroupExtensionCreatorUID", "MappingResourceUID"}
 DICOM_UID_ROOT = "1.2.840.10008."
@@ -70,6 +71,7 @@ class _Context:
     prefix: str
     cleaner: TextCleaner | None
     pseudonym: str
+    modified_dates: bool = True
     counts: Counter[str] = field(default_factory=Counter)
 
 
@@ -113,12 +115,12 @@ def _remap(elem: DataElement, ctx: _Context) -> None:
     _set(elem, [keyed.remap_uid(ctx.key, v) for v in _values(elem)])
 
 
-def _unlisted_action(elem: DataElement) -> str:
-    """Safety net for attributes the (partial) table does not list: names, dates, UIDs and free text."""
+def _unlisted_action(elem: DataElement, ctx: _Context) -> str:
+    """Safety net for attributes the table does not list (later editions, retired ones): names, dates, UIDs, text."""
     if elem.VR == "PN":
         return "Z"
     if elem.VR in {"DA", "DT"}:
-        return "C-date"
+        return "C-date" if ctx.modified_dates else "Z"
     if elem.VR == "UI":
         keep = elem.keyword.endswith("ClassUID") or elem.keyword in CLASS_UID_KEYWORDS
         return "K" if keep or all(v.startswith(DICOM_UID_ROOT) for v in _values(elem)) else "U"
@@ -129,11 +131,14 @@ def _unlisted_action(elem: DataElement) -> str:
 
 def _action_for(rule: Rule | None, elem: DataElement, ctx: _Context) -> str:
     if rule is None:
-        action = _unlisted_action(elem)
+        action = _unlisted_action(elem, ctx)
         if action != "K":
             ctx.counts["unlisted-" + action] += 1
         return action
-    if rule.modified_dates == "C" and elem.VR in {"DA", "DT", "TM"}:
+    if ctx.modified_dates and rule.modified_dates == "C" and elem.VR in {"DA", "DT", "TM"} and rule.basic != "X":
+        # The option's C is taken where the basic code keeps the attribute (Z, D, X/Z…): those dates carry the
+        # study's timeline. Where the basic code is plain X the date is removed, so nothing the Basic Profile
+        # removes is ever left (stricter than the option requires).
         return "C-date"
     if rule.clean_descriptors == "C" and ctx.cleaner is not None and elem.VR != "SQ":
         return "C-text"
@@ -178,6 +183,10 @@ def _apply(ds: Dataset, tag: BaseTag, elem: DataElement, action: str, ctx: _Cont
             _empty(elem)
     elif action == "Z":
         _empty(elem)
+    elif action == "D" and elem.VR == "UI":
+        _remap(elem, ctx)  # a keyed UID is the non-empty dummy a UID needs, and stays consistent across files
+    elif action == "D" and elem.VR in BYTES_VRS:
+        elem.value = b"\x00\x00"  # non-empty (D, not Z) and an even length, as OB/OW values must be
     elif action == "D":
         _set(elem, [str(DUMMY[elem.VR])] if elem.VR in DUMMY else [])
     elif action == "U":
@@ -188,18 +197,39 @@ def _apply(ds: Dataset, tag: BaseTag, elem: DataElement, action: str, ctx: _Cont
         _clean_text(elem, ctx.cleaner)
 
 
-def _mark(ds: Dataset, descriptors_cleaned: bool) -> None:
+def _mark(ds: Dataset, descriptors_cleaned: bool, modified_dates: bool) -> None:
     ds.PatientIdentityRemoved = "YES"
-    ds.LongitudinalTemporalInformationModified = "MODIFIED"
-    ds.DeidentificationMethod = METHOD + (["descriptors cleaned by callback"] if descriptors_cleaned else [])
+    # PS3.3 C.12.1.1.7.1: REMOVED when dates and times went as their basic code says, MODIFIED when shifted.
+    ds.LongitudinalTemporalInformationModified = "MODIFIED" if modified_dates else "REMOVED"
+    method = [m for m in METHOD if modified_dates or "Modified Dates" not in m]
+    ds.DeidentificationMethod = method + (["descriptors cleaned by callback"] if descriptors_cleaned else [])
     codes = Sequence()
     for value, meaning in METHOD_CODES:
+        if value == "113107" and not modified_dates:
+            continue
         item = Dataset()
         item.CodeValue = value
         item.CodingSchemeDesignator = "DCM"
         item.CodeMeaning = meaning
         codes.append(item)
     ds.DeidentificationMethodCodeSequence = codes
+
+
+def patient_identity(ds: Dataset) -> tuple[str, str | None]:
+    """The value the pseudonym and date shift derive from: the PatientID, else the study, else the instance.
+
+    Files without a PatientID must not share one pseudonym and one date shift (that would merge unrelated
+    patients), so they fall back to the StudyInstanceUID: the files of one study stay together, and two
+    studies without an ID are two pseudonymous patients. The prefixes keep the three spaces apart.
+    """
+    patient_id = str(ds.get("PatientID", "") or "")
+    if patient_id.strip():
+        return patient_id, None  # as written, so pseudonyms made before this fallback existed do not change
+    study = str(ds.get("StudyInstanceUID", "") or "").strip()
+    if study:
+        return "study:" + study, "no PatientID: pseudonym and date offset derived from the StudyInstanceUID"
+    instance = str(ds.get("SOPInstanceUID", "") or "").strip()
+    return "instance:" + instance, "no PatientID or StudyInstanceUID: pseudonym and date offset for this file only"
 
 
 def deidentify_dataset(
@@ -209,27 +239,39 @@ def deidentify_dataset(
     text_cleaner: TextCleaner | None = None,
     pseudonym_prefix: str = "DARI",
     check_pixels: bool = True,
+    modified_dates: bool = True,
 ) -> DeidReport:
-    """De-identify a copy of `ds` with the site `key`; the report carries the copy and what was done."""
+    """De-identify a copy of `ds` with the site `key`; the report carries the copy and what was done.
+
+    `modified_dates=False` applies the Basic Profile's own codes to dates and times (removed, emptied or
+    dummied) instead of the Retain Longitudinal Temporal Information with Modified Dates option.
+    """
     if not key:
         raise ValueError("the site key must not be empty")
-    patient_id = str(ds.get("PatientID", "") or "")
+    identity, note = patient_identity(ds)
     out = copy.deepcopy(ds)
     ctx = _Context(
         key=key,
-        days=keyed.day_offset(key, patient_id),
+        days=keyed.day_offset(key, identity),
         prefix=pseudonym_prefix,
         cleaner=text_cleaner,
-        pseudonym=keyed.pseudonym(key, patient_id, pseudonym_prefix),
+        pseudonym=keyed.pseudonym(key, identity, pseudonym_prefix),
+        modified_dates=modified_dates,
     )
-    notes = [] if patient_id else ["no PatientID: pseudonym and date offset derived from an empty ID"]
+    notes = [note] if note else []
     _clean(out, ctx, load_rules())
-    _mark(out, text_cleaner is not None)
+    _mark(out, text_cleaner is not None, modified_dates)
     meta = getattr(out, "file_meta", None)
     if meta is not None:
-        meta.pop(0x00020016, None)  # SourceApplicationEntityTitle names the sending station
+        # SourceApplicationEntityTitle (and sending/receiving AE titles) name stations; private information
+        # in the file meta is as unknown as any private attribute.
+        for tag in (0x00020016, 0x00020017, 0x00020018, 0x00020100, 0x00020102):
+            meta.pop(tag, None)
         if "SOPInstanceUID" in out:
             meta.MediaStorageSOPInstanceUID = out.SOPInstanceUID
+        elif str(meta.get("MediaStorageSOPInstanceUID", "") or "").strip():
+            # A DICOMDIR or fragment has no SOPInstanceUID of its own: the meta's UID is remapped (U) all the same.
+            meta.MediaStorageSOPInstanceUID = keyed.remap_uid(key, str(meta.MediaStorageSOPInstanceUID))
     reasons = burned_in.metadata_reasons(out)
     if check_pixels:
         pixel, note = burned_in.pixel_reasons(out)

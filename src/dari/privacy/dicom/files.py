@@ -23,7 +23,10 @@ def _native_pixel_bytes(ds: FileDataset) -> int | None:
     if ds.file_meta.TransferSyntaxUID.is_compressed or "PixelData" not in ds:
         return None
     try:
-        bits = int(ds.Rows) * int(ds.Columns) * int(ds.get("SamplesPerPixel", 1))
+        samples = int(ds.get("SamplesPerPixel", 1))
+        if str(ds.get("PhotometricInterpretation", "")).strip() == "YBR_FULL_422":
+            samples = 2  # chroma shared by two pixels: 4 values per 2 pixels (PS3.3 C.7.6.3.1.2)
+        bits = int(ds.Rows) * int(ds.Columns) * samples
         bits *= int(ds.get("NumberOfFrames", 1) or 1) * int(ds.BitsAllocated)
     except (AttributeError, TypeError, ValueError):
         return None
@@ -43,7 +46,8 @@ def read_dicom(path: Path) -> FileDataset:
     if "TransferSyntaxUID" not in ds.file_meta:
         missing.append("TransferSyntaxUID")
     if missing:
-        raise InputError(f"DICOM file lacks {', '.join(missing)} (truncated?)", file=str(path))
+        # Without them the file is no composite instance (a fragment, a DICOMDIR) or was cut short.
+        raise InputError(f"DICOM file lacks {', '.join(missing)} (truncated, or no instance?)", file=str(path))
     if expected is not None and len(ds.PixelData) < expected:
         raise InputError(f"pixel data has {len(ds.PixelData)} of {expected} bytes (truncated?)", file=str(path))
     return ds
@@ -67,13 +71,19 @@ def deidentify_file(
     text_cleaner: TextCleaner | None = None,
     pseudonym_prefix: str = "DARI",
     check_pixels: bool = True,
+    modified_dates: bool = True,
 ) -> DeidReport:
     """De-identify one DICOM file into `dst` (written atomically; `src` is only read)."""
     if src.resolve() == dst.resolve():
         raise InputError("the output would overwrite the input", file=str(src))
     ds = read_dicom(src)
     report = deidentify_dataset(
-        ds, key=key, text_cleaner=text_cleaner, pseudonym_prefix=pseudonym_prefix, check_pixels=check_pixels
+        ds,
+        key=key,
+        text_cleaner=text_cleaner,
+        pseudonym_prefix=pseudonym_prefix,
+        check_pixels=check_pixels,
+        modified_dates=modified_dates,
     )
     _write(report, dst, src)
     return report
@@ -129,6 +139,7 @@ def deidentify_tree(
     text_cleaner: TextCleaner | None = None,
     pseudonym_prefix: str = "DARI",
     check_pixels: bool = True,
+    modified_dates: bool = True,
 ) -> TreeReport:
     """De-identify every DICOM file under `src_dir` into `dst_dir`: all files or, on any error, no output."""
     src, dst = src_dir.resolve(), dst_dir.resolve()
@@ -149,6 +160,7 @@ def deidentify_tree(
                 text_cleaner=text_cleaner,
                 pseudonym_prefix=pseudonym_prefix,
                 check_pixels=check_pixels,
+                modified_dates=modified_dates,
             )
             # Named by the new UIDs: source folder and file names often hold patient names or IDs.
             parts = (

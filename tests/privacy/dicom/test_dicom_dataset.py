@@ -13,7 +13,7 @@ from pydicom.sequence import Sequence
 
 from dari.privacy.dicom import deidentify_dataset, keyed
 from dari.privacy.dicom.burned_in import text_like_borders
-from dari.privacy.dicom.deid import DUMMY, PSEUDONYMISED
+from dari.privacy.dicom.deid import DUMMY, PSEUDONYMISED, patient_identity
 from dari.privacy.dicom.table import load_rules, resolve
 
 
@@ -23,28 +23,29 @@ def _empty(value: object) -> bool:
 
 def _check_top_level(orig: Dataset, out: Dataset) -> None:
     rules = load_rules()
-    days = keyed.day_offset(KEY, str(orig.get("PatientID", "")))
+    identity = patient_identity(orig)[0]
+    days = keyed.day_offset(KEY, identity)
     for elem in orig:
         tag, group = elem.tag, elem.tag.group
         if tag.is_private or group & 0xFF00 in (0x5000, 0x6000):
             assert tag not in out, elem
             continue
         if tag in PSEUDONYMISED:
-            assert str(out[tag].value) == keyed.pseudonym(KEY, str(orig.get("PatientID", "")))
+            assert str(out[tag].value) == keyed.pseudonym(KEY, identity)
             continue
         rule = rules.get(tag)
         if rule is None:
             if elem.VR not in {"PN", "DA", "DT", "UI", "LT", "ST", "UT", "SQ"}:
                 assert out[tag].value == elem.value, elem  # K: kept as it was
             continue
-        if rule.modified_dates == "C" and elem.VR in {"DA", "DT"}:
+        if rule.modified_dates == "C" and elem.VR in {"DA", "DT"} and rule.basic != "X":
             shift = keyed.shift_da if elem.VR == "DA" else keyed.shift_dt
             if elem.value:
                 assert out[tag].value == shift(str(elem.value), days), elem
             else:
                 assert _empty(out[tag].value), elem
             continue
-        if rule.modified_dates == "C" and elem.VR == "TM":
+        if rule.modified_dates == "C" and elem.VR == "TM" and rule.basic != "X":
             assert out[tag].value == elem.value  # whole-day shift keeps the time of day
             continue
         action = resolve(rule.basic)
@@ -52,7 +53,7 @@ def _check_top_level(orig: Dataset, out: Dataset) -> None:
             assert tag not in out, elem
         elif action == "Z" or (action == "D" and elem.VR == "SQ"):
             assert _empty(out[tag].value), elem
-        elif action == "D":
+        elif action == "D" and elem.VR in DUMMY:
             assert str(out[tag].value) == str(DUMMY[elem.VR]), elem
         elif action == "U" and elem.VR == "UI":
             assert out[tag].value == keyed.remap_uid(KEY, str(elem.value)), elem
