@@ -155,3 +155,18 @@ def test_care_child_is_outside_population_not_an_error(reference_model: ServedMo
     prefetch = {"patient": patient, "observations": searchset(_egfr()), "conditions": searchset()}
     mapped = FhirMapper(reference_model.spec, TZ).map(parse_prefetch(reference_model.spec, prefetch, PATIENT_ID), AT)
     assert mapped.row is None and mapped.reason == "outside_population"
+
+
+def test_care_condition_abated_without_date_and_no_status_is_not_counted(reference_model: ServedModel) -> None:
+    hf = _condition("c-hf", "http://snomed.info/sct", "84114007", abatementString="around April 2021")
+    mapped = _map(reference_model, [_egfr()], [hf])
+    assert mapped.raw["heart_failure"] is False and any("c-hf" in n for n in mapped.notes)
+
+
+def test_care_included_patient_in_observation_searchset_is_skipped(reference_model: ServedModel) -> None:
+    patient = {"resourceType": "Patient", "id": PATIENT_ID, "gender": "female", "birthDate": "1950-04-02"}
+    bundle = searchset(_egfr())
+    bundle["entry"].append({"resource": patient, "search": {"mode": "include"}})
+    prefetch = {"patient": patient, "observations": bundle, "conditions": searchset()}
+    mapped = FhirMapper(reference_model.spec, TZ).map(parse_prefetch(reference_model.spec, prefetch, PATIENT_ID), AT)
+    assert mapped.raw["egfr"] == 41.0

@@ -31,6 +31,7 @@ CLINICAL_SYSTEM = "http://terminology.hl7.org/CodeSystem/condition-clinical"
 VERIFICATION_SYSTEM = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
 ACTIVE_CLINICAL = frozenset({"active", "recurrence", "relapse"})
 INACTIVE_CLINICAL = frozenset({"inactive", "remission", "resolved"})
+_UNDATED_ABATEMENT = ("abatementAge", "abatementRange", "abatementString")
 NOT_COUNTED_VERIFICATION = frozenset({"refuted", "entered-in-error", "unconfirmed", "provisional", "differential"})
 
 
@@ -105,8 +106,10 @@ class ConditionMatcher:
             if clinical in INACTIVE_CLINICAL and not still_active_then:
                 notes.append(f"{name}: clinicalStatus {clinical!r} is not counted")
                 continue
-            if clinical is None and abated is not None and not still_active_then:
-                notes.append(f"{name}: abated on or before {at}, not counted")
+            # abatementAge, abatementRange and abatementString say it ended without a date: ended, as far as known
+            ended = abated is not None or any(cond.element(e) is not None for e in _UNDATED_ABATEMENT)
+            if clinical is None and ended and not still_active_then:
+                notes.append(f"{name}: abated (abatement[x]) and no clinicalStatus says otherwise, not counted")
                 continue
             return Found(True, name, tuple(notes))
         return Found(False, None, tuple(notes))

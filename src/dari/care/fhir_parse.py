@@ -128,6 +128,8 @@ def _bundle_resources(data: Any, key: str, kind: str, strict: bool) -> list[Any]
         if resource is None or (entry.search is not None and entry.search.mode == "outcome"):
             continue  # an OperationOutcome about the search itself, or an empty entry
         got = resource.get("resourceType")
+        if got != kind and entry.search is not None and entry.search.mode == "include":
+            continue  # a resource the server added by `_include` (the Patient of an Observation search)
         if got != kind:
             raise MalformedFhirError(f"Bundle {key!r} entry[{i}] is a {got}, expected {kind}", column=key)
         try:
