@@ -170,3 +170,16 @@ def test_care_included_patient_in_observation_searchset_is_skipped(reference_mod
     prefetch = {"patient": patient, "observations": bundle, "conditions": searchset()}
     mapped = FhirMapper(reference_model.spec, TZ).map(parse_prefetch(reference_model.spec, prefetch, PATIENT_ID), AT)
     assert mapped.raw["egfr"] == 41.0
+
+
+def test_care_site_vocabulary_codes_extend_a_condition(reference_model: ServedModel) -> None:
+    # Prepare: a SNOMED code the shipped hierarchy lacks, given as the site's descendant of heart failure
+    hf = _condition("c-hf", "http://snomed.info/sct", "10633002")
+    patient = {"resourceType": "Patient", "id": PATIENT_ID, "gender": "female", "birthDate": "1950-04-02"}
+    prefetch = {"patient": patient, "observations": searchset(_egfr()), "conditions": searchset(hf)}
+    record = parse_prefetch(reference_model.spec, prefetch, PATIENT_ID)
+    # Execute
+    plain = FhirMapper(reference_model.spec, TZ).map(record, AT)
+    sited = FhirMapper(reference_model.spec, TZ, {"heart_failure": ["10633002"]}).map(record, AT)
+    # Assert
+    assert plain.raw["heart_failure"] is False and sited.raw["heart_failure"] is True

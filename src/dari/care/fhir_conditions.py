@@ -1,9 +1,10 @@
 """One condition feature from FHIR R4 Conditions: codings, clinical and verification status, onset, abatement.
 
 - **Code**: a SNOMED CT coding among the spec's codes and their descendants (dari's shipped hierarchy, what the
-  CDM path falls back to), or a KCD coding (KR Core's kcd-8 / kcd-7) or ICD-10 coding (WHO or -CM, URL or OID)
-  starting with a listed KCD prefix (KCD-8 is ICD-10 with Korean extensions: the categories coincide). Any coding
-  in `code.coding` may match. A Condition with no coding in a system dari reads is noted and not counted.
+  CDM path falls back to, plus any codes the caller gives from the site's own vocabulary), or a KCD coding (KR
+  Core's kcd-8 / kcd-7) or ICD-10 coding (WHO or -CM, URL or OID) starting with a listed KCD prefix (KCD-8 is
+  ICD-10 with Korean extensions: the categories coincide). Any coding in `code.coding` may match. A Condition
+  with no coding in a system dari reads is noted and not counted.
 - **verificationStatus**: refuted and entered-in-error never count; unconfirmed, provisional and differential
   do not count either (not a diagnosis yet; noted in the response); confirmed or absent counts.
 - **clinicalStatus**: active, recurrence and relapse count; inactive, remission and resolved do not, unless the
@@ -14,6 +15,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -57,12 +59,14 @@ def _first_day(value: Any, tz: ZoneInfo) -> date | None:
 class ConditionMatcher:
     """Matches one condition feature; the SNOMED descendant set is computed once."""
 
-    def __init__(self, f: Feature) -> None:
+    def __init__(self, f: Feature, site_snomed: Iterable[str] = ()) -> None:
+        """`site_snomed`: more SNOMED CT codes that name the condition (the descendants the site's own vocabulary
+        gives the spec's codes), matched like the spec's own."""
         src = f.source
         assert isinstance(src, ConditionSource)
         self.feature, self.kcd = f, src.kcd
         vocab = shipped_vocabulary()
-        codes = set(src.snomed)
+        codes = set(src.snomed) | set(site_snomed)
         for code in src.snomed:
             concept = vocab.find_code("SNOMED", code)
             if concept is not None:

@@ -15,6 +15,7 @@ verification, unread code systems), naming resources, never values.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Literal
@@ -74,10 +75,17 @@ def _birth_parts(value: Any) -> tuple[int, int | None, int | None] | None:
 class FhirMapper:
     """Maps one spec's inputs from FHIR; SNOMED descendant sets are computed once per spec."""
 
-    def __init__(self, spec: FeatureSpec, tz: ZoneInfo) -> None:
+    def __init__(self, spec: FeatureSpec, tz: ZoneInfo, site_snomed: Mapping[str, Iterable[str]] | None = None) -> None:
+        """`site_snomed`: condition feature name → SNOMED CT codes the site's vocabulary puts under the spec's
+        (loaded from the site CDM at start), so FHIR and CDM agree on real codes; the shipped hierarchy otherwise."""
         self.spec = spec
         self.tz = tz
-        self._conditions = {f.name: ConditionMatcher(f) for f in spec.features if isinstance(f.source, ConditionSource)}
+        extra = site_snomed or {}
+        self._conditions = {
+            f.name: ConditionMatcher(f, extra.get(f.name, ()))
+            for f in spec.features
+            if isinstance(f.source, ConditionSource)
+        }
 
     def map(self, record: PatientRecord, at: date) -> MappedInputs:
         """Raw values and the model row at `at`, or no row and the reason; raises FeatureValueError (422) for a
