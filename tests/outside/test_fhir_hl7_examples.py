@@ -251,3 +251,31 @@ def test_hl7_conditions_count_by_clinical_status() -> None:
     assert both.raw["stroke"] is True and both.raw["fever"] is False
     assert any("Condition/f201" in n and "resolved" in n for n in both.notes)
     assert erred.raw["stroke"] is False
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_hl7_examples_parse_light_and_whole(strict: bool) -> None:
+    """Every example in tests/outside/data/hl7, in one prefetch: dari's light models and (strict) fhir.resources
+    R4B accept them, narrative-free but otherwise as published; unknown systems (acme.org) are not a failure."""
+    # Prepare
+    model = ServedModel.load("reference")
+    observations = [
+        _hl7(n, subject=PATIENT)
+        for n in (
+            "observation-example-bloodpressure",
+            "observation-example-f001-glucose",
+            "observation-example-body-weight",
+        )
+    ]
+    conditions = [_hl7(n, subject=PATIENT) for n in ("condition-example-f201-fever", "condition-example-stroke")]
+    data = _prefetch(_hl7("patient-example"), [*observations, _egfr(45.0, "2013-04-01")], conditions)
+    # Execute
+    record = parse_prefetch(model.spec, data, PATIENT, strict=strict)
+    mapped = FhirMapper(model.spec, SEOUL).map(record, date(2013, 4, 5))
+    # Assert: 38 years old on 2013-04-05; the panel of 2012-09-17 is within SBP's 365 days
+    assert len(record.observations) == 4 and len(record.conditions) == 2
+    assert (
+        mapped.row is not None
+        and mapped.raw["sbp"] == 107.0
+        and mapped.raw["age_years"] == pytest.approx(38.28, abs=0.01)
+    )
