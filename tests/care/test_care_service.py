@@ -82,16 +82,32 @@ def test_care_card_english_by_accept_language(
     assert "Kidney function (eGFR): 41" in card["detail"]
 
 
-def test_care_missing_egfr_is_412(
+def test_care_egfr_from_last_month_is_scored(
     client: TestClient, ehr_keys: EhrKeys, prefetch: Callable[..., dict[str, Any]]
 ) -> None:
-    # Prepare: the only eGFR is two days before the evaluation date; the spec's lookback is 0 days
-    old = observation("o-egfr", "98979-8", 41.0, "mL/min/{1.73_m2}", "2024-02-28")
+    # Prepare: the only eGFR is a month before the evaluation date; the spec's eGFR lookback is 90 days
+    recent = observation("o-egfr", "98979-8", 41.0, "mL/min/{1.73_m2}", "2024-02-01")
+    # Execute
+    response = _post(client, ehr_keys, hook_body(prefetch(egfr=recent)))
+    # Assert: scored on it (before, lookback 0 answered 412 on every day without a result)
+    assert response.status_code == 200, response.text
+    (card,) = response.json()["cards"]
+    assert card["extension"]["dari-inputs"]["egfr"] == 41.0
+
+
+def test_care_missing_egfr_gives_no_card_with_reason(
+    client: TestClient, ehr_keys: EhrKeys, prefetch: Callable[..., dict[str, Any]]
+) -> None:
+    # Prepare: the only eGFR is older than the 90-day window
+    old = observation("o-egfr", "98979-8", 41.0, "mL/min/{1.73_m2}", "2023-11-01")
     # Execute
     response = _post(client, ehr_keys, hook_body(prefetch(egfr=old)))
-    # Assert
-    assert response.status_code == 412
-    assert [m["feature"] for m in response.json()["missing"]] == ["egfr"]
+    # Assert: not an HTTP error (an EHR logs those), an empty card list and what to send
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["cards"] == [] and body["extension"]["dari-reason"] == "missing_data"
+    (needed,) = body["extension"]["dari-missing"]
+    assert needed["feature"] == "egfr" and "2023-12-02 to 2024-03-01" in needed["needed"]
 
 
 def test_care_missing_prefetch_key_is_412(

@@ -1,9 +1,11 @@
 """The CDS Hooks 2.0 service as a FastAPI app: discovery, patient-view and order-select, feedback, and the
 same score as a FHIR RiskAssessment.
 
-Status codes: 400 malformed request or FHIR (naming the resource and field), 401 untrusted JWT, 412 required
-data missing from the prefetch or ambiguous in it (CDS Hooks lets a service answer 412 when prefetch is
-insufficient; two differing values equally the latest are insufficient to choose from), 413 body over
+Status codes: 200 with `cards: []` and the reason in `extension` for a patient the model is not for (outside
+its population, or a required input absent from its window: most chart openings, which an EHR must not log as
+errors), 400 malformed request or FHIR (naming the resource and field), 401 untrusted JWT, 412 a prefetch key
+absent (CDS Hooks: the service does not query the FHIR server) or two differing values equally the latest
+(insufficient to choose from), 413 body over
 the limit, 422 a value the model must not take (undeclared unit, outside the physiological range) or a model that
 failed at inference or returned no probability (NaN, infinite, outside [0, 1]; `ModelOutputError`), 503 the hub
 does not (or can no longer) confirm the deployment's approval. Nothing is scored on a guess: every refusal says why.
@@ -35,7 +37,7 @@ from dari.care.cards import build_card, locale_from
 from dari.care.deployment_gate import DeploymentGate
 from dari.care.evaluation import EvaluateRequest, Evaluation, HookRequest, evaluate, evaluation_date
 from dari.care.feedback import FeedbackRequest, FeedbackStore, UnknownCardError
-from dari.care.fhir_inputs import FhirMapper, MappedInputs, MissingDataError
+from dari.care.fhir_inputs import FhirMapper, MappedInputs
 from dari.care.fhir_parse import MalformedFhirError, MissingPrefetchError, prefetch_templates
 from dari.care.fhir_time import AmbiguousDataError
 from dari.care.inference_audit import InferenceLog
@@ -123,8 +125,6 @@ def _problem_from(exc: Exception) -> HttpProblemError:
     if isinstance(exc, AmbiguousDataError):
         ambiguous = [{"feature": exc.feature, "resources": exc.resources}]
         return HttpProblemError(412, "ambiguous_data", str(exc), ambiguous=ambiguous)
-    if isinstance(exc, MissingDataError):
-        return HttpProblemError(412, "missing_data", str(exc), missing=exc.missing)
     if isinstance(exc, MissingPrefetchError):
         return HttpProblemError(412, "missing_prefetch", str(exc), missing=[{"prefetch": k} for k in exc.keys])
     if isinstance(exc, MalformedFhirError):
@@ -288,11 +288,13 @@ def create_app(
         result = _run(hook_request.context.patientId, hook_request.prefetch, at)
         trail.update(inputs=dict(result.mapped.raw), patient_id=hook_request.context.patientId, evaluation_date=at)
         if result.score is None:
-            trail["reason"] = "not applicable"
-            return JSONResponse({"cards": [], "extension": {"dari-not-applicable": result.mapped.not_applicable}})
+            trail["reason"] = f"not scored: {result.mapped.reason}"  # a code, never the patient's values
+            return JSONResponse({"cards": [], "extension": _not_scored(result.mapped)})
         locale = locale_from(hook_request.extension, accept_language, settings.default_locale)
         card = build_card(model, result.mapped, result.score, settings, locale)
         card["extension"] = {"dari-probability": result.score.probability, "dari-inputs": dict(result.mapped.raw)}
+        if result.mapped.notes:
+            card["extension"]["dari-notes"] = list(result.mapped.notes)
         store.record_card(
             card["uuid"],
             service_id,
@@ -343,9 +345,9 @@ def create_app(
         result = _run(body.patientId, body.prefetch, at)
         trail.update(inputs=dict(result.mapped.raw), patient_id=body.patientId, evaluation_date=at)
         if result.score is None:
-            raise HttpProblemError(
-                422, "not_applicable", f"patient outside the model's population: {result.mapped.not_applicable}"
-            )
+            mapped = result.mapped
+            why = f"patient not scored ({mapped.reason}): {mapped.not_applicable}"
+            raise HttpProblemError(422, "not_applicable", why, **_not_scored(mapped))
         assessed = _Assessed(body.patientId, result.mapped, result.score, result.occurred)
         resource_id = str(uuid.uuid4())
         _keep(assessments, resource_id, assessed)
@@ -375,6 +377,16 @@ def create_app(
         return model.card.model_dump(mode="json")
 
     return app
+
+
+def _not_scored(mapped: MappedInputs) -> dict[str, Any]:
+    """Why no card: the reason in words and as a code, what the EHR would have to send, what was not used."""
+    extension: dict[str, Any] = {"dari-not-applicable": mapped.not_applicable, "dari-reason": mapped.reason}
+    if mapped.missing:
+        extension["dari-missing"] = list(mapped.missing)
+    if mapped.notes:
+        extension["dari-notes"] = list(mapped.notes)
+    return extension
 
 
 def _trail(reason: str) -> dict[str, Any]:

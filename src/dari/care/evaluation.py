@@ -119,12 +119,13 @@ def evaluate(
     *,
     strict: bool = False,
 ) -> Evaluation:
-    """Parse, map and score; errors are the typed ones the HTTP layer turns into 400/412/422.
+    """Parse, map and score (no score for a patient the model is not for); errors are the typed ones the HTTP
+    layer turns into 400/412/422.
 
     `strict` validates the prefetch whole with fhir.resources R4B as well (see `parse_prefetch`)."""
     record = parse_prefetch(model.spec, prefetch, patient_id, strict=strict)
     mapped = mapper.map(record, at)
-    score = None if mapped.not_applicable else model.score(mapped.row)
+    score = None if mapped.row is None else model.score(mapped.row)
     now = datetime.now(tz)
     occurred = now if at == now.date() else datetime(at.year, at.month, at.day, tzinfo=tz)
     return Evaluation(mapped, score, occurred)

@@ -1,31 +1,32 @@
 """FHIR R4 resources → the feature spec's raw values → the model row, by the rules the CDM path uses.
 
-Observation: a `code` in the feature's LOINC codes, status final/amended/corrected, a UCUM `valueQuantity`
-converted only by the spec's declared factors; the latest one whose date lies in [at − lookback, at] (dates in
-the service's time zone). "Latest" is decided by date *and time*, never by bundle order: when two observations
-could be the latest (the same instant, or a date without a time on the day of another) and their values differ,
-the request is refused as ambiguous (`dari.care.fhir_time`: `AmbiguousDataError`, HTTP 412, naming the feature
-and the resources). An
-observation in the window in an undeclared unit refuses the request rather than being skipped: never score
-silently on other data. Condition: a SNOMED CT code among the spec's codes and their
-descendants (dari's shipped hierarchy, which is what the CDM path falls back to) or a KCD code starting with a
-listed prefix, with onset on or before `at`. Patient: birthDate (YYYY, YYYY-MM or a full date, by `age_years`'s
-rule) and gender. Then `assemble_inputs`, the function the CDM path uses.
+Observations (`dari.care.fhir_observations`): codings of any system dari reads, panel components, status
+final/amended/corrected, `effective[x]` as dateTime, instant or Period, UCUM units converted by the spec's
+factors and the shipped table; the latest in [at − lookback_days, at]. Conditions (`dari.care.fhir_conditions`):
+SNOMED descendants, KCD and ICD-10 prefixes, clinical and verification status, onset and abatement. Patient:
+birthDate (YYYY, YYYY-MM or a full date, by `age_years`'s rule) and gender. Then `assemble_inputs`, the function
+the CDM path uses.
+
+A patient the model is not for gets no card and a reason, never an HTTP error: outside the cohort (under the
+model's minimum age, an index measurement outside its range) or a required input absent (no eGFR in its window,
+no birth date, gender other than male/female). Notes say which resources were not used and why (status,
+verification, unread code systems), naming resources, never values.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from dari.care.fhir_models import Observation
-from dari.care.fhir_parse import LOINC_SYSTEM, PatientRecord
-from dari.care.fhir_time import Candidate, instant_span, latest_value, local_days
-from dari.errors import InputError
+from dari.care.fhir_conditions import ConditionMatcher, unread_condition_notes
+from dari.care.fhir_observations import measure, unread_systems
+from dari.care.fhir_parse import PatientRecord
+from dari.care.fhir_units import system_name
 from dari.models.feature_spec import (
     ConditionSource,
     DemographicSource,
@@ -34,36 +35,31 @@ from dari.models.feature_spec import (
     MeasurementSource,
     RequiredPolicy,
 )
-from dari.models.inputs import FeatureValueError, RawValue, age_years, assemble_inputs, convert_to_spec_unit
-from dari.vocab import normalise_kcd_code, shipped_vocabulary
+from dari.models.inputs import RawValue, age_years, assemble_inputs
 
 UCUM_SYSTEM = "http://unitsofmeasure.org"
 SNOMED_SYSTEM = "http://snomed.info/sct"
 # HL7 Korea's KR Core names KCD-8 (and the earlier KCD-7) by these code system URLs.
 KCD_SYSTEMS = ("http://www.hl7korea.or.kr/CodeSystem/kcd-8", "http://www.hl7korea.or.kr/CodeSystem/kcd-7")
-USABLE_OBSERVATION_STATUSES = frozenset({"final", "amended", "corrected"})
-DISCARDED_CONDITION_VERIFICATION = frozenset({"refuted", "entered-in-error"})
-
-
-class MissingDataError(InputError):
-    """Required inputs are absent from the prefetched data (HTTP 412); `missing` says what is needed."""
-
-    def __init__(self, missing: list[dict[str, str]]) -> None:
-        self.missing = missing
-        names = ", ".join(m["feature"] for m in missing)
-        super().__init__(f"required data missing for {names}; the patient is not scored")
+NotScored = Literal["outside_population", "missing_data"]
 
 
 @dataclass(frozen=True)
 class MappedInputs:
-    """One patient's raw values (spec units), model row, the resources used and the inputs imputed."""
+    """One patient's raw values (spec units), model row, the resources used and the inputs imputed.
+
+    `row` is None when the patient is not scored; then `not_applicable` says why in words, `reason` as a code and
+    `missing` what the EHR would have to send."""
 
     at: date
     raw: dict[str, RawValue]
-    row: np.ndarray
+    row: np.ndarray | None
     basis: tuple[str, ...]  # "Observation/…", "Condition/…", "Patient/…"
     imputed: tuple[str, ...]
-    not_applicable: str | None  # why the patient lies outside the model's cohort (no card), else None
+    not_applicable: str | None  # why the patient gets no card, else None
+    reason: NotScored | None = None
+    missing: tuple[dict[str, str], ...] = ()
+    notes: tuple[str, ...] = ()  # resources not used and why (never a value)
 
 
 def _birth_parts(value: Any) -> tuple[int, int | None, int | None] | None:
@@ -76,95 +72,54 @@ def _birth_parts(value: Any) -> tuple[int, int | None, int | None] | None:
     return None
 
 
-def _has_code(codings: Any, system: str | tuple[str, ...], accepted: Any) -> bool:
-    systems = (system,) if isinstance(system, str) else system
-    return any(c.system in systems and c.code in accepted for c in codings or [])
-
-
 class FhirMapper:
     """Maps one spec's inputs from FHIR; SNOMED descendant sets are computed once per spec."""
 
-    def __init__(self, spec: FeatureSpec, tz: ZoneInfo) -> None:
+    def __init__(self, spec: FeatureSpec, tz: ZoneInfo, site_snomed: Mapping[str, Iterable[str]] | None = None) -> None:
+        """`site_snomed`: condition feature name → SNOMED CT codes the site's vocabulary puts under the spec's
+        (loaded from the site CDM at start), so FHIR and CDM agree on real codes; the shipped hierarchy otherwise."""
         self.spec = spec
         self.tz = tz
-        vocab = shipped_vocabulary()
-        self._snomed: dict[str, frozenset[str]] = {}
-        for f in spec.features:
-            if isinstance(f.source, ConditionSource):
-                codes = set(f.source.snomed)
-                for code in f.source.snomed:
-                    concept = vocab.find_code("SNOMED", code)
-                    if concept is not None:
-                        codes |= {c.concept_code for c in vocab.descendants(concept.concept_id, include_self=True)}
-                self._snomed[f.name] = frozenset(codes)
-
-    def _measurement(
-        self, f: Feature, src: MeasurementSource, record: PatientRecord, at: date
-    ) -> tuple[float | None, str | None]:
-        low = at - timedelta(days=src.lookback_days)
-        found: list[Candidate] = []
-        for i, obs in enumerate(record.observations):
-            if obs.status not in USABLE_OBSERVATION_STATUSES or not _has_code(obs.code.coding, LOINC_SYSTEM, src.codes):
-                continue
-            name = f"Observation/{obs.id or i}"
-            when = local_days(obs.effectiveDateTime or obs.effectiveInstant or _period_end(obs), self.tz)
-            if when is None:
-                raise FeatureValueError(f, "date", f"{name} has no effective date; its place in time is unknown")
-            if when[1] < low or when[0] > at:
-                continue
-            if when[0] != when[1]:
-                raise FeatureValueError(f, "date", f"{name} effective date is too imprecise to place in the window")
-            value = _quantity(f, obs, name)
-            if value is None:
-                continue
-            start, end = instant_span(obs.effectiveDateTime or obs.effectiveInstant or _period_end(obs), self.tz)
-            found.append((start, end, value, name))
-        return latest_value(f, found)
-
-    def _condition(self, f: Feature, src: ConditionSource, record: PatientRecord, at: date) -> tuple[bool, str | None]:
-        for i, cond in enumerate(record.conditions):
-            name = f"Condition/{cond.id or i}"
-            status = cond.verificationStatus.coding if cond.verificationStatus else None
-            if _has_code(
-                status, "http://terminology.hl7.org/CodeSystem/condition-ver-status", DISCARDED_CONDITION_VERIFICATION
-            ):
-                continue
-            codings = cond.code.coding if cond.code else None
-            kcd = [normalise_kcd_code(c.code) for c in codings or [] if c.system in KCD_SYSTEMS and c.code]
-            if not _has_code(codings, SNOMED_SYSTEM, self._snomed[f.name]) and not any(
-                k.startswith(src.kcd) for k in kcd
-            ):
-                continue
-            onset = cond.onsetDateTime or (cond.onsetPeriod.start if cond.onsetPeriod else None) or cond.recordedDate
-            when = local_days(onset, self.tz) if onset is not None else None
-            if when is not None and when[0] > at:
-                continue
-            if when is not None and when[1] > at:
-                raise FeatureValueError(f, "date", f"{name} onset is too imprecise to tell whether it precedes {at}")
-            return True, name
-        return False, None
+        extra = site_snomed or {}
+        self._conditions = {
+            f.name: ConditionMatcher(f, extra.get(f.name, ()))
+            for f in spec.features
+            if isinstance(f.source, ConditionSource)
+        }
 
     def map(self, record: PatientRecord, at: date) -> MappedInputs:
-        """Raw values and the model row at `at`; raises MissingDataError (412) or FeatureValueError (422)."""
+        """Raw values and the model row at `at`, or no row and the reason; raises FeatureValueError (422) for a
+        value the model must not take."""
         raw: dict[str, RawValue] = {}
         basis: list[str] = []
+        notes: list[str] = _unread_notes(record)
         for f in self.spec.features:
             src = f.source
+            ref: str | None
             if isinstance(src, MeasurementSource):
-                raw[f.name], ref = self._measurement(f, src, record, at)
+                measured = measure(f, record.observations, at, self.tz)
+                raw[f.name], ref = measured.value, measured.source
+                notes.extend(measured.notes)
             elif isinstance(src, ConditionSource):
-                raw[f.name], ref = self._condition(f, src, record, at)
+                found = self._conditions[f.name].find(record.conditions, at, self.tz)
+                raw[f.name], ref = found.present, found.source
+                notes.extend(found.notes)
             else:
                 raw[f.name], ref = self._demographic(src, record, at)
             if ref is not None:
                 basis.append(ref)
-        missing = [_needed(f, at) for f in self.spec.features if raw[f.name] is None and _required(f)]
+        kept = tuple(dict.fromkeys(notes))
+        used = tuple(dict.fromkeys(basis))
+        outside = self._outside_cohort(raw)
+        if outside is not None:
+            return MappedInputs(at, raw, None, used, (), outside, "outside_population", (), kept)
+        missing = tuple(_needed(f, at) for f in self.spec.features if raw[f.name] is None and _required(f))
         if missing:
-            raise MissingDataError(missing)
-        reason = self._outside_cohort(raw)
+            why = f"required data missing for {', '.join(m['feature'] for m in missing)}; the patient is not scored"
+            return MappedInputs(at, raw, None, used, (), why, "missing_data", missing, kept)
         row = assemble_inputs(self.spec, raw)
         imputed = tuple(f.name for f in self.spec.features if raw[f.name] is None)
-        return MappedInputs(at, raw, row, tuple(dict.fromkeys(basis)), imputed, reason)
+        return MappedInputs(at, raw, row, used, imputed, None, None, (), kept)
 
     def _demographic(self, src: DemographicSource, record: PatientRecord, at: date) -> tuple[RawValue, str | None]:
         patient = record.patient
@@ -182,14 +137,12 @@ class FhirMapper:
             value = raw[f.name]
             if not isinstance(value, float) or f.valid_range is None:
                 continue
+            is_age = isinstance(f.source, DemographicSource) and f.source.field == "age_years"
+            if is_age and 0 <= value < cohort.min_age_years:
+                # a child is outside the population even where the spec's valid_range starts at the minimum age
+                return f"age under the model's minimum of {cohort.min_age_years:g} years"
             if not f.valid_range.low <= value <= f.valid_range.high:
                 continue  # an impossible value is refused by assemble_inputs (422), not waved through
-            if (
-                isinstance(f.source, DemographicSource)
-                and f.source.field == "age_years"
-                and value < cohort.min_age_years
-            ):
-                return f"age {value:.1f} is below the model's minimum {cohort.min_age_years:g}"
             in_index = isinstance(f.source, MeasurementSource) and f.source.codes == cohort.index.codes
             if in_index and not cohort.first_value_low <= value < cohort.first_value_high:
                 return (
@@ -199,36 +152,15 @@ class FhirMapper:
         return None
 
 
-def _period_end(obs: Observation) -> Any:
-    return obs.effectivePeriod.end or obs.effectivePeriod.start if obs.effectivePeriod else None
-
-
-def _quantity(f: Feature, obs: Observation, name: str) -> float | None:
-    """The observation's value in the spec's unit; None when it carries no value (dataAbsentReason)."""
-    src = f.source
-    assert isinstance(src, MeasurementSource)
-    q = obs.valueQuantity
-    if q is None:
-        other = obs.other_value()
-        if other is not None:
-            raise FeatureValueError(
-                f, "type", f"{name} carries {other}, not a valueQuantity; a UCUM quantity is expected"
-            )
-        return None
-    if q.value is None:
-        return None
-    if q.comparator is not None:
-        raise FeatureValueError(f, "type", f"{name} value is censored ({q.comparator}{q.value}); not scored")
-    if q.system != UCUM_SYSTEM or not q.code:
-        raise FeatureValueError(
-            f,
-            "unit",
-            f"{name} valueQuantity must carry a UCUM code (system {UCUM_SYSTEM}), got {q.system!r}/{q.code!r}",
-        )
-    try:
-        return convert_to_spec_unit(src, float(q.value), q.code, feature=f)
-    except FeatureValueError as exc:
-        raise FeatureValueError(f, "unit", f"{name}: {str(exc).split(': ', 1)[-1]}") from None
+def _unread_notes(record: PatientRecord) -> list[str]:
+    """Resources with no coding in a system dari reads: not used, and said so."""
+    notes = []
+    for i, obs in enumerate(record.observations):
+        codings = obs.code.coding
+        if codings and all(system_name(c.system) is None for c in codings) and not obs.component:
+            systems = ", ".join(unread_systems(codings))
+            notes.append(f"Observation/{obs.id or i}: no coding in a system dari reads ({systems}); not used")
+    return [*notes, *unread_condition_notes(record.conditions)]
 
 
 def _required(f: Feature) -> bool:
@@ -240,7 +172,7 @@ def _needed(f: Feature, at: date) -> dict[str, str]:
     src = f.source
     if isinstance(src, MeasurementSource):
         start = at - timedelta(days=src.lookback_days)
-        need = f"Observation LOINC {' or '.join(src.codes)} in {src.unit}, dated {start} to {at}"
+        need = f"Observation LOINC {' or '.join(src.codes)} in {src.unit}, status final, dated {start} to {at}"
     elif isinstance(src, ConditionSource):
         need = "Condition"
     else:

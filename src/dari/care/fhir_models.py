@@ -187,17 +187,10 @@ class Patient(Resource):
     birthDate: FhirDate | None = None  # noqa: N815
 
 
-@r4_elements(r4_observation.Observation)
-class Observation(Resource):
-    """Observation: status, code, subject, when and a quantity value."""
+class _Valued(Element):
+    """An element with a `value[x]`: an Observation or one of its components."""
 
-    resourceType: Literal["Observation"]  # noqa: N815
-    status: Code
     code: CodeableConcept
-    subject: Reference | None = None
-    effectiveDateTime: FhirDateTime | None = None  # noqa: N815
-    effectiveInstant: FhirInstant | None = None  # noqa: N815
-    effectivePeriod: Period | None = None  # noqa: N815
     valueQuantity: Quantity | None = None  # noqa: N815
 
     def other_value(self) -> str | None:
@@ -205,16 +198,37 @@ class Observation(Resource):
         return next((n for n in self._given("value") if n != "valueQuantity"), None)
 
 
+@r4_elements(r4_observation.ObservationComponent)
+class ObservationComponent(_Valued):
+    """One component of a panel (systolic pressure in a blood-pressure panel): its code and value."""
+
+
+@r4_elements(r4_observation.Observation)
+class Observation(Resource, _Valued):
+    """Observation: status, code, subject, when, a quantity value and the panel's components."""
+
+    resourceType: Literal["Observation"]  # noqa: N815
+    status: Code
+    subject: Reference | None = None
+    effectiveDateTime: FhirDateTime | None = None  # noqa: N815
+    effectiveInstant: FhirInstant | None = None  # noqa: N815
+    effectivePeriod: Period | None = None  # noqa: N815
+    component: tuple[ObservationComponent, ...] | None = None
+
+
 @r4_elements(r4_condition.Condition)
 class Condition(Resource):
-    """Condition: subject, code, verification status and when it began."""
+    """Condition: subject, code, clinical and verification status, when it began and when it abated."""
 
     resourceType: Literal["Condition"]  # noqa: N815
     subject: Reference
     code: CodeableConcept | None = None
+    clinicalStatus: CodeableConcept | None = None  # noqa: N815
     verificationStatus: CodeableConcept | None = None  # noqa: N815
     onsetDateTime: FhirDateTime | None = None  # noqa: N815
     onsetPeriod: Period | None = None  # noqa: N815
+    abatementDateTime: FhirDateTime | None = None  # noqa: N815
+    abatementPeriod: Period | None = None  # noqa: N815
     recordedDate: FhirDateTime | None = None  # noqa: N815
 
 

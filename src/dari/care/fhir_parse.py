@@ -1,6 +1,7 @@
 """Prefetch templates derived from a feature spec, and the prefetched FHIR R4 resources parsed and checked.
 
-The templates ask the EHR for exactly what the spec needs (Patient; Observations of the spec's LOINC codes;
+The templates ask the EHR for exactly what the spec needs (Patient; Observations of the spec's LOINC codes and of
+the LOINC panels whose components carry them, since a search on `code` does not look inside components;
 Conditions only when a feature is a condition). Parsing uses the light models of `dari.care.fhir_models` (every
 element the mapping reads checked by R4's rules, every other key an element R4 defines there); with `strict`,
 each resource is also validated whole by `fhir.resources.R4B`. R4B does not check coded values, so status codes
@@ -17,6 +18,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 from dari.care.fhir_models import RESOURCE_TYPES, Bundle, Condition, Observation, Patient, Reference
+from dari.care.fhir_units import panels_carrying
 from dari.errors import InputError
 from dari.models.feature_spec import ConditionSource, FeatureSpec, MeasurementSource
 
@@ -63,7 +65,8 @@ def observation_codes(spec: FeatureSpec) -> tuple[str, ...]:
 def prefetch_templates(spec: FeatureSpec) -> dict[str, str]:
     """CDS Hooks prefetch templates for the resources the spec needs, and nothing more."""
     templates = {PATIENT_KEY: "Patient/{{context.patientId}}"}
-    codes = ",".join(f"{LOINC_SYSTEM}|{c}" for c in observation_codes(spec))
+    wanted = observation_codes(spec)
+    codes = ",".join(f"{LOINC_SYSTEM}|{c}" for c in dict.fromkeys((*wanted, *panels_carrying(wanted))))
     templates[OBSERVATIONS_KEY] = f"Observation?patient={{{{context.patientId}}}}&code={codes}&_sort=-date"
     if any(isinstance(f.source, ConditionSource) for f in spec.features):
         templates[CONDITIONS_KEY] = "Condition?patient={{context.patientId}}"
@@ -125,6 +128,8 @@ def _bundle_resources(data: Any, key: str, kind: str, strict: bool) -> list[Any]
         if resource is None or (entry.search is not None and entry.search.mode == "outcome"):
             continue  # an OperationOutcome about the search itself, or an empty entry
         got = resource.get("resourceType")
+        if got != kind and entry.search is not None and entry.search.mode == "include":
+            continue  # a resource the server added by `_include` (the Patient of an Observation search)
         if got != kind:
             raise MalformedFhirError(f"Bundle {key!r} entry[{i}] is a {got}, expected {kind}", column=key)
         try:

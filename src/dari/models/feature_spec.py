@@ -18,13 +18,16 @@ from dari.errors import InputError
 from dari.models.codes import FeatureName, Finite, FrozenModel, KcdCode, LabCode, SnomedCode
 
 SPEC_FORMAT: Literal[1] = 1
+# A spec input that declares no lookback takes the latest value of the last year (CDM: to the index date; FHIR:
+# to the evaluation date). 0 means the index or evaluation day itself.
+DEFAULT_LOOKBACK_DAYS = 365
 
 
 class MeasurementSource(LabCode):
     """The latest value in [index − lookback_days, index]."""
 
     kind: Literal["measurement"]
-    lookback_days: int = Field(ge=0, le=3650)
+    lookback_days: int = Field(DEFAULT_LOOKBACK_DAYS, ge=0, le=3650)
 
 
 class ConditionSource(FrozenModel):

@@ -32,6 +32,11 @@ CREATININE_MASS_LOINC = "2160-0"
 CREATININE_MOLAR_LOINC = "14682-9"
 CREATININE_UMOL_PER_MG = 88.42  # µmol/L per mg/dL (molar mass of creatinine 113.12 g/mol)
 LOOKBACK_DAYS = 365
+# eGFR: the latest in 90 days. On the CDM the index eGFR is the first one, so the window holds only that day's
+# values and training is unchanged; at the point of care it scores a patient whose eGFR is from last month
+# instead of refusing every chart opened on a day without a result. 90 days is KDIGO's 3 months, beyond which a
+# kidney function no longer stands for the patient's current stage.
+EGFR_LOOKBACK_DAYS = 90
 
 EGFR = LabCode(loinc=EGFR_LOINC, unit=EGFR_UNIT)
 # Creatinine is not an input of the reference model (eGFR already carries it); it is declared here so that sites
@@ -68,7 +73,9 @@ def reference_features() -> tuple[Feature, ...]:
             name="egfr",
             label_ko="사구체여과율(eGFR)",
             label_en="Kidney function (eGFR)",
-            source=MeasurementSource(kind="measurement", loinc=EGFR_LOINC, unit=EGFR_UNIT, lookback_days=0),
+            source=MeasurementSource(
+                kind="measurement", loinc=EGFR_LOINC, unit=EGFR_UNIT, lookback_days=EGFR_LOOKBACK_DAYS
+            ),
             transform=RawTransform(kind="raw"),
             missing=RequiredPolicy(kind="required"),
             valid_range=ValueRange(low=2, high=200),
