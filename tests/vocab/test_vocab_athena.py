@@ -1,0 +1,229 @@
+"""The Athena loader's checks and swap on a small hand-written download: each fault named, nothing changed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from dari.cdm.store import open_store
+from dari.cli.app import app
+from dari.errors import InputError, StoreError
+from dari.vocab.athena_load import load_vocabulary_into
+from dari.vocab.athena_read import ATHENA_TABLES
+from pg_server import PG_URL
+
+runner = CliRunner()
+DATES = "19700101\t20991231"
+FILES = {
+    "CONCEPT.csv": [
+        "concept_id\tconcept_name\tdomain_id\tvocabulary_id\tconcept_class_id\tstandard_concept\tconcept_code"
+        "\tvalid_start_date\tvalid_end_date\tinvalid_reason",
+        f"201826\tType 2 diabetes mellitus\tCondition\tSNOMED\tClinical Finding\tS\t44054006\t{DATES}\t",
+        f"201820\tDiabetes mellitus\tCondition\tSNOMED\tClinical Finding\tS\t73211009\t{DATES}\t",
+        f'45542411\tType 2 "adult-onset" diabetes\tCondition\tKCD7\tKCD7 code\t\tE11\t{DATES}\t',
+        f"1567956\tType 2 diabetes mellitus\tCondition\tICD10\tICD10 Hierarchy\t\tE11\t{DATES}\t",
+        f"45576876\tType 2 diabetes mellitus without complications\tCondition\tICD10\tICD10 code\t\tE11.9\t{DATES}\t",
+    ],
+    "CONCEPT_RELATIONSHIP.csv": [
+        "concept_id_1\tconcept_id_2\trelationship_id\tvalid_start_date\tvalid_end_date\tinvalid_reason",
+        f"45542411\t201826\tMaps to\t{DATES}\t",
+        f"1567956\t201826\tMaps to\t{DATES}\t",
+        f"201826\t201820\tIs a\t{DATES}\t",
+    ],
+    "CONCEPT_ANCESTOR.csv": [
+        "ancestor_concept_id\tdescendant_concept_id\tmin_levels_of_separation\tmax_levels_of_separation",
+        "201820\t201826\t1\t1",
+        "201820\t201820\t0\t0",
+        "201826\t201826\t0\t0",
+    ],
+    "CONCEPT_SYNONYM.csv": ["concept_id\tconcept_synonym_name\tlanguage_concept_id", "201826\t2형 당뇨병\t4175771"],
+    "VOCABULARY.csv": [
+        "vocabulary_id\tvocabulary_name\tvocabulary_reference\tvocabulary_version\tvocabulary_concept_id",
+        "SNOMED\tSNOMED CT\thttps://www.snomed.org\t2024-03-01\t44819097",
+        "KCD7\tKorean Classification of Diseases, 7th Revision\thttps://www.hira.or.kr\t\t32936",
+        "ICD10\tInternational Classification of Diseases, Tenth Revision (WHO)\thttps://icd.who.int\t2021\t44819124",
+    ],
+    "DOMAIN.csv": ["domain_id\tdomain_name\tdomain_concept_id", "Condition\tCondition\t19"],
+    "CONCEPT_CLASS.csv": [
+        "concept_class_id\tconcept_class_name\tconcept_class_concept_id",
+        "Clinical Finding\tClinical Finding\t44819017",
+        "KCD7 code\tKCD7 code\t32939",
+        "ICD10 Hierarchy\tICD10 Hierarchy\t44819243",
+        "ICD10 code\tICD10 code\t44819244",
+    ],
+    "RELATIONSHIP.csv": [
+        "relationship_id\trelationship_name\tis_hierarchical\tdefines_ancestry\treverse_relationship_id"
+        "\trelationship_concept_id",
+        "Maps to\tNon-standard to Standard map (OMOP)\t0\t0\tMapped from\t44818977",
+        "Mapped from\tStandard to Non-standard map (OMOP)\t0\t0\tMaps to\t44818978",
+        "Is a\tIs a\t1\t1\tSubsumes\t44818821",
+        "Subsumes\tSubsumes\t1\t1\tIs a\t44818723",
+    ],
+    "DRUG_STRENGTH.csv": [
+        "drug_concept_id\tingredient_concept_id\tamount_value\tamount_unit_concept_id\tnumerator_value"
+        "\tnumerator_unit_concept_id\tdenominator_value\tdenominator_unit_concept_id\tbox_size\tvalid_start_date"
+        "\tvalid_end_date\tinvalid_reason",
+        f"201826\t201820\t0.0625\t8576\t\t\t\t\t\t{DATES}\t",
+    ],
+}
+
+
+def write_download(folder: Path, edit: dict[str, list[str]] | None = None, newline: str = "\n") -> Path:
+    """The download above, with some files replaced (an empty list leaves a file out)."""
+    folder.mkdir(exist_ok=True)
+    for name, lines in {**FILES, **(edit or {})}.items():
+        if lines:
+            (folder / name).write_bytes((newline.join(lines) + newline).encode())
+    return folder
+
+
+def snapshot(target: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of the vocabulary tables at `target`, sorted."""
+    store = open_store(target)
+    try:
+        return {n: sorted(store.query(f"SELECT * FROM {n}"), key=repr) for n in ATHENA_TABLES}
+    finally:
+        store.close()
+
+
+def test_load_reads_athena_quoting_dates_and_numbers(tmp_path: Path) -> None:
+    """Bare quotes stay in names, YYYYMMDD becomes a date, 0.0625 is not rounded, CRLF endings are read."""
+    target = str(tmp_path / "cdm.duckdb")
+    load = load_vocabulary_into(target, write_download(tmp_path / "a", newline="\r\n"))
+    assert load.rows["concept"] == 5 and load.rows["drug_strength"] == 1 and load.absent == ()
+    con = duckdb.connect(target, read_only=True)
+    assert con.execute("SELECT concept_name FROM concept WHERE concept_id = 45542411").fetchone() == (
+        'Type 2 "adult-onset" diabetes',
+    )
+    assert con.execute("SELECT amount_value, valid_end_date::VARCHAR FROM drug_strength").fetchone() == (
+        0.0625,
+        "2099-12-31",
+    )
+    assert con.execute("SELECT count(*) FROM concept WHERE standard_concept IS NULL").fetchone() == (3,)
+
+
+def test_cli_json_summary_and_absent_optional_file(tmp_path: Path) -> None:
+    """--format json lists rows per table; a download without DRUG_STRENGTH.csv loads it empty, with a warning."""
+    folder = write_download(tmp_path / "a", {"DRUG_STRENGTH.csv": []})
+    result = runner.invoke(app, ["cdm", "vocab", "load", str(folder), str(tmp_path / "x.duckdb"), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["rows"]["concept_ancestor"] == 3 and summary["rows"]["drug_strength"] == 0
+    assert summary["absent"] == ["drug_strength"]
+
+
+BAD: dict[str, tuple[dict[str, list[str]], str, int | None, str | None]] = {
+    "duplicate concept_id": (
+        {"CONCEPT.csv": [*FILES["CONCEPT.csv"], FILES["CONCEPT.csv"][2]]},
+        "CONCEPT.csv",
+        7,
+        "concept_id",
+    ),
+    "truncated row": (
+        {"CONCEPT_ANCESTOR.csv": [*FILES["CONCEPT_ANCESTOR.csv"][:2], "201826\t2018"]},
+        "CONCEPT_ANCESTOR.csv",
+        3,
+        None,
+    ),
+    "bad date": (
+        {"CONCEPT.csv": [*FILES["CONCEPT.csv"][:3], FILES["CONCEPT.csv"][3].replace("19700101", "19701301")]},
+        "CONCEPT.csv",
+        4,
+        "valid_start_date",
+    ),
+    "not a number": (
+        {"CONCEPT_ANCESTOR.csv": [*FILES["CONCEPT_ANCESTOR.csv"][:3], "201826\t201826\t0.0\t0"]},
+        "CONCEPT_ANCESTOR.csv",
+        4,
+        "min_levels_of_separation",
+    ),
+    "missing column": (
+        {"CONCEPT_SYNONYM.csv": ["concept_id\tconcept_synonym_name", "201826\tT2DM"]},
+        "CONCEPT_SYNONYM.csv",
+        1,
+        "language_concept_id",
+    ),
+    "empty required value": (
+        {"VOCABULARY.csv": [*FILES["VOCABULARY.csv"], "LOINC\t\t\t\t44819102"]},
+        "VOCABULARY.csv",
+        5,
+        "vocabulary_name",
+    ),
+    "unknown standard flag": (
+        {"CONCEPT.csv": [*FILES["CONCEPT.csv"][:2], FILES["CONCEPT.csv"][2].replace("\tS\t", "\tY\t")]},
+        "CONCEPT.csv",
+        3,
+        "standard_concept",
+    ),
+    "relationship to an unknown concept": (
+        {"CONCEPT_RELATIONSHIP.csv": [*FILES["CONCEPT_RELATIONSHIP.csv"], f"45576876\t999\tMaps to\t{DATES}\t"]},
+        "CONCEPT_RELATIONSHIP.csv",
+        5,
+        "concept_id_2",
+    ),
+    "concept of an unknown vocabulary": (
+        {"VOCABULARY.csv": FILES["VOCABULARY.csv"][:3]},
+        "CONCEPT.csv",
+        5,  # the first ICD10 concept
+        "vocabulary_id",
+    ),
+    "required file absent": ({"CONCEPT_ANCESTOR.csv": []}, "CONCEPT_ANCESTOR.csv", None, None),
+}
+
+
+@pytest.mark.parametrize("case", BAD)
+def test_faulty_download_is_refused_with_file_row_column_and_changes_nothing(tmp_path: Path, case: str) -> None:
+    """Each fault raises InputError at the right place; the vocabulary loaded before stays row for row."""
+    target = str(tmp_path / "cdm.duckdb")
+    load_vocabulary_into(target, write_download(tmp_path / "good"))
+    before = snapshot(target)
+    edit, file, row, column = BAD[case]
+    with pytest.raises(InputError) as err:
+        load_vocabulary_into(target, write_download(tmp_path / "bad", edit))
+    assert err.value.file is not None and err.value.file.endswith(file)
+    assert (err.value.row, err.value.column) == (row, column)
+    assert snapshot(target) == before
+
+
+def test_non_utf8_bytes_name_the_line(tmp_path: Path) -> None:
+    """A file that is not UTF-8 (a CP949 re-save) is refused at the line DuckDB could not decode."""
+    folder = write_download(tmp_path / "a")
+    path = folder / "CONCEPT_SYNONYM.csv"
+    path.write_bytes(path.read_bytes() + "201820\t당뇨병\t4175771\n".encode("cp949"))
+    with pytest.raises(InputError, match="not UTF-8") as err:
+        load_vocabulary_into(str(tmp_path / "x.duckdb"), folder)
+    assert err.value.row == 3
+
+
+def test_soft_references_warn_and_strict_refuses(tmp_path: Path) -> None:
+    """An ancestor outside CONCEPT.csv (trimmed vocabularies) is reported; --strict refuses it."""
+    edit = {"CONCEPT_ANCESTOR.csv": [*FILES["CONCEPT_ANCESTOR.csv"], "4000000\t201826\t2\t2"]}
+    folder = write_download(tmp_path / "a", edit)
+    load = load_vocabulary_into(str(tmp_path / "x.duckdb"), folder)
+    assert any("ancestor_concept_id" in w for w in load.warnings)
+    result = runner.invoke(app, ["cdm", "vocab", "load", str(folder), str(tmp_path / "y.duckdb"), "--strict"])
+    assert result.exit_code == 2 and "CONCEPT_ANCESTOR.csv" in result.stderr
+
+
+def test_postgres_load_twice_and_a_dependent_view_blocks_the_swap(
+    pg: Any, pg_schema: Callable[[], str], tmp_path: Path
+) -> None:
+    """PostgreSQL: a second load replaces the first (index names do not clash); a view on concept stops the swap."""
+    schema = pg_schema()
+    url = f"{PG_URL}?schema={schema}"
+    load_vocabulary_into(url, write_download(tmp_path / "a"))
+    second = load_vocabulary_into(url, write_download(tmp_path / "b", {"DRUG_STRENGTH.csv": []}))
+    assert second.rows["concept"] == 5 and second.rows["drug_strength"] == 0
+    before = snapshot(url)
+    pg.execute(f'CREATE VIEW "{schema}".standard AS SELECT * FROM "{schema}".concept')
+    with pytest.raises(StoreError, match="CDM unchanged"):
+        load_vocabulary_into(url, write_download(tmp_path / "a"))
+    assert snapshot(url) == before
+    leftover = pg.execute("SELECT count(*) FROM pg_namespace WHERE nspname = %s", [f"{schema}_vocab_loading"])
+    assert leftover.fetchone() == (0,)
