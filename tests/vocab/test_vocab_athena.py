@@ -47,6 +47,20 @@ def test_load_reads_athena_quoting_dates_and_numbers(tmp_path: Path) -> None:
     assert con.execute("SELECT count(*) FROM concept WHERE standard_concept IS NULL").fetchone() == (3,)
 
 
+def test_integral_decimals_and_blank_lines_are_read(tmp_path: Path) -> None:
+    """'201820.0' (a re-export from DOUBLE ids) is the id 201820; blank lines hold no row and keep line numbers."""
+    edit = {
+        "CONCEPT_ANCESTOR.csv": [*FILES["CONCEPT_ANCESTOR.csv"][:2], "", "201820.0\t201820\t0\t0", "", ""],
+        "CONCEPT.csv": [*FILES["CONCEPT.csv"], "", "x\tbroken"],
+    }
+    with pytest.raises(InputError) as err:
+        load_vocabulary_into(str(tmp_path / "x.duckdb"), write_download(tmp_path / "a", edit))
+    assert (err.value.file or "").endswith("CONCEPT.csv") and err.value.row == 8
+    edit["CONCEPT.csv"] = [*FILES["CONCEPT.csv"], ""]
+    load = load_vocabulary_into(str(tmp_path / "x.duckdb"), write_download(tmp_path / "b", edit))
+    assert load.rows["concept_ancestor"] == 2 and load.rows["concept"] == 5
+
+
 def test_cli_json_summary_and_absent_optional_file(tmp_path: Path) -> None:
     """--format json lists rows per table; a download without DRUG_STRENGTH.csv loads it empty, with a warning."""
     folder = write_download(tmp_path / "a", {"DRUG_STRENGTH.csv": []})
@@ -77,7 +91,7 @@ BAD: dict[str, tuple[dict[str, list[str]], str, int | None, str | None]] = {
         "valid_start_date",
     ),
     "not a number": (
-        {"CONCEPT_ANCESTOR.csv": [*FILES["CONCEPT_ANCESTOR.csv"][:3], "201826\t201826\t0.0\t0"]},
+        {"CONCEPT_ANCESTOR.csv": [*FILES["CONCEPT_ANCESTOR.csv"][:3], "201826\t201826\t0.5\t0"]},
         "CONCEPT_ANCESTOR.csv",
         4,
         "min_levels_of_separation",

@@ -98,8 +98,9 @@ def _checks(f: Field) -> list[tuple[str, str]]:
     if f.required:
         checks.append((f"{col} IS NULL", "required value is empty"))
     if base == "integer":
-        # TRY_CAST alone would accept '1.0' and ' 1'; the pattern keeps to digits, the cast to 32 bits
-        bad = f"NOT regexp_full_match({col}, '-?[0-9]+') OR TRY_CAST({col} AS INTEGER) IS NULL"
+        # TRY_CAST alone would accept '1.5' and ' 1'; the pattern keeps to digits, the cast to 32 bits
+        # (an integral '123.0', as a database with DOUBLE ids re-exports it, is still the whole number 123)
+        bad = f"NOT regexp_full_match({col}, '-?[0-9]+(\\.0+)?') OR TRY_CAST({col} AS INTEGER) IS NULL"
         checks.append((f"{col} IS NOT NULL AND ({bad})", "is not a whole number (32-bit)"))
     elif base == "numeric":
         checks.append((f"{col} IS NOT NULL AND TRY_CAST({col} AS DOUBLE) IS NULL", "is not a number"))
@@ -163,7 +164,7 @@ def read_table(con: duckdb.DuckDBPyConnection, path: Path, table: Table) -> tupl
     bad = _first(
         con,
         f"SELECT min(rowid) + 2, arg_min(len(string_split(line, chr(9))), rowid) FROM {raw} "
-        f"WHERE len(string_split(line, chr(9))) <> {n}",
+        f"WHERE line <> '' AND len(string_split(line, chr(9))) <> {n}",
     )
     if bad is not None and bad[0] is not None:
         raise InputError(
@@ -175,7 +176,8 @@ def read_table(con: duckdb.DuckDBPyConnection, path: Path, table: Table) -> tupl
     parts = ", ".join(f"nullif(parts[{header.index(f.name) + 1}], '') AS {quote_ident(f.name)}" for f in present)
     con.execute(
         f"CREATE OR REPLACE TABLE {text} AS SELECT rowid + 2 AS _line, {parts} "
-        f"FROM (SELECT rowid, string_split(line, chr(9)) AS parts FROM {raw})"
+        # blank lines (a trailing empty line, say) hold no row; rowid still counts them, so line numbers stay true
+        f"FROM (SELECT rowid, string_split(line, chr(9)) AS parts FROM {raw} WHERE line <> '')"
     )
     con.execute(f"DROP TABLE {raw}")
     checks = [(f.name, pred, msg) for f in present for pred, msg in _checks(f)]

