@@ -95,6 +95,7 @@ def test_eunomia_vocabulary_round_trips_into_a_fresh_duckdb_cdm(eunomia: Path, t
     con = duckdb.connect(str(target))
     con.execute(f"ATTACH '{eunomia}' AS eunomia (READ_ONLY)")
     assert summary["rows"]["concept"] == 442 and summary["rows"]["concept_ancestor"] == 65_690
+    assert summary["version"] == "v5.0 18-JAN-19"  # the release, from VOCABULARY.csv's 'None' row
     for name in ATHENA_TABLES:
         loaded = con.execute(f"SELECT count(*) FROM main.{name}").fetchone()
         assert loaded == (summary["rows"][name],)

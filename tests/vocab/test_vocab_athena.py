@@ -154,12 +154,17 @@ def test_non_utf8_bytes_name_the_line(tmp_path: Path) -> None:
     assert err.value.row == 3
 
 
-def test_soft_references_warn_and_strict_refuses(tmp_path: Path) -> None:
-    """An ancestor outside CONCEPT.csv (trimmed vocabularies) is reported; --strict refuses it."""
-    edit = {"CONCEPT_ANCESTOR.csv": [*FILES["CONCEPT_ANCESTOR.csv"], "4000000\t201826\t2\t2"]}
+def test_soft_references_and_repeated_synonyms_warn_and_strict_refuses(tmp_path: Path) -> None:
+    """An ancestor outside CONCEPT.csv (trimmed vocabularies) and a repeated synonym are reported; --strict refuses
+    the ancestor."""
+    edit = {
+        "CONCEPT_ANCESTOR.csv": [*FILES["CONCEPT_ANCESTOR.csv"], "4000000\t201826\t2\t2"],
+        "CONCEPT_SYNONYM.csv": [*FILES["CONCEPT_SYNONYM.csv"], FILES["CONCEPT_SYNONYM.csv"][1]],
+    }
     folder = write_download(tmp_path / "a", edit)
     load = load_vocabulary_into(str(tmp_path / "x.duckdb"), folder)
     assert any("ancestor_concept_id" in w for w in load.warnings)
+    assert any("1 repeated rows" in w for w in load.warnings) and load.rows["concept_synonym"] == 2
     result = runner.invoke(app, ["cdm", "vocab", "load", str(folder), str(tmp_path / "y.duckdb"), "--strict"])
     assert result.exit_code == 2 and "CONCEPT_ANCESTOR.csv" in result.stderr
 

@@ -34,7 +34,8 @@ def load(
     if output == "json":
         typer.echo(result.to_json())
         return
-    table = Table(title=f"Vocabulary loaded into {result.target}")
+    release = f" (Athena {result.version})" if result.version else ""
+    table = Table(title=f"Vocabulary{release} loaded into {result.target}")
     table.add_column("table")
     table.add_column("rows", justify="right")
     for name, n in result.rows.items():

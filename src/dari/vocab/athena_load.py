@@ -46,12 +46,14 @@ class VocabularyLoad:
     rows: dict[str, int]
     absent: tuple[str, ...]
     warnings: tuple[str, ...]
+    version: str | None = None  # Athena's release, the vocabulary_version of VOCABULARY.csv's 'None' row
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for `--format json`."""
         return {
             "source": self.source,
             "target": self.target,
+            "version": self.version,
             "rows": self.rows,
             "absent": list(self.absent),
             "warnings": list(self.warnings),
@@ -188,6 +190,9 @@ def load_vocabulary_into(
         work_con = duckdb.connect(str(work))
         try:
             read = read_and_check(work_con, directory, strict=strict)
+            found = work_con.execute(
+                "SELECT vocabulary_version FROM athena_vocabulary WHERE vocabulary_id = 'None'"
+            ).fetchone()
         finally:
             work_con.close()
         store = open_store(target if isinstance(target, str) else str(target), read_only=False)
@@ -201,4 +206,5 @@ def load_vocabulary_into(
             label = store.label
         finally:
             store.close()
-    return VocabularyLoad(str(directory), label, rows, tuple(read.absent), tuple(read.warnings))
+    version = str(found[0]) if found and found[0] is not None else None
+    return VocabularyLoad(str(directory), label, rows, tuple(read.absent), tuple(read.warnings), version)

@@ -41,6 +41,11 @@ UNIQUE_KEYS: dict[str, tuple[str, ...]] = {
     "concept_relationship": ("concept_id_1", "concept_id_2", "relationship_id"),
     "concept_ancestor": ("ancestor_concept_id", "descendant_concept_id"),
 }
+# Natural keys whose repeats are reported, not refused: repeated synonym rows are harmless to look-ups.
+REPORTED_REPEATS: dict[str, tuple[str, ...]] = {
+    "concept_synonym": ("concept_id", "concept_synonym_name", "language_concept_id"),
+    "drug_strength": ("drug_concept_id", "ingredient_concept_id"),
+}
 # Coded one-character fields and the values the CDM allows (NULL always allowed where the field is optional).
 ALLOWED_VALUES: dict[str, tuple[str, ...]] = {
     "standard_concept": ("S", "C"),
@@ -200,6 +205,11 @@ def read_table(con: duckdb.DuckDBPyConnection, path: Path, table: Table) -> tupl
     con.execute(f"CREATE OR REPLACE TABLE {typed} AS SELECT _line, {select} FROM {text}")
     con.execute(f"DROP TABLE {text}")
     _check_unique(con, table.name, label)
+    if (repeat_key := REPORTED_REPEATS.get(table.name)) is not None:
+        cols = ", ".join(quote_ident(k) for k in repeat_key)
+        repeats = _first(con, f"SELECT count(*) - count(DISTINCT ({cols})) FROM {typed}")
+        if repeats and repeats[0]:
+            warnings.append(f"{path.name}: {repeats[0]} repeated rows of ({', '.join(repeat_key)}), loaded as given")
     count = _first(con, f"SELECT count(*) FROM {typed}")
     return int(str(count[0])) if count else 0, warnings
 
