@@ -35,7 +35,7 @@ def load(
         typer.echo(result.to_json())
         return
     release = f" (Athena {result.version})" if result.version else ""
-    table = Table(title=f"Vocabulary{release} loaded into {result.target}")
+    table = Table(title=f"Vocabulary{release} loaded", caption=result.target)
     table.add_column("table")
     table.add_column("rows", justify="right")
     for name, n in result.rows.items():
@@ -70,7 +70,7 @@ def map_kcd(
     if output == "json":
         typer.echo(result.to_json())
         return
-    table = Table(title=f"KCD codes mapped through {store.label}")
+    table = Table(title="KCD codes mapped", caption=f"through the vocabulary of {store.label}")
     table.add_column("code")
     table.add_column("source concept", justify="right")
     table.add_column("standard concepts")
