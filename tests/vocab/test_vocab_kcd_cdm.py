@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from dari.cdm.store import open_store
 from dari.cli.app import app
 from dari.vocab.athena_load import load_vocabulary_into
-from dari.vocab.kcd_cdm import map_kcd_codes
+from dari.vocab.kcd_cdm import load_kcd, map_kcd_codes
 from dari.vocab.model import LOCAL_CONCEPT_ID_MIN
 
 runner = CliRunner()
@@ -48,3 +48,25 @@ def test_cli_map_kcd_reads_a_cp949_file(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["mapped"][0]["target_concept_ids"] == [201826] and data["unmapped"] == ["L40.0"]
+
+
+def test_load_kcd_on_a_synthetic_site_maps_through_its_own_kcd8_concepts(tmp_path: Path) -> None:
+    """A CDM that carries dari's shipped vocabulary (KCD8 concepts) maps through that CDM's own rows."""
+    import duckdb
+
+    from dari.vocab import shipped_vocabulary
+
+    target = tmp_path / "synthetic.duckdb"
+    con = duckdb.connect(str(target))
+    for name, arrow in shipped_vocabulary().to_arrow().items():
+        con.register("arrow_view", arrow)
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM arrow_view")
+        con.unregister("arrow_view")
+    con.close()
+    path = tmp_path / "kcd.csv"
+    path.write_text("상병기호\nE11.9\nZ99.99\n", encoding="utf-8")
+    result = load_kcd(path, str(target))
+    vocab = shipped_vocabulary()
+    expected = vocab.maps_to(vocab.by_code("KCD8", "E11.9").concept_id).concept_id
+    assert result.mapped[0].target_concept_ids == (expected,)
+    assert result.mapped[0].source_vocabulary_id == "KCD8" and result.unmapped == ("Z99.99",)

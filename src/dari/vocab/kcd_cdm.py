@@ -18,13 +18,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from dari.cdm.store import CdmStore
+from dari.cdm.store import CdmStore, open_store
 from dari.errors import InputError, StoreError
 from dari.vocab.model import kcd_with_dot, normalise_kcd_code
 from dari.vocab.official import _decode
 
-# Preference order: the Korean vocabulary where Athena has it, then the ICD-10 it extends, then the US variant.
-SOURCE_VOCABULARIES = ("KCD7", "ICD10", "ICD10CM")
+# Preference order: the Korean vocabulary where Athena has it, then the ICD-10 it extends, then the US variant;
+# KCD8 last, which only a CDM carrying dari's shipped vocabulary (a synthetic site) holds: its ids are that CDM's.
+SOURCE_VOCABULARIES = ("KCD7", "ICD10", "ICD10CM", "KCD8")
 
 
 @dataclass(frozen=True)
@@ -141,3 +142,16 @@ def map_kcd_file(
                          column=code_column)  # fmt: skip
     codes = [(row.get(code_column) or "").strip() for row in reader]
     return map_kcd_codes(store, codes, parent_fallback=parent_fallback)
+
+
+def load_kcd(
+    path: Path, target: CdmStore | str | Path, *, code_column: str = "상병기호", parent_fallback: bool = False
+) -> KcdMappingResult:
+    """Map a KCD file through the vocabulary of a CDM given as a store or a target (folder, DuckDB, PostgreSQL URL)."""
+    if isinstance(target, (str, Path)):
+        store = open_store(target)
+        try:
+            return map_kcd_file(path, store, code_column=code_column, parent_fallback=parent_fallback)
+        finally:
+            store.close()
+    return map_kcd_file(path, target, code_column=code_column, parent_fallback=parent_fallback)
