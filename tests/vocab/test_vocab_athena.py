@@ -185,3 +185,20 @@ def test_postgres_load_twice_and_a_dependent_view_blocks_the_swap(
     assert snapshot(url) == before
     leftover = pg.execute("SELECT count(*) FROM pg_namespace WHERE nspname = %s", [f"{schema}_vocab_loading"])
     assert leftover.fetchone() == (0,)
+
+
+def test_site_folder_target_table_output_and_load_athena_on_an_open_store(tmp_path: Path) -> None:
+    """A site folder means its cdm.duckdb; the table output lists rows; `load_athena` takes an open store too."""
+    from dari.vocab.official import load_athena
+
+    site = tmp_path / "site-1"
+    site.mkdir()
+    folder = write_download(tmp_path / "a")
+    result = runner.invoke(app, ["cdm", "vocab", "load", str(folder), str(site)])
+    assert result.exit_code == 0, result.output
+    assert "concept_ancestor" in result.stdout and (site / "cdm.duckdb").is_file()
+    store = open_store(str(site), read_only=False)
+    try:
+        assert load_athena(store, folder)["concept"] == 5
+    finally:
+        store.close()

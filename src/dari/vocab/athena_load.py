@@ -19,7 +19,7 @@ from typing import Any
 import duckdb
 
 from dari.cdm.schema import cdm_tables, create_table_sql, quote_ident
-from dari.cdm.store import DuckDbStore, PostgresStore, open_store
+from dari.cdm.store import CdmStore, DuckDbStore, PostgresStore, open_store
 from dari.errors import StoreError
 from dari.vocab.athena_checks import check_references
 from dari.vocab.athena_read import ATHENA_TABLES, AthenaRead, read_download
@@ -180,10 +180,29 @@ def read_and_check(work_con: duckdb.DuckDBPyConnection, directory: Path, *, stri
     return read
 
 
+def _swap(
+    store: CdmStore | duckdb.DuckDBPyConnection, work: Path, expected: dict[str, int]
+) -> tuple[dict[str, int], str]:
+    if isinstance(store, duckdb.DuckDBPyConnection):
+        return swap_into_duckdb(store, work, expected), "DuckDB connection"
+    if isinstance(store, DuckDbStore):
+        return swap_into_duckdb(store.con, work, expected), store.label
+    if isinstance(store, PostgresStore):
+        return swap_into_postgres(store, work, expected), store.label
+    raise StoreError(f"cannot load a vocabulary into {store.label}")
+
+
 def load_vocabulary_into(
-    target: str | Path, directory: Path, *, strict: bool = False, work_dir: Path | None = None
+    target: str | Path | CdmStore | duckdb.DuckDBPyConnection,
+    directory: Path,
+    *,
+    strict: bool = False,
+    work_dir: Path | None = None,
 ) -> VocabularyLoad:
-    """Replace the vocabulary of the CDM at `target` (site folder, DuckDB file, PostgreSQL URL) with a download."""
+    """Replace the vocabulary of a CDM (site folder, DuckDB file, PostgreSQL URL, open store) with a download.
+
+    A target given by name is opened for writing only after the whole download has passed its checks.
+    """
     directory = Path(directory)
     with tempfile.TemporaryDirectory(prefix="dari-athena-", dir=work_dir) as tmp:
         work = Path(tmp) / "work.duckdb"
@@ -195,16 +214,13 @@ def load_vocabulary_into(
             ).fetchone()
         finally:
             work_con.close()
-        store = open_store(target if isinstance(target, str) else str(target), read_only=False)
-        try:
-            if isinstance(store, DuckDbStore):
-                rows = swap_into_duckdb(store.con, work, read.rows)
-            elif isinstance(store, PostgresStore):
-                rows = swap_into_postgres(store, work, read.rows)
-            else:  # pragma: no cover - open_store returns one of the two
-                raise StoreError(f"cannot load a vocabulary into {store.label}")
-            label = store.label
-        finally:
-            store.close()
+        if isinstance(target, (str, Path)):
+            store = open_store(target, read_only=False)
+            try:
+                rows, label = _swap(store, work, read.rows)
+            finally:
+                store.close()
+        else:
+            rows, label = _swap(target, work, read.rows)
     version = str(found[0]) if found and found[0] is not None else None
     return VocabularyLoad(str(directory), label, rows, tuple(read.absent), tuple(read.warnings), version)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import tempfile
 import warnings
 from dataclasses import dataclass
 from functools import cache
@@ -14,8 +13,9 @@ from typing import Any
 
 import duckdb
 
+from dari.cdm.store import CdmStore
 from dari.errors import InputError
-from dari.vocab.athena_load import read_and_check, swap_into_duckdb
+from dari.vocab.athena_load import load_vocabulary_into
 from dari.vocab.athena_read import athena_file_name as athena_file_name  # re-exported: older callers import it here
 from dari.vocab.model import Concept, Relationship, kcd_with_dot, normalise_kcd_code
 from dari.vocab.shipped import shipped_vocabulary
@@ -42,24 +42,17 @@ def _icd() -> Any:
 
 
 def load_athena(
-    con: duckdb.DuckDBPyConnection, directory: Path, *, replace: bool = True, strict: bool = False
+    con: duckdb.DuckDBPyConnection | CdmStore, directory: Path, *, replace: bool = True, strict: bool = False
 ) -> dict[str, int]:
-    """Replace the vocabulary tables of the DuckDB CDM `con` with an Athena download, checked first, atomically.
+    """Replace the vocabulary tables of a CDM (DuckDB connection or open store) with an Athena download, atomically.
 
-    See `dari.vocab.athena_load` for the order of work; `load_vocabulary_into` does the same for any CDM target.
-    A vocabulary is replaced as a whole (appending a second download would mix versions), so `replace` must stay
-    True. Returns the row count per vocabulary table.
+    Everything is checked first; see `dari.vocab.athena_load`, whose `load_vocabulary_into` also takes a target
+    by name. A vocabulary is replaced as a whole (appending a second download would mix versions), so `replace`
+    must stay True. Returns the row count per vocabulary table.
     """
     if not replace:
         raise ValueError("load_athena replaces the vocabulary as a whole; replace=False is not supported")
-    with tempfile.TemporaryDirectory(prefix="dari-athena-") as tmp:
-        work = Path(tmp) / "work.duckdb"
-        work_con = duckdb.connect(str(work))
-        try:
-            read = read_and_check(work_con, Path(directory), strict=strict)
-        finally:
-            work_con.close()
-        return swap_into_duckdb(con, work, read.rows)
+    return load_vocabulary_into(con, Path(directory), strict=strict).rows
 
 
 def kcd_concept_id(code: str) -> int:
