@@ -202,3 +202,28 @@ def test_site_folder_target_table_output_and_load_athena_on_an_open_store(tmp_pa
         assert load_athena(store, folder)["concept"] == 5
     finally:
         store.close()
+
+
+def test_zipped_download_loads_and_faults_name_the_member(tmp_path: Path) -> None:
+    """Athena's zip loads as it comes (files in a subfolder too); a fault names `archive.zip:FILE.csv`, row, column."""
+    import zipfile
+
+    folder = write_download(tmp_path / "a")
+    archive = tmp_path / "vocabulary_download_v5.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for path in folder.iterdir():
+            zipped.write(path, f"vocab/{path.name}")
+    assert load_vocabulary_into(str(tmp_path / "x.duckdb"), archive).rows["concept"] == 5
+    bad = write_download(tmp_path / "b", BAD["bad date"][0])
+    broken = tmp_path / "broken.zip"
+    with zipfile.ZipFile(broken, "w") as zipped:
+        for path in bad.iterdir():
+            zipped.write(path, path.name)
+    with pytest.raises(InputError) as err:
+        load_vocabulary_into(str(tmp_path / "x.duckdb"), broken)
+    assert (err.value.file, err.value.row, err.value.column) == (f"{broken}:CONCEPT.csv", 4, "valid_start_date")
+    assert str(err.value).endswith("is not a date (YYYYMMDD)")
+    truncated = tmp_path / "truncated.zip"
+    truncated.write_bytes(archive.read_bytes()[:-40])
+    with pytest.raises(InputError, match="neither a folder nor a zip"):
+        load_vocabulary_into(str(tmp_path / "x.duckdb"), truncated)

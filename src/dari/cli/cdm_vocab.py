@@ -16,7 +16,7 @@ TargetArg = Annotated[str, typer.Argument(help="Site folder, DuckDB file, or pos
 
 @app.command("load")
 def load(
-    athena_dir: Annotated[Path, typer.Argument(help="Unzipped Athena download (CONCEPT.csv, …).")],
+    athena_dir: Annotated[Path, typer.Argument(help="Athena download: its folder (CONCEPT.csv, …) or its zip.")],
     target: TargetArg,
     strict: Annotated[
         bool, typer.Option(help="Refuse references to concepts the download lacks (ancestors, languages, metadata).")

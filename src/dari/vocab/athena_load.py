@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import tempfile
+import zipfile
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import duckdb
 
 from dari.cdm.schema import cdm_tables, create_table_sql, quote_ident
 from dari.cdm.store import CdmStore, DuckDbStore, PostgresStore, open_store
-from dari.errors import StoreError
+from dari.errors import InputError, StoreError
 from dari.vocab.athena_checks import check_references
-from dari.vocab.athena_read import ATHENA_TABLES, AthenaRead, read_download
+from dari.vocab.athena_read import ATHENA_TABLES, AthenaRead, athena_file_name, read_download
 
 _STAGING_PREFIX = "_dari_vocab_"
 # The look-ups every dari command makes (mapping, descendants, synonyms) and OHDSI's index script also makes.
@@ -180,6 +182,39 @@ def read_and_check(work_con: duckdb.DuckDBPyConnection, directory: Path, *, stri
     return read
 
 
+def _unpack(archive: Path, into: Path) -> None:
+    """Extract the Athena files of a zipped download, flattened by name (no path in the archive is trusted)."""
+    wanted = {athena_file_name(n).upper() for n in ATHENA_TABLES}
+    try:
+        with zipfile.ZipFile(archive) as zipped:
+            for info in zipped.infolist():
+                base = PurePosixPath(info.filename).name
+                if not info.is_dir() and base.upper() in wanted:
+                    with zipped.open(info) as src, (into / base).open("wb") as dst:
+                        shutil.copyfileobj(src, dst, 1 << 20)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InputError(f"cannot unpack the zipped download: {exc}", file=str(archive)) from None
+
+
+def _read_source(work_con: duckdb.DuckDBPyConnection, source: Path, tmp: Path, strict: bool) -> AthenaRead:
+    """Read a download given as a folder or as Athena's zip; faults in a zip name `archive.zip:FILE.csv`."""
+    if source.is_dir() or not source.exists():
+        return read_and_check(work_con, source, strict=strict)
+    if not zipfile.is_zipfile(source):
+        raise InputError("neither a folder nor a zip archive (a truncated zip has no directory)", file=str(source))
+    unpacked = tmp / "download"
+    unpacked.mkdir()
+    _unpack(source, unpacked)
+    try:
+        return read_and_check(work_con, unpacked, strict=strict)
+    except InputError as exc:
+        # the temporary folder means nothing to the user: name the archive and the member instead
+        located = str(InputError("", file=exc.file, row=exc.row, column=exc.column))
+        message = str(exc)[len(located) :] if str(exc).startswith(located) else str(exc)
+        member = f"{source}:{Path(exc.file).name}" if exc.file else str(source)
+        raise InputError(message, file=member, row=exc.row, column=exc.column) from None
+
+
 def _swap(
     store: CdmStore | duckdb.DuckDBPyConnection, work: Path, expected: dict[str, int]
 ) -> tuple[dict[str, int], str]:
@@ -208,7 +243,7 @@ def load_vocabulary_into(
         work = Path(tmp) / "work.duckdb"
         work_con = duckdb.connect(str(work))
         try:
-            read = read_and_check(work_con, directory, strict=strict)
+            read = _read_source(work_con, directory, Path(tmp), strict)
             found = work_con.execute(
                 "SELECT vocabulary_version FROM athena_vocabulary WHERE vocabulary_id = 'None'"
             ).fetchone()
