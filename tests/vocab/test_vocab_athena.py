@@ -127,6 +127,12 @@ BAD: dict[str, tuple[dict[str, list[str]], str, int | None, str | None]] = {
         "vocabulary_id",
     ),
     "required file absent": ({"CONCEPT_ANCESTOR.csv": []}, "CONCEPT_ANCESTOR.csv", None, None),
+    "comma-separated re-save": (
+        {"DOMAIN.csv": ["domain_id,domain_name,domain_concept_id", "Condition,Condition,19"]},
+        "DOMAIN.csv",
+        1,
+        None,
+    ),
 }
 
 

@@ -145,6 +145,8 @@ def read_table(con: duckdb.DuckDBPyConnection, path: Path, table: Table) -> tupl
     header = _header(path)
     label = str(path)
     warnings: list[str] = []
+    if len(header) == 1 and "," in header[0]:
+        raise InputError("header is not tab-separated (Athena writes tabs; re-saved as CSV?)", file=label, row=1)
     for name in {h for h in header if header.count(h) > 1}:
         raise InputError("column appears twice in the header", file=label, row=1, column=name)
     for f in table.fields:
