@@ -37,6 +37,7 @@ ATHENA = {
     "VOCABULARY.csv": [
         "vocabulary_id\tvocabulary_name\tvocabulary_reference\tvocabulary_version\tvocabulary_concept_id",
         "SNOMED\tSNOMED CT\thttps://www.snomed.org\t2024-03-01\t44819097",
+        "KCD7\tKorean Classification of Diseases, 7th Revision\thttps://www.hira.or.kr\t\t32936",
     ],
 }
 
@@ -51,8 +52,9 @@ def test_load_athena_streams_tab_delimited_bundle_into_cdm(tmp_path: Path) -> No
     con = duckdb.connect()
     create_cdm_schema(con)
     counts = load_athena(con, write_athena(tmp_path))
-    assert counts == {"concept": 3, "vocabulary": 1, "concept_relationship": 2, "concept_synonym": 1,
-                      "concept_ancestor": 1}  # fmt: skip
+    assert counts == {"concept": 3, "vocabulary": 2, "domain": 0, "concept_class": 0, "relationship": 0,
+                      "concept_relationship": 2, "concept_synonym": 1, "concept_ancestor": 1,
+                      "drug_strength": 0}  # fmt: skip
     row = con.execute("SELECT concept_name, valid_start_date FROM concept WHERE concept_id = 45542411").fetchone()
     assert row == ('Type 2 "adult-onset" diabetes', dt.date(1970, 1, 1))  # quotes survive, YYYYMMDD parsed
     std = con.execute("SELECT standard_concept FROM concept WHERE concept_id = 45542411").fetchone()

