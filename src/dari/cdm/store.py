@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # psycopg loads only for a PostgreSQL store (site nodes on Du
     import psycopg
 
 SITE_CDM_FILE = "cdm.duckdb"
-_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 
 class CdmStore(Protocol):
@@ -134,7 +134,7 @@ def split_postgres_url(url: str) -> tuple[str, str]:
     query = parse_qsl(parts.query)
     schema = next((v for k, v in query if k == "schema"), "cdm")
     if not _SCHEMA_NAME.match(schema):
-        raise StoreError(f"schema must be a lower-case SQL identifier, got {schema!r}")
+        raise StoreError(f"schema must be an SQL identifier (letters, digits, _), got {schema!r}")
     rest = urlencode([(k, v) for k, v in query if k != "schema"])
     return urlunsplit((parts.scheme, parts.netloc, parts.path, rest, parts.fragment)), schema
 
@@ -161,7 +161,9 @@ def open_store(target: str | Path, *, read_only: bool = True) -> CdmStore:
             con = psycopg.connect(libpq_url, autocommit=True)
         except psycopg.OperationalError as exc:
             raise StoreError(f"cannot connect to PostgreSQL at {_redact(target)}: {exc}") from exc
+        schema = _existing_schema(con, schema)
         con.execute(f"SET search_path TO {quote_ident(schema)}")
+        _lower_case_views(con, schema)
         return PostgresStore(con=con, schema=schema, label=f"{_redact(target)} (schema {schema})")
     path = resolve_duckdb_path(target)
     if read_only and not path.is_file():
@@ -171,6 +173,46 @@ def open_store(target: str | Path, *, read_only: bool = True) -> CdmStore:
     except duckdb.Error as exc:
         raise StoreError(f"cannot open DuckDB file {path}: {exc}") from exc
     return DuckDbStore(con=duck, label=str(path))
+
+
+def _existing_schema(con: psycopg.Connection[tuple[Any, ...]], schema: str) -> str:
+    """The schema as the server spells it: exact, else the one name that matches ignoring case (`?schema=CDM`)."""
+    names = [str(r[0]) for r in con.execute("SELECT nspname FROM pg_namespace").fetchall()]
+    if schema in names:
+        return schema
+    folded = [n for n in names if n.lower() == schema.lower()]
+    return folded[0] if len(folded) == 1 else schema
+
+
+def _lower_case_views(con: psycopg.Connection[tuple[Any, ...]], schema: str) -> None:
+    """Session-local lower-case views over tables whose names or columns are not lower case.
+
+    PostgreSQL folds unquoted names to lower case, so a CDM created with quoted UPPER-CASE names (SQL Server and
+    Oracle ETLs, OHDSI's Eunomia) is unreadable to dari's SQL. A temporary view lives in pg_temp, which
+    PostgreSQL searches before the schema, so `person` then means the view; nothing in the CDM changes.
+    """
+    rows = con.execute(
+        "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = %s "
+        "ORDER BY table_name, ordinal_position",
+        [schema],
+    ).fetchall()
+    tables: dict[str, list[str]] = {}
+    for table, column in rows:
+        tables.setdefault(str(table), []).append(str(column))
+    for table, columns in tables.items():
+        low = table.lower()
+        lowered = [c.lower() for c in columns]
+        if (
+            (table == low and lowered == columns)
+            or (table != low and low in tables)
+            or len(set(lowered)) < len(lowered)
+        ):
+            continue  # already lower case, or a lower-case twin exists, or columns differ only in case
+        select = ", ".join(f"{quote_ident(c)} AS {quote_ident(c.lower())}" for c in columns)
+        con.execute(
+            f"CREATE TEMPORARY VIEW {quote_ident(low)} AS SELECT {select} "
+            f"FROM {quote_ident(schema)}.{quote_ident(table)}"
+        )
 
 
 def create_cdm_schema(con: duckdb.DuckDBPyConnection, *, primary_keys: bool = False) -> None:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from typing import Any
 
+from dari.cdm.concepts import sex_case_sql, sex_codes
+from dari.cdm.reference import age_sql, reference_date
 from dari.cdm.store import CdmStore
+from dari.cdm.version import read_cdm_version
 
 _COUNTED = (
     "person",
@@ -34,8 +38,12 @@ class CdmSummary:
     """Row counts, demographics and the most frequent conditions of one CDM."""
 
     label: str
+    cdm_version: str | None = None  # as cdm_source declares it
+    checked_as: str = "v5.4"  # the definitions dari reads the CDM with
+    version_note: str | None = None
+    reference_date: str | None = None  # ages are taken at this date
     rows: dict[str, int] = field(default_factory=dict)
-    female_share: float | None = None
+    female_share: float | None = None  # of all persons; persons of unknown sex count in the denominator
     median_age: float | None = None
     first_date: str | None = None
     last_date: str | None = None
@@ -46,23 +54,27 @@ class CdmSummary:
         return asdict(self)
 
 
-def summarise(store: CdmStore, *, top: int = 8) -> CdmSummary:
-    """Count what the CDM holds; Korean names come from concept_synonym where a Korean one exists."""
+def summarise(store: CdmStore, *, top: int = 8, at: date | None = None) -> CdmSummary:
+    """Count what the CDM holds, ages at `at` (default: its observation end); Korean names from concept_synonym."""
     tables = store.table_columns()
-    out = CdmSummary(label=store.label)
+    version = read_cdm_version(store)
+    ref = reference_date(store, at)
+    out = CdmSummary(
+        label=store.label,
+        cdm_version=version.declared,
+        checked_as=version.checked_as,
+        version_note=version.note,
+        reference_date=ref.isoformat(),
+    )
     for t in _COUNTED:
         if t in tables:
             out.rows[t] = int(store.query(f"SELECT count(*) FROM {t}")[0][0])
     if out.rows.get("person"):
-        share, age = (
-            store.query(
-                "SELECT avg(CASE WHEN c.concept_code = 'F' THEN 1.0 ELSE 0.0 END), "
-                "percentile_cont(0.5) WITHIN GROUP (ORDER BY 2025 - p.year_of_birth) "
-                "FROM person p LEFT JOIN concept c ON c.concept_id = p.gender_concept_id"
-            )[0]
-            if "concept" in tables
-            else (None, None)
-        )
+        sex = sex_case_sql("gender_concept_id", sex_codes(store))
+        share, age = store.query(
+            f"SELECT avg(CASE WHEN {sex} = 'F' THEN 1.0 ELSE 0.0 END), "
+            f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {age_sql(ref)}) FROM person"
+        )[0]
         out.female_share = None if share is None else float(share)
         out.median_age = None if age is None else float(age)
     if "observation_period" in tables:

@@ -15,6 +15,7 @@ from typing import Literal
 import ibis  # type: ignore[import-untyped]
 from pydantic import BaseModel, ConfigDict, Field
 
+from dari.cdm.concepts import SEXES as CONCEPT_SEXES
 from dari.cdm.store import CdmStore
 from dari.cohort.backend import ibis_session, materialised
 from dari.cohort.compile import build_cohort
@@ -25,7 +26,7 @@ from dari.disclosure import DisclosureRules, ProtectedCount, protect_count
 from dari.errors import InputError
 
 AGE_CAP = 90  # the last band is open ("90+"): exact old ages identify people
-SEXES = ("F", "M", "unknown")
+SEXES = CONCEPT_SEXES  # one list of sex strata, shared with summary and characterise
 
 
 @dataclass(frozen=True)
