@@ -304,6 +304,9 @@ def test_eunomia_cli_summary_and_check_name_the_version(eunomia: Path) -> None:
     check = runner.invoke(app, ["cdm", "check", str(eunomia), "--format", "json"])
     assert check.exit_code == 0, check.output
     assert '"checked_as": "v5.3"' in check.output
+    describe = runner.invoke(app, ["cdm", "describe", str(eunomia), "--reference-date", "2019-01-01"])
+    assert describe.exit_code == 0, describe.output
+    assert "OMOP CDM v5.3.1" in describe.output
 
 
 def _broken_copy(eunomia: Path, tmp_path: Path, statement: str) -> Path:
