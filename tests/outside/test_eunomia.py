@@ -392,3 +392,14 @@ def test_eunomia_on_postgres_with_upper_case_names(pg: Any, tmp_path: Path) -> N
     finally:
         duck.close()
         pg.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def test_eunomia_copy_to_postgres_refuses_naming_table_and_column(tmp_path: Path) -> None:
+    """Copying Eunomia (v5.3, header-only tables) into a v5.4 PostgreSQL schema: before, a KeyError from Arrow;
+    now a StoreError naming the first table and its missing columns (v5.3 names), before any connection."""
+    from dari.cdm.store import copy_duckdb_to_postgres
+
+    source = tmp_path / "eunomia.duckdb"
+    shutil.copyfile(_eunomia_file(), source)
+    with pytest.raises(StoreError, match=r"table visit_occurrence has no column admitted_from_concept_id"):
+        copy_duckdb_to_postgres(source, "postgresql://127.0.0.1:1/none?schema=cdm")

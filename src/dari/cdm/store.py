@@ -161,9 +161,11 @@ def open_store(target: str | Path, *, read_only: bool = True) -> CdmStore:
             con = psycopg.connect(libpq_url, autocommit=True)
         except psycopg.OperationalError as exc:
             raise StoreError(f"cannot connect to PostgreSQL at {_redact(target)}: {exc}") from exc
-        schema = _existing_schema(con, schema)
+        from dari.cdm.naming import existing_schema, lower_case_views
+
+        schema = existing_schema(con, schema)
         con.execute(f"SET search_path TO {quote_ident(schema)}")
-        _lower_case_views(con, schema)
+        lower_case_views(con, schema)
         return PostgresStore(con=con, schema=schema, label=f"{_redact(target)} (schema {schema})")
     path = resolve_duckdb_path(target)
     if read_only and not path.is_file():
@@ -175,46 +177,6 @@ def open_store(target: str | Path, *, read_only: bool = True) -> CdmStore:
     return DuckDbStore(con=duck, label=str(path))
 
 
-def _existing_schema(con: psycopg.Connection[tuple[Any, ...]], schema: str) -> str:
-    """The schema as the server spells it: exact, else the one name that matches ignoring case (`?schema=CDM`)."""
-    names = [str(r[0]) for r in con.execute("SELECT nspname FROM pg_namespace").fetchall()]
-    if schema in names:
-        return schema
-    folded = [n for n in names if n.lower() == schema.lower()]
-    return folded[0] if len(folded) == 1 else schema
-
-
-def _lower_case_views(con: psycopg.Connection[tuple[Any, ...]], schema: str) -> None:
-    """Session-local lower-case views over tables whose names or columns are not lower case.
-
-    PostgreSQL folds unquoted names to lower case, so a CDM created with quoted UPPER-CASE names (SQL Server and
-    Oracle ETLs, OHDSI's Eunomia) is unreadable to dari's SQL. A temporary view lives in pg_temp, which
-    PostgreSQL searches before the schema, so `person` then means the view; nothing in the CDM changes.
-    """
-    rows = con.execute(
-        "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = %s "
-        "ORDER BY table_name, ordinal_position",
-        [schema],
-    ).fetchall()
-    tables: dict[str, list[str]] = {}
-    for table, column in rows:
-        tables.setdefault(str(table), []).append(str(column))
-    for table, columns in tables.items():
-        low = table.lower()
-        lowered = [c.lower() for c in columns]
-        if (
-            (table == low and lowered == columns)
-            or (table != low and low in tables)
-            or len(set(lowered)) < len(lowered)
-        ):
-            continue  # already lower case, or a lower-case twin exists, or columns differ only in case
-        select = ", ".join(f"{quote_ident(c)} AS {quote_ident(c.lower())}" for c in columns)
-        con.execute(
-            f"CREATE TEMPORARY VIEW {quote_ident(low)} AS SELECT {select} "
-            f"FROM {quote_ident(schema)}.{quote_ident(table)}"
-        )
-
-
 def create_cdm_schema(con: duckdb.DuckDBPyConnection, *, primary_keys: bool = False) -> None:
     """Create every CDM v5.4 table in a fresh DuckDB database (without primary keys unless asked)."""
     for statement in ddl("duckdb", primary_keys=primary_keys):
@@ -222,7 +184,23 @@ def create_cdm_schema(con: duckdb.DuckDBPyConnection, *, primary_keys: bool = Fa
 
 
 def _arrow_batches(con: duckdb.DuckDBPyConnection, table: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
-    yield from con.sql(f"SELECT * FROM {quote_ident(table)}").to_arrow_reader(batch_rows)
+    # Named and aliased in lower case: DuckDB matches names whatever their case, so an UPPER-CASE source copies too.
+    select = ", ".join(f"{quote_ident(c)} AS {quote_ident(c)}" for c in cdm_tables()[table].column_names)
+    yield from con.sql(f"SELECT {select} FROM {quote_ident(table)}").to_arrow_reader(batch_rows)
+
+
+def _require_source_columns(src: duckdb.DuckDBPyConnection, source: Path) -> None:
+    have: dict[str, set[str]] = {}
+    for table, column in src.execute(
+        "SELECT lower(table_name), lower(column_name) FROM information_schema.columns"
+    ).fetchall():
+        have.setdefault(table, set()).add(column)
+    for table in cdm_tables().values():
+        if table.name not in have:
+            raise StoreError(f"{source}: no table {table.name} (the copy needs every CDM v5.4 table)")
+        missing = [c for c in table.column_names if c not in have[table.name]]
+        if missing:
+            raise StoreError(f"{source}: table {table.name} has no column {', '.join(missing)} (CDM v5.4)")
 
 
 @contextmanager
@@ -254,6 +232,7 @@ def copy_duckdb_to_postgres(source: Path, target_url: str, *, batch_rows: int = 
     counts: dict[str, int] = {}
     src = duckdb.connect(str(source), read_only=True)
     try:
+        _require_source_columns(src, source)
         with _pg_transaction(libpq_url) as con:
             con.execute(f"DROP SCHEMA IF EXISTS {quote_ident(staging)} CASCADE")
             con.execute(f"CREATE SCHEMA {quote_ident(staging)}")
