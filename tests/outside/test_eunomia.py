@@ -152,6 +152,9 @@ def test_eunomia_summary_reads_standard_gender_version_and_observation_end(
     assert got.median_age == pytest.approx(float(median))  # type: ignore[arg-type]
     assert got.reference_date == str(end)
     assert (got.cdm_version, got.checked_as) == ("v5.3.1", "v5.3")
+    # race 8527 is not in Eunomia's concept table: labelled by Athena's standard name
+    assert got.persons_by_race["White"] == _one(sql, "SELECT count(*) FROM person WHERE race_concept_id = 8527")
+    assert sum(got.visits_by_kind.values()) == got.rows["visit_occurrence"]
 
 
 def test_eunomia_characterise_age_sex_equals_sql(eunomia: Path, sql: duckdb.DuckDBPyConnection) -> None:

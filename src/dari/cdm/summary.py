@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
-from dari.cdm.concepts import sex_case_sql, sex_codes
+from dari.cdm.concepts import RACE_STANDARD, VISIT_STANDARD, concept_label, sex_case_sql, sex_codes
 from dari.cdm.reference import age_sql, reference_date
 from dari.cdm.store import CdmStore
 from dari.cdm.version import read_cdm_version
@@ -48,10 +48,26 @@ class CdmSummary:
     first_date: str | None = None
     last_date: str | None = None
     top_conditions: list[TopConcept] = field(default_factory=list)
+    persons_by_race: dict[str, int] = field(default_factory=dict)  # Athena's standard race names where known
+    visits_by_kind: dict[str, int] = field(default_factory=dict)  # visit_concept_id's name (9201 Inpatient …)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON output."""
         return asdict(self)
+
+
+def _by_concept(store: CdmStore, table: str, column: str, standard: dict[int, str], names: bool) -> dict[str, int]:
+    """Rows per concept of one column, labelled by the CDM's concept name, else Athena's, else 'concept <id>'."""
+    if column not in store.table_columns().get(table, set()):
+        return {}
+    name = "c.concept_name" if names else "NULL"
+    join = f"LEFT JOIN concept c ON c.concept_id = t.{column}" if names else ""
+    rows = store.query(f"SELECT t.{column}, {name}, count(*) FROM {table} t {join} GROUP BY 1, 2 ORDER BY 3 DESC")
+    out: dict[str, int] = {}
+    for cid, label, n in rows:
+        key = "no concept" if cid in (None, 0) else concept_label(int(cid), label, standard)
+        out[key] = out.get(key, 0) + int(n)
+    return out
 
 
 def summarise(store: CdmStore, *, top: int = 8, at: date | None = None) -> CdmSummary:
@@ -77,6 +93,12 @@ def summarise(store: CdmStore, *, top: int = 8, at: date | None = None) -> CdmSu
         )[0]
         out.female_share = None if share is None else float(share)
         out.median_age = None if age is None else float(age)
+    if out.rows.get("person"):
+        out.persons_by_race = _by_concept(store, "person", "race_concept_id", RACE_STANDARD, "concept" in tables)
+    if out.rows.get("visit_occurrence"):
+        out.visits_by_kind = _by_concept(
+            store, "visit_occurrence", "visit_concept_id", VISIT_STANDARD, "concept" in tables
+        )
     if "observation_period" in tables:
         lo, hi = store.query(
             "SELECT min(observation_period_start_date), max(observation_period_end_date) FROM observation_period"

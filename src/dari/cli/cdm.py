@@ -68,6 +68,10 @@ def render_summary(summary: CdmSummary) -> None:
         table.add_row("female", f"{100 * summary.female_share:.1f} %")
     if summary.median_age is not None:
         table.add_row(f"median age (at {summary.reference_date})", f"{summary.median_age:.0f}")
+    for race, n in summary.persons_by_race.items():
+        table.add_row(f"  race: {race}", f"{n:,}")
+    for kind, n in summary.visits_by_kind.items():
+        table.add_row(f"  visits: {kind}", f"{n:,}")
     if summary.first_date:
         table.add_row("observed", f"{summary.first_date} … {summary.last_date}")
     vocab = shipped_vocabulary()
