@@ -17,8 +17,7 @@ from dari.cdm.store import CdmStore
 MALE = 8507  # M
 FEMALE = 8532  # F
 GENDER_STANDARD: dict[int, str] = {MALE: "M", FEMALE: "F"}
-# Other ids a CDM may hold in gender_concept_id; they count as "unknown" (as does 0, "No matching concept").
-GENDER_OTHER = {8551: "unknown", 8570: "ambiguous", 8521: "other"}
+# Every other id (0 "No matching concept", 8551 UNKNOWN, 8570 AMBIGUOUS, 8521 OTHER) counts as "unknown".
 
 # Athena's standard Race and Ethnicity concepts (vocabularies 'Race', 'Ethnicity'), for labels where a CDM's
 # concept table lacks them.

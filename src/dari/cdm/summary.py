@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
-from dari.cdm.concepts import RACE_STANDARD, VISIT_STANDARD, concept_label, sex_case_sql, sex_codes
+from dari.cdm.concepts import ETHNICITY_STANDARD, RACE_STANDARD, VISIT_STANDARD, concept_label, sex_case_sql, sex_codes
 from dari.cdm.reference import age_sql, reference_date
 from dari.cdm.store import CdmStore
 from dari.cdm.version import read_cdm_version
@@ -49,6 +49,7 @@ class CdmSummary:
     last_date: str | None = None
     top_conditions: list[TopConcept] = field(default_factory=list)
     persons_by_race: dict[str, int] = field(default_factory=dict)  # Athena's standard race names where known
+    persons_by_ethnicity: dict[str, int] = field(default_factory=dict)
     visits_by_kind: dict[str, int] = field(default_factory=dict)  # visit_concept_id's name (9201 Inpatient …)
 
     def to_dict(self) -> dict[str, Any]:
@@ -95,6 +96,9 @@ def summarise(store: CdmStore, *, top: int = 8, at: date | None = None) -> CdmSu
         out.median_age = None if age is None else float(age)
     if out.rows.get("person"):
         out.persons_by_race = _by_concept(store, "person", "race_concept_id", RACE_STANDARD, "concept" in tables)
+        out.persons_by_ethnicity = _by_concept(
+            store, "person", "ethnicity_concept_id", ETHNICITY_STANDARD, "concept" in tables
+        )
     if out.rows.get("visit_occurrence"):
         out.visits_by_kind = _by_concept(
             store, "visit_occurrence", "visit_concept_id", VISIT_STANDARD, "concept" in tables
