@@ -340,6 +340,10 @@ def test_eunomia_missing_table_and_unknown_version_are_clear_cli_errors(eunomia:
     assert result.exit_code == StoreError.exit_code and "person" in result.output
     assert "Traceback" not in result.output
     (tmp_path / "broken.duckdb").unlink()
+    no_gender = _broken_copy(eunomia, tmp_path, "ALTER TABLE person DROP COLUMN gender_concept_id")
+    result = runner.invoke(app, ["cdm", "summary", str(no_gender)])
+    assert result.exit_code == StoreError.exit_code and "gender_concept_id" in result.output
+    (tmp_path / "broken.duckdb").unlink()
     v6 = _broken_copy(eunomia, tmp_path, "UPDATE cdm_source SET cdm_version = 'v6.0'")
     result = runner.invoke(app, ["cdm", "check", str(v6)])
     assert result.exit_code == StoreError.exit_code and "cdm_source.cdm_version" in result.output

@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict
 from dari.cdm.concepts import sex_case_sql, sex_codes
 from dari.cdm.reference import age_sql, reference_date
 from dari.cdm.store import CdmStore
+from dari.cdm.version import require_fields
 from dari.disclosure import DisclosureRules, ProtectedCount, protect_count
-from dari.errors import StoreError
 
 AGE_BAND_YEARS = 10
 AGE_CAP = 90
@@ -68,8 +68,7 @@ def characterise(
     """Counts by age band (ages at `at`, default the CDM's observation end) and sex, and top concepts per domain."""
     r = rules or DisclosureRules()
     tables = store.table_columns()
-    if "person" not in tables:
-        raise StoreError(f"{store.label} has no person table: it is not an OMOP CDM")
+    require_fields(store, "person", ("gender_concept_id", "year_of_birth"))
     ref = reference_date(store, at)
     persons = int(store.query("SELECT count(*) FROM person")[0][0])
     # floor(), not an integer cast: DuckDB and PostgreSQL round a cast, which moved ages 5-9 up a band. Ages

@@ -11,13 +11,16 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from dari.cdm.store import CdmStore
-from dari.errors import InputError
+from dari.errors import InputError, StoreError
 
 
 def observation_end(store: CdmStore) -> date | None:
     """The latest observation_period_end_date, or None when the CDM has no observation period."""
-    if "observation_period" not in store.table_columns():
+    columns = store.table_columns().get("observation_period")
+    if columns is None:
         return None
+    if "observation_period_end_date" not in columns:
+        raise StoreError(f"{store.label}: table observation_period has no column observation_period_end_date")
     value = store.query("SELECT max(observation_period_end_date) FROM observation_period")[0][0]
     if value is None:
         return None

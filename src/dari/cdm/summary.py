@@ -9,7 +9,7 @@ from typing import Any
 from dari.cdm.concepts import ETHNICITY_STANDARD, RACE_STANDARD, VISIT_STANDARD, concept_label, sex_case_sql, sex_codes
 from dari.cdm.reference import age_sql, reference_date
 from dari.cdm.store import CdmStore
-from dari.cdm.version import read_cdm_version
+from dari.cdm.version import read_cdm_version, require_fields
 
 _COUNTED = (
     "person",
@@ -87,6 +87,7 @@ def summarise(store: CdmStore, *, top: int = 8, at: date | None = None) -> CdmSu
         if t in tables:
             out.rows[t] = int(store.query(f"SELECT count(*) FROM {t}")[0][0])
     if out.rows.get("person"):
+        require_fields(store, "person", ("gender_concept_id", "year_of_birth"))
         sex = sex_case_sql("gender_concept_id", sex_codes(store))
         share, age = store.query(
             f"SELECT avg(CASE WHEN {sex} = 'F' THEN 1.0 ELSE 0.0 END), "
@@ -104,6 +105,7 @@ def summarise(store: CdmStore, *, top: int = 8, at: date | None = None) -> CdmSu
             store, "visit_occurrence", "visit_concept_id", VISIT_STANDARD, "concept" in tables
         )
     if "observation_period" in tables:
+        require_fields(store, "observation_period", ("observation_period_start_date", "observation_period_end_date"))
         lo, hi = store.query(
             "SELECT min(observation_period_start_date), max(observation_period_end_date) FROM observation_period"
         )[0]

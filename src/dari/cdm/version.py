@@ -110,6 +110,16 @@ def require_supported(found: CdmVersion) -> Version:
     return found.checked_as
 
 
+def require_fields(store: CdmStore, table: str, fields: tuple[str, ...]) -> None:
+    """StoreError naming the table, or each of its fields, that a command needs and this CDM lacks."""
+    columns = store.table_columns().get(table)
+    if columns is None:
+        raise StoreError(f"{store.label} has no {table} table")
+    missing = [f for f in fields if f not in columns]
+    if missing:
+        raise StoreError(f"{store.label}: table {table} has no column {', '.join(missing)}")
+
+
 def field_name(table: str, field: str, version: Version) -> str | None:
     """The name a v5.4 field has in a CDM of `version`; None when that version has no such field."""
     if version == "v5.4":
