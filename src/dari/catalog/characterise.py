@@ -5,13 +5,18 @@ Computed at the site inside the database (one GROUP BY per figure); only protect
 
 from __future__ import annotations
 
+from datetime import date
+
 from pydantic import BaseModel, ConfigDict
 
+from dari.cdm.concepts import sex_case_sql, sex_codes
+from dari.cdm.reference import age_sql, reference_date
 from dari.cdm.store import CdmStore
+from dari.cdm.version import require_fields
 from dari.disclosure import DisclosureRules, ProtectedCount, protect_count
 
 AGE_BAND_YEARS = 10
-REFERENCE_YEAR = 2025  # ages are taken at the end of the synthetic data period; a real site passes its own
+AGE_CAP = 90
 _DOMAINS = {
     "conditions": ("condition_occurrence", "condition_concept_id"),
     "drugs": ("drug_exposure", "drug_concept_id"),
@@ -43,6 +48,7 @@ class Characterisation(BaseModel):
 
     model_config = ConfigDict(frozen=True)
     rules: DisclosureRules
+    reference_date: date | None = None  # ages are taken at this date (None in records made before it was kept)
     persons: ProtectedCount
     age_sex: list[AgeSexCount]
     top: dict[str, list[ConceptCount]]
@@ -52,25 +58,30 @@ class Characterisation(BaseModel):
         return self.model_dump_json(indent=2)
 
 
+def _band_label(low: int) -> str:
+    return f"{AGE_CAP}+" if low >= AGE_CAP else f"{low}-{low + AGE_BAND_YEARS - 1}"
+
+
 def characterise(
-    store: CdmStore, *, rules: DisclosureRules | None = None, top: int = 10, reference_year: int = REFERENCE_YEAR
+    store: CdmStore, *, rules: DisclosureRules | None = None, top: int = 10, at: date | None = None
 ) -> Characterisation:
-    """Counts by age band and sex and the most frequent concepts per domain, all disclosure-controlled."""
+    """Counts by age band (ages at `at`, default the CDM's observation end) and sex, and top concepts per domain."""
     r = rules or DisclosureRules()
     tables = store.table_columns()
+    require_fields(store, "person", ("gender_concept_id", "year_of_birth"))
+    ref = reference_date(store, at)
     persons = int(store.query("SELECT count(*) FROM person")[0][0])
-    band = f"CAST(({int(reference_year)} - p.year_of_birth) / {AGE_BAND_YEARS} AS INTEGER) * {AGE_BAND_YEARS}"
-    rows = (
-        store.query(
-            f"SELECT {band} AS band, coalesce(c.concept_code, 'unknown') AS sex, count(*) FROM person p "
-            "LEFT JOIN concept c ON c.concept_id = p.gender_concept_id GROUP BY 1, 2 ORDER BY 1, 2"
-        )
-        if "concept" in tables
-        else []
+    # floor(), not an integer cast: DuckDB and PostgreSQL round a cast, which moved ages 5-9 up a band. Ages
+    # from 90 share one open band, as in feasibility: exact old ages identify people.
+    age = age_sql(ref)
+    band = (
+        f"CASE WHEN {age} >= {AGE_CAP} THEN {AGE_CAP} "
+        f"ELSE CAST(floor({age} / {AGE_BAND_YEARS}.0) AS INTEGER) * {AGE_BAND_YEARS} END"
     )
+    sex = sex_case_sql("gender_concept_id", sex_codes(store))
+    rows = store.query(f"SELECT {band} AS band, {sex} AS sex, count(*) FROM person GROUP BY 1, 2 ORDER BY 1, 2")
     age_sex = [
-        AgeSexCount(age_band=f"{b}-{b + AGE_BAND_YEARS - 1}", sex=str(s), persons=protect_count(int(n), r))
-        for b, s, n in rows
+        AgeSexCount(age_band=_band_label(int(b)), sex=str(s), persons=protect_count(int(n), r)) for b, s, n in rows
     ]
     top_concepts: dict[str, list[ConceptCount]] = {}
     for domain, (table, column) in _DOMAINS.items():
@@ -85,4 +96,6 @@ def characterise(
             ConceptCount(concept_id=int(cid), name=str(name), persons=protect_count(int(n), r))
             for cid, name, n in found
         ]
-    return Characterisation(rules=r, persons=protect_count(persons, r), age_sex=age_sex, top=top_concepts)
+    return Characterisation(
+        rules=r, reference_date=ref, persons=protect_count(persons, r), age_sex=age_sex, top=top_concepts
+    )

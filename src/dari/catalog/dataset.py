@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from dari.catalog.characterise import Characterisation
 from dari.cdm.store import CdmStore
+from dari.cdm.version import read_cdm_version
 from dari.disclosure import protect_count
 
 _EVENT_TABLES = (
@@ -110,15 +111,16 @@ def describe(
     contact_point: str = "data-steward@example.org",
 ) -> DatasetRecord:
     """Build the record from the CDM's own metadata (cdm_source, vocabulary) and its protected characterisation."""
-    source = store.query("SELECT cdm_source_name, cdm_holder, cdm_version FROM cdm_source")
-    name_en, holder, version = source[0] if source else (identifier, identifier, "v5.4")
+    source = store.query("SELECT cdm_source_name, cdm_holder FROM cdm_source")
+    name_en, holder = source[0] if source else (identifier, identifier)
+    version = read_cdm_version(store)
     lo, hi = store.query(
         "SELECT min(observation_period_start_date), max(observation_period_end_date) FROM observation_period"
     )[0]
     vocabularies = [str(v) for (v,) in store.query(_SOURCE_VOCABULARIES)]
     events = sum(int(store.query(f"SELECT count(*) FROM {t}")[0][0]) for t in _EVENT_TABLES)
     bands = [a.age_band for a in characterisation.age_sex if not a.persons.suppressed]
-    ages = sorted(int(b.split("-")[0]) for b in bands)
+    ages = sorted(int(b.split("-")[0].rstrip("+")) for b in bands)  # "90+" is the open top band
     top = [c.name for concepts in characterisation.top.values() for c in concepts[:3]]
     return DatasetRecord(
         identifier=identifier,
@@ -139,7 +141,7 @@ def describe(
         min_typical_age=ages[0] if ages else None,
         max_typical_age=ages[-1] + 9 if ages else None,
         coding_systems=vocabularies,
-        cdm_version=str(version or "v5.4"),
+        cdm_version=version.declared or version.checked_as,
         access_rights="restricted: federated analysis under an approved Data Review Board grant",
         quality_score=quality_score,
     )

@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # psycopg loads only for a PostgreSQL store (site nodes on Du
     import psycopg
 
 SITE_CDM_FILE = "cdm.duckdb"
-_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 
 class CdmStore(Protocol):
@@ -134,7 +134,7 @@ def split_postgres_url(url: str) -> tuple[str, str]:
     query = parse_qsl(parts.query)
     schema = next((v for k, v in query if k == "schema"), "cdm")
     if not _SCHEMA_NAME.match(schema):
-        raise StoreError(f"schema must be a lower-case SQL identifier, got {schema!r}")
+        raise StoreError(f"schema must be an SQL identifier (letters, digits, _), got {schema!r}")
     rest = urlencode([(k, v) for k, v in query if k != "schema"])
     return urlunsplit((parts.scheme, parts.netloc, parts.path, rest, parts.fragment)), schema
 
@@ -161,7 +161,11 @@ def open_store(target: str | Path, *, read_only: bool = True) -> CdmStore:
             con = psycopg.connect(libpq_url, autocommit=True)
         except psycopg.OperationalError as exc:
             raise StoreError(f"cannot connect to PostgreSQL at {_redact(target)}: {exc}") from exc
+        from dari.cdm.naming import existing_schema, lower_case_views
+
+        schema = existing_schema(con, schema)
         con.execute(f"SET search_path TO {quote_ident(schema)}")
+        lower_case_views(con, schema)
         return PostgresStore(con=con, schema=schema, label=f"{_redact(target)} (schema {schema})")
     path = resolve_duckdb_path(target)
     if read_only and not path.is_file():
@@ -180,7 +184,23 @@ def create_cdm_schema(con: duckdb.DuckDBPyConnection, *, primary_keys: bool = Fa
 
 
 def _arrow_batches(con: duckdb.DuckDBPyConnection, table: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
-    yield from con.sql(f"SELECT * FROM {quote_ident(table)}").to_arrow_reader(batch_rows)
+    # Named and aliased in lower case: DuckDB matches names whatever their case, so an UPPER-CASE source copies too.
+    select = ", ".join(f"{quote_ident(c)} AS {quote_ident(c)}" for c in cdm_tables()[table].column_names)
+    yield from con.sql(f"SELECT {select} FROM {quote_ident(table)}").to_arrow_reader(batch_rows)
+
+
+def _require_source_columns(src: duckdb.DuckDBPyConnection, source: Path) -> None:
+    have: dict[str, set[str]] = {}
+    for table, column in src.execute(
+        "SELECT lower(table_name), lower(column_name) FROM information_schema.columns"
+    ).fetchall():
+        have.setdefault(table, set()).add(column)
+    for table in cdm_tables().values():
+        if table.name not in have:
+            raise StoreError(f"{source}: no table {table.name} (the copy needs every CDM v5.4 table)")
+        missing = [c for c in table.column_names if c not in have[table.name]]
+        if missing:
+            raise StoreError(f"{source}: table {table.name} has no column {', '.join(missing)} (CDM v5.4)")
 
 
 @contextmanager
@@ -212,6 +232,7 @@ def copy_duckdb_to_postgres(source: Path, target_url: str, *, batch_rows: int = 
     counts: dict[str, int] = {}
     src = duckdb.connect(str(source), read_only=True)
     try:
+        _require_source_columns(src, source)
         with _pg_transaction(libpq_url) as con:
             con.execute(f"DROP SCHEMA IF EXISTS {quote_ident(staging)} CASCADE")
             con.execute(f"CREATE SCHEMA {quote_ident(staging)}")

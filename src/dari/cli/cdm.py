@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from dari.cdm.reference import parse_reference_date
 from dari.cdm.schema import ddl
 from dari.cdm.store import open_store
 from dari.cdm.summary import CdmSummary, summarise
@@ -17,9 +18,16 @@ from dari.errors import QualityGateError
 from dari.quality import render_report, run_checks
 from dari.vocab import shipped_vocabulary
 
-app = typer.Typer(help="Inspect and check an OMOP CDM v5.4 database.", no_args_is_help=True)
+app = typer.Typer(help="Inspect and check an OMOP CDM (v5.3 or v5.4) database.", no_args_is_help=True)
 app.add_typer(vocab_app, name="vocab")  # cdm_vocab imports its loaders only when a command runs
 TargetArg = Annotated[str, typer.Argument(help="Site folder, DuckDB file, or postgresql://…?schema=NAME.")]
+ReferenceDateOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--reference-date",
+        help="Take ages at this date (YYYY-MM-DD); default: the CDM's last observation_period_end_date.",
+    ),
+]
 
 
 @app.command("check")
@@ -37,6 +45,7 @@ def check(
                 report = run_checks(store, progress=lambda done, total: bar.update(task, completed=done, total=total))
         finally:
             store.close()
+        err.print(f"[dim]OMOP CDM {report.cdm_version or '(version not declared)'}, checked as {report.checked_as}[/]")
         if output == "json":
             typer.echo(report.to_json())
         else:
@@ -51,12 +60,20 @@ def render_summary(summary: CdmSummary) -> None:
     table = Table(title=summary.label)
     table.add_column("what")
     table.add_column("value", justify="right")
+    declared = summary.cdm_version or "not declared"
+    table.add_row("OMOP CDM version", f"{declared} (read as {summary.checked_as})")
+    if summary.version_note:
+        err.print(f"[yellow]{summary.version_note}[/]")
     for name, n in summary.rows.items():
         table.add_row(name, f"{n:,}")
     if summary.female_share is not None:
         table.add_row("female", f"{100 * summary.female_share:.1f} %")
     if summary.median_age is not None:
-        table.add_row("median age (2025)", f"{summary.median_age:.0f}")
+        table.add_row(f"median age (at {summary.reference_date})", f"{summary.median_age:.0f}")
+    for race, n in summary.persons_by_race.items():
+        table.add_row(f"  race: {race}", f"{n:,}")
+    for kind, n in summary.visits_by_kind.items():
+        table.add_row(f"  visits: {kind}", f"{n:,}")
     if summary.first_date:
         table.add_row("observed", f"{summary.first_date} … {summary.last_date}")
     vocab = shipped_vocabulary()
@@ -71,12 +88,14 @@ def render_summary(summary: CdmSummary) -> None:
 def summary(
     target: TargetArg,
     output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = "table",
+    reference: ReferenceDateOpt = None,
 ) -> None:
-    """Show what a CDM holds: row counts, demographics, most frequent conditions."""
+    """Show what a CDM holds: version, row counts, demographics, most frequent conditions."""
     with guarded():
+        at = parse_reference_date(reference)
         store = open_store(target)
         try:
-            result = summarise(store)
+            result = summarise(store, at=at)
         finally:
             store.close()
     if output == "json":
@@ -91,21 +110,27 @@ def characterise_cmd(
     min_cell: Annotated[int, typer.Option(min=1, help="Counts below this are shown as <N.")] = 10,
     rounding_base: Annotated[int, typer.Option(min=1, help="Other counts are rounded to a multiple of this.")] = 5,
     output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = "table",
+    reference: ReferenceDateOpt = None,
 ) -> None:
     """What the CDM may tell the hub catalog: age/sex structure and top concepts, disclosure-controlled."""
     from dari.catalog.characterise import characterise
     from dari.disclosure import DisclosureRules
 
     with guarded():
+        at = parse_reference_date(reference)
         store = open_store(target)
         try:
-            result = characterise(store, rules=DisclosureRules(min_cell=min_cell, rounding_base=rounding_base))
+            rules = DisclosureRules(min_cell=min_cell, rounding_base=rounding_base)
+            result = characterise(store, rules=rules, at=at)
         finally:
             store.close()
     if output == "json":
         typer.echo(result.to_json())
         return
-    table = Table(title=f"Characterisation (cells < {min_cell} suppressed, rounded to {rounding_base})")
+    table = Table(
+        title=f"Characterisation (cells < {min_cell} suppressed, rounded to {rounding_base}; "
+        f"ages at {result.reference_date})"
+    )
     table.add_column("what")
     table.add_column("persons", justify="right")
     table.add_row("persons", result.persons.shown)
@@ -124,17 +149,19 @@ def describe_cmd(
     contact: Annotated[
         str, typer.Option(help="Contact point (e-mail of the data steward's office).")
     ] = "data-steward@example.org",
+    reference: ReferenceDateOpt = None,
 ) -> None:
     """The site's dataset record for the hub catalog as DCAT (HealthDCAT-AP) JSON-LD; counts disclosure-controlled."""
     from dari.catalog.characterise import characterise
     from dari.catalog.dataset import describe
 
     with guarded():
+        at = parse_reference_date(reference)
         store = open_store(target)
         try:
             record = describe(
                 store,
-                characterise(store),
+                characterise(store, at=at),
                 identifier=identifier,
                 quality_score=run_checks(store).summary.overall_score,
                 contact_point=contact,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 import ibis  # type: ignore[import-untyped]
@@ -37,11 +37,47 @@ def ibis_session(store: CdmStore) -> Iterator[SQLBackend]:
 
 
 def cdm_table(backend: SQLBackend, name: str) -> ir.Table:
-    """A CDM table of the backend's current schema; a missing table is a StoreError naming it."""
+    """A CDM table of the backend's current schema, with lower-case column names whatever the database holds.
+
+    OHDSI's own tools (Eunomia, many ETLs through SqlRender) create UPPER-CASE columns; DuckDB's SQL ignores
+    case but Ibis does not, and PostgreSQL keeps quoted upper-case names. Every cohort query reads tables
+    through here, so the case of a CDM's names is handled once. A missing table is a StoreError naming it.
+    """
+    view = _session_view(backend, name)
+    if view is not None:
+        return view
     try:
-        return backend.table(name)
+        table = backend.table(name)
     except Exception as exc:  # Ibis raises backend-specific types for a missing table
-        raise StoreError(f"the CDM has no {name} table ({type(exc).__name__}: {exc})") from exc
+        actual = next((t for t in backend.list_tables() if t.lower() == name and t != name), None)
+        if actual is None:
+            raise StoreError(f"the CDM has no {name} table ({type(exc).__name__})") from exc
+        table = backend.table(actual)
+    lowered = [c.lower() for c in table.columns]
+    if len(set(lowered)) != len(lowered):
+        raise StoreError(f"table {name} has columns that differ only in case; rename them before use")
+    if lowered != list(table.columns):
+        table = table.rename({low: col for low, col in zip(lowered, table.columns, strict=True) if low != col})
+    return table
+
+
+def _session_view(backend: SQLBackend, name: str) -> ir.Table | None:
+    # On PostgreSQL the store may have put a lower-case view of an UPPER-CASE table in pg_temp (see
+    # dari.cdm.store); Ibis would merge its columns with the table's, so the view is asked for by its schema.
+    temp = getattr(backend, "_session_temp_db", None) if backend.name == "postgres" else None
+    if temp is None:
+        return None
+    try:
+        return backend.table(name, database=temp)
+    except Exception:  # no such view: the table is read as it is
+        return None
+
+
+def require_columns(table: ir.Table, name: str, columns: Iterable[str]) -> None:
+    """StoreError naming the table and every column the query needs that the CDM's table lacks."""
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise StoreError(f"table {name} has no column {', '.join(missing)} (an OMOP CDM v5.3/v5.4 field)")
 
 
 @contextmanager

@@ -23,7 +23,7 @@ import ibis.expr.types as ir  # type: ignore[import-untyped]
 from ibis.backends.sql import SQLBackend  # type: ignore[import-untyped]
 
 from dari.cdm.store import CdmStore
-from dari.cohort.backend import cdm_table, ibis_session
+from dari.cohort.backend import cdm_table, ibis_session, require_columns
 from dari.cohort.definition import (
     CohortDefinition,
     FixedOffsetExit,
@@ -91,6 +91,8 @@ def domain_events(
     """Events of the concepts in a domain: person_id, event_date, event_id (and value for measurements)."""
     cols = DOMAINS[domain]
     t = cdm_table(backend, cols.table)
+    needed = ["person_id", cols.concept, cols.date, cols.event_id]
+    require_columns(t, cols.table, needed + (["value_as_number", "unit_concept_id"] if domain == "measurement" else []))
     preds = [t[cols.concept].isin(list(concept_ids))]
     out = {
         "person_id": t.person_id.cast("int64"),
@@ -160,7 +162,11 @@ def _candidates(backend: SQLBackend, d: CohortDefinition, r: ResolvedDefinition)
     else:
         dates = ev.select("person_id", index_date=ev.event_date).distinct()
     op = cdm_table(backend, "observation_period")
+    require_columns(
+        op, "observation_period", ["person_id", "observation_period_start_date", "observation_period_end_date"]
+    )
     person = cdm_table(backend, "person")
+    require_columns(person, "person", ["person_id", "year_of_birth", "gender_concept_id"])
     in_op = dates.join(
         op,
         [
@@ -226,7 +232,7 @@ def compile_cohort(backend: SQLBackend, definition: CohortDefinition, resolved: 
         renamed.append(c)
     # Flags are written over the joined table's own columns: referring to `events` here lets Ibis resolve a key
     # column to the right-hand copy of a left join (NULL where no event matched).
-    flags = _index_flags(joined, definition.index, list(resolved.sexes.values()))
+    flags = _index_flags(joined, definition.index, list(resolved.sexes))
     counts = {f"n_rule_{i}": joined[f"n_rule_{i}"].fill_null(0) for i in range(len(renamed))}
     for i, rule in enumerate(definition.inclusion_rules):
         flags.append((rule.name, _occurrence_ok(counts[f"n_rule_{i}"], rule.occurrence.type, rule.occurrence.count)))

@@ -20,11 +20,12 @@ import ibis  # type: ignore[import-untyped]
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from dari.cdm.concepts import SEXES
 from dari.cdm.store import CdmStore
 from dari.cohort.backend import ibis_session, materialised
 from dari.cohort.compile import build_cohort
 from dari.cohort.definition import CohortDefinition
-from dari.cohort.members import SEXES, person_sexes
+from dari.cohort.members import person_sexes
 from dari.cohort.pooling import PooledCount, pool_counts
 from dari.cohort.resolve import sex_labels
 from dari.disclosure import DisclosureRules, ProtectedCount, protect_count

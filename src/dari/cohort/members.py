@@ -9,12 +9,11 @@ import ibis.expr.types as ir  # type: ignore[import-untyped]
 import numpy as np
 from ibis.backends.sql import SQLBackend  # type: ignore[import-untyped]
 
+from dari.cdm.concepts import SEXES  # one list of sex strata, shared with summary and characterise
 from dari.cohort.compile import domain_events, window_join
 from dari.cohort.request import TableOneRequest
 from dari.cohort.resolve import sex_labels
 from dari.cohort.summary import RawNumeric
-
-SEXES = ("F", "M", "unknown")
 
 
 def person_sexes(codes: list[Any], labels: dict[int, str]) -> np.ndarray[Any, Any]:

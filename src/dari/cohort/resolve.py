@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from ibis.backends.sql import SQLBackend  # type: ignore[import-untyped]
 
-from dari.cohort.backend import cdm_table
+from dari.cdm.concepts import merge_gender_rows
+from dari.cohort.backend import cdm_table, require_columns
 from dari.cohort.definition import CohortDefinition, ConceptRef, ConceptSet, ConceptSetItem, ValueRange
 from dari.errors import InputError
 
@@ -36,7 +37,7 @@ class ResolvedDefinition:
 
     concept_sets: dict[str, tuple[int, ...]]
     units: dict[str, int]
-    sexes: dict[str, int]
+    sexes: dict[int, str]  # gender concept id -> 'F' / 'M', every id that counts for a sex the definition names
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,9 @@ def _lookup(backend: SQLBackend, refs: Iterable[ConceptRef]) -> dict[tuple[str, 
     if not wanted:
         return {}
     concept = cdm_table(backend, "concept")
+    require_columns(
+        concept, "concept", ["concept_id", "vocabulary_id", "concept_code", "standard_concept", "invalid_reason"]
+    )
     rows = (
         concept.filter(
             concept.vocabulary_id.isin(sorted({v for v, _ in wanted})),
@@ -72,6 +76,7 @@ def _maps_to(backend: SQLBackend, ids: Sequence[int]) -> dict[int, set[int]]:
     if not ids:
         return {}
     rel = cdm_table(backend, "concept_relationship")
+    require_columns(rel, "concept_relationship", ["concept_id_1", "concept_id_2", "relationship_id", "invalid_reason"])
     rows = (
         rel.filter(rel.concept_id_1.isin(list(ids)), rel.relationship_id == "Maps to", rel.invalid_reason.isnull())
         .select("concept_id_1", "concept_id_2")
@@ -88,6 +93,7 @@ def _descendants(backend: SQLBackend, ids: Sequence[int], site: str) -> dict[int
     if not ids:
         return {}
     ancestor = cdm_table(backend, "concept_ancestor")
+    require_columns(ancestor, "concept_ancestor", ["ancestor_concept_id", "descendant_concept_id"])
     if int(ancestor.limit(1).count().to_pyarrow().as_py()) == 0:
         raise InputError(
             f"concept_ancestor is empty at {site}: include_descendants cannot be honoured; load the vocabulary's "
@@ -167,27 +173,26 @@ def _key(ref: ConceptRef) -> tuple[str, str]:
 def resolve_definition(backend: SQLBackend, definition: CohortDefinition, *, site: str) -> ResolvedDefinition:
     """Resolve every code in a cohort definition at this site, or raise naming each code that cannot be."""
     extra: list[tuple[str, ConceptRef]] = [(f"{p}.unit", v.unit) for p, v in _value_ranges(definition) if v.unit]
-    sex_refs = [
-        (f"index.sex[{k}]", ConceptRef(vocabulary_id="Gender", concept_code=s))
-        for k, s in enumerate(definition.index.sex or [])
-    ]
-    sets, ids = resolve_concept_sets(backend, definition.concept_sets, site=site, extra_refs=extra + sex_refs)
+    sets, ids = resolve_concept_sets(backend, definition.concept_sets, site=site, extra_refs=extra)
     units = {p: ids[p] for p, _ in extra}
-    sexes = {ref.concept_code: ids[p] for p, ref in sex_refs}
+    # Sex goes through the one mapping (dari.cdm.concepts), which knows Athena's ids even where a CDM's concept
+    # table lacks the Gender rows (as Eunomia's does), so a sex criterion never fails on a standard CDM.
+    codes = site_sex_codes(backend) if definition.index.sex else {}
+    sexes: dict[int, str] = {cid: code for cid, code in codes.items() if code in (definition.index.sex or [])}
     return ResolvedDefinition(concept_sets=sets, units=units, sexes=sexes)
 
 
-def sex_labels(backend: SQLBackend, gender_ids: Iterable[int]) -> dict[int, str]:
-    """Gender concept id -> its code ("F", "M"); ids that are not Gender concepts map to "unknown"."""
-    ids = sorted(set(gender_ids))
-    if not ids:
-        return {}
+def site_sex_codes(backend: SQLBackend) -> dict[int, str]:
+    """Gender concept id -> 'M' / 'F' at this site (dari.cdm.concepts: Athena's 8507/8532 plus local ones)."""
     concept = cdm_table(backend, "concept")
+    require_columns(concept, "concept", ["concept_id", "vocabulary_id", "concept_code"])
     rows = (
-        concept.filter(concept.concept_id.isin(ids), concept.vocabulary_id == "Gender")
-        .select("concept_id", "concept_code")
-        .to_pyarrow()
-        .to_pylist()
+        concept.filter(concept.vocabulary_id == "Gender").select("concept_id", "concept_code").to_pyarrow().to_pylist()
     )
-    codes = {int(r["concept_id"]): str(r["concept_code"]) for r in rows}
-    return {i: codes.get(i, "unknown") for i in ids}
+    return merge_gender_rows((r["concept_id"], r["concept_code"]) for r in rows)
+
+
+def sex_labels(backend: SQLBackend, gender_ids: Iterable[int]) -> dict[int, str]:
+    """Gender concept id -> its code ("F", "M"); ids that are not M/F Gender concepts map to "unknown"."""
+    codes = site_sex_codes(backend)
+    return {i: codes.get(i, "unknown") for i in sorted(set(gender_ids))}

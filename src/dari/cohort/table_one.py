@@ -25,12 +25,13 @@ import numpy as np
 from ibis.backends.sql import SQLBackend  # type: ignore[import-untyped]
 from pydantic import BaseModel, ConfigDict, Field
 
+from dari.cdm.concepts import SEXES
 from dari.cdm.store import CdmStore
 from dari.cohort.backend import ibis_session, materialised
 from dari.cohort.compile import KEY, build_cohort, domain_events, window_join
 from dari.cohort.definition import CohortDefinition
 from dari.cohort.feasibility import AGE_CAP
-from dari.cohort.members import SEXES, table_one_members
+from dari.cohort.members import table_one_members
 from dari.cohort.request import TableOneRequest
 from dari.cohort.resolve import resolve_concept_sets, sex_labels
 from dari.cohort.summary import NumericSummary, RawNumeric, protect_numeric

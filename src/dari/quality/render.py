@@ -16,7 +16,11 @@ def _pct(value: float | None) -> str:
 
 def _summary_table(report: QualityReport) -> Table:
     s = report.summary
-    table = Table(title=f"Data quality — {report.cdm}", title_justify="left")
+    declared = f"declares {report.cdm_version}, " if report.cdm_version else ""
+    caption = f"OMOP CDM: {declared}checked as {report.checked_as}" + (
+        f" ({report.version_note})" if report.version_note else ""
+    )
+    table = Table(title=f"Data quality — {report.cdm}", title_justify="left", caption=caption)
     for column in ("Category", "Passed", "Failed", "Error", "N/A", "Pass rate"):
         table.add_column(column, justify="left" if column == "Category" else "right")
     for name, cat in s.categories.items():

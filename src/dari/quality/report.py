@@ -84,6 +84,9 @@ class QualityReport(BaseModel):
 
     cdm: str
     dialect: str
+    cdm_version: str | None = None  # as cdm_source.cdm_version declares it
+    checked_as: str = "v5.4"  # the CDM version whose tables and fields the checks were run against
+    version_note: str | None = None  # why dari had to assume a version, when it did
     started_at: datetime
     duration_s: float
     results: list[CheckResult]

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from time import perf_counter
 from typing import Any
 
+from dari.cdm.concepts import GENDER_STANDARD
 from dari.cdm.schema import VOCABULARY_TABLES, cdm_tables, quote_ident
 from dari.cdm.store import CdmStore
+from dari.cdm.version import ADDED_TABLES_V54, Version, field_name, read_cdm_version, require_supported
 from dari.quality.catalog import ConceptKey, load_check_descriptions, load_thresholds
 from dari.quality.outcome import Counts, outcome
 from dari.quality.plan import CheckInstance, build_plan
@@ -70,6 +73,9 @@ class _Run:
                 rows, reason = [], f"concept look-up failed: {redact(str(exc))}"
             for cid, vocab, code in rows:
                 found.setdefault(ConceptKey(vocabulary_id=str(vocab), concept_code=str(code)), int(cid))
+        # A CDM on Athena vocabularies may lack the Gender rows (Eunomia does): its persons still carry 8507/8532.
+        for cid, code in GENDER_STANDARD.items():
+            found.setdefault(ConceptKey(vocabulary_id="Gender", concept_code=code), cid)
         for inst in self.plan:
             for name, key in inst.concepts.items():
                 ids = [
@@ -194,6 +200,8 @@ class _Run:
         queries: list[int] = []
         for i, inst in enumerate(self.plan):
             template = TEMPLATES[inst.check.sql_template]
+            if i in self.done:  # decided before the run (a table or field the CDM's version does not have)
+                continue
             if template.kind == "metadata":
                 self.metadata(i)
                 continue
@@ -232,6 +240,36 @@ class _Run:
         return [self.done[i] for i in range(len(self.plan))]
 
 
+def for_version(plan: list[CheckInstance], version: Version) -> tuple[list[CheckInstance], set[int]]:
+    """The plan with v5.4 field names translated to `version`'s, and the checks on what that version lacks."""
+    if version == "v5.4":
+        return plan, set()
+    out: list[CheckInstance] = []
+    absent: set[int] = set()
+    for i, inst in enumerate(plan):
+        t = inst.target
+        names = {
+            slot: field_name(table, name, version) if name else name
+            for slot, table, name in (
+                ("field", t.table, t.field),
+                ("other_field", t.table, t.other_field),
+                ("fk_field", t.fk_table or t.table, t.fk_field),
+            )
+        }
+        if (t.field and names["field"] is None) or (t.other_field and names["other_field"] is None):
+            absent.add(i)
+        if t.table in ADDED_TABLES_V54 or (t.fk_table in ADDED_TABLES_V54):
+            absent.add(i)
+        if t.fk_field and names["fk_field"] is None:
+            absent.add(i)
+        if i in absent:
+            out.append(inst)
+            continue
+        target = replace(t, field=names["field"], other_field=names["other_field"], fk_field=names["fk_field"])
+        out.append(replace(inst, target=target))
+    return out, absent
+
+
 def run_checks(
     store: CdmStore,
     *,
@@ -243,10 +281,19 @@ def run_checks(
     started, t0 = datetime.now(UTC), perf_counter()
     checks = load_check_descriptions(Path(checks_file) if checks_file else None)
     thresholds = load_thresholds(Path(thresholds_file) if thresholds_file else None)
-    results = _Run(store, build_plan(checks, thresholds), progress).execute()
+    found = read_cdm_version(store)
+    version = require_supported(found)
+    plan, absent = for_version(build_plan(checks, thresholds), version)
+    run = _Run(store, plan, progress)
+    for i in absent:
+        run.record(i, na=f"not a field or table of OMOP CDM {version}")
+    results = run.execute()
     return QualityReport(
         cdm=store.label,
         dialect=store.dialect,
+        cdm_version=found.declared,
+        checked_as=version,
+        version_note=found.note,
         started_at=started,
         duration_s=round(perf_counter() - t0, 3),
         results=results,

@@ -15,6 +15,7 @@ from string import Formatter
 from typing import Any, Literal
 
 from dari.cdm.schema import cdm_tables, quote_ident
+from dari.cdm.version import V53_ONLY_FIELDS
 
 TemplateKind = Literal["metadata", "aggregate", "query"]
 IDENTIFIER_SLOTS = ("table", "field", "other_field", "fk_table", "fk_field")
@@ -202,7 +203,7 @@ TEMPLATES: dict[str, Template] = {
 
 
 def identifiers(slots: Mapping[str, str | None]) -> dict[str, str]:
-    """Validate table and field names against the CDM schema and quote them; ValueError when not CDM."""
+    """Validate table and field names against the CDM schema (v5.4, or v5.3's older names) and quote them."""
     tables = cdm_tables()
     out: dict[str, str] = {}
     for slot in IDENTIFIER_SLOTS:
@@ -213,7 +214,7 @@ def identifiers(slots: Mapping[str, str | None]) -> dict[str, str]:
         if slot.endswith("table"):
             if name not in tables:
                 raise ValueError(f"{name!r} is not a CDM table")
-        elif owner is None or name not in tables[owner].column_names:
+        elif owner is None or (name not in tables[owner].column_names and (owner, name) not in V53_ONLY_FIELDS):
             raise ValueError(f"{owner}.{name} is not a CDM field")
         out[slot] = quote_ident(name)
     return out
