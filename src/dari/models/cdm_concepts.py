@@ -103,8 +103,7 @@ class ConceptLookup:
         return ids
 
     def gender_ids(self) -> tuple[list[int], list[int]]:
-        """(male concept ids, female concept ids)."""
-        rows = self.store.query("SELECT concept_code, concept_id FROM concept WHERE vocabulary_id = 'Gender'")
-        male = {ATHENA_MALE} | {int(cid) for code, cid in rows if str(code) == "M"}
-        female = {ATHENA_FEMALE} | {int(cid) for code, cid in rows if str(code) == "F"}
-        return sorted(male), sorted(female)
+        """(male concept ids, female concept ids): the one sex mapping of `dari.cdm.concepts`."""
+        from dari.cdm.concepts import gender_ids, sex_codes
+
+        return gender_ids(sex_codes(self.store))
