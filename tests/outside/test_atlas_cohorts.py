@@ -21,6 +21,7 @@ import pytest
 from dari.cdm.store import CdmStore, open_store
 from dari.cohort.backend import ibis_session
 from dari.cohort.circe import CirceImportError, import_circe, load_circe
+from dari.cohort.circe_export import export_circe, site_concept_ids
 from dari.cohort.compile import build_cohort
 from dari.cohort.definition import CohortDefinition
 from dari.cohort.feasibility import unprotected_feasibility
@@ -290,3 +291,16 @@ def test_atlas_expression_on_eunomia_counts_equal_direct_sql(store: CdmStore, eu
     assert raw.steps[1:3] == ("observation window (365 days prior, 0 days post)", "age ≥ 18")
     assert raw.remaining[1:] == (window, adult, treated, final)
     assert 0 < final < treated < adult
+
+
+def test_export_takes_concept_ids_from_eunomia(store: CdmStore) -> None:
+    """Exported for ATLAS with ids from Eunomia's concept table: each item carries OHDSI's concept id again, and
+    the export imports back to the same definition."""
+    # Prepare
+    definition = import_circe(EUNOMIA_ATLAS, name="sinusitis")
+    # Execute
+    doc = export_circe(definition, site_concept_ids(store, definition))
+    # Assert
+    ids = [i["concept"]["CONCEPT_ID"] for cs in doc["ConceptSets"] for i in cs["expression"]["items"]]
+    assert ids == [40481087, 1127433, 260139]
+    assert import_circe(doc) == definition

@@ -8,9 +8,10 @@ from typing import Annotated, Any
 
 import typer
 
+from dari.cdm.store import open_store
 from dari.cli.console import err, guarded
 from dari.cohort.circe import load_circe
-from dari.cohort.circe_export import export_circe
+from dari.cohort.circe_export import export_circe, site_concept_ids
 from dari.cohort.definition import load_definition
 from dari.errors import InputError
 
@@ -45,7 +46,22 @@ def import_atlas(
 
 
 @app.command("export-atlas")
-def export_atlas(source: InOpt, out: OutOpt = None) -> None:
-    """Export a dari cohort definition as an ATLAS cohort expression (concept ids left null)."""
+def export_atlas(
+    source: InOpt,
+    out: OutOpt = None,
+    cdm: Annotated[
+        str | None,
+        typer.Option(help="CDM (DuckDB file or postgresql://…?schema=) whose concept table gives the concept ids."),
+    ] = None,
+) -> None:
+    """Export a dari cohort definition as an ATLAS cohort expression (concept ids from --cdm, else null)."""
     with guarded():
-        _write(export_circe(load_definition(source)), out)
+        definition = load_definition(source)
+        ids: dict[tuple[str, str], int] = {}
+        if cdm is not None:
+            store = open_store(cdm)
+            try:
+                ids = site_concept_ids(store, definition)
+            finally:
+                store.close()
+        _write(export_circe(definition, ids), out)

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from dari.cdm.store import CdmStore
+from dari.cohort.backend import cdm_table, ibis_session
 from dari.cohort.circe import GENDER_IDS
 from dari.cohort.definition import AgeRange, CohortDefinition, ConceptRef, ValueRange, Window
 from dari.errors import InputError
@@ -85,6 +87,35 @@ def _window(w: Window) -> dict[str, Any]:
         "UseIndexEnd": False,
         "UseEventEnd": False,
     }
+
+
+def site_concept_ids(store: CdmStore, definition: CohortDefinition) -> dict[tuple[str, str], int]:
+    """OMOP concept ids of the definition's codes in a CDM's `concept` table (codes it lacks are left out).
+
+    Only a CDM with OHDSI's Athena vocabulary gives ids that mean the same in ATLAS; dari's synthetic sites carry
+    local ids (above 2,000,000,000).
+    """
+    refs: list[ConceptRef] = [item for cs in definition.concept_sets for item in cs.items]
+    values = [definition.index.value, *(r.value for r in definition.inclusion_rules)]
+    refs += [v.unit for v in values if v is not None and v.unit is not None]
+    wanted = {(r.vocabulary_id, r.concept_code) for r in refs}
+    with ibis_session(store) as backend:
+        c = cdm_table(backend, "concept")
+        rows = (
+            c.filter(
+                c.vocabulary_id.isin(sorted({v for v, _ in wanted})),
+                c.concept_code.isin(sorted({k for _, k in wanted})),
+            )
+            .select("concept_id", "vocabulary_id", "concept_code", "invalid_reason")
+            .to_pyarrow()
+            .to_pylist()
+        )
+    out: dict[tuple[str, str], int] = {}
+    for row in sorted(rows, key=lambda r: r["invalid_reason"] is None):  # a valid row wins over a deprecated one
+        key = (str(row["vocabulary_id"]), str(row["concept_code"]))
+        if key in wanted:
+            out[key] = int(row["concept_id"])
+    return out
 
 
 def export_circe(definition: CohortDefinition, concept_ids: ConceptIds | None = None) -> dict[str, Any]:
