@@ -10,6 +10,7 @@ imports resolves on Eunomia and runs, with counts equal to direct SQL.
 from __future__ import annotations
 
 import json
+import random
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -304,3 +305,34 @@ def test_export_takes_concept_ids_from_eunomia(store: CdmStore) -> None:
     ids = [i["concept"]["CONCEPT_ID"] for cs in doc["ConceptSets"] for i in cs["expression"]["items"]]
     assert ids == [40481087, 1127433, 260139]
     assert import_circe(doc) == definition
+
+
+def _leaves(obj: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    if isinstance(obj, dict):
+        return [path] + [p for k, v in obj.items() for p in _leaves(v, (*path, k))]
+    if isinstance(obj, list):
+        return [path] + [p for i, v in enumerate(obj) for p in _leaves(v, (*path, i))]
+    return [path]
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+def test_damaged_phenotype_files_never_traceback(path: Path) -> None:
+    """Every element of a published file replaced by a wrong type (or removed): the import still ends in a
+    definition or a CirceImportError, never another exception (what an integration engineer's typo produces)."""
+    rng = random.Random(path.stem)
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    spots = [p for p in _leaves(doc) if p]
+    for spot in rng.sample(spots, min(30, len(spots))):
+        for bad in (None, "x", -3, 2.5, float("nan"), True, [], {}, [1], {"a": 1}, "DELETE"):
+            damaged = json.loads(json.dumps(doc))
+            target = damaged
+            for key in spot[:-1]:
+                target = target[key]
+            if bad == "DELETE":
+                del target[spot[-1]]
+            else:
+                target[spot[-1]] = bad
+            try:
+                import_circe(damaged, file=path.name)
+            except CirceImportError as exc:
+                assert exc.path is not None

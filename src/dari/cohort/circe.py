@@ -10,6 +10,7 @@ refused. The limits decide the index `occurrence` (see `_occurrence`).
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -73,12 +74,30 @@ def _check_keys(obj: Any, path: str, known: set[str]) -> dict[str, Any]:
     return obj
 
 
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _list(value: Any, path: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise CirceImportError("must be a JSON array", path=path)
+    return value
+
+
 def _range(obj: Any, path: str) -> tuple[str, float, float | None]:
     r = _check_keys(obj, path, {"Value", "Op", "Extent"})
-    op, value, extent = r.get("Op"), r.get("Value"), r.get("Extent")
-    if op not in ("lt", "lte", "eq", "gt", "gte", "bt") or not isinstance(value, int | float):
+    op: Any = r.get("Op")
+    value: Any = r.get("Value")
+    extent: Any = r.get("Extent")
+    if op not in ("lt", "lte", "eq", "gt", "gte", "bt") or not _number(value):
         raise CirceImportError(f"unsupported range (Op {op!r}; dari reads lt, lte, eq, gt, gte, bt)", path=path)
-    if op == "bt" and not isinstance(extent, int | float):
+    if op == "bt" and not _number(extent):
         raise CirceImportError("Op bt needs a numeric Extent", path=f"{path}.Extent")
     return str(op), float(value), float(extent) if op == "bt" and extent is not None else None
 
@@ -117,7 +136,7 @@ def _concept(obj: Any, path: str) -> dict[str, str]:
 
 def _sex(obj: Any, path: str) -> list[str]:
     out: list[str] = []
-    for k, c in enumerate(obj if isinstance(obj, list) else []):
+    for k, c in enumerate(_list(obj, path)):
         cid = c.get("CONCEPT_ID") if isinstance(c, dict) else None
         code = GENDER_IDS.get(cid) if isinstance(cid, int) else None
         if code is None and isinstance(c, dict) and c.get("VOCABULARY_ID") == "Gender":
@@ -142,13 +161,15 @@ def _criterion(obj: Any, path: str, codesets: dict[Any, str], *, primary: bool) 
     known |= {"ValueAsNumber", "Unit"} if kind == "Measurement" else set()
     body = _check_keys(body, path, known)
     codeset = body.get("CodesetId")
+    if codeset is not None and not _whole(codeset):
+        raise CirceImportError("CodesetId must be a whole number", path=f"{path}.CodesetId")
     if codeset is None:
         raise CirceImportError("a criterion without CodesetId (any concept) is not supported", path=path)
     if codeset not in codesets:
         raise CirceImportError(f"unknown concept set {codeset!r}", path=f"{path}.CodesetId")
     out: dict[str, Any] = {"domain": DOMAINS[kind], "concept_set": codesets[codeset]}
     value: dict[str, Any] = _value(body["ValueAsNumber"], f"{path}.ValueAsNumber") if body.get("ValueAsNumber") else {}
-    units = body.get("Unit") or []
+    units = _list(body.get("Unit"), f"{path}.Unit")
     if len(units) > 1:
         raise CirceImportError("dari's value.unit holds one unit", path=f"{path}.Unit[1]")
     if units:
@@ -168,7 +189,7 @@ def _window_days(end: Any, path: str) -> int | None:
     if e.get("Days") is None:
         return None  # Circe's "All days before/after"
     coeff = e.get("Coeff", 1)
-    if coeff not in (-1, 1) or not isinstance(e["Days"], int):
+    if not _whole(coeff) or coeff not in (-1, 1) or not _whole(e["Days"]):
         raise CirceImportError("Days must be a whole number and Coeff -1 or 1", path=path)
     return int(e["Days"]) * int(coeff)
 
@@ -179,9 +200,10 @@ def _correlated(obj: Any, path: str, codesets: dict[Any, str], name: str) -> dic
     rule.pop("first")
     sw = _check_keys(c.get("StartWindow"), f"{path}.StartWindow", {"Start", "End"})
     occurrence = _check_keys(c.get("Occurrence"), f"{path}.Occurrence", {"Type", "Count", "CountColumn"})
-    kind = {0: "exactly", 1: "at_most", 2: "at_least"}.get(occurrence.get("Type", -1))
-    count = occurrence.get("Count")
-    if kind is None or not isinstance(count, int):
+    type_: Any = occurrence.get("Type")
+    count: Any = occurrence.get("Count")
+    kind = {0: "exactly", 1: "at_most", 2: "at_least"}.get(type_) if _whole(type_) else None
+    if kind is None or not _whole(count):
         raise CirceImportError("Type must be 0, 1 or 2 and Count a whole number", path=f"{path}.Occurrence")
     if kind == "at_least" and count == 0:
         raise CirceImportError("'at least 0' is always true: dari refuses it", path=f"{path}.Occurrence.Count")
@@ -195,7 +217,7 @@ def _correlated(obj: Any, path: str, codesets: dict[Any, str], name: str) -> dic
 def _group(obj: Any, path: str, codesets: dict[Any, str], name: str) -> list[dict[str, Any]]:
     """A criteria group as dari rules: ALL of n criteria is n rules (same cohort, n attrition steps)."""
     g = _check_keys(obj, path, {"Type", "CriteriaList", "Count"})
-    items = g.get("CriteriaList") or []
+    items = _list(g.get("CriteriaList"), f"{path}.CriteriaList")
     if not items:
         raise CirceImportError("an empty criteria group is not supported", path=f"{path}.CriteriaList")
     kind, count = g.get("Type", "ALL"), g.get("Count")
@@ -253,7 +275,7 @@ def _end(doc: dict[str, Any]) -> dict[str, Any]:
             "only DateField StartDate (dari has no event end date exit)", path="EndStrategy.DateOffset.DateField"
         )
     days = offset.get("Offset", 0)
-    if not isinstance(days, int) or days < 0:
+    if not _whole(days) or days < 0:
         raise CirceImportError("Offset must be a whole number of days ≥ 0", path="EndStrategy.DateOffset.Offset")
     return {"type": "fixed_offset", "days": days}
 
@@ -261,13 +283,15 @@ def _end(doc: dict[str, Any]) -> dict[str, Any]:
 def _concept_sets(doc: dict[str, Any], ids: dict[str, str]) -> tuple[list[dict[str, Any]], dict[Any, str]]:
     sets: list[dict[str, Any]] = []
     codesets: dict[Any, str] = {}
-    for i, cs in enumerate(doc.get("ConceptSets") or []):
+    for i, cs in enumerate(_list(doc.get("ConceptSets"), "ConceptSets")):
         path = f"ConceptSets[{i}]"
         cs = _check_keys(cs, path, {"id", "name", "expression"})
         expr = _check_keys(cs.get("expression") or {}, f"{path}.expression", {"items"})
+        if not _whole(cs.get("id")):
+            raise CirceImportError("a concept set id must be a whole number", path=f"{path}.id")
         set_id = ids.get(str(cs.get("id")), f"cs{cs.get('id')}")
         items = []
-        for j, item in enumerate(expr.get("items") or []):
+        for j, item in enumerate(_list(expr.get("items"), f"{path}.expression.items")):
             ipath = f"{path}.expression.items[{j}]"
             item = _check_keys(item, ipath, {"concept", "isExcluded", "includeDescendants"})
             items.append(
@@ -298,27 +322,34 @@ def _import(raw: Any, name: str | None, file: str | None) -> CohortDefinition:
     if isinstance(raw, dict) and "expression" in raw and "PrimaryCriteria" not in raw:
         expression = raw["expression"]  # WebAPI's cohort definition: the expression, sometimes as a string
         name = name or raw.get("name")
-        raw = json.loads(expression) if isinstance(expression, str) else expression
+        try:
+            raw = json.loads(expression) if isinstance(expression, str) else expression
+        except json.JSONDecodeError as exc:
+            raise CirceImportError(f"not valid JSON: {exc.msg} (column {exc.colno})", path="expression") from None
     doc = _check_keys(raw, "", _TOP)
     extra: dict[str, Any] = doc["dari"] if isinstance(doc.get("dari"), dict) else {}
-    sets, codesets = _concept_sets(doc, {str(k): str(v) for k, v in (extra.get("concept_set_ids") or {}).items()})
+    ids = extra.get("concept_set_ids")
+    sets, codesets = _concept_sets(doc, {str(k): str(v) for k, v in ids.items()} if isinstance(ids, dict) else {})
     pc = _check_keys(
         doc.get("PrimaryCriteria"), "PrimaryCriteria", {"CriteriaList", "ObservationWindow", "PrimaryCriteriaLimit"}
     )
-    criteria = pc.get("CriteriaList") or []
+    criteria = _list(pc.get("CriteriaList"), "PrimaryCriteria.CriteriaList")
     if len(criteria) != 1:
         where = "PrimaryCriteria.CriteriaList" + ("[1]" if criteria else "")
         raise CirceImportError("dari's index event is one primary criterion", path=where)
     index = _criterion(criteria[0], "PrimaryCriteria.CriteriaList[0]", codesets, primary=True)
     ow = _check_keys(pc.get("ObservationWindow") or {}, "PrimaryCriteria.ObservationWindow", {"PriorDays", "PostDays"})
-    index["observation_window"] = {"prior_days": ow.get("PriorDays") or 0, "post_days": ow.get("PostDays") or 0}
+    index["observation_window"] = {
+        "prior_days": 0 if ow.get("PriorDays") is None else ow["PriorDays"],
+        "post_days": 0 if ow.get("PostDays") is None else ow["PostDays"],
+    }
     rules = (
         _group(doc["AdditionalCriteria"], "AdditionalCriteria", codesets, "additional criteria")
         if doc.get("AdditionalCriteria")
         else []
     )
     n_additional = len(rules)
-    for k, rule in enumerate(doc.get("InclusionRules") or []):
+    for k, rule in enumerate(_list(doc.get("InclusionRules"), "InclusionRules")):
         path = f"InclusionRules[{k}]"
         rule = _check_keys(rule, path, {"name", "description", "expression"})
         rules += _group(rule.get("expression"), f"{path}.expression", codesets, rule.get("name") or f"rule {k + 1}")
