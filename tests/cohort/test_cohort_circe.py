@@ -234,6 +234,11 @@ REFUSALS = [
     ("ConceptSets.0.expression.items.0.includeMapped", True, "ConceptSets[0].expression.items[0].includeMapped"),
     ("ConceptSets.0.expression.items.0.concept", {"CONCEPT_ID": 201826}, "ConceptSets[0].expression.items[0].concept"),
     ("ConceptSets.1.expression.items", [], "ConceptSets[1].expression.items"),
+    (
+        "ConceptSets.1.expression.items.0.concept.STANDARD_CONCEPT",
+        "N",
+        "ConceptSets[1].expression.items[0].concept.STANDARD_CONCEPT",
+    ),
     ("EndStrategy", {"CustomEra": {"DrugCodesetId": 2, "GapDays": 30, "Offset": 0}}, "EndStrategy.CustomEra"),
     ("EndStrategy.DateOffset.DateField", "EndDate", "EndStrategy.DateOffset.DateField"),
     ("CensoringCriteria", [{"Death": {}}], "CensoringCriteria[0]"),

@@ -294,6 +294,19 @@ def _concept_sets(doc: dict[str, Any], ids: dict[str, str]) -> tuple[list[dict[s
         for j, item in enumerate(_list(expr.get("items"), f"{path}.expression.items")):
             ipath = f"{path}.expression.items[{j}]"
             item = _check_keys(item, ipath, {"concept", "isExcluded", "includeDescendants"})
+            concept = item.get("concept")
+            if (
+                isinstance(concept, dict)
+                and "STANDARD_CONCEPT" in concept
+                and concept["STANDARD_CONCEPT"] not in ("S", "C")
+            ):
+                # Circe matches a non-standard id as itself (nothing, in a CDM's standard columns); dari would
+                # resolve it through 'Maps to' to standard concepts: a different cohort.
+                raise CirceImportError(
+                    "a non-standard concept: Circe matches its own id, dari would map it to standard concepts; "
+                    "replace it by its standard concept or remove it",
+                    path=f"{ipath}.concept.STANDARD_CONCEPT",
+                )
             items.append(
                 {
                     **_concept(item.get("concept"), f"{ipath}.concept"),
