@@ -300,15 +300,21 @@ def _limits(primary: str, qualified: str, expression: str, first: bool) -> dict[
 
 
 def test_circe_limits_map_or_refuse() -> None:
-    """Limits: the criterion's First is dari `first`; a limit picking one event before later steps needs no later
-    step to be dari `all`; All, All, All gives several entries per person and is refused."""
+    """Limits as Circe applies them (primaryEventsQuery): the criterion's First and PrimaryCriteriaLimit First are
+    dari `first` (the earliest event, then the window); a later First limit before inclusion rules, an age
+    filter before the primary limit, a value checked after the criterion's First, and All, All, All (several
+    entries per person) are refused."""
     assert import_circe(_limits("All", "All", "All", True)).index.occurrence == "first"
     assert import_circe(_limits("All", "All", "First", False)).index.occurrence == "all"
-    no_rules = _limits("First", "First", "All", False)
+    no_rules = _limits("All", "First", "All", False)
     no_rules["InclusionRules"] = []
     assert import_circe(no_rules).index.occurrence == "all"
+    no_age = _limits("First", "First", "All", False)
+    del no_age["PrimaryCriteria"]["CriteriaList"][0]["ConditionOccurrence"]["Age"]
+    assert import_circe(no_age).index.occurrence == "first"
+    assert len(import_circe(no_age).inclusion_rules) == 2
     refusals = {
-        ("First", "First", "First"): "PrimaryCriteria.PrimaryCriteriaLimit.Type",
+        ("First", "First", "First"): "PrimaryCriteria.PrimaryCriteriaLimit.Type",  # with Age on the criterion
         ("All", "First", "First"): "QualifiedLimit.Type",
         ("All", "All", "All"): "ExpressionLimit.Type",
     }
@@ -316,6 +322,33 @@ def test_circe_limits_map_or_refuse() -> None:
         with pytest.raises(CirceImportError) as info:
             import_circe(_limits(*limits, False))
         assert info.value.path == where
+
+
+def test_circe_first_with_value_refused_both_ways() -> None:
+    """A measurement's First with a value range: Circe checks the value on the earliest measurement, dari takes the
+    earliest in range: refused on import. dari's first + value + age cannot be exported; first + value exports as
+    Circe's primary limit First and comes back the same."""
+    doc = atlas_t2dm()
+    doc["ConceptSets"][0]["expression"]["items"][0]["concept"].update(CONCEPT_CODE="4548-4", VOCABULARY_ID="LOINC")
+    doc["PrimaryCriteria"]["CriteriaList"] = [
+        {"Measurement": {"CodesetId": 0, "First": True, "ValueAsNumber": {"Value": 6.5, "Op": "gte"}}}
+    ]
+    with pytest.raises(CirceImportError) as info:
+        import_circe(doc)
+    assert info.value.path == "PrimaryCriteria.CriteriaList[0].Measurement.First"
+    definition = import_circe(
+        doc
+        | {
+            "PrimaryCriteria": doc["PrimaryCriteria"]
+            | {"CriteriaList": [{"Measurement": {"CodesetId": 0, "ValueAsNumber": {"Value": 6.5, "Op": "gte"}}}]}
+        }
+    )
+    assert definition.index.occurrence == "first"
+    assert import_circe(export_circe(definition)) == definition
+    aged = definition.model_copy(update={"index": definition.index.model_copy(update={"age": {"min": 18}})})
+    aged = parse_definition(aged.model_dump(mode="json"))
+    with pytest.raises(CirceExportError, match="value and an age"):
+        export_circe(aged)
 
 
 def test_circe_group_of_all_splits_into_rules() -> None:

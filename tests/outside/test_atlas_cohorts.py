@@ -164,9 +164,10 @@ def test_imported_phenotype_compiles_on_eunomia(path: Path, eunomia: Path, tmp_p
         }
     )
     expected = con.execute(
-        "SELECT count(DISTINCT o.person_id) FROM condition_occurrence o JOIN observation_period p "
-        "ON p.person_id = o.person_id AND o.condition_start_date BETWEEN p.observation_period_start_date "
-        f"AND p.observation_period_end_date WHERE o.condition_concept_id IN ({','.join(map(str, ids))})"
+        # Circe's PrimaryCriteriaLimit First: each person's earliest event, kept if an observation period holds it
+        "SELECT count(*) FROM (SELECT person_id, min(condition_start_date) AS d FROM condition_occurrence "
+        f"WHERE condition_concept_id IN ({','.join(map(str, ids))}) GROUP BY person_id) f JOIN observation_period p "
+        "ON p.person_id = f.person_id AND f.d BETWEEN p.observation_period_start_date AND p.observation_period_end_date"
     ).fetchone()
     con.close()
     # Execute
@@ -176,7 +177,8 @@ def test_imported_phenotype_compiles_on_eunomia(path: Path, eunomia: Path, tmp_p
     finally:
         s.close()
     # Assert: these two files are plain "first event of a condition set" cohorts (no rules, no exclusions)
-    assert not definition.inclusion_rules and all(not i.exclude for cs in definition.concept_sets for i in cs.items)
+    assert definition.index.occurrence == "first" and not definition.inclusion_rules
+    assert all(not i.exclude for cs in definition.concept_sets for i in cs.items)
     assert expected is not None and raw.remaining[-1] == expected[0]
 
 

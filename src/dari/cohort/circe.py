@@ -237,28 +237,41 @@ def _limit(doc: dict[str, Any], key: str, path: str) -> str:
     return str(kind)
 
 
-def _occurrence(doc: dict[str, Any], first: bool, additional: bool, rules: bool) -> str:
-    """dari's index occurrence with the same cohort as Circe's limits, or refuse the limit that differs.
+def _occurrence(doc: dict[str, Any], index: dict[str, Any], criterion: str, rules: bool) -> str:
+    """dari's index occurrence giving the same cohort as Circe's `First` flag and limits, or refuse what differs.
 
-    dari `first` is Circe's criterion `First` (earliest in the person's history); dari `all` takes each person's
-    earliest event that passes every step. Circe's limits pick one event *before* later steps, which matches
-    `all` only when no step follows them.
+    Circe (primaryEventsQuery): a criterion's `First` takes the person's earliest event of the concept set, then
+    checks the criterion's other filters on it; `PrimaryCriteriaLimit: First` takes the earliest event that
+    passes the criterion's filters (value, age, gender), then checks the observation window. dari's `first` takes
+    the earliest event of the right value, then checks window, age and sex; `all` keeps each person's earliest
+    candidate passing every step. A later `First` limit keeps one event before the inclusion rules run.
     """
     primary = _limit(doc["PrimaryCriteria"], "PrimaryCriteriaLimit", "PrimaryCriteria.PrimaryCriteriaLimit")
-    qualified, expression = (
-        _limit(doc, "QualifiedLimit", "QualifiedLimit"),
-        _limit(doc, "ExpressionLimit", "ExpressionLimit"),
-    )
-    if first:
-        return "first"  # one event per person from the start: every limit keeps it
-    why = "keeps each person's earliest event before the {} are applied; dari keeps the earliest that passes them"
-    if primary == "First" and (additional or rules):
+    qualified = _limit(doc, "QualifiedLimit", "QualifiedLimit")
+    expression = _limit(doc, "ExpressionLimit", "ExpressionLimit")
+    if index.pop("first"):
+        if "value" in index:
+            raise CirceImportError(
+                "First with a value range: Circe checks the value on the earliest event, dari takes the earliest "
+                "event with a value in range",
+                path=f"{criterion}.First",
+            )
+        return "first"
+    if primary == "First":
+        if "age" in index:
+            raise CirceImportError(
+                "First with Age on the criterion: Circe takes the earliest event at an eligible age, dari takes "
+                "the earliest event and then checks the age",
+                path="PrimaryCriteria.PrimaryCriteriaLimit.Type",
+            )
+        return "first"
+    if qualified == "First" and rules:
         raise CirceImportError(
-            why.format("additional criteria and inclusion rules"), path="PrimaryCriteria.PrimaryCriteriaLimit.Type"
+            "keeps each person's earliest event before the inclusion rules are applied; dari keeps the earliest "
+            "that passes them",
+            path="QualifiedLimit.Type",
         )
-    if primary == "All" and qualified == "First" and rules:
-        raise CirceImportError(why.format("inclusion rules"), path="QualifiedLimit.Type")
-    if primary == "All" and qualified == "All" and expression == "All":
+    if qualified == "All" and expression == "All":
         raise CirceImportError(
             "several cohort entries per person: dari keeps one (the earliest)", path="ExpressionLimit.Type"
         )
@@ -366,7 +379,8 @@ def _import(raw: Any, name: str | None, file: str | None) -> CohortDefinition:
         path = f"InclusionRules[{k}]"
         rule = _check_keys(rule, path, {"name", "description", "expression"})
         rules += _group(rule.get("expression"), f"{path}.expression", codesets, rule.get("name") or f"rule {k + 1}")
-    index["occurrence"] = _occurrence(doc, index.pop("first"), n_additional > 0, len(rules) > n_additional)
+    kind = next(iter(criteria[0]))
+    index["occurrence"] = _occurrence(doc, index, f"PrimaryCriteria.CriteriaList[0].{kind}", len(rules) > n_additional)
     if doc.get("CensoringCriteria"):
         raise CirceImportError("censoring criteria are not supported", path="CensoringCriteria[0]")
     _check_keys(doc.get("CensorWindow") or {}, "CensorWindow", set())

@@ -143,7 +143,15 @@ def export_circe(definition: CohortDefinition, concept_ids: ConceptIds | None = 
     ix = definition.index
     primary = _criterion(ix.domain, codeset[ix.concept_set], ix.value, "index.value", ids)
     body = primary[_KINDS[ix.domain]]
-    if ix.occurrence == "first":
+    if ix.occurrence == "first" and ix.value is not None:
+        # Circe's criterion First would check the value on the earliest event; its primary limit First takes the
+        # earliest event passing the criterion's filters, as dari does, but then Age would filter before it too.
+        if ix.age is not None:
+            raise CirceExportError(
+                "index: occurrence first with both a value and an age has no Circe equivalent (Circe applies the "
+                "age before taking the earliest event, dari after)"
+            )
+    elif ix.occurrence == "first":
         body["First"] = True
     if ix.age is not None:
         body["Age"] = _age(ix.age)
