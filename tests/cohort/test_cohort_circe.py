@@ -213,7 +213,24 @@ PRIMARY = "PrimaryCriteria.CriteriaList.0"
 RULE0 = "InclusionRules.0.expression"
 DRUG_ERA = {"DrugEra": {"CodesetId": 2}}
 REFUSALS = [
-    (f"{PRIMARY[:-2]}", [{"ConditionOccurrence": {"CodesetId": 0}}, DRUG_ERA], "PrimaryCriteria.CriteriaList[1]"),
+    (
+        f"{PRIMARY[:-2]}",
+        [{"ConditionOccurrence": {"CodesetId": 0}}, DRUG_ERA],
+        "PrimaryCriteria.CriteriaList[1].DrugEra",
+    ),
+    (
+        f"{PRIMARY[:-2]}",
+        [{"ConditionOccurrence": {"CodesetId": 0, "First": True}}, {"DrugExposure": {"CodesetId": 2}}],
+        "PrimaryCriteria.CriteriaList[0].ConditionOccurrence.First",
+    ),
+    (
+        f"{PRIMARY[:-2]}",
+        [
+            {"ConditionOccurrence": {"CodesetId": 0, "Age": {"Value": 18, "Op": "gte"}}},
+            {"DrugExposure": {"CodesetId": 2}},
+        ],
+        "PrimaryCriteria.CriteriaList[1].DrugExposure",
+    ),
     (PRIMARY, DRUG_ERA, "PrimaryCriteria.CriteriaList[0].DrugEra"),
     (
         f"{PRIMARY}.ConditionOccurrence.ConditionType",
@@ -261,11 +278,6 @@ REFUSALS = [
         "InclusionRules[0].expression.CriteriaList[0].EndWindow",
     ),
     (f"{RULE0}.CriteriaList.0.RestrictVisit", True, "InclusionRules[0].expression.CriteriaList[0].RestrictVisit"),
-    (
-        f"{RULE0}.CriteriaList.0.IgnoreObservationPeriod",
-        True,
-        "InclusionRules[0].expression.CriteriaList[0].IgnoreObservationPeriod",
-    ),
     (
         f"{RULE0}.CriteriaList.0.Occurrence.IsDistinct",
         True,
@@ -347,8 +359,16 @@ def test_circe_first_with_value_refused_both_ways() -> None:
     assert import_circe(export_circe(definition)) == definition
     aged = definition.model_copy(update={"index": definition.index.model_copy(update={"age": {"min": 18}})})
     aged = parse_definition(aged.model_dump(mode="json"))
-    with pytest.raises(CirceExportError, match="value and an age"):
+    with pytest.raises(CirceExportError, match="an age and a value"):
         export_circe(aged)
+
+
+def test_circe_ignore_observation_period_round_trips() -> None:
+    """IgnoreObservationPeriod (ATLAS's "all time prior") becomes the rule's ignore_observation_period, and back."""
+    doc = _edit("InclusionRules.1.expression.CriteriaList.0.IgnoreObservationPeriod", True)
+    definition = import_circe(doc)
+    assert [r.ignore_observation_period for r in definition.inclusion_rules] == [False, True]
+    assert import_circe(export_circe(definition)) == definition
 
 
 def test_circe_group_of_all_splits_into_rules() -> None:

@@ -195,7 +195,7 @@ def _window_days(end: Any, path: str) -> int | None:
 
 
 def _correlated(obj: Any, path: str, codesets: dict[Any, str], name: str) -> dict[str, Any]:
-    c = _check_keys(obj, path, {"Criteria", "StartWindow", "Occurrence"})
+    c = _check_keys(obj, path, {"Criteria", "StartWindow", "Occurrence", "IgnoreObservationPeriod"})
     rule = _criterion(c.get("Criteria"), f"{path}.Criteria", codesets, primary=False)
     rule.pop("first")
     sw = _check_keys(c.get("StartWindow"), f"{path}.StartWindow", {"Start", "End"})
@@ -211,7 +211,10 @@ def _correlated(obj: Any, path: str, codesets: dict[Any, str], name: str) -> dic
         "start_days": _window_days(sw.get("Start"), f"{path}.StartWindow.Start"),
         "end_days": _window_days(sw.get("End"), f"{path}.StartWindow.End"),
     }
-    return {"name": name, **rule, "window": window, "occurrence": {"type": kind, "count": count}}
+    ignore = c.get("IgnoreObservationPeriod") is True
+    return {"name": name, **rule, "window": window, "occurrence": {"type": kind, "count": count}} | (
+        {"ignore_observation_period": True} if ignore else {}
+    )
 
 
 def _group(obj: Any, path: str, codesets: dict[Any, str], name: str) -> list[dict[str, Any]]:
@@ -360,10 +363,27 @@ def _import(raw: Any, name: str | None, file: str | None) -> CohortDefinition:
         doc.get("PrimaryCriteria"), "PrimaryCriteria", {"CriteriaList", "ObservationWindow", "PrimaryCriteriaLimit"}
     )
     criteria = _list(pc.get("CriteriaList"), "PrimaryCriteria.CriteriaList")
-    if len(criteria) != 1:
-        where = "PrimaryCriteria.CriteriaList" + ("[1]" if criteria else "")
-        raise CirceImportError("dari's index event is one primary criterion", path=where)
-    index = _criterion(criteria[0], "PrimaryCriteria.CriteriaList[0]", codesets, primary=True)
+    if not criteria:
+        raise CirceImportError("needs at least one primary criterion", path="PrimaryCriteria.CriteriaList")
+    parsed = [
+        _criterion(c, f"PrimaryCriteria.CriteriaList[{k}]", codesets, primary=True) for k, c in enumerate(criteria)
+    ]
+    index = parsed[0]
+    if len(parsed) > 1:
+        for k, c in enumerate(parsed):
+            where = f"PrimaryCriteria.CriteriaList[{k}].{next(iter(criteria[k]))}"
+            if c["first"]:
+                raise CirceImportError(
+                    "First on one of several primary criteria: Circe takes that criterion's own earliest event, "
+                    "dari's occurrence applies to the criteria together",
+                    path=f"{where}.First",
+                )
+            if c.get("age") != index.get("age") or c.get("sex") != index.get("sex"):
+                raise CirceImportError(
+                    "Age and Gender must be the same on every primary criterion (dari applies them to the index)",
+                    path=where,
+                )
+        index["also"] = [{k: c[k] for k in ("domain", "concept_set", "value") if k in c} for c in parsed[1:]]
     ow = _check_keys(pc.get("ObservationWindow") or {}, "PrimaryCriteria.ObservationWindow", {"PriorDays", "PostDays"})
     index["observation_window"] = {
         "prior_days": 0 if ow.get("PriorDays") is None else ow["PriorDays"],

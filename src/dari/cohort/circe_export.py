@@ -141,23 +141,28 @@ def export_circe(definition: CohortDefinition, concept_ids: ConceptIds | None = 
         for cs in definition.concept_sets
     ]
     ix = definition.index
-    primary = _criterion(ix.domain, codeset[ix.concept_set], ix.value, "index.value", ids)
-    body = primary[_KINDS[ix.domain]]
-    if ix.occurrence == "first" and ix.value is not None:
-        # Circe's criterion First would check the value on the earliest event; its primary limit First takes the
-        # earliest event passing the criterion's filters, as dari does, but then Age would filter before it too.
+    primary = [_criterion(ix.domain, codeset[ix.concept_set], ix.value, "index.value", ids)]
+    primary += [
+        _criterion(c.domain, codeset[c.concept_set], c.value, f"index.also[{k}].value", ids)
+        for k, c in enumerate(ix.also)
+    ]
+    # Circe's criterion First checks the value on the earliest event and belongs to one criterion; its primary
+    # limit First takes the earliest event passing value (as dari does) but also age, which dari checks after.
+    limit_first = ix.occurrence == "first" and (ix.value is not None or bool(ix.also))
+    if limit_first and ix.age is not None:
+        raise CirceExportError(
+            "index: occurrence first with an age and a value or several criteria has no Circe equivalent (Circe "
+            "applies the age before taking the earliest event, dari after)"
+        )
+    by_code = {code: cid for cid, code in GENDER_IDS.items()}
+    for criterion in primary:
+        body = next(iter(criterion.values()))
+        if ix.occurrence == "first" and not limit_first:
+            body["First"] = True
         if ix.age is not None:
-            raise CirceExportError(
-                "index: occurrence first with both a value and an age has no Circe equivalent (Circe applies the "
-                "age before taking the earliest event, dari after)"
-            )
-    elif ix.occurrence == "first":
-        body["First"] = True
-    if ix.age is not None:
-        body["Age"] = _age(ix.age)
-    if ix.sex is not None:
-        by_code = {code: cid for cid, code in GENDER_IDS.items()}
-        body["Gender"] = [{"CONCEPT_ID": by_code[s], "CONCEPT_CODE": s, "VOCABULARY_ID": "Gender"} for s in ix.sex]
+            body["Age"] = _age(ix.age)
+        if ix.sex is not None:
+            body["Gender"] = [{"CONCEPT_ID": by_code[s], "CONCEPT_CODE": s, "VOCABULARY_ID": "Gender"} for s in ix.sex]
     limit = "First" if ix.occurrence == "first" else "All"
     rules = [
         {
@@ -172,7 +177,7 @@ def export_circe(definition: CohortDefinition, concept_ids: ConceptIds | None = 
                         ),
                         "StartWindow": _window(rule.window),
                         "RestrictVisit": False,
-                        "IgnoreObservationPeriod": False,
+                        "IgnoreObservationPeriod": rule.ignore_observation_period,
                         "Occurrence": {
                             "Type": _OCCURRENCE[rule.occurrence.type],
                             "Count": rule.occurrence.count,
@@ -191,7 +196,7 @@ def export_circe(definition: CohortDefinition, concept_ids: ConceptIds | None = 
         "Title": definition.name,
         "cdmVersionRange": ">=5.0.0",
         "PrimaryCriteria": {
-            "CriteriaList": [primary],
+            "CriteriaList": primary,
             "ObservationWindow": {
                 "PriorDays": ix.observation_window.prior_days,
                 "PostDays": ix.observation_window.post_days,
