@@ -290,6 +290,20 @@ REFUSALS = [
         "InclusionRules[0].expression.CriteriaList[0].Criteria.DrugExposure.Age",
     ),
     ("QualifiedLimit.Type", "Last", "QualifiedLimit.Type"),
+    (
+        f"{RULE0}",
+        {
+            "Type": "AT_LEAST",
+            "Count": 0,
+            "CriteriaList": [_correlated("DrugExposure", 2, {"Days": 0, "Coeff": 1}, {"Days": 9, "Coeff": 1}, 2, 1)],
+        },
+        "InclusionRules[0].expression.Type",
+    ),
+    (
+        f"{RULE0}.CriteriaList.0.StartWindow.End",
+        {"Days": 90},
+        "InclusionRules[0].expression.CriteriaList[0].StartWindow.End",
+    ),
     ("AdditionalCriteria", {"Type": "ALL", "CriteriaList": [], "Groups": []}, "AdditionalCriteria.CriteriaList"),
     ("Title2", "x", "Title2"),
 ]

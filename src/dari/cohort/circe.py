@@ -3,7 +3,7 @@
 Only expressions whose cohort dari computes *identically* are imported (docs/cohort-definitions.md §8). Anything
 else is refused with a `CirceImportError` naming the Circe element (`PrimaryCriteria.CriteriaList[1]`,
 `EndStrategy.CustomEra` …): never a traceback, never a silently different cohort. A key whose value is null,
-false, 0-free empty (`[]`, `{}`) is Circe's default and is read as absent; any other key dari does not read is
+false or empty (`[]`, `{}`) is Circe's default and is read as absent; any other key dari does not read is
 refused. The limits decide the index `occurrence` (see `_occurrence`).
 """
 
@@ -188,7 +188,7 @@ def _window_days(end: Any, path: str) -> int | None:
     e = _check_keys(end or {}, path, {"Days", "Coeff"})
     if e.get("Days") is None:
         return None  # Circe's "All days before/after"
-    coeff = e.get("Coeff", 1)
+    coeff = e.get("Coeff")
     if not _whole(coeff) or coeff not in (-1, 1) or not _whole(e["Days"]):
         raise CirceImportError("Days must be a whole number and Coeff -1 or 1", path=path)
     return int(e["Days"]) * int(coeff)
@@ -224,7 +224,7 @@ def _group(obj: Any, path: str, codesets: dict[Any, str], name: str) -> list[dic
     if not items:
         raise CirceImportError("an empty criteria group is not supported", path=f"{path}.CriteriaList")
     kind, count = g.get("Type", "ALL"), g.get("Count")
-    single_any = len(items) == 1 and (kind == "ANY" or (kind == "AT_LEAST" and count in (None, 0, 1)))
+    single_any = len(items) == 1 and (kind == "ANY" or (kind == "AT_LEAST" and count == 1))
     if kind != "ALL" and not single_any:
         raise CirceImportError(
             f"group Type {kind} is not supported (dari rules are ALL of their criteria)", path=f"{path}.Type"
