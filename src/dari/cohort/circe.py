@@ -1,10 +1,10 @@
 """Import OHDSI Circe cohort expressions (what ATLAS exports) into dari's cohort definition, or refuse by JSON path.
 
 Only expressions whose cohort dari computes *identically* are imported (docs/cohort-definitions.md §8). Anything
-else is refused with a `CirceImportError` naming the Circe element (`PrimaryCriteria.CriteriaList[1]`,
-`EndStrategy.CustomEra` …): never a traceback, never a silently different cohort. A key whose value is null,
-false or empty (`[]`, `{}`) is Circe's default and is read as absent; any other key dari does not read is
-refused. The limits decide the index `occurrence` (see `_occurrence`).
+else is refused with a `CirceImportError` naming the Circe element (`EndStrategy.CustomEra`,
+`InclusionRules[2].expression.Groups` …): never a traceback, never a silently different cohort. A key whose
+value is null, false or empty (`[]`, `{}`) is Circe's default and is read as absent; any other key dari does not
+read is refused. The limits decide the index `occurrence` (see `_occurrence`).
 """
 
 from __future__ import annotations
