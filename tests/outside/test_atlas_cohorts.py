@@ -376,3 +376,34 @@ def test_ignore_observation_period_on_eunomia_counts_equal_direct_sql(store: Cdm
     counts = con.execute(sql).fetchone()
     con.close()
     assert sql != DIRECT_SQL and counts is not None and raw.remaining[-1] == counts[3]
+
+
+def test_several_primary_criteria_on_eunomia_count_equal_direct_sql(store: CdmStore, eunomia: Path) -> None:
+    """First of viral sinusitis *or* amoxicillin/clavulanate (two primary criteria, PrimaryCriteriaLimit First, 365
+    days prior observation): each person's earliest event of either, then the window, as in Circe's SQL."""
+    doc = json.loads(json.dumps(EUNOMIA_ATLAS))
+    doc["ConceptSets"].append(
+        {"id": 4, "name": "amoxicillin", "expression": {"items": [{"concept": _concept(1713671, "562251", "RxNorm")}]}}
+    )
+    doc["PrimaryCriteria"]["CriteriaList"] = [
+        {"ConditionOccurrence": {"CodesetId": 1}},
+        {"DrugExposure": {"CodesetId": 4}},
+    ]
+    doc["InclusionRules"] = []
+    definition = import_circe(doc, name="sinusitis or amoxicillin")
+    raw = unprotected_feasibility(store, definition, site="eunomia")
+    con = duckdb.connect(str(eunomia), read_only=True)
+    row = con.execute(
+        "WITH ev AS (SELECT person_id, condition_start_date AS d FROM condition_occurrence WHERE condition_concept_id "
+        "IN (SELECT descendant_concept_id FROM concept_ancestor WHERE ancestor_concept_id = 40481087 UNION SELECT "
+        "40481087) UNION ALL SELECT person_id, drug_exposure_start_date FROM drug_exposure WHERE drug_concept_id = "
+        "1713671), f AS (SELECT person_id, min(d) AS d FROM ev GROUP BY person_id) "
+        "SELECT count(*), count(*) FILTER (WHERE op.observation_period_start_date + 365 <= f.d) FROM f "
+        "JOIN observation_period op ON op.person_id = f.person_id "
+        "AND f.d BETWEEN op.observation_period_start_date AND op.observation_period_end_date"
+    ).fetchone()
+    con.close()
+    assert definition.index.occurrence == "first" and len(definition.index.also) == 1
+    assert row is not None and raw.remaining[:2] == row
+    single = unprotected_feasibility(store, import_circe(EUNOMIA_ATLAS, name="s"), site="eunomia")
+    assert raw.remaining[0] > single.remaining[0]  # the second criterion adds persons

@@ -158,12 +158,13 @@ def _candidates(backend: SQLBackend, d: CohortDefinition, r: ResolvedDefinition)
     ix = d.index
     ev = domain_events(backend, ix.domain, r.concept_sets[ix.concept_set], ix.value, r.units.get("index.value.unit"))
     if ix.also:  # several primary criteria: their events together are the candidates
-        ev = ev.select("person_id", "event_date")
+        # Dates cast alike: an ETL may type one domain's date column as a timestamp, and a union needs one schema.
+        ev = ev.select("person_id", event_date=ev.event_date.cast("date"))
         for k, c in enumerate(ix.also):
             more = domain_events(
                 backend, c.domain, r.concept_sets[c.concept_set], c.value, r.units.get(f"index.also[{k}].value.unit")
             )
-            ev = ev.union(more.select("person_id", "event_date"), distinct=False)
+            ev = ev.union(more.select("person_id", event_date=more.event_date.cast("date")), distinct=False)
     if ix.occurrence == "first":
         dates = ev.group_by("person_id").agg(index_date=ev.event_date.min())
     else:
