@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "table-one": ("dari.cli.query", "characterise_cohort"),
     "site": ("dari.cli.site", "app"),
     "cdm": ("dari.cli.cdm", "app"),
+    "cohort": ("dari.cli.cohort", "app"),
     "privacy": ("dari.cli.privacy", "app"),
     "econ": ("dari.cli.econ", "app"),
     "hub": ("dari.cli.hub", "app"),

@@ -134,9 +134,11 @@ def window_join(index: ir.Table, events: ir.Table, window: Window, *, within_obs
     return index.join(events, preds).select(*[index[k] for k in KEY], *[c for c in events.columns if c not in KEY])
 
 
-def window_counts(index: ir.Table, events: ir.Table, window: Window, name: str) -> ir.Table:
+def window_counts(
+    index: ir.Table, events: ir.Table, window: Window, name: str, *, within_observation: bool = True
+) -> ir.Table:
     """KEY + `name` = number of events in the window, for index rows with at least one such event."""
-    pairs = window_join(index, events, window)
+    pairs = window_join(index, events, window, within_observation=within_observation)
     return pairs.group_by(list(KEY)).agg(**{name: pairs.count()})
 
 
@@ -157,6 +159,14 @@ def _occurrence_ok(n: ir.IntegerValue, kind: Literal["at_least", "at_most", "exa
 def _candidates(backend: SQLBackend, d: CohortDefinition, r: ResolvedDefinition) -> ir.Table:
     ix = d.index
     ev = domain_events(backend, ix.domain, r.concept_sets[ix.concept_set], ix.value, r.units.get("index.value.unit"))
+    if ix.also:  # several primary criteria: their events together are the candidates
+        # Dates cast alike: an ETL may type one domain's date column as a timestamp, and a union needs one schema.
+        ev = ev.select("person_id", event_date=ev.event_date.cast("date"))
+        for k, c in enumerate(ix.also):
+            more = domain_events(
+                backend, c.domain, r.concept_sets[c.concept_set], c.value, r.units.get(f"index.also[{k}].value.unit")
+            )
+            ev = ev.union(more.select("person_id", event_date=more.event_date.cast("date")), distinct=False)
     if ix.occurrence == "first":
         dates = ev.group_by("person_id").agg(index_date=ev.event_date.min())
     else:
@@ -227,7 +237,9 @@ def compile_cohort(backend: SQLBackend, definition: CohortDefinition, resolved: 
         rule_events = domain_events(backend, rule.domain, resolved.concept_sets[rule.concept_set], rule.value, unit)
         # Every rule counts against the same candidate keys (the expression grows linearly with the rules), and
         # all counts join in one flat join: Ibis compiles that much faster than a chain of mutates.
-        c = window_counts(base, rule_events, rule.window, f"n_rule_{i}").rename({f"k{i}_{k}": k for k in KEY})
+        within = not rule.ignore_observation_period
+        c = window_counts(base, rule_events, rule.window, f"n_rule_{i}", within_observation=within)
+        c = c.rename({f"k{i}_{k}": k for k in KEY})
         joined = joined.left_join(c, [joined[k] == c[f"k{i}_{k}"] for k in KEY])
         renamed.append(c)
     # Flags are written over the joined table's own columns: referring to `events` here lets Ibis resolve a key

@@ -118,8 +118,22 @@ def _value_only_for_measurement(domain: str, value: ValueRange | None) -> None:
         raise ValueError(f"value is only supported for the measurement domain, not {domain}")
 
 
+class IndexCriterion(_Strict):
+    """A further primary criterion (OHDSI's PrimaryCriteria.CriteriaList[1…]): its events are index candidates too."""
+
+    domain: Domain
+    concept_set: str
+    value: ValueRange | None = None
+
+    @model_validator(mode="after")
+    def _value_domain(self) -> Self:
+        _value_only_for_measurement(self.domain, self.value)
+        return self
+
+
 class IndexEvent(_Strict):
-    """Primary criteria: events of a concept set in one domain, restricted by observation, age and sex."""
+    """Primary criteria: events of a concept set in one domain (or several, `also`), restricted by observation,
+    age and sex; `occurrence` picks among the events of all the criteria together."""
 
     domain: Domain
     concept_set: str
@@ -128,6 +142,7 @@ class IndexEvent(_Strict):
     age: AgeRange | None = None
     sex: list[Sex] | None = Field(default=None, min_length=1)
     observation_window: ObservationWindow = ObservationWindow()
+    also: list[IndexCriterion] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _value_domain(self) -> Self:
@@ -170,6 +185,8 @@ class InclusionRule(_Strict):
     window: Window
     occurrence: Occurrence = Occurrence(type="at_least", count=1)
     value: ValueRange | None = None
+    # OHDSI's IgnoreObservationPeriod: count events outside the index's observation period too ("all time prior")
+    ignore_observation_period: bool = False
 
     @model_validator(mode="after")
     def _value_domain(self) -> Self:
@@ -209,6 +226,7 @@ class CohortDefinition(_Strict):
         check_concept_set_ids(self.concept_sets)
         known = {c.id for c in self.concept_sets}
         refs = [("index.concept_set", self.index.concept_set)]
+        refs += [(f"index.also[{k}].concept_set", c.concept_set) for k, c in enumerate(self.index.also)]
         refs += [(f"inclusion_rules[{i}].concept_set", r.concept_set) for i, r in enumerate(self.inclusion_rules)]
         for path, ref in refs:
             if ref not in known:
@@ -217,7 +235,14 @@ class CohortDefinition(_Strict):
 
     def digest(self) -> str:
         """SHA-256 of the canonical JSON: sites' results can be pooled only when they ran the same definition."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        dump = self.model_dump(mode="json")
+        # Definitions written before `also` and `ignore_observation_period` existed keep their digest.
+        if not dump["index"]["also"]:
+            del dump["index"]["also"]
+        for rule in dump["inclusion_rules"]:
+            if not rule["ignore_observation_period"]:
+                del rule["ignore_observation_period"]
+        canonical = json.dumps(dump, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -113,6 +113,7 @@ def _descendants(backend: SQLBackend, ids: Sequence[int], site: str) -> dict[int
 
 def _value_ranges(definition: CohortDefinition) -> list[tuple[str, ValueRange]]:
     ranges = [("index.value", definition.index.value)]
+    ranges += [(f"index.also[{k}].value", c.value) for k, c in enumerate(definition.index.also)]
     ranges += [(f"inclusion_rules[{i}].value", r.value) for i, r in enumerate(definition.inclusion_rules)]
     return [(p, v) for p, v in ranges if v is not None]
 
