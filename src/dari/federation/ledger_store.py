@@ -44,8 +44,8 @@ CREATE INDEX IF NOT EXISTS cells_by_size ON cells (size, released);
 CREATE INDEX IF NOT EXISTS cells_by_digest ON cells (digest);
 CREATE INDEX IF NOT EXISTS cells_by_keys ON cells (keys, size);
 CREATE TABLE IF NOT EXISTS cell_keys (
-  hash INTEGER NOT NULL, size INTEGER NOT NULL, cell_id INTEGER NOT NULL REFERENCES cells(id));
-CREATE INDEX IF NOT EXISTS cell_keys_by_hash ON cell_keys (hash, size);
+  hash INTEGER NOT NULL, size INTEGER NOT NULL, cell_id INTEGER NOT NULL REFERENCES cells(id),
+  PRIMARY KEY (hash, size, cell_id)) WITHOUT ROWID;
 CREATE TEMP TABLE IF NOT EXISTS probe (
   i INTEGER NOT NULL, hash INTEGER NOT NULL, size INTEGER NOT NULL, released INTEGER NOT NULL);
 """
@@ -124,7 +124,7 @@ class LedgerStore:
         if not todo:
             return False
         self.conn.execute("DELETE FROM temp.probe")
-        probe = [(i, int(h), int(m.size), int(rel)) for i, (m, rel, _) in todo.items() for h in m[:k].view(np.int64)]
+        probe = [(i, h, m.size, int(rel)) for i, (m, rel, _) in todo.items() for h in m[:k].view(np.int64).tolist()]
         self.conn.executemany("INSERT INTO temp.probe (i, hash, size, released) VALUES (?, ?, ?, ?)", probe)
         scope, extra = self._scope()
         # every filter in SQL, so the heads (16 kB each) of the many sets that merely share small hashes stay unread
@@ -180,5 +180,5 @@ class LedgerStore:
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (release_id, *who, key, int(m.size), int(rel), k, d, m[:HEAD].tobytes(), _rest(m)),
             ).lastrowid
-            keys.extend((int(h), int(m.size), cid) for h in m[:k].view(np.int64))
+            keys.extend((h, m.size, cid) for h in m[:k].view(np.int64).tolist())
         self.conn.executemany("INSERT INTO cell_keys (hash, size, cell_id) VALUES (?, ?, ?)", keys)
