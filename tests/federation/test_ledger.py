@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from dari.disclosure import DisclosureRefusedError, DisclosureRules, keyed_noise
+from dari.federation import ledger_store
 from dari.federation.ledger import ReleaseLedger
 from dari.federation.ledger_store import head_bound, symmetric_difference_size
 
@@ -61,6 +62,16 @@ def test_ledger_matches_brute_force(tmp_path: Path, seed: int) -> None:
             accepted += 1
             history.extend(cells)
     assert refused and accepted  # both outcomes were exercised
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_ledger_matches_brute_force_across_key_compactions(
+    tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Prepare: a tiny recent-keys tree, so releases' keys move to the big tree every few releases
+    monkeypatch.setattr(ledger_store, "RECENT_MAX", 300)
+    # Execute / Assert: the same refusals as all pairs, with the keys split between the two trees at every step
+    test_ledger_matches_brute_force(tmp_path, seed + 100)
 
 
 def test_ledger_scope_requester_compares_within_grant_and_requester(tmp_path: Path) -> None:
