@@ -190,16 +190,21 @@ class LedgerStore:
             "UPDATE cells SET released = max(released, ?) WHERE grant_id = ? AND requester = ? AND digest = ?",
             [(int(rel), *who, d) for _, _, rel, d in rows if d in existing],
         )
-        keys: list[tuple[int, int, int | None]] = []
-        for key, m, rel, d in rows:
-            if d in existing:
-                continue
-            cid = self.conn.execute(
-                "INSERT INTO cells (release_id, grant_id, requester, cell, size, released, keys, digest, head, members)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (release_id, *who, key, int(m.size), int(rel), k, d, m[:HEAD].tobytes(), _rest(m)),
-            ).lastrowid
-            keys.extend((h, m.size, cid) for h in m[:k].view(np.int64).tolist())
+        # ids given here (the release's transaction holds the write lock) so the rows go in one executemany
+        (last,) = self.conn.execute("SELECT coalesce(max(id), 0) FROM cells").fetchone()
+        new = [(key, m, rel, d) for key, m, rel, d in rows if d not in existing]
+        ids = range(last + 1, last + 1 + len(new))
+        self.conn.executemany(
+            "INSERT INTO cells (id, release_id, grant_id, requester, cell, size, released, keys, digest, head, members)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (cid, release_id, *who, key, m.size, int(rel), k, d, m[:HEAD].tobytes(), _rest(m))
+                for cid, (key, m, rel, d) in zip(ids, new, strict=True)
+            ],
+        )
+        keys = [
+            (h, m.size, cid) for cid, (_, m, _, _) in zip(ids, new, strict=True) for h in m[:k].view(np.int64).tolist()
+        ]
         self.conn.executemany("INSERT INTO recent_keys (hash, size, cell_id) VALUES (?, ?, ?)", keys)
         (recent,) = self.conn.execute("SELECT count(*) FROM recent_keys").fetchone()
         if recent > RECENT_MAX:  # inside the release's transaction: a power cut leaves the keys in one table
