@@ -14,8 +14,8 @@ percentage printed is an upper bound) and against `--site-work` seconds when giv
 Measured (December 2026, busy 2-core machine): `score_site` on a 100,000-patient synthetic site took 2.8–3.5 s
 and scored 11,832 rows (the reference model's cohort); `--rows 11832` is that job, the default (100,000 rows)
 the worst case of a cohort as large as the site.
-Usage: .venv/bin/python benchmarks/ledger.py [--patients 100000] [--rows N] [--earlier 200]
-                                           [--site-work SECONDS | --site SITE_FOLDER]
+Usage: .venv/bin/python benchmarks/ledger.py [--patients 100000] [--rows N] [--earlier 200] [--repeats 10]
+                                           [--site-work SECONDS | --site SITE_FOLDER] [--guard-ms MS]
 """
 
 from __future__ import annotations
@@ -92,6 +92,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=None, help="scored cohort rows of the job (default: --patients)")
     parser.add_argument("--site-work", type=float, default=None, help="seconds of score_site at this size")
     parser.add_argument("--site", type=Path, default=None, help="a site folder: measure score_site there")
+    parser.add_argument("--repeats", type=int, default=10, help="jobs timed (the key index moves every ~9 jobs)")
+    parser.add_argument("--guard-ms", type=float, default=None, help="the guard's total from benchmarks/guard.py")
     args = parser.parse_args()
     if args.site is not None:
         args.site_work, args.rows = _score_site(args.site)
@@ -113,7 +115,7 @@ def main() -> None:
         size_mb = sum(f.stat().st_size for f in Path(tmp).iterdir()) / 1e6
         print(f"ledger filled: {args.earlier} earlier releases in {fill_s:.1f} s, {size_mb:.0f} MB on disk")
         plain, ledgered = [], []
-        for _ in range(3):
+        for _ in range(args.repeats):
             t0 = time.perf_counter()
             _job(y, p, ids, groups, None)
             plain.append(time.perf_counter() - t0)
@@ -125,12 +127,23 @@ def main() -> None:
         ledger.close()
     stats_s, with_s = min(plain), min(ledgered)
     cost = with_s - stats_s
-    print(f"validation statistics on {rows:,} rows: {stats_s:.3f} s without the ledger")
+    # the mean charges every job its share of the key index's batched moves (one in ~9 jobs pays for one)
+    mean_cost = sum(ledgered) / len(ledgered) - sum(plain) / len(plain)
+    print(f"validation statistics on {rows:,} rows: {stats_s:.3f} s without the ledger (best of {args.repeats})")
     print(f"                                         with it: {with_s:.3f} s → ledger cost {cost:.3f} s per job")
+    print(f"ledger cost, mean of {args.repeats} jobs (index moves amortised): {mean_cost:.3f} s")
     print(f"ledger cost / statistics alone: {100 * cost / stats_s:.1f} % (upper bound of the share of site work)")
     if args.site_work:
-        share = 100 * cost / (args.site_work + stats_s)
-        print(f"ledger cost / site work ({args.site_work:.1f} s score_site + statistics): {share:.1f} % (target < 5 %)")
+        work = args.site_work + stats_s
+        print(f"site work: {args.site_work:.2f} s score_site + {stats_s:.3f} s statistics = {work:.2f} s")
+        print(f"ledger / site work: {100 * cost / work:.1f} % best, {100 * mean_cost / work:.1f} % mean (target < 5 %)")
+        if args.guard_ms is not None:
+            both, both_mean = cost + args.guard_ms / 1e3, mean_cost + args.guard_ms / 1e3
+            verdict = "meets" if both_mean / work < 0.05 else "MISSES"
+            print(
+                f"guard ({args.guard_ms:.1f} ms) + ledger / site work: {100 * both / work:.1f} % best, "
+                f"{100 * both_mean / work:.1f} % mean ({verdict} the < 5 % target)"
+            )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from dari.disclosure import DisclosureRefusedError, DisclosureRules, keyed_noise
+from dari.federation import ledger_store
 from dari.federation.ledger import ReleaseLedger
 from dari.federation.ledger_store import head_bound, symmetric_difference_size
 
@@ -63,6 +64,16 @@ def test_ledger_matches_brute_force(tmp_path: Path, seed: int) -> None:
     assert refused and accepted  # both outcomes were exercised
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_ledger_matches_brute_force_across_key_compactions(
+    tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Prepare: a tiny recent-keys tree, so releases' keys move to the big tree every few releases
+    monkeypatch.setattr(ledger_store, "RECENT_MAX", 300)
+    # Execute / Assert: the same refusals as all pairs, with the keys split between the two trees at every step
+    test_ledger_matches_brute_force(tmp_path, seed + 100)
+
+
 def test_ledger_scope_requester_compares_within_grant_and_requester(tmp_path: Path) -> None:
     rules = DisclosureRules()
     a = ReleaseLedger.open(tmp_path, grant_id="g1", requester="alice", rules=rules, scope="requester")
@@ -91,3 +102,27 @@ def test_keyed_noise_is_consistent_bounded_and_keyed() -> None:
     assert first == [keyed_noise(b"k" * 32, s) for s in sets]
     assert max(map(abs, first)) <= 6 and 1.5 < float(np.std(first)) < 4.0
     assert first != [keyed_noise(b"j" * 32, s) for s in sets]
+
+
+def test_refused_release_records_nothing_in_either_key_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Prepare: enough releases that keys sit in both trees (the big one after a move, the small one after)
+    monkeypatch.setattr(ledger_store, "RECENT_MAX", 200)
+    ledger = ReleaseLedger.open(tmp_path, grant_id="g", requester="r", rules=DisclosureRules())
+    for start in range(0, 800, 100):
+        with ledger.release() as r:
+            r.cell("cohort", np.arange(start, start + 60))
+            r.cell("bin", np.arange(start + 60, start + 75))
+
+    def counts() -> list[int]:
+        tables = ("releases", "cells", "cell_keys", "recent_keys")
+        return [ledger._conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables]
+
+    before = counts()
+    assert before[2] and before[3]  # both trees hold keys
+    # Execute: an attacker's bin one person short of an early one (its keys moved to the big tree)
+    with pytest.raises(DisclosureRefusedError), ledger.release() as r:
+        r.cell("fresh", np.arange(5_000, 5_100))
+        r.cell("bin", np.arange(61, 75))
+    # Assert: refused, and neither the refused pair nor the fresh set is on record
+    assert counts() == before
+    ledger.close()

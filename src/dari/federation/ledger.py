@@ -116,6 +116,15 @@ class Release:
         self.cells.append((key, members, released and members.size >= self._ledger.rules.min_cell))
         return members
 
+    def keyed(self, person_ids: Any) -> Hashes:
+        """The keyed hashes of integer person ids in row order (neither sorted nor deduplicated), for `cell_of`."""
+        return self._ledger.keyed(person_ids)
+
+    def cell_of(self, key: str, keyed: Hashes, *, released: bool = True) -> None:
+        """Record a set given by the keyed hashes of distinct persons (from `keyed`): hashed once for many cells."""
+        members = np.sort(keyed)
+        self.cells.append((key, members, released and members.size >= self._ledger.rules.min_cell))
+
     def count(self, key: str, person_ids: Any) -> ProtectedCount:
         """The protected count of a person set with the set's keyed noise, recorded as a cell."""
         members = self._ledger.hashes(person_ids)
@@ -171,14 +180,18 @@ class ReleaseLedger:
 
     def hashes(self, person_ids: Any) -> Hashes:
         """The sorted, distinct keyed hashes of integer person ids (the form every set is stored and compared in)."""
+        h = np.sort(self.keyed(person_ids))
+        # distinct without np.unique (its hash path was 10× slower than this on 100,000 values)
+        return h if h.size < 2 else h[np.concatenate(([True], h[1:] != h[:-1]))]
+
+    def keyed(self, person_ids: Any) -> Hashes:
+        """The keyed hashes of integer person ids, in their order (a bijection: distinct ids, distinct hashes)."""
         ids = np.asarray(person_ids).ravel()
         if ids.size and ids.dtype.kind not in "iu":
             raise InputError("person ids must be integers", column="person_id")
         x = ids.astype(np.int64).view(np.uint64)
         with np.errstate(over="ignore"):
-            h = np.sort(_mix(_mix(x ^ self._k1) ^ self._k2))
-        # distinct without np.unique (its hash path was 10× slower than this on 100,000 values)
-        return h if h.size < 2 else h[np.concatenate(([True], h[1:] != h[:-1]))]
+            return _mix(_mix(x ^ self._k1) ^ self._k2)
 
     def noise(self, members: Hashes) -> int:
         """The consistent keyed noise of a set (see `dari.disclosure.keyed_noise`)."""

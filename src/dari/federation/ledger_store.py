@@ -12,6 +12,10 @@ Each set is a sorted array of distinct 64-bit keyed hashes (`dari.federation.led
 * each candidate is first bounded on its 2,048 smallest hashes (`head`), read in full only when that bound is
   below the floor.
 
+The keys live in two trees: `recent_keys` (small, where each release's keys land) and `cell_keys` (the rest, fed
+in one sorted batch past `RECENT_MAX` keys, inside a release's transaction): random inserts into one big tree
+dirtied nearly every page of it each job, and WAL durability (`synchronous=FULL`) wrote and fsynced them all.
+
 Cells indexed with fewer keys than this floor needs (stored under a lower floor) are scanned by size instead.
 """
 
@@ -30,6 +34,10 @@ Cell = tuple[str, Hashes, bool]  # key, members, released unsuppressed
 HEAD = 2048
 KEYS_PER_FLOOR = 2
 _CHUNK = 500  # SQL parameters per IN list
+# New releases' keys go to the small `recent_keys` tree and move to `cell_keys` in one sorted batch past this many:
+# a random insert dirties a page of the tree it lands in, so ~11,000 keys into the big tree rewrote (and fsynced)
+# nearly all of its pages, 9 MB per job at 330,000 keys; the small tree has few pages to dirty.
+RECENT_MAX = 100_000
 _TOP = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 SCHEMA = """
@@ -44,11 +52,21 @@ CREATE INDEX IF NOT EXISTS cells_by_size ON cells (size, released);
 CREATE INDEX IF NOT EXISTS cells_by_digest ON cells (digest);
 CREATE INDEX IF NOT EXISTS cells_by_keys ON cells (keys, size);
 CREATE TABLE IF NOT EXISTS cell_keys (
-  hash INTEGER NOT NULL, size INTEGER NOT NULL, cell_id INTEGER NOT NULL REFERENCES cells(id));
-CREATE INDEX IF NOT EXISTS cell_keys_by_hash ON cell_keys (hash, size);
+  hash INTEGER NOT NULL, size INTEGER NOT NULL, cell_id INTEGER NOT NULL REFERENCES cells(id),
+  PRIMARY KEY (hash, size, cell_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS recent_keys (
+  hash INTEGER NOT NULL, size INTEGER NOT NULL, cell_id INTEGER NOT NULL REFERENCES cells(id),
+  PRIMARY KEY (hash, size, cell_id)) WITHOUT ROWID;
 CREATE TEMP TABLE IF NOT EXISTS probe (
   i INTEGER NOT NULL, hash INTEGER NOT NULL, size INTEGER NOT NULL, released INTEGER NOT NULL);
 """
+
+
+# a probe's matches in one key table (each set's keys are in exactly one of the two, so the counts add up)
+_MATCH = (
+    "SELECT p.i AS i, p.size AS n, p.released AS rel, k.cell_id AS cid FROM temp.probe p JOIN {table} k"
+    " ON k.hash = p.hash AND k.size BETWEEN p.size - ? + 1 AND p.size + ? - 1"
+)
 
 
 def symmetric_difference_size(a: Hashes, b: Hashes) -> int:
@@ -124,18 +142,19 @@ class LedgerStore:
         if not todo:
             return False
         self.conn.execute("DELETE FROM temp.probe")
-        probe = [(i, int(h), int(m.size), int(rel)) for i, (m, rel, _) in todo.items() for h in m[:k].view(np.int64)]
+        probe = [(i, h, m.size, int(rel)) for i, (m, rel, _) in todo.items() for h in m[:k].view(np.int64).tolist()]
         self.conn.executemany("INSERT INTO temp.probe (i, hash, size, released) VALUES (?, ?, ?, ?)", probe)
         scope, extra = self._scope()
         # every filter in SQL, so the heads (16 kB each) of the many sets that merely share small hashes stay unread
         rows = self.conn.execute(
-            "SELECT s.i, c.id, c.digest, c.head, c.size FROM (SELECT p.i AS i, p.size AS n, p.released AS rel,"
-            " k.cell_id AS cid, count(*) AS shared FROM temp.probe p JOIN cell_keys k ON k.hash = p.hash"
-            " AND k.size BETWEEN p.size - ? + 1 AND p.size + ? - 1 GROUP BY p.i, k.cell_id) s"
+            "SELECT s.i, c.id, c.digest, c.head, c.size FROM (SELECT i, n, rel,"
+            " cid, count(*) AS shared FROM ("
+            f"{_MATCH.format(table='cell_keys')} UNION ALL {_MATCH.format(table='recent_keys')}"
+            ") GROUP BY i, cid) s"
             " JOIN cells c ON c.id = s.cid"
             " WHERE c.size BETWEEN s.n - ? + 1 AND s.n + ? - 1 AND (s.rel = 1 OR c.released = 1)"
             f" AND s.shared >= min(?, max(s.n, c.size)) - ? + 1{scope}",
-            [floor, floor, floor, floor, k, floor, *extra],
+            [floor, floor, floor, floor, floor, floor, k, floor, *extra],
         )
         for i, cid, other, head, size in rows:
             m, _, d = todo[i]
@@ -171,14 +190,23 @@ class LedgerStore:
             "UPDATE cells SET released = max(released, ?) WHERE grant_id = ? AND requester = ? AND digest = ?",
             [(int(rel), *who, d) for _, _, rel, d in rows if d in existing],
         )
-        keys: list[tuple[int, int, int | None]] = []
-        for key, m, rel, d in rows:
-            if d in existing:
-                continue
-            cid = self.conn.execute(
-                "INSERT INTO cells (release_id, grant_id, requester, cell, size, released, keys, digest, head, members)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (release_id, *who, key, int(m.size), int(rel), k, d, m[:HEAD].tobytes(), _rest(m)),
-            ).lastrowid
-            keys.extend((int(h), int(m.size), cid) for h in m[:k].view(np.int64))
-        self.conn.executemany("INSERT INTO cell_keys (hash, size, cell_id) VALUES (?, ?, ?)", keys)
+        # ids given here (the release's transaction holds the write lock) so the rows go in one executemany
+        (last,) = self.conn.execute("SELECT coalesce(max(id), 0) FROM cells").fetchone()
+        new = [(key, m, rel, d) for key, m, rel, d in rows if d not in existing]
+        ids = range(last + 1, last + 1 + len(new))
+        self.conn.executemany(
+            "INSERT INTO cells (id, release_id, grant_id, requester, cell, size, released, keys, digest, head, members)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (cid, release_id, *who, key, m.size, int(rel), k, d, m[:HEAD].tobytes(), _rest(m))
+                for cid, (key, m, rel, d) in zip(ids, new, strict=True)
+            ],
+        )
+        keys = [
+            (h, m.size, cid) for cid, (_, m, _, _) in zip(ids, new, strict=True) for h in m[:k].view(np.int64).tolist()
+        ]
+        self.conn.executemany("INSERT INTO recent_keys (hash, size, cell_id) VALUES (?, ?, ?)", keys)
+        (recent,) = self.conn.execute("SELECT count(*) FROM recent_keys").fetchone()
+        if recent > RECENT_MAX:  # inside the release's transaction: a power cut leaves the keys in one table
+            self.conn.execute("INSERT INTO cell_keys SELECT * FROM recent_keys ORDER BY hash, size, cell_id")
+            self.conn.execute("DELETE FROM recent_keys")

@@ -53,10 +53,11 @@ def record_table(release: Release, prefix: str, ids: Any, labels: BoolArray, sco
 def record_histogram(
     release: Release, prefix: str, ids: Any, labels: BoolArray, scores: FloatArray, hist: ScoreHistogram
 ) -> None:
-    """Every class bin of the released histogram, by the rows inside it."""
+    """Every class bin of the released histogram, by the rows inside it (`ids` checked by `person_ids_of`)."""
+    keyed = release.keyed(ids)  # hashed once: a histogram has hundreds of small bins
     for name, mask, h in (("positives", labels, hist.positives), ("negatives", ~labels, hist.negatives)):
         idx = bin_index(scores[mask], np.asarray(h.edges))
         order = np.argsort(idx, kind="stable")
         cuts = np.searchsorted(idx[order], np.arange(1, len(h.counts)))
-        for k, members in enumerate(np.split(ids[mask][order], cuts)):
-            release.cell(f"{prefix}:histogram:{name}[{k}]", members)
+        for k, members in enumerate(np.split(keyed[mask][order], cuts)):
+            release.cell_of(f"{prefix}:histogram:{name}[{k}]", members)
