@@ -257,7 +257,7 @@ REFUSALS = [
         "ConceptSets[1].expression.items[0].concept.STANDARD_CONCEPT",
     ),
     ("EndStrategy", {"CustomEra": {"DrugCodesetId": 2, "GapDays": 30, "Offset": 0}}, "EndStrategy.CustomEra"),
-    ("EndStrategy.DateOffset.DateField", "EndDate", "EndStrategy.DateOffset.DateField"),
+    ("EndStrategy.DateOffset.DateField", "OpEndDate", "EndStrategy.DateOffset.DateField"),
     ("CensoringCriteria", [{"Death": {}}], "CensoringCriteria[0]"),
     ("CensorWindow", {"StartDate": "2020-01-01"}, "CensorWindow.StartDate"),
     (f"{RULE0}.Groups", [{"Type": "ANY", "CriteriaList": []}], f"{RULE0.replace('.0.', '[0].')}.Groups"),
@@ -289,7 +289,7 @@ REFUSALS = [
         {"Value": 18, "Op": "gte"},
         "InclusionRules[0].expression.CriteriaList[0].Criteria.DrugExposure.Age",
     ),
-    ("QualifiedLimit.Type", "Last", "QualifiedLimit.Type"),
+    ("QualifiedLimit.Type", "Next", "QualifiedLimit.Type"),
     (
         f"{RULE0}",
         {
@@ -327,27 +327,57 @@ def _limits(primary: str, qualified: str, expression: str, first: bool) -> dict[
 
 def test_circe_limits_map_or_refuse() -> None:
     """Limits as Circe applies them (primaryEventsQuery): the criterion's First and PrimaryCriteriaLimit First are
-    dari `first` (the earliest event, then the window); a later First limit before inclusion rules, an age
-    filter before the primary limit, a value checked after the criterion's First, and All, All, All (several
-    entries per person) are refused."""
+    dari `first` (the earliest event, then the window); a QualifiedLimit counts only with AdditionalCriteria
+    (CohortExpressionQueryBuilder ignores it otherwise); a First limit before inclusion rules, an age filter
+    before the primary limit, a value checked after the criterion's First, and All, All, All (several entries per
+    person) are refused. Before: QualifiedLimit First without AdditionalCriteria was read as one entry per person,
+    where Circe makes every event an entry."""
+    additional = {"Type": "ALL", "CriteriaList": atlas_t2dm()["InclusionRules"][1]["expression"]["CriteriaList"]}
     assert import_circe(_limits("All", "All", "All", True)).index.occurrence == "first"
     assert import_circe(_limits("All", "All", "First", False)).index.occurrence == "all"
-    no_rules = _limits("All", "First", "All", False)
-    no_rules["InclusionRules"] = []
+    assert import_circe(_limits("All", "First", "First", False)).index.occurrence == "all"  # no AdditionalCriteria
+    no_rules = _limits("All", "First", "All", False) | {"InclusionRules": [], "AdditionalCriteria": additional}
     assert import_circe(no_rules).index.occurrence == "all"
     no_age = _limits("First", "First", "All", False)
     del no_age["PrimaryCriteria"]["CriteriaList"][0]["ConditionOccurrence"]["Age"]
     assert import_circe(no_age).index.occurrence == "first"
     assert len(import_circe(no_age).inclusion_rules) == 2
     refusals = {
-        ("First", "First", "First"): "PrimaryCriteria.PrimaryCriteriaLimit.Type",  # with Age on the criterion
-        ("All", "First", "First"): "QualifiedLimit.Type",
-        ("All", "All", "All"): "ExpressionLimit.Type",
+        ("First", "First", "First", False): "PrimaryCriteria.PrimaryCriteriaLimit.Type",  # with Age on the criterion
+        ("All", "First", "First", True): "QualifiedLimit.Type",  # with AdditionalCriteria and inclusion rules
+        ("All", "All", "All", False): "ExpressionLimit.Type",
+        ("All", "First", "All", False): "ExpressionLimit.Type",  # the qualified limit is ignored: every event
+    }
+    for (*limits, with_additional), where in refusals.items():
+        doc = _limits(*limits, False) | ({"AdditionalCriteria": additional} if with_additional else {})
+        with pytest.raises(CirceImportError) as info:
+            import_circe(doc)
+        assert info.value.path == where
+
+
+def test_circe_last_limits_where_one_event_reaches_them() -> None:
+    """ExpressionLimit Last (Circe: the latest included event, IncludedEventSort DESC) is the same entry as First
+    when each person has one event by then (criterion First, PrimaryCriteriaLimit First, or an effective
+    QualifiedLimit First without inclusion rules): imported. Where several events reach it, Last is refused
+    naming the limit, as is PrimaryCriteriaLimit Last (the latest event: dari's index is the earliest)."""
+    assert import_circe(_limits("All", "All", "Last", True)).index.occurrence == "first"
+    assert import_circe(_limits("First", "All", "Last", True)).index.occurrence == "first"
+    assert import_circe(_limits("Last", "All", "Last", True)).index.occurrence == "first"  # one event: Last = First
+    additional = {"Type": "ALL", "CriteriaList": atlas_t2dm()["InclusionRules"][1]["expression"]["CriteriaList"]}
+    qualified = _limits("All", "First", "Last", False) | {"InclusionRules": [], "AdditionalCriteria": additional}
+    assert import_circe(qualified).index.occurrence == "all"
+    refusals = {
+        ("All", "All", "Last"): "ExpressionLimit.Type",
+        ("All", "First", "Last"): "ExpressionLimit.Type",  # no AdditionalCriteria: the qualified limit is ignored
+        ("Last", "First", "First"): "PrimaryCriteria.PrimaryCriteriaLimit.Type",
     }
     for limits, where in refusals.items():
         with pytest.raises(CirceImportError) as info:
             import_circe(_limits(*limits, False))
         assert info.value.path == where
+    with pytest.raises(CirceImportError) as info:
+        import_circe(_limits("All", "Last", "First", False) | {"AdditionalCriteria": additional})
+    assert info.value.path == "QualifiedLimit.Type"
 
 
 def test_circe_first_with_value_refused_both_ways() -> None:
@@ -440,7 +470,7 @@ def test_cli_import_and_export_atlas(tmp_path: Path) -> None:
         ],
     )
     exported = runner.invoke(app, ["cohort", "export-atlas", str(tmp_path / "dari.json")])
-    (tmp_path / "bad.json").write_text(json.dumps(_edit("EndStrategy.DateOffset.DateField", "EndDate")))
+    (tmp_path / "bad.json").write_text(json.dumps(_edit("EndStrategy.DateOffset.DateField", "OpEndDate")))
     refused = runner.invoke(app, ["cohort", "import-atlas", str(tmp_path / "bad.json")])
     # Assert
     assert imported.exit_code == 0, imported.output

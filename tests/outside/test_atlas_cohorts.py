@@ -32,14 +32,17 @@ LIBRARY = Path(__file__).resolve().parents[2] / ".." / "shared" / "artefacts" / 
 FILES = sorted(LIBRARY.glob("*.json"))
 # What each published file does, and why: None imports; otherwise the Circe element that is refused.
 EXPECTED = {
-    "10": "EndStrategy.DateOffset.DateField",  # exit at the event's end date + offset
-    "40": "EndStrategy.DateOffset.DateField",
+    # Exit at the event's end date + offset now imports; these five make every event an entry (PrimaryCriteriaLimit
+    # All, ExpressionLimit All, and a QualifiedLimit First that Circe ignores without AdditionalCriteria): several
+    # entries per person, collapsed into eras, where dari keeps one. Before: refused at the DateField.
+    "10": "ExpressionLimit.Type",
+    "40": "ExpressionLimit.Type",
+    "405": "ExpressionLimit.Type",
+    "519": "ExpressionLimit.Type",
+    "687": "ExpressionLimit.Type",
     "269": "InclusionRules[2].expression.Groups",  # nested criteria groups
     "288": None,  # T2DM by diagnosis, drug or HbA1c (four primary criteria), three inclusion rules
     "1032": None,
-    "405": "EndStrategy.DateOffset.DateField",  # exit at the event's end date + offset
-    "519": "EndStrategy.DateOffset.DateField",
-    "687": "EndStrategy.DateOffset.DateField",
     # a deprecated, non-standard SNOMED concept in a set (later: a nested CorrelatedCriteria, a CustomEra exit)
     "1054": "ConceptSets[2].expression.items[4].concept.STANDARD_CONCEPT",
     "1303": "ExpressionLimit.Type",  # every qualifying event is an entry: several per person

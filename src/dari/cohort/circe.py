@@ -235,8 +235,8 @@ def _group(obj: Any, path: str, codesets: dict[Any, str], name: str) -> list[dic
 
 def _limit(doc: dict[str, Any], key: str, path: str) -> str:
     kind = _check_keys(doc.get(key) or {}, path, {"Type"}).get("Type", "First")
-    if kind not in ("First", "All"):
-        raise CirceImportError(f"limit {kind!r} is not supported (dari reads First and All)", path=f"{path}.Type")
+    if kind not in ("First", "All", "Last"):
+        raise CirceImportError(f"limit {kind!r} is not supported (Circe has First, Last and All)", path=f"{path}.Type")
     return str(kind)
 
 
@@ -247,11 +247,32 @@ def _occurrence(doc: dict[str, Any], index: dict[str, Any], criterion: str, rule
     checks the criterion's other filters on it; `PrimaryCriteriaLimit: First` takes the earliest event that
     passes the criterion's filters (value, age, gender), then checks the observation window. dari's `first` takes
     the earliest event of the right value, then checks window, age and sex; `all` keeps each person's earliest
-    candidate passing every step. A later `First` limit keeps one event before the inclusion rules run.
+    candidate passing every step. A later `First` limit keeps one event before the inclusion rules run. Circe
+    applies `QualifiedLimit` only when there are AdditionalCriteria (CohortExpressionQueryBuilder), so without
+    them it is ignored here too. `Last` (the latest event) is read where at most one event per person reaches
+    that limit, so that Last and First are the same event; elsewhere it is refused.
     """
     primary = _limit(doc["PrimaryCriteria"], "PrimaryCriteriaLimit", "PrimaryCriteria.PrimaryCriteriaLimit")
     qualified = _limit(doc, "QualifiedLimit", "QualifiedLimit")
+    qualified = qualified if doc.get("AdditionalCriteria") else "All"
     expression = _limit(doc, "ExpressionLimit", "ExpressionLimit")
+    single = bool(index.get("first")) and not index.get("also")  # one candidate event per person from the start
+    if primary == "Last" and not single:
+        raise CirceImportError(
+            "Last keeps each person's latest event: dari's index is the earliest",
+            path="PrimaryCriteria.PrimaryCriteriaLimit.Type",
+        )
+    single = single or primary != "All"
+    if qualified == "Last" and not single:
+        raise CirceImportError(
+            "Last keeps each person's latest event passing the additional criteria: dari keeps the earliest",
+            path="QualifiedLimit.Type",
+        )
+    if expression == "Last" and not (single or (qualified != "All" and not rules)):
+        raise CirceImportError(
+            "Last makes each person's latest qualifying event the entry: dari's entry is the earliest",
+            path="ExpressionLimit.Type",
+        )
     if index.pop("first"):
         if "value" in index:
             raise CirceImportError(
@@ -260,7 +281,7 @@ def _occurrence(doc: dict[str, Any], index: dict[str, Any], criterion: str, rule
                 path=f"{criterion}.First",
             )
         return "first"
-    if primary == "First":
+    if primary != "All":
         if "age" in index:
             raise CirceImportError(
                 "First with Age on the criterion: Circe takes the earliest event at an eligible age, dari takes "
@@ -268,7 +289,7 @@ def _occurrence(doc: dict[str, Any], index: dict[str, Any], criterion: str, rule
                 path="PrimaryCriteria.PrimaryCriteriaLimit.Type",
             )
         return "first"
-    if qualified == "First" and rules:
+    if qualified != "All" and rules:
         raise CirceImportError(
             "keeps each person's earliest event before the inclusion rules are applied; dari keeps the earliest "
             "that passes them",
@@ -276,7 +297,9 @@ def _occurrence(doc: dict[str, Any], index: dict[str, Any], criterion: str, rule
         )
     if qualified == "All" and expression == "All":
         raise CirceImportError(
-            "several cohort entries per person: dari keeps one (the earliest)", path="ExpressionLimit.Type"
+            "every qualifying event is a cohort entry (several per person, collapsed into eras): dari keeps one "
+            "entry per person",
+            path="ExpressionLimit.Type",
         )
     return "all"
 
@@ -286,14 +309,13 @@ def _end(doc: dict[str, Any]) -> dict[str, Any]:
     if not end.get("DateOffset"):
         return {"type": "end_of_observation"}
     offset = _check_keys(end["DateOffset"], "EndStrategy.DateOffset", {"DateField", "Offset"})
-    if offset.get("DateField", "StartDate") != "StartDate":
-        raise CirceImportError(
-            "only DateField StartDate (dari has no event end date exit)", path="EndStrategy.DateOffset.DateField"
-        )
+    field = {"StartDate": "start_date", "EndDate": "end_date"}.get(offset.get("DateField", "StartDate"))
+    if field is None:
+        raise CirceImportError("DateField must be StartDate or EndDate", path="EndStrategy.DateOffset.DateField")
     days = offset.get("Offset", 0)
     if not _whole(days) or days < 0:
         raise CirceImportError("Offset must be a whole number of days ≥ 0", path="EndStrategy.DateOffset.Offset")
-    return {"type": "fixed_offset", "days": days}
+    return {"type": "fixed_offset", "days": days} | ({"date_field": field} if field == "end_date" else {})
 
 
 def _concept_sets(doc: dict[str, Any], ids: dict[str, str]) -> tuple[list[dict[str, Any]], dict[Any, str]]:

@@ -217,5 +217,6 @@ def export_circe(definition: CohortDefinition, concept_ids: ConceptIds | None = 
         },
     }
     if exit_.type == "fixed_offset":
-        out["EndStrategy"] = {"DateOffset": {"DateField": "StartDate", "Offset": exit_.days}}
+        field = "EndDate" if exit_.date_field == "end_date" else "StartDate"
+        out["EndStrategy"] = {"DateOffset": {"DateField": field, "Offset": exit_.days}}
     return out

@@ -81,17 +81,45 @@ def shift(date: ir.DateValue, days: int) -> ir.DateValue:
     return (date.cast("timestamp") + ibis.interval(days=days)).cast("date")
 
 
+def shift_by(date: ir.DateValue, days: ir.IntegerValue) -> ir.DateValue:
+    """date + a column of days (NULL where days is NULL), as a DATE on both backends."""
+    return (date.cast("timestamp") + days.cast("int64").as_interval("D")).cast("date")
+
+
+# circe-be's end_date of an event (its *SqlBuilder select clauses): the CDM's end column where the domain has one,
+# with circe's fallbacks where it is NULL; a visit without an end date has none (circe then drops the entry).
+_END_COLUMNS = {
+    "condition_occurrence": ["condition_end_date"],
+    "drug_exposure": ["drug_exposure_end_date", "days_supply"],
+    "visit_occurrence": ["visit_end_date"],
+}
+
+
+def _event_end(t: ir.Table, domain: str, start: ir.DateValue) -> ir.DateValue:
+    day_after = shift(start, 1)
+    if domain == "condition_occurrence":
+        return ibis.coalesce(t.condition_end_date.cast("date"), day_after)
+    if domain == "drug_exposure":
+        return ibis.coalesce(t.drug_exposure_end_date.cast("date"), shift_by(start, t.days_supply), day_after)
+    if domain == "visit_occurrence":
+        return t.visit_end_date.cast("date")
+    return day_after  # measurement, observation, procedure: circe's start + 1 day
+
+
 def domain_events(
     backend: SQLBackend,
     domain: str,
     concept_ids: Sequence[int],
     value: ValueRange | None = None,
     unit_id: int | None = None,
+    *,
+    with_end: bool = False,
 ) -> ir.Table:
-    """Events of the concepts in a domain: person_id, event_date, event_id (and value for measurements)."""
+    """Events of the concepts in a domain: person_id, event_date, event_id (and value for measurements; and
+    `event_end`, circe's end date of the event, if `with_end`)."""
     cols = DOMAINS[domain]
     t = cdm_table(backend, cols.table)
-    needed = ["person_id", cols.concept, cols.date, cols.event_id]
+    needed = ["person_id", cols.concept, cols.date, cols.event_id] + (_END_COLUMNS.get(domain, []) if with_end else [])
     require_columns(t, cols.table, needed + (["value_as_number", "unit_concept_id"] if domain == "measurement" else []))
     preds = [t[cols.concept].isin(list(concept_ids))]
     out = {
@@ -99,6 +127,8 @@ def domain_events(
         "event_date": t[cols.date],
         "event_id": t[cols.event_id].cast("int64"),
     }
+    if with_end:
+        out["event_end"] = _event_end(t, domain, t[cols.date].cast("date"))
     if domain == "measurement":
         v = t.value_as_number.cast("float64")
         out["value"] = v
@@ -158,19 +188,37 @@ def _occurrence_ok(n: ir.IntegerValue, kind: Literal["at_least", "at_most", "exa
 
 def _candidates(backend: SQLBackend, d: CohortDefinition, r: ResolvedDefinition) -> ir.Table:
     ix = d.index
-    ev = domain_events(backend, ix.domain, r.concept_sets[ix.concept_set], ix.value, r.units.get("index.value.unit"))
-    if ix.also:  # several primary criteria: their events together are the candidates
+    # The index event's own end date is read only for an exit on it (other cohorts' SQL stays as it was).
+    with_end = isinstance(d.exit, FixedOffsetExit) and d.exit.date_field == "end_date"
+    keep = ["person_id"] + (["event_id", "event_end"] if with_end else [])
+    ev = domain_events(
+        backend, ix.domain, r.concept_sets[ix.concept_set], ix.value, r.units.get("index.value.unit"), with_end=with_end
+    )
+    if ix.also or with_end:
         # Dates cast alike: an ETL may type one domain's date column as a timestamp, and a union needs one schema.
-        ev = ev.select("person_id", event_date=ev.event_date.cast("date"))
-        for k, c in enumerate(ix.also):
-            more = domain_events(
-                backend, c.domain, r.concept_sets[c.concept_set], c.value, r.units.get(f"index.also[{k}].value.unit")
-            )
-            ev = ev.union(more.select("person_id", event_date=more.event_date.cast("date")), distinct=False)
+        ev = ev.select(*keep, event_date=ev.event_date.cast("date"))
+    for k, c in enumerate(ix.also):  # several primary criteria: their events together are the candidates
+        more = domain_events(
+            backend,
+            c.domain,
+            r.concept_sets[c.concept_set],
+            c.value,
+            r.units.get(f"index.also[{k}].value.unit"),
+            with_end=with_end,
+        )
+        ev = ev.union(more.select(*keep, event_date=more.event_date.cast("date")), distinct=False)
     if ix.occurrence == "first":
         dates = ev.group_by("person_id").agg(index_date=ev.event_date.min())
     else:
         dates = ev.select("person_id", index_date=ev.event_date).distinct()
+    if with_end:
+        # circe orders a person's events by (start date, event id): of events on one date, the lowest id is the
+        # index event, and its end date is the one the exit offsets.
+        ranked = ev.mutate(k=ibis.row_number().over(group_by=[ev.person_id, ev.event_date], order_by=ev.event_id))
+        ends = ranked.filter(ranked.k == 0).select("person_id", "event_date", "event_end")
+        dates = dates.join(ends, [dates.person_id == ends.person_id, dates.index_date == ends.event_date]).select(
+            dates.person_id, dates.index_date, index_end=ends.event_end
+        )
     op = cdm_table(backend, "observation_period")
     require_columns(
         op, "observation_period", ["person_id", "observation_period_start_date", "observation_period_end_date"]
@@ -185,8 +233,7 @@ def _candidates(backend: SQLBackend, d: CohortDefinition, r: ResolvedDefinition)
             dates.index_date <= op.observation_period_end_date,
         ],
     ).select(
-        dates.person_id,
-        dates.index_date,
+        *[dates[c] for c in dates.columns],
         op_start=op.observation_period_start_date,
         op_end=op.observation_period_end_date,
     )
@@ -271,8 +318,15 @@ def _entries(events: ir.Table, last: int, exit_: FixedOffsetExit | ObservationEn
     entry = first.filter(first["rank"] == 0)
     end: ir.DateValue = entry.op_end
     if isinstance(exit_, FixedOffsetExit):
-        offset = shift(entry.index_date, exit_.days)
+        base = entry.index_end if exit_.date_field == "end_date" else entry.index_date
+        offset = shift(base, exit_.days)
         end = ibis.ifelse(offset <= entry.op_end, offset, entry.op_end)
+        if exit_.date_field == "end_date":
+            # circe keeps an entry only when its end is on or after its start (cohort_rows: CE.end_date >=
+            # I.start_date): an event whose end precedes its start, or a visit without an end, makes no entry.
+            entry = entry.mutate(cohort_end_date=end)
+            entry = entry.filter(entry.cohort_end_date.notnull(), entry.cohort_end_date >= entry.index_date)
+            end = entry.cohort_end_date
     return entry.select(
         "person_id",
         "index_date",

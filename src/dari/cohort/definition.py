@@ -195,10 +195,15 @@ class InclusionRule(_Strict):
 
 
 class FixedOffsetExit(_Strict):
-    """Cohort end = index date + days, but never after the end of the observation period."""
+    """Cohort end = the index event's start (or end) date + days, never after the observation period's end.
+
+    `date_field: end_date` is OHDSI's DateOffset on EndDate: the index event's own end date, or circe's fallback
+    where the CDM has none (start + 1 day; drugs: start + days_supply first). See docs/cohort-definitions.md §8.
+    """
 
     type: Literal["fixed_offset"]
     days: int = Field(ge=0)
+    date_field: Literal["start_date", "end_date"] = "start_date"
 
 
 class ObservationEndExit(_Strict):
@@ -236,12 +241,14 @@ class CohortDefinition(_Strict):
     def digest(self) -> str:
         """SHA-256 of the canonical JSON: sites' results can be pooled only when they ran the same definition."""
         dump = self.model_dump(mode="json")
-        # Definitions written before `also` and `ignore_observation_period` existed keep their digest.
+        # Definitions written before `also`, `ignore_observation_period` and `date_field` existed keep their digest.
         if not dump["index"]["also"]:
             del dump["index"]["also"]
         for rule in dump["inclusion_rules"]:
             if not rule["ignore_observation_period"]:
                 del rule["ignore_observation_period"]
+        if dump["exit"].get("date_field") == "start_date":
+            del dump["exit"]["date_field"]
         canonical = json.dumps(dump, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
