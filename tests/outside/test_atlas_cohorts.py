@@ -13,6 +13,7 @@ import json
 import random
 import shutil
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -410,3 +411,103 @@ def test_several_primary_criteria_on_eunomia_count_equal_direct_sql(store: CdmSt
     assert row is not None and raw.remaining[:2] == row
     single = unprotected_feasibility(store, import_circe(EUNOMIA_ATLAS, name="s"), site="eunomia")
     assert raw.remaining[0] > single.remaining[0]  # the second criterion adds persons
+
+
+def _entries(path: Path, definition: CohortDefinition) -> set[tuple[Any, ...]]:
+    s = open_store(path)
+    try:
+        with ibis_session(s) as backend:
+            query = build_cohort(backend, definition, site="eunomia").entries()
+            rows = query.select("person_id", "cohort_start_date", "cohort_end_date").to_pyarrow().to_pylist()
+    finally:
+        s.close()
+    return {(r["person_id"], r["cohort_start_date"], r["cohort_end_date"]) for r in rows}
+
+
+# Circe-be's cohort for DateOffset on EndDate, by hand: each person's first event by (start date, event id) inside
+# an observation period; its end date as circe's SqlBuilders write it; + offset, capped at the observation end;
+# an entry whose end precedes its start is dropped (cohort_rows: CE.end_date >= I.start_date).
+END_DATE_SQL = """
+WITH ev AS ({events}),
+f AS (SELECT *, row_number() OVER (PARTITION BY person_id ORDER BY s, id) AS r FROM ev),
+x AS (SELECT f.person_id, f.s, least(f.e + {offset}, op.observation_period_end_date) AS e,
+             f.e + {offset} > op.observation_period_end_date AS capped FROM f
+      JOIN observation_period op ON op.person_id = f.person_id
+       AND f.s BETWEEN op.observation_period_start_date AND op.observation_period_end_date WHERE f.r = 1)
+SELECT person_id, s, e, capped FROM x WHERE e >= s
+"""
+SINUSITIS_EVENTS = (
+    "SELECT person_id, condition_occurrence_id AS id, condition_start_date AS s, "
+    "coalesce(condition_end_date, condition_start_date + 1) AS e FROM condition_occurrence WHERE condition_concept_id "
+    "IN (SELECT descendant_concept_id FROM concept_ancestor WHERE ancestor_concept_id = 40481087 UNION SELECT 40481087)"
+)
+ACETAMINOPHEN_EVENTS = (
+    "SELECT person_id, drug_exposure_id AS id, drug_exposure_start_date AS s, coalesce(drug_exposure_end_date, "
+    "drug_exposure_start_date + CAST(days_supply AS INTEGER), drug_exposure_start_date + 1) AS e "
+    "FROM drug_exposure WHERE drug_concept_id = 1127433"
+)
+
+
+def test_end_date_exit_on_eunomia_equals_circe_sql(eunomia: Path, tmp_path: Path) -> None:
+    """DateOffset on EndDate (what 5 of the 12 Phenotype Library files use): exit = the index event's end date +
+    offset, capped at the observation period's end. On a copy of Eunomia with some end dates removed, so circe's
+    fallbacks count (condition: start + 1; drug: start + days_supply, else start + 1), dari's entries equal the
+    hand-written SQL row for row. Before: refused at EndStrategy.DateOffset.DateField."""
+    # Prepare
+    copy = tmp_path / "cdm.duckdb"
+    shutil.copyfile(eunomia, copy)
+    con = duckdb.connect(str(copy))
+    con.execute("UPDATE condition_occurrence SET condition_end_date = NULL WHERE person_id % 4 = 0")
+    con.execute("UPDATE drug_exposure SET drug_exposure_end_date = NULL WHERE person_id % 3 = 0")
+    con.execute("UPDATE drug_exposure SET days_supply = NULL WHERE person_id % 6 = 0")
+    # Some observation periods end 5 days after the person's first event, so that the cap applies
+    con.execute(
+        "UPDATE observation_period op SET observation_period_end_date = m.d + 5 FROM (SELECT person_id, min(s) AS d "
+        f"FROM ({SINUSITIS_EVENTS} UNION ALL {ACETAMINOPHEN_EVENTS}) GROUP BY person_id) m "
+        "WHERE m.person_id = op.person_id AND op.person_id % 5 = 0 "
+        "AND m.d BETWEEN op.observation_period_start_date AND op.observation_period_end_date - 6"
+    )
+    con.close()
+    condition = json.loads(json.dumps(EUNOMIA_ATLAS)) | {
+        "InclusionRules": [],
+        "EndStrategy": {"DateOffset": {"DateField": "EndDate", "Offset": 14}},
+    }
+    condition["PrimaryCriteria"]["CriteriaList"][0]["ConditionOccurrence"] = {"CodesetId": 1, "First": True}
+    condition["PrimaryCriteria"]["ObservationWindow"] = {"PriorDays": 0, "PostDays": 0}
+    drug = json.loads(json.dumps(condition)) | {"EndStrategy": {"DateOffset": {"DateField": "EndDate", "Offset": 0}}}
+    drug["PrimaryCriteria"]["CriteriaList"] = [{"DrugExposure": {"CodesetId": 2}}]
+    drug["PrimaryCriteria"]["PrimaryCriteriaLimit"] = {"Type": "First"}
+    both = json.loads(json.dumps(drug))
+    both["PrimaryCriteria"]["CriteriaList"].insert(0, {"ConditionOccurrence": {"CodesetId": 1}})
+    cases = [
+        (condition, SINUSITIS_EVENTS, 14, 4),
+        (drug, ACETAMINOPHEN_EVENTS, 0, 3),
+        (both, f"{SINUSITIS_EVENTS} UNION ALL {ACETAMINOPHEN_EVENTS}", 0, 3),  # circe: first by (date, event id)
+    ]
+    for doc, events, offset, nulled in cases:
+        # Execute
+        definition = import_circe(doc, name="end date exit")
+        got = _entries(copy, definition)
+        con = duckdb.connect(str(copy), read_only=True)
+        rows = con.execute(END_DATE_SQL.format(events=events, offset=offset)).fetchall()
+        want = {r[:3] for r in rows}
+        con.close()
+        # Assert
+        assert definition.exit.type == "fixed_offset" and definition.exit.date_field == "end_date"
+        assert import_circe(export_circe(definition)) == definition
+        assert len(got) > 100 and got == want
+        assert {e for _, _, e in got} != {s + timedelta(days=offset) for _, s, _ in got}  # not the start date
+        assert sum(p % nulled == 0 for p, _, _ in got) > 10  # persons without end dates: circe's fallbacks count
+        assert any(r[3] for r in rows)  # and so is the cap at the observation period's end
+
+
+@pytest.mark.parametrize("stem", ["10", "40", "405", "519", "687"])
+def test_phenotype_end_date_exit_imports_with_one_entry(stem: str) -> None:
+    """The Phenotype Library's end-date exits, with ExpressionLimit First (one entry per person, as dari keeps):
+    they import with `date_field: end_date` and the file's offset, and export back to the same definition."""
+    doc = json.loads((LIBRARY / f"{stem}.json").read_text(encoding="utf-8"))
+    doc["ExpressionLimit"] = {"Type": "First"}
+    definition = import_circe(doc)
+    assert definition.exit.type == "fixed_offset" and definition.exit.date_field == "end_date"
+    assert definition.exit.days == doc["EndStrategy"]["DateOffset"]["Offset"]
+    assert import_circe(export_circe(definition)) == definition
