@@ -4,6 +4,7 @@ refused naming its Circe JSON path, and dari → Circe → dari gives the same d
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 from importlib import resources
 from pathlib import Path
@@ -16,7 +17,7 @@ from dari.cli.app import app
 from dari.cohort import load_definition, parse_definition
 from dari.cohort.circe import CirceImportError, import_circe, load_circe
 from dari.cohort.circe_export import CirceExportError, export_circe
-from dari.cohort.definition import CohortDefinition
+from dari.cohort.definition import CohortDefinition, CohortDefinitionError, GroupRule
 
 EXAMPLES = Path(str(resources.files("dari.cohort") / "examples"))
 
@@ -260,13 +261,14 @@ REFUSALS = [
     ("EndStrategy.DateOffset.DateField", "OpEndDate", "EndStrategy.DateOffset.DateField"),
     ("CensoringCriteria", [{"Death": {}}], "CensoringCriteria[0]"),
     ("CensorWindow", {"StartDate": "2020-01-01"}, "CensorWindow.StartDate"),
-    (f"{RULE0}.Groups", [{"Type": "ANY", "CriteriaList": []}], f"{RULE0.replace('.0.', '[0].')}.Groups"),
+    (f"{RULE0}.Groups", [{"Type": "ANY", "CriteriaList": []}], "InclusionRules[0].expression.Groups[0].CriteriaList"),
     (
         f"{RULE0}.DemographicCriteriaList",
         [{"Age": {"Value": 18, "Op": "gte"}}],
         "InclusionRules[0].expression.DemographicCriteriaList",
     ),
-    (f"{RULE0}.Type", "AT_MOST", "InclusionRules[0].expression.Type"),
+    (f"{RULE0}.Type", "AT_MOST", "InclusionRules[0].expression.Count"),  # AT_MOST without a Count
+    (f"{RULE0}.Type", "NONE_OF", "InclusionRules[0].expression.Type"),
     (
         f"{RULE0}.CriteriaList.0.StartWindow.UseEventEnd",
         True,
@@ -297,7 +299,7 @@ REFUSALS = [
             "Count": 0,
             "CriteriaList": [_correlated("DrugExposure", 2, {"Days": 0, "Coeff": 1}, {"Days": 9, "Coeff": 1}, 2, 1)],
         },
-        "InclusionRules[0].expression.Type",
+        "InclusionRules[0].expression.Count",
     ),
     (
         f"{RULE0}.CriteriaList.0.StartWindow.End",
@@ -480,3 +482,47 @@ def test_cli_import_and_export_atlas(tmp_path: Path) -> None:
     assert import_circe(json.loads(exported.stdout)) == definition
     assert refused.exit_code == 2
     assert "EndStrategy.DateOffset.DateField" in refused.output
+
+
+def test_circe_nested_groups_import_as_one_group_rule() -> None:
+    """ANY / AT_LEAST / AT_MOST of several criteria and nested Groups become one dari rule holding the group
+    (types lower-cased, Count kept, criteria in order); an ALL group without nested groups still splits into
+    rules (digests of existing definitions unchanged); the group exports back to the same definition."""
+    # Prepare
+    doc = atlas_t2dm()
+    metformin, no_t1 = (r["expression"]["CriteriaList"][0] for r in doc["InclusionRules"])
+    inner = {"Type": "AT_MOST", "Count": 1, "CriteriaList": [metformin, no_t1]}
+    doc["InclusionRules"] = [_rule("either", metformin) | {"expression": {"Type": "ANY", "CriteriaList": [no_t1]}}]
+    doc["InclusionRules"][0]["expression"]["Groups"] = [inner]
+    # Execute
+    definition = import_circe(doc)
+    # Assert
+    (rule,) = definition.inclusion_rules
+    assert isinstance(rule, GroupRule) and rule.name == "either"
+    assert rule.group.type == "any" and rule.group.count is None and len(rule.group.criteria) == 1
+    assert rule.group.groups[0].type == "at_most" and rule.group.groups[0].count == 1
+    assert [c.occurrence.type for c in rule.group.groups[0].criteria] == ["at_least", "exactly"]
+    assert import_circe(export_circe(definition)) == definition
+    with pytest.raises(CohortDefinitionError) as info:
+        parse_definition(
+            definition.model_dump(mode="json") | {"inclusion_rules": [{"name": "x", "group": {"type": "at_least"}}]}
+        )
+    assert info.value.path.startswith("inclusion_rules[0].group")
+
+
+def test_circe_end_date_exit_round_trips_and_keeps_digests() -> None:
+    """DateOffset on EndDate imports as fixed_offset with date_field end_date and exports back; a StartDate exit
+    keeps the digest it had before date_field existed (the field is left out of the canonical JSON)."""
+    doc = _edit("EndStrategy.DateOffset.DateField", "EndDate")
+    definition = import_circe(doc)
+    assert definition.exit.type == "fixed_offset" and definition.exit.date_field == "end_date"
+    assert export_circe(definition)["EndStrategy"] == {"DateOffset": {"DateField": "EndDate", "Offset": 365}}
+    assert import_circe(export_circe(definition)) == definition
+    start = import_circe(atlas_t2dm())
+    legacy = start.model_dump(mode="json")  # the canonical JSON as written before also/ignore_op/date_field
+    del legacy["exit"]["date_field"], legacy["index"]["also"]
+    for rule in legacy["inclusion_rules"]:
+        del rule["ignore_observation_period"]
+    canonical = json.dumps(legacy, sort_keys=True, separators=(",", ":"))
+    assert start.digest() == hashlib.sha256(canonical.encode()).hexdigest()
+    assert definition.digest() != start.digest()

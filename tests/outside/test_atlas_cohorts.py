@@ -41,7 +41,9 @@ EXPECTED = {
     "405": "ExpressionLimit.Type",
     "519": "ExpressionLimit.Type",
     "687": "ExpressionLimit.Type",
-    "269": "InclusionRules[2].expression.Groups",  # nested criteria groups
+    # nested criteria groups now import (before: refused at InclusionRules[2].expression.Groups); it too makes
+    # every event an entry
+    "269": "ExpressionLimit.Type",
     "288": None,  # T2DM by diagnosis, drug or HbA1c (four primary criteria), three inclusion rules
     "1032": None,
     # a deprecated, non-standard SNOMED concept in a set (later: a nested CorrelatedCriteria, a CustomEra exit)
@@ -511,3 +513,71 @@ def test_phenotype_end_date_exit_imports_with_one_entry(stem: str) -> None:
     assert definition.exit.type == "fixed_offset" and definition.exit.date_field == "end_date"
     assert definition.exit.days == doc["EndStrategy"]["DateOffset"]["Offset"]
     assert import_circe(export_circe(definition)) == definition
+
+
+def _criterion(kind: str, codeset: int, start: int | None, end: int, type_: int, count: int) -> dict[str, Any]:
+    return {
+        "Criteria": {kind: {"CodesetId": codeset}},
+        "StartWindow": _window(start, end),
+        "Occurrence": {"Type": type_, "Count": count},
+    }
+
+
+GROUPS_SQL = """
+WITH idx AS (
+  SELECT f.person_id, f.d, op.observation_period_start_date AS s, op.observation_period_end_date AS e, p.year_of_birth
+  FROM (SELECT person_id, min(condition_start_date) AS d FROM condition_occurrence
+        WHERE condition_concept_id IN (SELECT descendant_concept_id FROM concept_ancestor WHERE ancestor_concept_id = 40481087
+                                       UNION SELECT 40481087) GROUP BY person_id) f
+  JOIN observation_period op ON op.person_id = f.person_id AND f.d BETWEEN op.observation_period_start_date AND op.observation_period_end_date
+  JOIN person p ON p.person_id = f.person_id),
+m AS (SELECT *,
+  EXISTS (SELECT 1 FROM drug_exposure x WHERE x.person_id = idx.person_id AND x.drug_concept_id = 1127433
+          AND x.drug_exposure_start_date BETWEEN d AND d + 30 AND x.drug_exposure_start_date BETWEEN s AND e) AS a,
+  EXISTS (SELECT 1 FROM condition_occurrence c WHERE c.person_id = idx.person_id AND c.condition_concept_id IN
+          (SELECT descendant_concept_id FROM concept_ancestor WHERE ancestor_concept_id = 260139 UNION SELECT 260139)
+          AND c.condition_start_date BETWEEN s AND d - 1) AS b,
+  EXISTS (SELECT 1 FROM drug_exposure x WHERE x.person_id = idx.person_id AND x.drug_concept_id = 1713671
+          AND x.drug_exposure_start_date BETWEEN d AND d + 30 AND x.drug_exposure_start_date BETWEEN s AND e) AS c
+  FROM idx WHERE s + 365 <= d AND year(d) - year_of_birth >= 18)
+SELECT count(*),
+       count(*) FILTER (WHERE a OR (b::INT + c::INT + (NOT a)::INT) >= 2),
+       count(*) FILTER (WHERE (a OR (b::INT + c::INT + (NOT a)::INT) >= 2) AND b::INT + c::INT <= 1)
+FROM m
+"""  # noqa: E501
+
+
+def test_nested_groups_on_eunomia_count_equal_circe_sql(store: CdmStore, eunomia: Path) -> None:
+    """Nested criteria groups (Phenotype Library 269 has one): rule 1 is ANY of [acetaminophen within 30 days, a
+    group AT_LEAST 2 of (bronchitis before, amoxicillin within 30 days, no acetaminophen within 30 days)]; rule 2
+    is AT_MOST 1 of (bronchitis before, amoxicillin within 30 days). circe-be's groupQuery counts the members
+    that match; dari's attrition equals the hand-written SQL step by step, and the expression round-trips.
+    Before: refused at InclusionRules[k].expression.Groups (and at any ANY/AT_MOST group of several)."""
+    # Prepare
+    doc = json.loads(json.dumps(EUNOMIA_ATLAS))
+    doc["ConceptSets"].append(
+        {"id": 4, "name": "amoxicillin", "expression": {"items": [{"concept": _concept(1713671, "562251", "RxNorm")}]}}
+    )
+    acetaminophen = _criterion("DrugExposure", 2, 0, 30, 2, 1)
+    bronchitis = _criterion("ConditionOccurrence", 3, None, -1, 2, 1)
+    amoxicillin = _criterion("DrugExposure", 4, 0, 30, 2, 1)
+    no_acetaminophen = _criterion("DrugExposure", 2, 0, 30, 0, 0)
+    nested = {"Type": "AT_LEAST", "Count": 2, "CriteriaList": [bronchitis, amoxicillin, no_acetaminophen]}
+    doc["InclusionRules"] = [
+        {"name": "treated or two", "expression": {"Type": "ANY", "CriteriaList": [acetaminophen], "Groups": [nested]}},
+        {
+            "name": "at most one",
+            "expression": {"Type": "AT_MOST", "Count": 1, "CriteriaList": [bronchitis, amoxicillin]},
+        },
+    ]
+    # Execute
+    definition = import_circe(doc, name="groups")
+    raw = unprotected_feasibility(store, definition, site="eunomia")
+    con = duckdb.connect(str(eunomia), read_only=True)
+    base, first, second = con.execute(GROUPS_SQL).fetchone() or (0, 0, 0)
+    con.close()
+    # Assert
+    assert import_circe(export_circe(definition)) == definition
+    assert raw.steps[-2:] == ("treated or two", "at most one")
+    assert raw.remaining[-3:] == (base, first, second)
+    assert base > first > second > 0

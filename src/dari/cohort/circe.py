@@ -217,18 +217,45 @@ def _correlated(obj: Any, path: str, codesets: dict[Any, str], name: str) -> dic
     )
 
 
-def _group(obj: Any, path: str, codesets: dict[Any, str], name: str) -> list[dict[str, Any]]:
-    """A criteria group as dari rules: ALL of n criteria is n rules (same cohort, n attrition steps)."""
-    g = _check_keys(obj, path, {"Type", "CriteriaList", "Count"})
+def _criteria_group(obj: Any, path: str, codesets: dict[Any, str]) -> dict[str, Any]:
+    """A Circe CriteriaGroup, nested groups too, as dari's `group` (circe-be groupQuery: members that match)."""
+    g = _check_keys(obj, path, {"Type", "CriteriaList", "Count", "Groups"})
+    kind: Any = g.get("Type", "ALL")
+    count: Any = g.get("Count")
+    if kind not in ("ALL", "ANY", "AT_LEAST", "AT_MOST"):
+        raise CirceImportError(f"group Type {kind!r} (Circe has ALL, ANY, AT_LEAST, AT_MOST)", path=f"{path}.Type")
+    counted = kind in ("AT_LEAST", "AT_MOST")
+    if counted and not (_whole(count) and count >= 0):
+        raise CirceImportError(f"{kind} needs a whole Count ≥ 0", path=f"{path}.Count")
+    if kind == "AT_LEAST" and count == 0:
+        raise CirceImportError("'at least 0' is always true: dari refuses it", path=f"{path}.Count")
     items = _list(g.get("CriteriaList"), f"{path}.CriteriaList")
-    if not items:
+    groups = _list(g.get("Groups"), f"{path}.Groups")
+    if not items and not groups:
         raise CirceImportError("an empty criteria group is not supported", path=f"{path}.CriteriaList")
+    criteria = []
+    for k, c in enumerate(items):
+        criterion = _correlated(c, f"{path}.CriteriaList[{k}]", codesets, "")
+        del criterion["name"]
+        criteria.append(criterion)
+    return {
+        "type": kind.lower(),
+        "criteria": criteria,
+        "groups": [_criteria_group(x, f"{path}.Groups[{k}]", codesets) for k, x in enumerate(groups)],
+    } | ({"count": count} if counted else {})
+
+
+def _group(obj: Any, path: str, codesets: dict[Any, str], name: str) -> list[dict[str, Any]]:
+    """A criteria group as dari rules: ALL of n criteria is n rules (same cohort, n attrition steps); any other
+    group (ANY, AT_LEAST, AT_MOST of several, nested Groups) is one rule holding the group."""
+    g = _check_keys(obj, path, {"Type", "CriteriaList", "Count", "Groups"})
+    items = _list(g.get("CriteriaList"), f"{path}.CriteriaList")
     kind, count = g.get("Type", "ALL"), g.get("Count")
     single_any = len(items) == 1 and (kind == "ANY" or (kind == "AT_LEAST" and count == 1))
-    if kind != "ALL" and not single_any:
-        raise CirceImportError(
-            f"group Type {kind} is not supported (dari rules are ALL of their criteria)", path=f"{path}.Type"
-        )
+    if g.get("Groups") or (kind != "ALL" and not single_any):
+        return [{"name": name, "group": _criteria_group(g, path, codesets)}]
+    if not items:
+        raise CirceImportError("an empty criteria group is not supported", path=f"{path}.CriteriaList")
     names = [name] if len(items) == 1 else [f"{name} ({k + 1}/{len(items)})" for k in range(len(items))]
     return [_correlated(c, f"{path}.CriteriaList[{k}]", codesets, names[k]) for k, c in enumerate(items)]
 

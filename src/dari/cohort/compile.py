@@ -26,11 +26,14 @@ from dari.cdm.store import CdmStore
 from dari.cohort.backend import cdm_table, ibis_session, require_columns
 from dari.cohort.definition import (
     CohortDefinition,
+    CriteriaGroup,
     FixedOffsetExit,
+    GroupRule,
     IndexEvent,
     ObservationEndExit,
     ValueRange,
     Window,
+    rule_criteria,
 )
 from dari.cohort.resolve import ResolvedDefinition, resolve_definition
 
@@ -273,28 +276,50 @@ def _index_flags(t: ir.Table, index: IndexEvent, sexes: Sequence[int]) -> list[t
     return flags
 
 
+def _group_ok(group: CriteriaGroup, path: str, ok: dict[str, ir.BooleanValue]) -> ir.BooleanValue:
+    """circe-be's groupQuery: the number of members (criteria, then nested groups) that hold, against the type."""
+    members = [ok[p] for p, _ in ((f"{path}.criteria[{j}]", c) for j, c in enumerate(group.criteria))]
+    members += [_group_ok(g, f"{path}.groups[{k}]", ok) for k, g in enumerate(group.groups)]
+    if group.type == "all":
+        return ibis.and_(*members)
+    if group.type == "any":
+        return ibis.or_(*members)
+    held = sum((m.ifelse(1, 0) for m in members[1:]), members[0].ifelse(1, 0))
+    return held >= group.count if group.type == "at_least" else held <= group.count
+
+
 def compile_cohort(backend: SQLBackend, definition: CohortDefinition, resolved: ResolvedDefinition) -> CompiledCohort:
     """Build the candidate events with their attrition flags and the one-entry-per-person cohort."""
     events = _candidates(backend, definition, resolved)
     base = events.select(*KEY, "op_end")
     joined = events
-    renamed: list[ir.Table] = []
-    for i, rule in enumerate(definition.inclusion_rules):
-        unit = resolved.units.get(f"inclusion_rules[{i}].value.unit")
+    names: dict[str, str] = {}  # a criterion's JSON path -> its count column
+    for path, rule in rule_criteria(definition.inclusion_rules):
+        i = len(names)
+        # A plain rule keeps its count column's name (n_rule_<rule index>); a group's criteria are numbered on.
+        name = f"n_rule_{i}" if path == f"inclusion_rules[{i}]" else f"n_crit_{i}"
+        names[path] = name
+        unit = resolved.units.get(f"{path}.value.unit")
         rule_events = domain_events(backend, rule.domain, resolved.concept_sets[rule.concept_set], rule.value, unit)
         # Every rule counts against the same candidate keys (the expression grows linearly with the rules), and
         # all counts join in one flat join: Ibis compiles that much faster than a chain of mutates.
         within = not rule.ignore_observation_period
-        c = window_counts(base, rule_events, rule.window, f"n_rule_{i}", within_observation=within)
+        c = window_counts(base, rule_events, rule.window, name, within_observation=within)
         c = c.rename({f"k{i}_{k}": k for k in KEY})
         joined = joined.left_join(c, [joined[k] == c[f"k{i}_{k}"] for k in KEY])
-        renamed.append(c)
     # Flags are written over the joined table's own columns: referring to `events` here lets Ibis resolve a key
     # column to the right-hand copy of a left join (NULL where no event matched).
     flags = _index_flags(joined, definition.index, list(resolved.sexes))
-    counts = {f"n_rule_{i}": joined[f"n_rule_{i}"].fill_null(0) for i in range(len(renamed))}
-    for i, rule in enumerate(definition.inclusion_rules):
-        flags.append((rule.name, _occurrence_ok(counts[f"n_rule_{i}"], rule.occurrence.type, rule.occurrence.count)))
+    counts = {name: joined[name].fill_null(0) for name in names.values()}
+    ok = {
+        path: _occurrence_ok(counts[names[path]], rule.occurrence.type, rule.occurrence.count)
+        for path, rule in rule_criteria(definition.inclusion_rules)
+    }
+    for i, r in enumerate(definition.inclusion_rules):
+        if isinstance(r, GroupRule):
+            flags.append((r.name, _group_ok(r.group, f"inclusion_rules[{i}].group", ok)))
+        else:
+            flags.append((r.name, ok[f"inclusion_rules[{i}]"]))
     steps: dict[str, ir.BooleanValue] = {}
     acc: ir.BooleanValue = ibis.literal(True)
     for k, (_, flag) in enumerate(flags):
@@ -306,8 +331,8 @@ def compile_cohort(backend: SQLBackend, definition: CohortDefinition, resolved: 
         **{f"flag_{k}": flag for k, (_, flag) in enumerate(flags)},
         **steps,
     )
-    names = tuple(name for name, _ in flags)
-    return CompiledCohort(events=events, steps=names, exit=definition.exit)
+    step_names = tuple(name for name, _ in flags)
+    return CompiledCohort(events=events, steps=step_names, exit=definition.exit)
 
 
 def _entries(events: ir.Table, last: int, exit_: FixedOffsetExit | ObservationEndExit) -> ir.Table:

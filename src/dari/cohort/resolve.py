@@ -19,7 +19,14 @@ from ibis.backends.sql import SQLBackend  # type: ignore[import-untyped]
 
 from dari.cdm.concepts import merge_gender_rows
 from dari.cohort.backend import cdm_table, require_columns
-from dari.cohort.definition import CohortDefinition, ConceptRef, ConceptSet, ConceptSetItem, ValueRange
+from dari.cohort.definition import (
+    CohortDefinition,
+    ConceptRef,
+    ConceptSet,
+    ConceptSetItem,
+    ValueRange,
+    rule_criteria,
+)
 from dari.errors import InputError
 
 
@@ -114,7 +121,7 @@ def _descendants(backend: SQLBackend, ids: Sequence[int], site: str) -> dict[int
 def _value_ranges(definition: CohortDefinition) -> list[tuple[str, ValueRange]]:
     ranges = [("index.value", definition.index.value)]
     ranges += [(f"index.also[{k}].value", c.value) for k, c in enumerate(definition.index.also)]
-    ranges += [(f"inclusion_rules[{i}].value", r.value) for i, r in enumerate(definition.inclusion_rules)]
+    ranges += [(f"{p}.value", r.value) for p, r in rule_criteria(definition.inclusion_rules)]
     return [(p, v) for p, v in ranges if v is not None]
 
 
