@@ -252,11 +252,6 @@ REFUSALS = [
     ("ConceptSets.0.expression.items.0.includeMapped", True, "ConceptSets[0].expression.items[0].includeMapped"),
     ("ConceptSets.0.expression.items.0.concept", {"CONCEPT_ID": 201826}, "ConceptSets[0].expression.items[0].concept"),
     ("ConceptSets.1.expression.items", [], "ConceptSets[1].expression.items"),
-    (
-        "ConceptSets.1.expression.items.0.concept.STANDARD_CONCEPT",
-        "N",
-        "ConceptSets[1].expression.items[0].concept.STANDARD_CONCEPT",
-    ),
     ("EndStrategy", {"CustomEra": {"DrugCodesetId": 2, "GapDays": 30, "Offset": 0}}, "EndStrategy.CustomEra"),
     ("EndStrategy.DateOffset.DateField", "OpEndDate", "EndStrategy.DateOffset.DateField"),
     ("CensoringCriteria", [{"Death": {}}], "CensoringCriteria[0]"),
@@ -523,6 +518,20 @@ def test_circe_end_date_exit_round_trips_and_keeps_digests() -> None:
     del legacy["exit"]["date_field"], legacy["index"]["also"]
     for rule in legacy["inclusion_rules"]:
         del rule["ignore_observation_period"]
+    for item in (i for cs in legacy["concept_sets"] for i in cs["items"]):
+        del item["as_is"]
     canonical = json.dumps(legacy, sort_keys=True, separators=(",", ":"))
     assert start.digest() == hashlib.sha256(canonical.encode()).hexdigest()
     assert definition.digest() != start.digest()
+
+
+def test_circe_non_standard_item_imports_as_is() -> None:
+    """A concept-set item ATLAS marks non-standard (STANDARD_CONCEPT "N") is matched by its own id, as Circe does,
+    so it imports with `as_is` (before: refused at …concept.STANDARD_CONCEPT); standard items do not, and the
+    export writes "N" back so that the round trip holds. Items without `as_is` keep their digest."""
+    doc = _edit("ConceptSets.1.expression.items.0.concept.STANDARD_CONCEPT", "N")
+    definition = import_circe(doc)
+    assert [i.as_is for cs in definition.concept_sets for i in cs.items] == [False, True, False]
+    assert export_circe(definition)["ConceptSets"][1]["expression"]["items"][0]["concept"]["STANDARD_CONCEPT"] == "N"
+    assert import_circe(export_circe(definition)) == definition
+    assert definition.digest() != import_circe(atlas_t2dm()).digest()

@@ -25,7 +25,7 @@ from dari.cohort.backend import ibis_session
 from dari.cohort.circe import CirceImportError, import_circe, load_circe
 from dari.cohort.circe_export import export_circe, site_concept_ids
 from dari.cohort.compile import build_cohort
-from dari.cohort.definition import CohortDefinition
+from dari.cohort.definition import CohortDefinition, parse_definition
 from dari.cohort.feasibility import unprotected_feasibility
 from dari.cohort.resolve import UnknownConceptError
 
@@ -46,8 +46,9 @@ EXPECTED = {
     "269": "ExpressionLimit.Type",
     "288": None,  # T2DM by diagnosis, drug or HbA1c (four primary criteria), three inclusion rules
     "1032": None,
-    # a deprecated, non-standard SNOMED concept in a set (later: a nested CorrelatedCriteria, a CustomEra exit)
-    "1054": "ConceptSets[2].expression.items[4].concept.STANDARD_CONCEPT",
+    # its deprecated, non-standard SNOMED concept now reads as-is (before: refused at ConceptSets[2].expression.
+    # items[4].concept.STANDARD_CONCEPT); next come a CorrelatedCriteria nested in a criterion and a CustomEra exit
+    "1054": "InclusionRules[0].expression.CriteriaList[0].Criteria.ConditionOccurrence.CorrelatedCriteria",
     "1303": "ExpressionLimit.Type",  # every qualifying event is an entry: several per person
     "770": None,
     "1198": None,
@@ -581,3 +582,53 @@ def test_nested_groups_on_eunomia_count_equal_circe_sql(store: CdmStore, eunomia
     assert raw.steps[-2:] == ("treated or two", "at most one")
     assert raw.remaining[-3:] == (base, first, second)
     assert base > first > second > 0
+
+
+def test_non_standard_item_on_eunomia_matches_its_own_id(eunomia: Path, tmp_path: Path) -> None:
+    """A concept set of viral sinusitis (standard SNOMED) and ICD10CM K92.2 marked non-standard, as ATLAS writes
+    it: Circe matches 35208414 itself, never its 'Maps to' target (SNOMED 74474003, 192671). On a copy of Eunomia
+    where an ETL left some rows under the ICD10CM id, dari's count equals Circe's SQL; before, the item was refused,
+    and resolving it through 'Maps to' (what dari does for an item without as_is) gives another count."""
+    # Prepare
+    copy = tmp_path / "cdm.duckdb"
+    shutil.copyfile(eunomia, copy)
+    con = duckdb.connect(str(copy))
+    con.execute(
+        "UPDATE condition_occurrence SET condition_concept_id = 35208414 WHERE condition_concept_id = 192671 "
+        "AND person_id % 2 = 0"
+    )
+    con.close()
+    doc = json.loads(json.dumps(EUNOMIA_ATLAS)) | {"InclusionRules": []}
+    k922 = {"CONCEPT_ID": 35208414, "CONCEPT_CODE": "K92.2", "VOCABULARY_ID": "ICD10CM", "STANDARD_CONCEPT": "N"}
+    doc["ConceptSets"][0]["expression"]["items"].append({"concept": k922})
+    doc["PrimaryCriteria"]["CriteriaList"] = [{"ConditionOccurrence": {"CodesetId": 1, "First": True}}]
+    doc["PrimaryCriteria"]["ObservationWindow"] = {"PriorDays": 0, "PostDays": 0}
+    sql = (
+        "SELECT count(*) FROM (SELECT person_id, min(condition_start_date) AS d FROM condition_occurrence "
+        "WHERE condition_concept_id IN ({ids}) GROUP BY person_id) f JOIN observation_period op "
+        "ON op.person_id = f.person_id "
+        "AND f.d BETWEEN op.observation_period_start_date AND op.observation_period_end_date"
+    )
+    sinusitis = (
+        "SELECT descendant_concept_id FROM concept_ancestor WHERE ancestor_concept_id = 40481087 UNION SELECT 40481087"
+    )
+    # Execute
+    definition = import_circe(doc, name="as is")
+    mapped = parse_definition(
+        json.loads(json.dumps(definition.model_dump(mode="json")).replace('"as_is": true', '"as_is": false'))
+    )
+    counts = []
+    for d in (definition, mapped):
+        s = open_store(copy)
+        try:
+            counts.append(unprotected_feasibility(s, d, site="eunomia").remaining[-1])
+        finally:
+            s.close()
+    con = duckdb.connect(str(copy), read_only=True)
+    circe = con.execute(sql.format(ids=f"{sinusitis} UNION SELECT 35208414")).fetchone()
+    by_maps_to = con.execute(sql.format(ids=f"{sinusitis} UNION SELECT 192671")).fetchone()
+    con.close()
+    # Assert
+    assert definition.concept_sets[0].items[1].as_is and not mapped.concept_sets[0].items[1].as_is
+    assert circe is not None and by_maps_to is not None
+    assert counts == [circe[0], by_maps_to[0]] and circe[0] != by_maps_to[0]

@@ -360,24 +360,16 @@ def _concept_sets(doc: dict[str, Any], ids: dict[str, str]) -> tuple[list[dict[s
             ipath = f"{path}.expression.items[{j}]"
             item = _check_keys(item, ipath, {"concept", "isExcluded", "includeDescendants"})
             concept = item.get("concept")
-            if (
-                isinstance(concept, dict)
-                and "STANDARD_CONCEPT" in concept
-                and concept["STANDARD_CONCEPT"] not in ("S", "C")
-            ):
-                # Circe matches a non-standard id as itself (nothing, in a CDM's standard columns); dari would
-                # resolve it through 'Maps to' to standard concepts: a different cohort.
-                raise CirceImportError(
-                    "a non-standard concept: Circe matches its own id, dari would map it to standard concepts; "
-                    "replace it by its standard concept or remove it",
-                    path=f"{ipath}.concept.STANDARD_CONCEPT",
-                )
+            # Circe matches a non-standard id as itself (nothing, in a conformant CDM's standard columns), never
+            # through 'Maps to': the item is read `as_is`.
+            as_is = isinstance(concept, dict) and concept.get("STANDARD_CONCEPT") not in (None, "", "S", "C")
             items.append(
                 {
                     **_concept(item.get("concept"), f"{ipath}.concept"),
                     "include_descendants": bool(item.get("includeDescendants")),
                     "exclude": bool(item.get("isExcluded")),
                 }
+                | ({"as_is": True} if as_is else {})
             )
         if not items:
             raise CirceImportError("an empty concept set is not supported", path=f"{path}.expression.items")

@@ -166,7 +166,8 @@ def export_circe(definition: CohortDefinition, concept_ids: ConceptIds | None = 
             "expression": {
                 "items": [
                     {
-                        "concept": _concept(item, ids),
+                        # STANDARD_CONCEPT "N" marks an as-is item, so that it imports back as one
+                        "concept": _concept(item, ids) | ({"STANDARD_CONCEPT": "N"} if item.as_is else {}),
                         "isExcluded": item.exclude,
                         "includeDescendants": item.include_descendants,
                         "includeMapped": False,

@@ -47,10 +47,16 @@ class ConceptRef(_Strict):
 
 
 class ConceptSetItem(ConceptRef):
-    """An item of a concept set, like OHDSI's ConceptSetItem (includeMapped is not supported)."""
+    """An item of a concept set, like OHDSI's ConceptSetItem (includeMapped is not supported).
+
+    `as_is`: match this concept's own id even where the site's vocabulary marks it non-standard, never its
+    'Maps to' targets (Circe's meaning of a non-standard item: in a conformant CDM's standard columns it matches
+    nothing). Without it a non-standard code resolves through 'Maps to' (docs/cohort-definitions.md §3).
+    """
 
     include_descendants: bool = False
     exclude: bool = False
+    as_is: bool = False
 
 
 class ConceptSet(_Strict):
@@ -309,12 +315,16 @@ class CohortDefinition(_Strict):
     def digest(self) -> str:
         """SHA-256 of the canonical JSON: sites' results can be pooled only when they ran the same definition."""
         dump = self.model_dump(mode="json")
-        # Definitions written before `also`, `ignore_observation_period` and `date_field` existed keep their digest.
+        # Definitions written before `also`, `ignore_observation_period`, `as_is` and `date_field` keep their digest.
         if not dump["index"]["also"]:
             del dump["index"]["also"]
         for rule in dump["inclusion_rules"]:
             if not rule.get("ignore_observation_period", True):
                 del rule["ignore_observation_period"]
+        for cs in dump["concept_sets"]:
+            for item in cs["items"]:
+                if not item["as_is"]:
+                    del item["as_is"]
         if dump["exit"].get("date_field") == "start_date":
             del dump["exit"]["date_field"]
         canonical = json.dumps(dump, sort_keys=True, separators=(",", ":"))

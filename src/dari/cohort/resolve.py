@@ -142,19 +142,20 @@ def resolve_concept_sets(
     problems += [f"{p}: {ref.label()} not in the concept table" for p, ref in extra_refs if _key(ref) not in found]
     if problems:
         raise UnknownConceptError(problems, site)
-    nonstandard = sorted({found[_key(item)].concept_id for _, _, item in items if not found[_key(item)].standard})
-    mapped = _maps_to(backend, nonstandard)
+    # An `as_is` item is its own id (Circe's reading); any other non-standard code goes through 'Maps to'.
+    to_map = [item for _, _, item in items if not found[_key(item)].standard and not item.as_is]
+    mapped = _maps_to(backend, sorted({found[_key(item)].concept_id for item in to_map}))
     unmapped = [
         f"{p}: {item.label()} is non-standard and has no 'Maps to' relationship"
         for p, _, item in items
-        if not found[_key(item)].standard and found[_key(item)].concept_id not in mapped
+        if not found[_key(item)].standard and not item.as_is and found[_key(item)].concept_id not in mapped
     ]
     if unmapped:
         raise UnknownConceptError(unmapped, site)
 
     def roots(item: ConceptSetItem) -> set[int]:
         c = found[_key(item)]
-        return {c.concept_id} if c.standard else mapped[c.concept_id]
+        return {c.concept_id} if c.standard or item.as_is else mapped[c.concept_id]
 
     to_expand = sorted({r for _, _, item in items if item.include_descendants for r in roots(item)})
     below = _descendants(backend, to_expand, site)
