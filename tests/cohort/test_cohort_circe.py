@@ -498,6 +498,8 @@ def test_circe_nested_groups_import_as_one_group_rule() -> None:
     assert rule.group.groups[0].type == "at_most" and rule.group.groups[0].count == 1
     assert [c.occurrence.type for c in rule.group.groups[0].criteria] == ["at_least", "exactly"]
     assert import_circe(export_circe(definition)) == definition
+    dumped = parse_definition(json.loads(json.dumps(definition.model_dump(mode="json"))))
+    assert dumped == definition and dumped.digest() == definition.digest()  # a saved definition reads back
     with pytest.raises(CohortDefinitionError) as info:
         parse_definition(
             definition.model_dump(mode="json") | {"inclusion_rules": [{"name": "x", "group": {"type": "at_least"}}]}
