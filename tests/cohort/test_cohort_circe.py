@@ -4,6 +4,7 @@ refused naming its Circe JSON path, and dari → Circe → dari gives the same d
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 from importlib import resources
 from pathlib import Path
@@ -16,7 +17,7 @@ from dari.cli.app import app
 from dari.cohort import load_definition, parse_definition
 from dari.cohort.circe import CirceImportError, import_circe, load_circe
 from dari.cohort.circe_export import CirceExportError, export_circe
-from dari.cohort.definition import CohortDefinition
+from dari.cohort.definition import CohortDefinition, CohortDefinitionError, GroupRule
 
 EXAMPLES = Path(str(resources.files("dari.cohort") / "examples"))
 
@@ -251,22 +252,18 @@ REFUSALS = [
     ("ConceptSets.0.expression.items.0.includeMapped", True, "ConceptSets[0].expression.items[0].includeMapped"),
     ("ConceptSets.0.expression.items.0.concept", {"CONCEPT_ID": 201826}, "ConceptSets[0].expression.items[0].concept"),
     ("ConceptSets.1.expression.items", [], "ConceptSets[1].expression.items"),
-    (
-        "ConceptSets.1.expression.items.0.concept.STANDARD_CONCEPT",
-        "N",
-        "ConceptSets[1].expression.items[0].concept.STANDARD_CONCEPT",
-    ),
     ("EndStrategy", {"CustomEra": {"DrugCodesetId": 2, "GapDays": 30, "Offset": 0}}, "EndStrategy.CustomEra"),
-    ("EndStrategy.DateOffset.DateField", "EndDate", "EndStrategy.DateOffset.DateField"),
+    ("EndStrategy.DateOffset.DateField", "OpEndDate", "EndStrategy.DateOffset.DateField"),
     ("CensoringCriteria", [{"Death": {}}], "CensoringCriteria[0]"),
     ("CensorWindow", {"StartDate": "2020-01-01"}, "CensorWindow.StartDate"),
-    (f"{RULE0}.Groups", [{"Type": "ANY", "CriteriaList": []}], f"{RULE0.replace('.0.', '[0].')}.Groups"),
+    (f"{RULE0}.Groups", [{"Type": "ANY", "CriteriaList": []}], "InclusionRules[0].expression.Groups[0].CriteriaList"),
     (
         f"{RULE0}.DemographicCriteriaList",
         [{"Age": {"Value": 18, "Op": "gte"}}],
         "InclusionRules[0].expression.DemographicCriteriaList",
     ),
-    (f"{RULE0}.Type", "AT_MOST", "InclusionRules[0].expression.Type"),
+    (f"{RULE0}.Type", "AT_MOST", "InclusionRules[0].expression.Count"),  # AT_MOST without a Count
+    (f"{RULE0}.Type", "NONE_OF", "InclusionRules[0].expression.Type"),
     (
         f"{RULE0}.CriteriaList.0.StartWindow.UseEventEnd",
         True,
@@ -289,7 +286,7 @@ REFUSALS = [
         {"Value": 18, "Op": "gte"},
         "InclusionRules[0].expression.CriteriaList[0].Criteria.DrugExposure.Age",
     ),
-    ("QualifiedLimit.Type", "Last", "QualifiedLimit.Type"),
+    ("QualifiedLimit.Type", "Next", "QualifiedLimit.Type"),
     (
         f"{RULE0}",
         {
@@ -297,7 +294,7 @@ REFUSALS = [
             "Count": 0,
             "CriteriaList": [_correlated("DrugExposure", 2, {"Days": 0, "Coeff": 1}, {"Days": 9, "Coeff": 1}, 2, 1)],
         },
-        "InclusionRules[0].expression.Type",
+        "InclusionRules[0].expression.Count",
     ),
     (
         f"{RULE0}.CriteriaList.0.StartWindow.End",
@@ -327,27 +324,57 @@ def _limits(primary: str, qualified: str, expression: str, first: bool) -> dict[
 
 def test_circe_limits_map_or_refuse() -> None:
     """Limits as Circe applies them (primaryEventsQuery): the criterion's First and PrimaryCriteriaLimit First are
-    dari `first` (the earliest event, then the window); a later First limit before inclusion rules, an age
-    filter before the primary limit, a value checked after the criterion's First, and All, All, All (several
-    entries per person) are refused."""
+    dari `first` (the earliest event, then the window); a QualifiedLimit counts only with AdditionalCriteria
+    (CohortExpressionQueryBuilder ignores it otherwise); a First limit before inclusion rules, an age filter
+    before the primary limit, a value checked after the criterion's First, and All, All, All (several entries per
+    person) are refused. Before: QualifiedLimit First without AdditionalCriteria was read as one entry per person,
+    where Circe makes every event an entry."""
+    additional = {"Type": "ALL", "CriteriaList": atlas_t2dm()["InclusionRules"][1]["expression"]["CriteriaList"]}
     assert import_circe(_limits("All", "All", "All", True)).index.occurrence == "first"
     assert import_circe(_limits("All", "All", "First", False)).index.occurrence == "all"
-    no_rules = _limits("All", "First", "All", False)
-    no_rules["InclusionRules"] = []
+    assert import_circe(_limits("All", "First", "First", False)).index.occurrence == "all"  # no AdditionalCriteria
+    no_rules = _limits("All", "First", "All", False) | {"InclusionRules": [], "AdditionalCriteria": additional}
     assert import_circe(no_rules).index.occurrence == "all"
     no_age = _limits("First", "First", "All", False)
     del no_age["PrimaryCriteria"]["CriteriaList"][0]["ConditionOccurrence"]["Age"]
     assert import_circe(no_age).index.occurrence == "first"
     assert len(import_circe(no_age).inclusion_rules) == 2
     refusals = {
-        ("First", "First", "First"): "PrimaryCriteria.PrimaryCriteriaLimit.Type",  # with Age on the criterion
-        ("All", "First", "First"): "QualifiedLimit.Type",
-        ("All", "All", "All"): "ExpressionLimit.Type",
+        ("First", "First", "First", False): "PrimaryCriteria.PrimaryCriteriaLimit.Type",  # with Age on the criterion
+        ("All", "First", "First", True): "QualifiedLimit.Type",  # with AdditionalCriteria and inclusion rules
+        ("All", "All", "All", False): "ExpressionLimit.Type",
+        ("All", "First", "All", False): "ExpressionLimit.Type",  # the qualified limit is ignored: every event
+    }
+    for (*limits, with_additional), where in refusals.items():
+        doc = _limits(*limits, False) | ({"AdditionalCriteria": additional} if with_additional else {})
+        with pytest.raises(CirceImportError) as info:
+            import_circe(doc)
+        assert info.value.path == where
+
+
+def test_circe_last_limits_where_one_event_reaches_them() -> None:
+    """ExpressionLimit Last (Circe: the latest included event, IncludedEventSort DESC) is the same entry as First
+    when each person has one event by then (criterion First, PrimaryCriteriaLimit First, or an effective
+    QualifiedLimit First without inclusion rules): imported. Where several events reach it, Last is refused
+    naming the limit, as is PrimaryCriteriaLimit Last (the latest event: dari's index is the earliest)."""
+    assert import_circe(_limits("All", "All", "Last", True)).index.occurrence == "first"
+    assert import_circe(_limits("First", "All", "Last", True)).index.occurrence == "first"
+    assert import_circe(_limits("Last", "All", "Last", True)).index.occurrence == "first"  # one event: Last = First
+    additional = {"Type": "ALL", "CriteriaList": atlas_t2dm()["InclusionRules"][1]["expression"]["CriteriaList"]}
+    qualified = _limits("All", "First", "Last", False) | {"InclusionRules": [], "AdditionalCriteria": additional}
+    assert import_circe(qualified).index.occurrence == "all"
+    refusals = {
+        ("All", "All", "Last"): "ExpressionLimit.Type",
+        ("All", "First", "Last"): "ExpressionLimit.Type",  # no AdditionalCriteria: the qualified limit is ignored
+        ("Last", "First", "First"): "PrimaryCriteria.PrimaryCriteriaLimit.Type",
     }
     for limits, where in refusals.items():
         with pytest.raises(CirceImportError) as info:
             import_circe(_limits(*limits, False))
         assert info.value.path == where
+    with pytest.raises(CirceImportError) as info:
+        import_circe(_limits("All", "Last", "First", False) | {"AdditionalCriteria": additional})
+    assert info.value.path == "QualifiedLimit.Type"
 
 
 def test_circe_first_with_value_refused_both_ways() -> None:
@@ -440,7 +467,7 @@ def test_cli_import_and_export_atlas(tmp_path: Path) -> None:
         ],
     )
     exported = runner.invoke(app, ["cohort", "export-atlas", str(tmp_path / "dari.json")])
-    (tmp_path / "bad.json").write_text(json.dumps(_edit("EndStrategy.DateOffset.DateField", "EndDate")))
+    (tmp_path / "bad.json").write_text(json.dumps(_edit("EndStrategy.DateOffset.DateField", "OpEndDate")))
     refused = runner.invoke(app, ["cohort", "import-atlas", str(tmp_path / "bad.json")])
     # Assert
     assert imported.exit_code == 0, imported.output
@@ -450,3 +477,63 @@ def test_cli_import_and_export_atlas(tmp_path: Path) -> None:
     assert import_circe(json.loads(exported.stdout)) == definition
     assert refused.exit_code == 2
     assert "EndStrategy.DateOffset.DateField" in refused.output
+
+
+def test_circe_nested_groups_import_as_one_group_rule() -> None:
+    """ANY / AT_LEAST / AT_MOST of several criteria and nested Groups become one dari rule holding the group
+    (types lower-cased, Count kept, criteria in order); an ALL group without nested groups still splits into
+    rules (digests of existing definitions unchanged); the group exports back to the same definition."""
+    # Prepare
+    doc = atlas_t2dm()
+    metformin, no_t1 = (r["expression"]["CriteriaList"][0] for r in doc["InclusionRules"])
+    inner = {"Type": "AT_MOST", "Count": 1, "CriteriaList": [metformin, no_t1]}
+    doc["InclusionRules"] = [_rule("either", metformin) | {"expression": {"Type": "ANY", "CriteriaList": [no_t1]}}]
+    doc["InclusionRules"][0]["expression"]["Groups"] = [inner]
+    # Execute
+    definition = import_circe(doc)
+    # Assert
+    (rule,) = definition.inclusion_rules
+    assert isinstance(rule, GroupRule) and rule.name == "either"
+    assert rule.group.type == "any" and rule.group.count is None and len(rule.group.criteria) == 1
+    assert rule.group.groups[0].type == "at_most" and rule.group.groups[0].count == 1
+    assert [c.occurrence.type for c in rule.group.groups[0].criteria] == ["at_least", "exactly"]
+    assert import_circe(export_circe(definition)) == definition
+    dumped = parse_definition(json.loads(json.dumps(definition.model_dump(mode="json"))))
+    assert dumped == definition and dumped.digest() == definition.digest()  # a saved definition reads back
+    with pytest.raises(CohortDefinitionError) as info:
+        parse_definition(
+            definition.model_dump(mode="json") | {"inclusion_rules": [{"name": "x", "group": {"type": "at_least"}}]}
+        )
+    assert info.value.path.startswith("inclusion_rules[0].group")
+
+
+def test_circe_end_date_exit_round_trips_and_keeps_digests() -> None:
+    """DateOffset on EndDate imports as fixed_offset with date_field end_date and exports back; a StartDate exit
+    keeps the digest it had before date_field existed (the field is left out of the canonical JSON)."""
+    doc = _edit("EndStrategy.DateOffset.DateField", "EndDate")
+    definition = import_circe(doc)
+    assert definition.exit.type == "fixed_offset" and definition.exit.date_field == "end_date"
+    assert export_circe(definition)["EndStrategy"] == {"DateOffset": {"DateField": "EndDate", "Offset": 365}}
+    assert import_circe(export_circe(definition)) == definition
+    start = import_circe(atlas_t2dm())
+    legacy = start.model_dump(mode="json")  # the canonical JSON as written before also/ignore_op/date_field
+    del legacy["exit"]["date_field"], legacy["index"]["also"]
+    for rule in legacy["inclusion_rules"]:
+        del rule["ignore_observation_period"]
+    for item in (i for cs in legacy["concept_sets"] for i in cs["items"]):
+        del item["as_is"]
+    canonical = json.dumps(legacy, sort_keys=True, separators=(",", ":"))
+    assert start.digest() == hashlib.sha256(canonical.encode()).hexdigest()
+    assert definition.digest() != start.digest()
+
+
+def test_circe_non_standard_item_imports_as_is() -> None:
+    """A concept-set item ATLAS marks non-standard (STANDARD_CONCEPT "N") is matched by its own id, as Circe does,
+    so it imports with `as_is` (before: refused at …concept.STANDARD_CONCEPT); standard items do not, and the
+    export writes "N" back so that the round trip holds. Items without `as_is` keep their digest."""
+    doc = _edit("ConceptSets.1.expression.items.0.concept.STANDARD_CONCEPT", "N")
+    definition = import_circe(doc)
+    assert [i.as_is for cs in definition.concept_sets for i in cs.items] == [False, True, False]
+    assert export_circe(definition)["ConceptSets"][1]["expression"]["items"][0]["concept"]["STANDARD_CONCEPT"] == "N"
+    assert import_circe(export_circe(definition)) == definition
+    assert definition.digest() != import_circe(atlas_t2dm()).digest()

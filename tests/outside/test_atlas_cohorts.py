@@ -13,6 +13,7 @@ import json
 import random
 import shutil
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from dari.cohort.backend import ibis_session
 from dari.cohort.circe import CirceImportError, import_circe, load_circe
 from dari.cohort.circe_export import export_circe, site_concept_ids
 from dari.cohort.compile import build_cohort
-from dari.cohort.definition import CohortDefinition
+from dari.cohort.definition import CohortDefinition, parse_definition
 from dari.cohort.feasibility import unprotected_feasibility
 from dari.cohort.resolve import UnknownConceptError
 
@@ -32,16 +33,22 @@ LIBRARY = Path(__file__).resolve().parents[2] / ".." / "shared" / "artefacts" / 
 FILES = sorted(LIBRARY.glob("*.json"))
 # What each published file does, and why: None imports; otherwise the Circe element that is refused.
 EXPECTED = {
-    "10": "EndStrategy.DateOffset.DateField",  # exit at the event's end date + offset
-    "40": "EndStrategy.DateOffset.DateField",
-    "269": "InclusionRules[2].expression.Groups",  # nested criteria groups
+    # Exit at the event's end date + offset now imports; these five make every event an entry (PrimaryCriteriaLimit
+    # All, ExpressionLimit All, and a QualifiedLimit First that Circe ignores without AdditionalCriteria): several
+    # entries per person, collapsed into eras, where dari keeps one. Before: refused at the DateField.
+    "10": "ExpressionLimit.Type",
+    "40": "ExpressionLimit.Type",
+    "405": "ExpressionLimit.Type",
+    "519": "ExpressionLimit.Type",
+    "687": "ExpressionLimit.Type",
+    # nested criteria groups now import (before: refused at InclusionRules[2].expression.Groups); it too makes
+    # every event an entry
+    "269": "ExpressionLimit.Type",
     "288": None,  # T2DM by diagnosis, drug or HbA1c (four primary criteria), three inclusion rules
     "1032": None,
-    "405": "EndStrategy.DateOffset.DateField",  # exit at the event's end date + offset
-    "519": "EndStrategy.DateOffset.DateField",
-    "687": "EndStrategy.DateOffset.DateField",
-    # a deprecated, non-standard SNOMED concept in a set (later: a nested CorrelatedCriteria, a CustomEra exit)
-    "1054": "ConceptSets[2].expression.items[4].concept.STANDARD_CONCEPT",
+    # its deprecated, non-standard SNOMED concept now reads as-is (before: refused at ConceptSets[2].expression.
+    # items[4].concept.STANDARD_CONCEPT); next come a CorrelatedCriteria nested in a criterion and a CustomEra exit
+    "1054": "InclusionRules[0].expression.CriteriaList[0].Criteria.ConditionOccurrence.CorrelatedCriteria",
     "1303": "ExpressionLimit.Type",  # every qualifying event is an entry: several per person
     "770": None,
     "1198": None,
@@ -407,3 +414,221 @@ def test_several_primary_criteria_on_eunomia_count_equal_direct_sql(store: CdmSt
     assert row is not None and raw.remaining[:2] == row
     single = unprotected_feasibility(store, import_circe(EUNOMIA_ATLAS, name="s"), site="eunomia")
     assert raw.remaining[0] > single.remaining[0]  # the second criterion adds persons
+
+
+def _entries(path: Path, definition: CohortDefinition) -> set[tuple[Any, ...]]:
+    s = open_store(path)
+    try:
+        with ibis_session(s) as backend:
+            query = build_cohort(backend, definition, site="eunomia").entries()
+            rows = query.select("person_id", "cohort_start_date", "cohort_end_date").to_pyarrow().to_pylist()
+    finally:
+        s.close()
+    return {(r["person_id"], r["cohort_start_date"], r["cohort_end_date"]) for r in rows}
+
+
+# Circe-be's cohort for DateOffset on EndDate, by hand: each person's first event by (start date, event id) inside
+# an observation period; its end date as circe's SqlBuilders write it; + offset, capped at the observation end;
+# an entry whose end precedes its start is dropped (cohort_rows: CE.end_date >= I.start_date).
+END_DATE_SQL = """
+WITH ev AS ({events}),
+f AS (SELECT *, row_number() OVER (PARTITION BY person_id ORDER BY s, id) AS r FROM ev),
+x AS (SELECT f.person_id, f.s, least(f.e + {offset}, op.observation_period_end_date) AS e,
+             f.e + {offset} > op.observation_period_end_date AS capped FROM f
+      JOIN observation_period op ON op.person_id = f.person_id
+       AND f.s BETWEEN op.observation_period_start_date AND op.observation_period_end_date WHERE f.r = 1)
+SELECT person_id, s, e, capped FROM x WHERE e >= s
+"""
+SINUSITIS_EVENTS = (
+    "SELECT person_id, condition_occurrence_id AS id, condition_start_date AS s, "
+    "coalesce(condition_end_date, condition_start_date + 1) AS e FROM condition_occurrence WHERE condition_concept_id "
+    "IN (SELECT descendant_concept_id FROM concept_ancestor WHERE ancestor_concept_id = 40481087 UNION SELECT 40481087)"
+)
+ACETAMINOPHEN_EVENTS = (
+    "SELECT person_id, drug_exposure_id AS id, drug_exposure_start_date AS s, coalesce(drug_exposure_end_date, "
+    "drug_exposure_start_date + CAST(days_supply AS INTEGER), drug_exposure_start_date + 1) AS e "
+    "FROM drug_exposure WHERE drug_concept_id = 1127433"
+)
+
+
+def test_end_date_exit_on_eunomia_equals_circe_sql(eunomia: Path, tmp_path: Path) -> None:
+    """DateOffset on EndDate (what 5 of the 12 Phenotype Library files use): exit = the index event's end date +
+    offset, capped at the observation period's end. On a copy of Eunomia with some end dates removed, so circe's
+    fallbacks count (condition: start + 1; drug: start + days_supply, else start + 1), dari's entries equal the
+    hand-written SQL row for row. Before: refused at EndStrategy.DateOffset.DateField."""
+    # Prepare
+    copy = tmp_path / "cdm.duckdb"
+    shutil.copyfile(eunomia, copy)
+    con = duckdb.connect(str(copy))
+    con.execute("UPDATE condition_occurrence SET condition_end_date = NULL WHERE person_id % 4 = 0")
+    con.execute("UPDATE drug_exposure SET drug_exposure_end_date = NULL WHERE person_id % 3 = 0")
+    con.execute("UPDATE drug_exposure SET days_supply = NULL WHERE person_id % 6 = 0")
+    # Some observation periods end 5 days after the person's first event, so that the cap applies
+    con.execute(
+        "UPDATE observation_period op SET observation_period_end_date = m.d + 5 FROM (SELECT person_id, min(s) AS d "
+        f"FROM ({SINUSITIS_EVENTS} UNION ALL {ACETAMINOPHEN_EVENTS}) GROUP BY person_id) m "
+        "WHERE m.person_id = op.person_id AND op.person_id % 5 = 0 "
+        "AND m.d BETWEEN op.observation_period_start_date AND op.observation_period_end_date - 6"
+    )
+    con.close()
+    condition = json.loads(json.dumps(EUNOMIA_ATLAS)) | {
+        "InclusionRules": [],
+        "EndStrategy": {"DateOffset": {"DateField": "EndDate", "Offset": 14}},
+    }
+    condition["PrimaryCriteria"]["CriteriaList"][0]["ConditionOccurrence"] = {"CodesetId": 1, "First": True}
+    condition["PrimaryCriteria"]["ObservationWindow"] = {"PriorDays": 0, "PostDays": 0}
+    drug = json.loads(json.dumps(condition)) | {"EndStrategy": {"DateOffset": {"DateField": "EndDate", "Offset": 0}}}
+    drug["PrimaryCriteria"]["CriteriaList"] = [{"DrugExposure": {"CodesetId": 2}}]
+    drug["PrimaryCriteria"]["PrimaryCriteriaLimit"] = {"Type": "First"}
+    both = json.loads(json.dumps(drug))
+    both["PrimaryCriteria"]["CriteriaList"].insert(0, {"ConditionOccurrence": {"CodesetId": 1}})
+    cases = [
+        (condition, SINUSITIS_EVENTS, 14, 4),
+        (drug, ACETAMINOPHEN_EVENTS, 0, 3),
+        (both, f"{SINUSITIS_EVENTS} UNION ALL {ACETAMINOPHEN_EVENTS}", 0, 3),  # circe: first by (date, event id)
+    ]
+    for doc, events, offset, nulled in cases:
+        # Execute
+        definition = import_circe(doc, name="end date exit")
+        got = _entries(copy, definition)
+        con = duckdb.connect(str(copy), read_only=True)
+        rows = con.execute(END_DATE_SQL.format(events=events, offset=offset)).fetchall()
+        want = {r[:3] for r in rows}
+        con.close()
+        # Assert
+        assert definition.exit.type == "fixed_offset" and definition.exit.date_field == "end_date"
+        assert import_circe(export_circe(definition)) == definition
+        assert len(got) > 100 and got == want
+        assert {e for _, _, e in got} != {s + timedelta(days=offset) for _, s, _ in got}  # not the start date
+        assert sum(p % nulled == 0 for p, _, _ in got) > 10  # persons without end dates: circe's fallbacks count
+        assert any(r[3] for r in rows)  # and so is the cap at the observation period's end
+
+
+@pytest.mark.parametrize("stem", ["10", "40", "405", "519", "687"])
+def test_phenotype_end_date_exit_imports_with_one_entry(stem: str) -> None:
+    """The Phenotype Library's end-date exits, with ExpressionLimit First (one entry per person, as dari keeps):
+    they import with `date_field: end_date` and the file's offset, and export back to the same definition."""
+    doc = json.loads((LIBRARY / f"{stem}.json").read_text(encoding="utf-8"))
+    doc["ExpressionLimit"] = {"Type": "First"}
+    definition = import_circe(doc)
+    assert definition.exit.type == "fixed_offset" and definition.exit.date_field == "end_date"
+    assert definition.exit.days == doc["EndStrategy"]["DateOffset"]["Offset"]
+    assert import_circe(export_circe(definition)) == definition
+
+
+def _criterion(kind: str, codeset: int, start: int | None, end: int, type_: int, count: int) -> dict[str, Any]:
+    return {
+        "Criteria": {kind: {"CodesetId": codeset}},
+        "StartWindow": _window(start, end),
+        "Occurrence": {"Type": type_, "Count": count},
+    }
+
+
+GROUPS_SQL = """
+WITH idx AS (
+  SELECT f.person_id, f.d, op.observation_period_start_date AS s, op.observation_period_end_date AS e, p.year_of_birth
+  FROM (SELECT person_id, min(condition_start_date) AS d FROM condition_occurrence
+        WHERE condition_concept_id IN (SELECT descendant_concept_id FROM concept_ancestor WHERE ancestor_concept_id = 40481087
+                                       UNION SELECT 40481087) GROUP BY person_id) f
+  JOIN observation_period op ON op.person_id = f.person_id AND f.d BETWEEN op.observation_period_start_date AND op.observation_period_end_date
+  JOIN person p ON p.person_id = f.person_id),
+m AS (SELECT *,
+  EXISTS (SELECT 1 FROM drug_exposure x WHERE x.person_id = idx.person_id AND x.drug_concept_id = 1127433
+          AND x.drug_exposure_start_date BETWEEN d AND d + 30 AND x.drug_exposure_start_date BETWEEN s AND e) AS a,
+  EXISTS (SELECT 1 FROM condition_occurrence c WHERE c.person_id = idx.person_id AND c.condition_concept_id IN
+          (SELECT descendant_concept_id FROM concept_ancestor WHERE ancestor_concept_id = 260139 UNION SELECT 260139)
+          AND c.condition_start_date BETWEEN s AND d - 1) AS b,
+  EXISTS (SELECT 1 FROM drug_exposure x WHERE x.person_id = idx.person_id AND x.drug_concept_id = 1713671
+          AND x.drug_exposure_start_date BETWEEN d AND d + 30 AND x.drug_exposure_start_date BETWEEN s AND e) AS c
+  FROM idx WHERE s + 365 <= d AND year(d) - year_of_birth >= 18)
+SELECT count(*),
+       count(*) FILTER (WHERE a OR (b::INT + c::INT + (NOT a)::INT) >= 2),
+       count(*) FILTER (WHERE (a OR (b::INT + c::INT + (NOT a)::INT) >= 2) AND b::INT + c::INT <= 1)
+FROM m
+"""  # noqa: E501
+
+
+def test_nested_groups_on_eunomia_count_equal_circe_sql(store: CdmStore, eunomia: Path) -> None:
+    """Nested criteria groups (Phenotype Library 269 has one): rule 1 is ANY of [acetaminophen within 30 days, a
+    group AT_LEAST 2 of (bronchitis before, amoxicillin within 30 days, no acetaminophen within 30 days)]; rule 2
+    is AT_MOST 1 of (bronchitis before, amoxicillin within 30 days). circe-be's groupQuery counts the members
+    that match; dari's attrition equals the hand-written SQL step by step, and the expression round-trips.
+    Before: refused at InclusionRules[k].expression.Groups (and at any ANY/AT_MOST group of several)."""
+    # Prepare
+    doc = json.loads(json.dumps(EUNOMIA_ATLAS))
+    doc["ConceptSets"].append(
+        {"id": 4, "name": "amoxicillin", "expression": {"items": [{"concept": _concept(1713671, "562251", "RxNorm")}]}}
+    )
+    acetaminophen = _criterion("DrugExposure", 2, 0, 30, 2, 1)
+    bronchitis = _criterion("ConditionOccurrence", 3, None, -1, 2, 1)
+    amoxicillin = _criterion("DrugExposure", 4, 0, 30, 2, 1)
+    no_acetaminophen = _criterion("DrugExposure", 2, 0, 30, 0, 0)
+    nested = {"Type": "AT_LEAST", "Count": 2, "CriteriaList": [bronchitis, amoxicillin, no_acetaminophen]}
+    doc["InclusionRules"] = [
+        {"name": "treated or two", "expression": {"Type": "ANY", "CriteriaList": [acetaminophen], "Groups": [nested]}},
+        {
+            "name": "at most one",
+            "expression": {"Type": "AT_MOST", "Count": 1, "CriteriaList": [bronchitis, amoxicillin]},
+        },
+    ]
+    # Execute
+    definition = import_circe(doc, name="groups")
+    raw = unprotected_feasibility(store, definition, site="eunomia")
+    con = duckdb.connect(str(eunomia), read_only=True)
+    base, first, second = con.execute(GROUPS_SQL).fetchone() or (0, 0, 0)
+    con.close()
+    # Assert
+    assert import_circe(export_circe(definition)) == definition
+    assert raw.steps[-2:] == ("treated or two", "at most one")
+    assert raw.remaining[-3:] == (base, first, second)
+    assert base > first > second > 0
+
+
+def test_non_standard_item_on_eunomia_matches_its_own_id(eunomia: Path, tmp_path: Path) -> None:
+    """A concept set of viral sinusitis (standard SNOMED) and ICD10CM K92.2 marked non-standard, as ATLAS writes
+    it: Circe matches 35208414 itself, never its 'Maps to' target (SNOMED 74474003, 192671). On a copy of Eunomia
+    where an ETL left some rows under the ICD10CM id, dari's count equals Circe's SQL; before, the item was refused,
+    and resolving it through 'Maps to' (what dari does for an item without as_is) gives another count."""
+    # Prepare
+    copy = tmp_path / "cdm.duckdb"
+    shutil.copyfile(eunomia, copy)
+    con = duckdb.connect(str(copy))
+    con.execute(
+        "UPDATE condition_occurrence SET condition_concept_id = 35208414 WHERE condition_concept_id = 192671 "
+        "AND person_id % 2 = 0"
+    )
+    con.close()
+    doc = json.loads(json.dumps(EUNOMIA_ATLAS)) | {"InclusionRules": []}
+    k922 = {"CONCEPT_ID": 35208414, "CONCEPT_CODE": "K92.2", "VOCABULARY_ID": "ICD10CM", "STANDARD_CONCEPT": "N"}
+    doc["ConceptSets"][0]["expression"]["items"].append({"concept": k922})
+    doc["PrimaryCriteria"]["CriteriaList"] = [{"ConditionOccurrence": {"CodesetId": 1, "First": True}}]
+    doc["PrimaryCriteria"]["ObservationWindow"] = {"PriorDays": 0, "PostDays": 0}
+    sql = (
+        "SELECT count(*) FROM (SELECT person_id, min(condition_start_date) AS d FROM condition_occurrence "
+        "WHERE condition_concept_id IN ({ids}) GROUP BY person_id) f JOIN observation_period op "
+        "ON op.person_id = f.person_id "
+        "AND f.d BETWEEN op.observation_period_start_date AND op.observation_period_end_date"
+    )
+    sinusitis = (
+        "SELECT descendant_concept_id FROM concept_ancestor WHERE ancestor_concept_id = 40481087 UNION SELECT 40481087"
+    )
+    # Execute
+    definition = import_circe(doc, name="as is")
+    mapped = parse_definition(
+        json.loads(json.dumps(definition.model_dump(mode="json")).replace('"as_is": true', '"as_is": false'))
+    )
+    counts = []
+    for d in (definition, mapped):
+        s = open_store(copy)
+        try:
+            counts.append(unprotected_feasibility(s, d, site="eunomia").remaining[-1])
+        finally:
+            s.close()
+    con = duckdb.connect(str(copy), read_only=True)
+    circe = con.execute(sql.format(ids=f"{sinusitis} UNION SELECT 35208414")).fetchone()
+    by_maps_to = con.execute(sql.format(ids=f"{sinusitis} UNION SELECT 192671")).fetchone()
+    con.close()
+    # Assert
+    assert definition.concept_sets[0].items[1].as_is and not mapped.concept_sets[0].items[1].as_is
+    assert circe is not None and by_maps_to is not None
+    assert counts == [circe[0], by_maps_to[0]] and circe[0] != by_maps_to[0]

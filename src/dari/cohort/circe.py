@@ -217,26 +217,53 @@ def _correlated(obj: Any, path: str, codesets: dict[Any, str], name: str) -> dic
     )
 
 
-def _group(obj: Any, path: str, codesets: dict[Any, str], name: str) -> list[dict[str, Any]]:
-    """A criteria group as dari rules: ALL of n criteria is n rules (same cohort, n attrition steps)."""
-    g = _check_keys(obj, path, {"Type", "CriteriaList", "Count"})
+def _criteria_group(obj: Any, path: str, codesets: dict[Any, str]) -> dict[str, Any]:
+    """A Circe CriteriaGroup, nested groups too, as dari's `group` (circe-be groupQuery: members that match)."""
+    g = _check_keys(obj, path, {"Type", "CriteriaList", "Count", "Groups"})
+    kind: Any = g.get("Type", "ALL")
+    count: Any = g.get("Count")
+    if kind not in ("ALL", "ANY", "AT_LEAST", "AT_MOST"):
+        raise CirceImportError(f"group Type {kind!r} (Circe has ALL, ANY, AT_LEAST, AT_MOST)", path=f"{path}.Type")
+    counted = kind in ("AT_LEAST", "AT_MOST")
+    if counted and not (_whole(count) and count >= 0):
+        raise CirceImportError(f"{kind} needs a whole Count ≥ 0", path=f"{path}.Count")
+    if kind == "AT_LEAST" and count == 0:
+        raise CirceImportError("'at least 0' is always true: dari refuses it", path=f"{path}.Count")
     items = _list(g.get("CriteriaList"), f"{path}.CriteriaList")
-    if not items:
+    groups = _list(g.get("Groups"), f"{path}.Groups")
+    if not items and not groups:
         raise CirceImportError("an empty criteria group is not supported", path=f"{path}.CriteriaList")
+    criteria = []
+    for k, c in enumerate(items):
+        criterion = _correlated(c, f"{path}.CriteriaList[{k}]", codesets, "")
+        del criterion["name"]
+        criteria.append(criterion)
+    return {
+        "type": kind.lower(),
+        "criteria": criteria,
+        "groups": [_criteria_group(x, f"{path}.Groups[{k}]", codesets) for k, x in enumerate(groups)],
+    } | ({"count": count} if counted else {})
+
+
+def _group(obj: Any, path: str, codesets: dict[Any, str], name: str) -> list[dict[str, Any]]:
+    """A criteria group as dari rules: ALL of n criteria is n rules (same cohort, n attrition steps); any other
+    group (ANY, AT_LEAST, AT_MOST of several, nested Groups) is one rule holding the group."""
+    g = _check_keys(obj, path, {"Type", "CriteriaList", "Count", "Groups"})
+    items = _list(g.get("CriteriaList"), f"{path}.CriteriaList")
     kind, count = g.get("Type", "ALL"), g.get("Count")
     single_any = len(items) == 1 and (kind == "ANY" or (kind == "AT_LEAST" and count == 1))
-    if kind != "ALL" and not single_any:
-        raise CirceImportError(
-            f"group Type {kind} is not supported (dari rules are ALL of their criteria)", path=f"{path}.Type"
-        )
+    if g.get("Groups") or (kind != "ALL" and not single_any):
+        return [{"name": name, "group": _criteria_group(g, path, codesets)}]
+    if not items:
+        raise CirceImportError("an empty criteria group is not supported", path=f"{path}.CriteriaList")
     names = [name] if len(items) == 1 else [f"{name} ({k + 1}/{len(items)})" for k in range(len(items))]
     return [_correlated(c, f"{path}.CriteriaList[{k}]", codesets, names[k]) for k, c in enumerate(items)]
 
 
 def _limit(doc: dict[str, Any], key: str, path: str) -> str:
     kind = _check_keys(doc.get(key) or {}, path, {"Type"}).get("Type", "First")
-    if kind not in ("First", "All"):
-        raise CirceImportError(f"limit {kind!r} is not supported (dari reads First and All)", path=f"{path}.Type")
+    if kind not in ("First", "All", "Last"):
+        raise CirceImportError(f"limit {kind!r} is not supported (Circe has First, Last and All)", path=f"{path}.Type")
     return str(kind)
 
 
@@ -247,11 +274,32 @@ def _occurrence(doc: dict[str, Any], index: dict[str, Any], criterion: str, rule
     checks the criterion's other filters on it; `PrimaryCriteriaLimit: First` takes the earliest event that
     passes the criterion's filters (value, age, gender), then checks the observation window. dari's `first` takes
     the earliest event of the right value, then checks window, age and sex; `all` keeps each person's earliest
-    candidate passing every step. A later `First` limit keeps one event before the inclusion rules run.
+    candidate passing every step. A later `First` limit keeps one event before the inclusion rules run. Circe
+    applies `QualifiedLimit` only when there are AdditionalCriteria (CohortExpressionQueryBuilder), so without
+    them it is ignored here too. `Last` (the latest event) is read where at most one event per person reaches
+    that limit, so that Last and First are the same event; elsewhere it is refused.
     """
     primary = _limit(doc["PrimaryCriteria"], "PrimaryCriteriaLimit", "PrimaryCriteria.PrimaryCriteriaLimit")
     qualified = _limit(doc, "QualifiedLimit", "QualifiedLimit")
+    qualified = qualified if doc.get("AdditionalCriteria") else "All"
     expression = _limit(doc, "ExpressionLimit", "ExpressionLimit")
+    single = bool(index.get("first")) and not index.get("also")  # one candidate event per person from the start
+    if primary == "Last" and not single:
+        raise CirceImportError(
+            "Last keeps each person's latest event: dari's index is the earliest",
+            path="PrimaryCriteria.PrimaryCriteriaLimit.Type",
+        )
+    single = single or primary != "All"
+    if qualified == "Last" and not single:
+        raise CirceImportError(
+            "Last keeps each person's latest event passing the additional criteria: dari keeps the earliest",
+            path="QualifiedLimit.Type",
+        )
+    if expression == "Last" and not (single or (qualified != "All" and not rules)):
+        raise CirceImportError(
+            "Last makes each person's latest qualifying event the entry: dari's entry is the earliest",
+            path="ExpressionLimit.Type",
+        )
     if index.pop("first"):
         if "value" in index:
             raise CirceImportError(
@@ -260,7 +308,7 @@ def _occurrence(doc: dict[str, Any], index: dict[str, Any], criterion: str, rule
                 path=f"{criterion}.First",
             )
         return "first"
-    if primary == "First":
+    if primary != "All":
         if "age" in index:
             raise CirceImportError(
                 "First with Age on the criterion: Circe takes the earliest event at an eligible age, dari takes "
@@ -268,7 +316,7 @@ def _occurrence(doc: dict[str, Any], index: dict[str, Any], criterion: str, rule
                 path="PrimaryCriteria.PrimaryCriteriaLimit.Type",
             )
         return "first"
-    if qualified == "First" and rules:
+    if qualified != "All" and rules:
         raise CirceImportError(
             "keeps each person's earliest event before the inclusion rules are applied; dari keeps the earliest "
             "that passes them",
@@ -276,7 +324,9 @@ def _occurrence(doc: dict[str, Any], index: dict[str, Any], criterion: str, rule
         )
     if qualified == "All" and expression == "All":
         raise CirceImportError(
-            "several cohort entries per person: dari keeps one (the earliest)", path="ExpressionLimit.Type"
+            "every qualifying event is a cohort entry (several per person, collapsed into eras): dari keeps one "
+            "entry per person",
+            path="ExpressionLimit.Type",
         )
     return "all"
 
@@ -286,14 +336,13 @@ def _end(doc: dict[str, Any]) -> dict[str, Any]:
     if not end.get("DateOffset"):
         return {"type": "end_of_observation"}
     offset = _check_keys(end["DateOffset"], "EndStrategy.DateOffset", {"DateField", "Offset"})
-    if offset.get("DateField", "StartDate") != "StartDate":
-        raise CirceImportError(
-            "only DateField StartDate (dari has no event end date exit)", path="EndStrategy.DateOffset.DateField"
-        )
+    field = {"StartDate": "start_date", "EndDate": "end_date"}.get(offset.get("DateField", "StartDate"))
+    if field is None:
+        raise CirceImportError("DateField must be StartDate or EndDate", path="EndStrategy.DateOffset.DateField")
     days = offset.get("Offset", 0)
     if not _whole(days) or days < 0:
         raise CirceImportError("Offset must be a whole number of days ≥ 0", path="EndStrategy.DateOffset.Offset")
-    return {"type": "fixed_offset", "days": days}
+    return {"type": "fixed_offset", "days": days} | ({"date_field": field} if field == "end_date" else {})
 
 
 def _concept_sets(doc: dict[str, Any], ids: dict[str, str]) -> tuple[list[dict[str, Any]], dict[Any, str]]:
@@ -311,24 +360,16 @@ def _concept_sets(doc: dict[str, Any], ids: dict[str, str]) -> tuple[list[dict[s
             ipath = f"{path}.expression.items[{j}]"
             item = _check_keys(item, ipath, {"concept", "isExcluded", "includeDescendants"})
             concept = item.get("concept")
-            if (
-                isinstance(concept, dict)
-                and "STANDARD_CONCEPT" in concept
-                and concept["STANDARD_CONCEPT"] not in ("S", "C")
-            ):
-                # Circe matches a non-standard id as itself (nothing, in a CDM's standard columns); dari would
-                # resolve it through 'Maps to' to standard concepts: a different cohort.
-                raise CirceImportError(
-                    "a non-standard concept: Circe matches its own id, dari would map it to standard concepts; "
-                    "replace it by its standard concept or remove it",
-                    path=f"{ipath}.concept.STANDARD_CONCEPT",
-                )
+            # Circe matches a non-standard id as itself (nothing, in a conformant CDM's standard columns), never
+            # through 'Maps to': the item is read `as_is`.
+            as_is = isinstance(concept, dict) and concept.get("STANDARD_CONCEPT") not in (None, "", "S", "C")
             items.append(
                 {
                     **_concept(item.get("concept"), f"{ipath}.concept"),
                     "include_descendants": bool(item.get("includeDescendants")),
                     "exclude": bool(item.get("isExcluded")),
                 }
+                | ({"as_is": True} if as_is else {})
             )
         if not items:
             raise CirceImportError("an empty concept set is not supported", path=f"{path}.expression.items")

@@ -16,7 +16,18 @@ from typing import Any
 from dari.cdm.store import CdmStore
 from dari.cohort.backend import cdm_table, ibis_session
 from dari.cohort.circe import GENDER_IDS
-from dari.cohort.definition import AgeRange, CohortDefinition, ConceptRef, ValueRange, Window
+from dari.cohort.definition import (
+    AgeRange,
+    CohortDefinition,
+    ConceptRef,
+    CriteriaGroup,
+    GroupCriterion,
+    GroupRule,
+    InclusionRule,
+    ValueRange,
+    Window,
+    rule_criteria,
+)
 from dari.errors import InputError
 
 _KINDS = {
@@ -96,7 +107,8 @@ def site_concept_ids(store: CdmStore, definition: CohortDefinition) -> dict[tupl
     local ids (above 2,000,000,000).
     """
     refs: list[ConceptRef] = [item for cs in definition.concept_sets for item in cs.items]
-    values = [definition.index.value, *(r.value for r in definition.inclusion_rules)]
+    values = [definition.index.value, *(c.value for c in definition.index.also)]
+    values += [r.value for _, r in rule_criteria(definition.inclusion_rules)]
     refs += [v.unit for v in values if v is not None and v.unit is not None]
     wanted = {(r.vocabulary_id, r.concept_code) for r in refs}
     with ibis_session(store) as backend:
@@ -118,6 +130,31 @@ def site_concept_ids(store: CdmStore, definition: CohortDefinition) -> dict[tupl
     return out
 
 
+def _correlated(
+    rule: InclusionRule | GroupCriterion, path: str, codeset: Mapping[str, int], ids: ConceptIds
+) -> dict[str, Any]:
+    """One dari rule or group criterion as Circe's correlated criterion."""
+    return {
+        "Criteria": _criterion(rule.domain, codeset[rule.concept_set], rule.value, f"{path}.value", ids),
+        "StartWindow": _window(rule.window),
+        "RestrictVisit": False,
+        "IgnoreObservationPeriod": rule.ignore_observation_period,
+        "Occurrence": {"Type": _OCCURRENCE[rule.occurrence.type], "Count": rule.occurrence.count, "IsDistinct": False},
+    }
+
+
+def _group_of(kind: str, count: int | None, criteria: list[Any], groups: list[Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"Type": kind, "CriteriaList": criteria, "DemographicCriteriaList": [], "Groups": groups}
+    return out | ({"Count": count} if count is not None else {})
+
+
+def _group(group: CriteriaGroup, path: str, codeset: Mapping[str, int], ids: ConceptIds) -> dict[str, Any]:
+    """A dari criteria group as Circe's CriteriaGroup (nested groups too)."""
+    criteria = [_correlated(c, f"{path}.criteria[{j}]", codeset, ids) for j, c in enumerate(group.criteria)]
+    groups = [_group(g, f"{path}.groups[{k}]", codeset, ids) for k, g in enumerate(group.groups)]
+    return _group_of(group.type.upper(), group.count, criteria, groups)
+
+
 def export_circe(definition: CohortDefinition, concept_ids: ConceptIds | None = None) -> dict[str, Any]:
     """The definition as a Circe cohort expression (dict, ready for json.dumps); see the module docstring."""
     ids = concept_ids or {}
@@ -129,7 +166,8 @@ def export_circe(definition: CohortDefinition, concept_ids: ConceptIds | None = 
             "expression": {
                 "items": [
                     {
-                        "concept": _concept(item, ids),
+                        # STANDARD_CONCEPT "N" marks an as-is item, so that it imports back as one
+                        "concept": _concept(item, ids) | ({"STANDARD_CONCEPT": "N"} if item.as_is else {}),
                         "isExcluded": item.exclude,
                         "includeDescendants": item.include_descendants,
                         "includeMapped": False,
@@ -164,33 +202,13 @@ def export_circe(definition: CohortDefinition, concept_ids: ConceptIds | None = 
         if ix.sex is not None:
             body["Gender"] = [{"CONCEPT_ID": by_code[s], "CONCEPT_CODE": s, "VOCABULARY_ID": "Gender"} for s in ix.sex]
     limit = "First" if ix.occurrence == "first" else "All"
-    rules = [
-        {
-            "name": rule.name,
-            "description": "",
-            "expression": {
-                "Type": "ALL",
-                "CriteriaList": [
-                    {
-                        "Criteria": _criterion(
-                            rule.domain, codeset[rule.concept_set], rule.value, f"inclusion_rules[{k}].value", ids
-                        ),
-                        "StartWindow": _window(rule.window),
-                        "RestrictVisit": False,
-                        "IgnoreObservationPeriod": rule.ignore_observation_period,
-                        "Occurrence": {
-                            "Type": _OCCURRENCE[rule.occurrence.type],
-                            "Count": rule.occurrence.count,
-                            "IsDistinct": False,
-                        },
-                    }
-                ],
-                "DemographicCriteriaList": [],
-                "Groups": [],
-            },
-        }
-        for k, rule in enumerate(definition.inclusion_rules)
-    ]
+    rules = []
+    for k, rule in enumerate(definition.inclusion_rules):
+        if isinstance(rule, GroupRule):
+            expression = _group(rule.group, f"inclusion_rules[{k}].group", codeset, ids)
+        else:
+            expression = _group_of("ALL", None, [_correlated(rule, f"inclusion_rules[{k}]", codeset, ids)], [])
+        rules.append({"name": rule.name, "description": "", "expression": expression})
     exit_ = definition.exit
     out: dict[str, Any] = {
         "Title": definition.name,
@@ -217,5 +235,6 @@ def export_circe(definition: CohortDefinition, concept_ids: ConceptIds | None = 
         },
     }
     if exit_.type == "fixed_offset":
-        out["EndStrategy"] = {"DateOffset": {"DateField": "StartDate", "Offset": exit_.days}}
+        field = "EndDate" if exit_.date_field == "end_date" else "StartDate"
+        out["EndStrategy"] = {"DateOffset": {"DateField": field, "Offset": exit_.days}}
     return out

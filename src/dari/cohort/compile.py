@@ -26,11 +26,14 @@ from dari.cdm.store import CdmStore
 from dari.cohort.backend import cdm_table, ibis_session, require_columns
 from dari.cohort.definition import (
     CohortDefinition,
+    CriteriaGroup,
     FixedOffsetExit,
+    GroupRule,
     IndexEvent,
     ObservationEndExit,
     ValueRange,
     Window,
+    rule_criteria,
 )
 from dari.cohort.resolve import ResolvedDefinition, resolve_definition
 
@@ -81,17 +84,45 @@ def shift(date: ir.DateValue, days: int) -> ir.DateValue:
     return (date.cast("timestamp") + ibis.interval(days=days)).cast("date")
 
 
+def shift_by(date: ir.DateValue, days: ir.IntegerValue) -> ir.DateValue:
+    """date + a column of days (NULL where days is NULL), as a DATE on both backends."""
+    return (date.cast("timestamp") + days.cast("int64").as_interval("D")).cast("date")
+
+
+# circe-be's end_date of an event (its *SqlBuilder select clauses): the CDM's end column where the domain has one,
+# with circe's fallbacks where it is NULL; a visit without an end date has none (circe then drops the entry).
+_END_COLUMNS = {
+    "condition_occurrence": ["condition_end_date"],
+    "drug_exposure": ["drug_exposure_end_date", "days_supply"],
+    "visit_occurrence": ["visit_end_date"],
+}
+
+
+def _event_end(t: ir.Table, domain: str, start: ir.DateValue) -> ir.DateValue:
+    day_after = shift(start, 1)
+    if domain == "condition_occurrence":
+        return ibis.coalesce(t.condition_end_date.cast("date"), day_after)
+    if domain == "drug_exposure":
+        return ibis.coalesce(t.drug_exposure_end_date.cast("date"), shift_by(start, t.days_supply), day_after)
+    if domain == "visit_occurrence":
+        return t.visit_end_date.cast("date")
+    return day_after  # measurement, observation, procedure: circe's start + 1 day
+
+
 def domain_events(
     backend: SQLBackend,
     domain: str,
     concept_ids: Sequence[int],
     value: ValueRange | None = None,
     unit_id: int | None = None,
+    *,
+    with_end: bool = False,
 ) -> ir.Table:
-    """Events of the concepts in a domain: person_id, event_date, event_id (and value for measurements)."""
+    """Events of the concepts in a domain: person_id, event_date, event_id (and value for measurements; and
+    `event_end`, circe's end date of the event, if `with_end`)."""
     cols = DOMAINS[domain]
     t = cdm_table(backend, cols.table)
-    needed = ["person_id", cols.concept, cols.date, cols.event_id]
+    needed = ["person_id", cols.concept, cols.date, cols.event_id] + (_END_COLUMNS.get(domain, []) if with_end else [])
     require_columns(t, cols.table, needed + (["value_as_number", "unit_concept_id"] if domain == "measurement" else []))
     preds = [t[cols.concept].isin(list(concept_ids))]
     out = {
@@ -99,6 +130,8 @@ def domain_events(
         "event_date": t[cols.date],
         "event_id": t[cols.event_id].cast("int64"),
     }
+    if with_end:
+        out["event_end"] = _event_end(t, domain, t[cols.date].cast("date"))
     if domain == "measurement":
         v = t.value_as_number.cast("float64")
         out["value"] = v
@@ -158,19 +191,37 @@ def _occurrence_ok(n: ir.IntegerValue, kind: Literal["at_least", "at_most", "exa
 
 def _candidates(backend: SQLBackend, d: CohortDefinition, r: ResolvedDefinition) -> ir.Table:
     ix = d.index
-    ev = domain_events(backend, ix.domain, r.concept_sets[ix.concept_set], ix.value, r.units.get("index.value.unit"))
-    if ix.also:  # several primary criteria: their events together are the candidates
+    # The index event's own end date is read only for an exit on it (other cohorts' SQL stays as it was).
+    with_end = isinstance(d.exit, FixedOffsetExit) and d.exit.date_field == "end_date"
+    keep = ["person_id"] + (["event_id", "event_end"] if with_end else [])
+    ev = domain_events(
+        backend, ix.domain, r.concept_sets[ix.concept_set], ix.value, r.units.get("index.value.unit"), with_end=with_end
+    )
+    if ix.also or with_end:
         # Dates cast alike: an ETL may type one domain's date column as a timestamp, and a union needs one schema.
-        ev = ev.select("person_id", event_date=ev.event_date.cast("date"))
-        for k, c in enumerate(ix.also):
-            more = domain_events(
-                backend, c.domain, r.concept_sets[c.concept_set], c.value, r.units.get(f"index.also[{k}].value.unit")
-            )
-            ev = ev.union(more.select("person_id", event_date=more.event_date.cast("date")), distinct=False)
+        ev = ev.select(*keep, event_date=ev.event_date.cast("date"))
+    for k, c in enumerate(ix.also):  # several primary criteria: their events together are the candidates
+        more = domain_events(
+            backend,
+            c.domain,
+            r.concept_sets[c.concept_set],
+            c.value,
+            r.units.get(f"index.also[{k}].value.unit"),
+            with_end=with_end,
+        )
+        ev = ev.union(more.select(*keep, event_date=more.event_date.cast("date")), distinct=False)
     if ix.occurrence == "first":
         dates = ev.group_by("person_id").agg(index_date=ev.event_date.min())
     else:
         dates = ev.select("person_id", index_date=ev.event_date).distinct()
+    if with_end:
+        # circe orders a person's events by (start date, event id): of events on one date, the lowest id is the
+        # index event, and its end date is the one the exit offsets.
+        ranked = ev.mutate(k=ibis.row_number().over(group_by=[ev.person_id, ev.event_date], order_by=ev.event_id))
+        ends = ranked.filter(ranked.k == 0).select("person_id", "event_date", "event_end")
+        dates = dates.join(ends, [dates.person_id == ends.person_id, dates.index_date == ends.event_date]).select(
+            dates.person_id, dates.index_date, index_end=ends.event_end
+        )
     op = cdm_table(backend, "observation_period")
     require_columns(
         op, "observation_period", ["person_id", "observation_period_start_date", "observation_period_end_date"]
@@ -185,8 +236,7 @@ def _candidates(backend: SQLBackend, d: CohortDefinition, r: ResolvedDefinition)
             dates.index_date <= op.observation_period_end_date,
         ],
     ).select(
-        dates.person_id,
-        dates.index_date,
+        *[dates[c] for c in dates.columns],
         op_start=op.observation_period_start_date,
         op_end=op.observation_period_end_date,
     )
@@ -226,28 +276,50 @@ def _index_flags(t: ir.Table, index: IndexEvent, sexes: Sequence[int]) -> list[t
     return flags
 
 
+def _group_ok(group: CriteriaGroup, path: str, ok: dict[str, ir.BooleanValue]) -> ir.BooleanValue:
+    """circe-be's groupQuery: the number of members (criteria, then nested groups) that hold, against the type."""
+    members = [ok[p] for p, _ in ((f"{path}.criteria[{j}]", c) for j, c in enumerate(group.criteria))]
+    members += [_group_ok(g, f"{path}.groups[{k}]", ok) for k, g in enumerate(group.groups)]
+    if group.type == "all":
+        return ibis.and_(*members)
+    if group.type == "any":
+        return ibis.or_(*members)
+    held = sum((m.ifelse(1, 0) for m in members[1:]), members[0].ifelse(1, 0))
+    return held >= group.count if group.type == "at_least" else held <= group.count
+
+
 def compile_cohort(backend: SQLBackend, definition: CohortDefinition, resolved: ResolvedDefinition) -> CompiledCohort:
     """Build the candidate events with their attrition flags and the one-entry-per-person cohort."""
     events = _candidates(backend, definition, resolved)
     base = events.select(*KEY, "op_end")
     joined = events
-    renamed: list[ir.Table] = []
-    for i, rule in enumerate(definition.inclusion_rules):
-        unit = resolved.units.get(f"inclusion_rules[{i}].value.unit")
+    names: dict[str, str] = {}  # a criterion's JSON path -> its count column
+    for path, rule in rule_criteria(definition.inclusion_rules):
+        i = len(names)
+        # A plain rule keeps its count column's name (n_rule_<rule index>); a group's criteria are numbered on.
+        name = f"n_rule_{i}" if path == f"inclusion_rules[{i}]" else f"n_crit_{i}"
+        names[path] = name
+        unit = resolved.units.get(f"{path}.value.unit")
         rule_events = domain_events(backend, rule.domain, resolved.concept_sets[rule.concept_set], rule.value, unit)
         # Every rule counts against the same candidate keys (the expression grows linearly with the rules), and
         # all counts join in one flat join: Ibis compiles that much faster than a chain of mutates.
         within = not rule.ignore_observation_period
-        c = window_counts(base, rule_events, rule.window, f"n_rule_{i}", within_observation=within)
+        c = window_counts(base, rule_events, rule.window, name, within_observation=within)
         c = c.rename({f"k{i}_{k}": k for k in KEY})
         joined = joined.left_join(c, [joined[k] == c[f"k{i}_{k}"] for k in KEY])
-        renamed.append(c)
     # Flags are written over the joined table's own columns: referring to `events` here lets Ibis resolve a key
     # column to the right-hand copy of a left join (NULL where no event matched).
     flags = _index_flags(joined, definition.index, list(resolved.sexes))
-    counts = {f"n_rule_{i}": joined[f"n_rule_{i}"].fill_null(0) for i in range(len(renamed))}
-    for i, rule in enumerate(definition.inclusion_rules):
-        flags.append((rule.name, _occurrence_ok(counts[f"n_rule_{i}"], rule.occurrence.type, rule.occurrence.count)))
+    counts = {name: joined[name].fill_null(0) for name in names.values()}
+    ok = {
+        path: _occurrence_ok(counts[names[path]], rule.occurrence.type, rule.occurrence.count)
+        for path, rule in rule_criteria(definition.inclusion_rules)
+    }
+    for i, r in enumerate(definition.inclusion_rules):
+        if isinstance(r, GroupRule):
+            flags.append((r.name, _group_ok(r.group, f"inclusion_rules[{i}].group", ok)))
+        else:
+            flags.append((r.name, ok[f"inclusion_rules[{i}]"]))
     steps: dict[str, ir.BooleanValue] = {}
     acc: ir.BooleanValue = ibis.literal(True)
     for k, (_, flag) in enumerate(flags):
@@ -259,8 +331,8 @@ def compile_cohort(backend: SQLBackend, definition: CohortDefinition, resolved: 
         **{f"flag_{k}": flag for k, (_, flag) in enumerate(flags)},
         **steps,
     )
-    names = tuple(name for name, _ in flags)
-    return CompiledCohort(events=events, steps=names, exit=definition.exit)
+    step_names = tuple(name for name, _ in flags)
+    return CompiledCohort(events=events, steps=step_names, exit=definition.exit)
 
 
 def _entries(events: ir.Table, last: int, exit_: FixedOffsetExit | ObservationEndExit) -> ir.Table:
@@ -271,8 +343,15 @@ def _entries(events: ir.Table, last: int, exit_: FixedOffsetExit | ObservationEn
     entry = first.filter(first["rank"] == 0)
     end: ir.DateValue = entry.op_end
     if isinstance(exit_, FixedOffsetExit):
-        offset = shift(entry.index_date, exit_.days)
+        base = entry.index_end if exit_.date_field == "end_date" else entry.index_date
+        offset = shift(base, exit_.days)
         end = ibis.ifelse(offset <= entry.op_end, offset, entry.op_end)
+        if exit_.date_field == "end_date":
+            # circe keeps an entry only when its end is on or after its start (cohort_rows: CE.end_date >=
+            # I.start_date): an event whose end precedes its start, or a visit without an end, makes no entry.
+            entry = entry.mutate(cohort_end_date=end)
+            entry = entry.filter(entry.cohort_end_date.notnull(), entry.cohort_end_date >= entry.index_date)
+            end = entry.cohort_end_date
     return entry.select(
         "person_id",
         "index_date",

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, model_validator
 
 from dari.errors import InputError
 
@@ -47,10 +47,16 @@ class ConceptRef(_Strict):
 
 
 class ConceptSetItem(ConceptRef):
-    """An item of a concept set, like OHDSI's ConceptSetItem (includeMapped is not supported)."""
+    """An item of a concept set, like OHDSI's ConceptSetItem (includeMapped is not supported).
+
+    `as_is`: match this concept's own id even where the site's vocabulary marks it non-standard, never its
+    'Maps to' targets (Circe's meaning of a non-standard item: in a conformant CDM's standard columns it matches
+    nothing). Without it a non-standard code resolves through 'Maps to' (docs/cohort-definitions.md §3).
+    """
 
     include_descendants: bool = False
     exclude: bool = False
+    as_is: bool = False
 
 
 class ConceptSet(_Strict):
@@ -194,11 +200,84 @@ class InclusionRule(_Strict):
         return self
 
 
+class GroupCriterion(_Strict):
+    """One correlated criterion inside a criteria group: an inclusion rule's count, without a name."""
+
+    domain: Domain
+    concept_set: str
+    window: Window
+    occurrence: Occurrence = Occurrence(type="at_least", count=1)
+    value: ValueRange | None = None
+    ignore_observation_period: bool = False
+
+    @model_validator(mode="after")
+    def _value_domain(self) -> Self:
+        _value_only_for_measurement(self.domain, self.value)
+        return self
+
+
+class CriteriaGroup(_Strict):
+    """OHDSI's CriteriaGroup: holds when all, any, at least `count` or at most `count` of its members hold
+    (members: its criteria, then its nested groups; circe-be's groupQuery counts the members that match)."""
+
+    type: Literal["all", "any", "at_least", "at_most"]
+    count: int | None = Field(default=None, ge=0)
+    criteria: list[GroupCriterion] = Field(default_factory=list)
+    groups: list[CriteriaGroup] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Self:
+        if not self.criteria and not self.groups:
+            raise ValueError("a group needs at least one criterion or group")
+        if (self.count is None) == (self.type in ("at_least", "at_most")):
+            raise ValueError("count is given exactly for at_least and at_most")
+        return self
+
+    def members(self, path: str) -> list[tuple[str, GroupCriterion]]:
+        """Every criterion in this group and its nested groups, with its JSON path under `path`."""
+        out = [(f"{path}.criteria[{j}]", c) for j, c in enumerate(self.criteria)]
+        for k, g in enumerate(self.groups):
+            out += g.members(f"{path}.groups[{k}]")
+        return out
+
+
+class GroupRule(_Strict):
+    """An inclusion rule that is a criteria group (OHDSI's InclusionRule.expression with nested Groups)."""
+
+    name: str = Field(min_length=1)
+    group: CriteriaGroup
+
+
+def _rule_kind(value: Any) -> str:
+    return "group_rule" if isinstance(value, GroupRule) or (isinstance(value, dict) and "group" in value) else "rule"
+
+
+Rule = Annotated[
+    Annotated[InclusionRule, Tag("rule")] | Annotated[GroupRule, Tag("group_rule")], Discriminator(_rule_kind)
+]
+
+
+def rule_criteria(rules: list[InclusionRule | GroupRule]) -> list[tuple[str, InclusionRule | GroupCriterion]]:
+    """Every criterion of the inclusion rules (a group's, nested ones too), with its JSON path."""
+    out: list[tuple[str, InclusionRule | GroupCriterion]] = []
+    for i, r in enumerate(rules):
+        if isinstance(r, GroupRule):
+            out += r.group.members(f"inclusion_rules[{i}].group")
+        else:
+            out.append((f"inclusion_rules[{i}]", r))
+    return out
+
+
 class FixedOffsetExit(_Strict):
-    """Cohort end = index date + days, but never after the end of the observation period."""
+    """Cohort end = the index event's start (or end) date + days, never after the observation period's end.
+
+    `date_field: end_date` is OHDSI's DateOffset on EndDate: the index event's own end date, or circe's fallback
+    where the CDM has none (start + 1 day; drugs: start + days_supply first). See docs/cohort-definitions.md §8.
+    """
 
     type: Literal["fixed_offset"]
     days: int = Field(ge=0)
+    date_field: Literal["start_date", "end_date"] = "start_date"
 
 
 class ObservationEndExit(_Strict):
@@ -218,7 +297,7 @@ class CohortDefinition(_Strict):
     description: str = ""
     concept_sets: list[ConceptSet] = Field(min_length=1)
     index: IndexEvent
-    inclusion_rules: list[InclusionRule] = Field(default_factory=list)
+    inclusion_rules: list[Rule] = Field(default_factory=list)
     exit: Exit = ObservationEndExit()
 
     @model_validator(mode="after")
@@ -227,7 +306,7 @@ class CohortDefinition(_Strict):
         known = {c.id for c in self.concept_sets}
         refs = [("index.concept_set", self.index.concept_set)]
         refs += [(f"index.also[{k}].concept_set", c.concept_set) for k, c in enumerate(self.index.also)]
-        refs += [(f"inclusion_rules[{i}].concept_set", r.concept_set) for i, r in enumerate(self.inclusion_rules)]
+        refs += [(f"{p}.concept_set", r.concept_set) for p, r in rule_criteria(self.inclusion_rules)]
         for path, ref in refs:
             if ref not in known:
                 raise ValueError(f"{path}: unknown concept set {ref!r} (defined: {', '.join(sorted(known))})")
@@ -236,12 +315,18 @@ class CohortDefinition(_Strict):
     def digest(self) -> str:
         """SHA-256 of the canonical JSON: sites' results can be pooled only when they ran the same definition."""
         dump = self.model_dump(mode="json")
-        # Definitions written before `also` and `ignore_observation_period` existed keep their digest.
+        # Definitions written before `also`, `ignore_observation_period`, `as_is` and `date_field` keep their digest.
         if not dump["index"]["also"]:
             del dump["index"]["also"]
         for rule in dump["inclusion_rules"]:
-            if not rule["ignore_observation_period"]:
+            if not rule.get("ignore_observation_period", True):
                 del rule["ignore_observation_period"]
+        for cs in dump["concept_sets"]:
+            for item in cs["items"]:
+                if not item["as_is"]:
+                    del item["as_is"]
+        if dump["exit"].get("date_field") == "start_date":
+            del dump["exit"]["date_field"]
         canonical = json.dumps(dump, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -261,7 +346,7 @@ def json_path(loc: tuple[int | str, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in ("fixed_offset", "end_of_observation"):
+        elif part in ("fixed_offset", "end_of_observation", "rule", "group_rule"):
             continue  # the tag of a discriminated union is not part of the document's path
         else:
             out += f".{part}" if out else str(part)

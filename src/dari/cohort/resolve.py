@@ -19,7 +19,14 @@ from ibis.backends.sql import SQLBackend  # type: ignore[import-untyped]
 
 from dari.cdm.concepts import merge_gender_rows
 from dari.cohort.backend import cdm_table, require_columns
-from dari.cohort.definition import CohortDefinition, ConceptRef, ConceptSet, ConceptSetItem, ValueRange
+from dari.cohort.definition import (
+    CohortDefinition,
+    ConceptRef,
+    ConceptSet,
+    ConceptSetItem,
+    ValueRange,
+    rule_criteria,
+)
 from dari.errors import InputError
 
 
@@ -114,7 +121,7 @@ def _descendants(backend: SQLBackend, ids: Sequence[int], site: str) -> dict[int
 def _value_ranges(definition: CohortDefinition) -> list[tuple[str, ValueRange]]:
     ranges = [("index.value", definition.index.value)]
     ranges += [(f"index.also[{k}].value", c.value) for k, c in enumerate(definition.index.also)]
-    ranges += [(f"inclusion_rules[{i}].value", r.value) for i, r in enumerate(definition.inclusion_rules)]
+    ranges += [(f"{p}.value", r.value) for p, r in rule_criteria(definition.inclusion_rules)]
     return [(p, v) for p, v in ranges if v is not None]
 
 
@@ -135,19 +142,20 @@ def resolve_concept_sets(
     problems += [f"{p}: {ref.label()} not in the concept table" for p, ref in extra_refs if _key(ref) not in found]
     if problems:
         raise UnknownConceptError(problems, site)
-    nonstandard = sorted({found[_key(item)].concept_id for _, _, item in items if not found[_key(item)].standard})
-    mapped = _maps_to(backend, nonstandard)
+    # An `as_is` item is its own id (Circe's reading); any other non-standard code goes through 'Maps to'.
+    to_map = [item for _, _, item in items if not found[_key(item)].standard and not item.as_is]
+    mapped = _maps_to(backend, sorted({found[_key(item)].concept_id for item in to_map}))
     unmapped = [
         f"{p}: {item.label()} is non-standard and has no 'Maps to' relationship"
         for p, _, item in items
-        if not found[_key(item)].standard and found[_key(item)].concept_id not in mapped
+        if not found[_key(item)].standard and not item.as_is and found[_key(item)].concept_id not in mapped
     ]
     if unmapped:
         raise UnknownConceptError(unmapped, site)
 
     def roots(item: ConceptSetItem) -> set[int]:
         c = found[_key(item)]
-        return {c.concept_id} if c.standard else mapped[c.concept_id]
+        return {c.concept_id} if c.standard or item.as_is else mapped[c.concept_id]
 
     to_expand = sorted({r for _, _, item in items if item.include_descendants for r in roots(item)})
     below = _descendants(backend, to_expand, site)
