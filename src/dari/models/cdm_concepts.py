@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 
 from dari.cdm.store import CdmStore
 from dari.models.codes import LabCode
+from dari.models.concept_sets import condition_items, has_ancestry, resolve_items
 from dari.models.feature_spec import ConditionSource
-from dari.vocab import normalise_kcd_code, shipped_vocabulary
+from dari.vocab import normalise_kcd_code
 
 # Athena's standard Gender concepts; a CDM built on Athena uses these, dari's own vocabulary local ones (found
 # by code 'M'/'F' in vocabulary 'Gender').
@@ -56,39 +57,18 @@ class ConceptLookup:
         """Measurement concept ids of the code's LOINC codes, whatever the unit."""
         return sorted({cid for ids in self._ids("LOINC", code.codes).values() for cid in ids})
 
-    def _ancestry_populated(self) -> bool:
+    def condition_ids(self, source: ConditionSource) -> tuple[list[int], list[int]]:
+        """(standard condition concept ids incl. descendants, KCD source concept ids) for a condition.
+
+        The concept set (and the `snomed` list) resolve through `dari.models.concept_sets`, the cohort engine's
+        resolver; a code the site lacks is noted and the rest still counts."""
         if self._has_ancestry is None:
-            self._has_ancestry = bool(self.store.query("SELECT count(*) FROM concept_ancestor")[0][0])
+            self._has_ancestry = has_ancestry(self.store)
             if not self._has_ancestry:
                 self.notes.append("concept_ancestor is empty: SNOMED descendants from dari's shipped hierarchy")
-        return self._has_ancestry
-
-    def condition_ids(self, source: ConditionSource) -> tuple[list[int], list[int]]:
-        """(standard condition concept ids incl. descendants, KCD source concept ids) for a condition."""
-        standard: set[int] = set()
-        if source.snomed:
-            found = self._ids("SNOMED", source.snomed)
-            standard = {cid for ids in found.values() for cid in ids}
-            if standard and self._ancestry_populated():
-                marks = ", ".join("?" for _ in standard)
-                rows = self.store.query(
-                    f"SELECT descendant_concept_id FROM concept_ancestor WHERE ancestor_concept_id IN ({marks})",
-                    sorted(standard),
-                )
-                standard |= {int(r[0]) for r in rows}
-            elif standard:
-                standard |= set(self._shipped_descendants(source.snomed))
-        return sorted(standard), self._kcd_ids(source.kcd)
-
-    def _shipped_descendants(self, codes: tuple[str, ...]) -> list[int]:
-        vocab = shipped_vocabulary()
-        names: set[str] = set()
-        for code in codes:
-            concept = vocab.find_code("SNOMED", code)
-            if concept is not None:
-                names |= {c.concept_code for c in vocab.descendants(concept.concept_id, include_self=True)}
-        found = self._ids("SNOMED", tuple(sorted(names)))
-        return [cid for ids in found.values() for cid in ids]
+        resolved = resolve_items(self.store, condition_items(source), ancestry=self._has_ancestry)
+        self.notes.extend(resolved.absent)
+        return list(resolved.ids), self._kcd_ids(source.kcd)
 
     def _kcd_ids(self, prefixes: tuple[str, ...]) -> list[int]:
         if not prefixes:

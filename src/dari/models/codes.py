@@ -92,3 +92,21 @@ class LabCode(FrozenModel):
         if unit == self.unit:
             return 1.0
         return next((c.factor for c in self.convert if c.unit == unit), None)
+
+
+class ConceptItem(FrozenModel):
+    """One item of a spec's concept set: a code in a vocabulary (SNOMED, ICD10CM, KCD8, a local source code …).
+
+    Resolved through the site's own vocabulary (`dari.models.concept_sets`): a non-standard code stands for the
+    standard concepts it 'Maps to'; `include_descendants` adds what `concept_ancestor` puts below; `exclude`
+    removes the item (and its descendants when asked) from the set. Codes, never concept ids: ids of local
+    concepts differ between sites."""
+
+    vocabulary_id: str = Field(min_length=1, max_length=20)
+    concept_code: str = Field(min_length=1, max_length=50)
+    include_descendants: bool = True
+    exclude: bool = False
+
+    def label(self) -> str:
+        """`VOCABULARY code`, for notes and messages."""
+        return f"{self.vocabulary_id} {self.concept_code}"
