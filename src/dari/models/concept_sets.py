@@ -117,11 +117,7 @@ def resolve_spec_concepts(store: CdmStore, spec: FeatureSpec, *, site: str = "th
 
 def condition_items(source: ConditionSource) -> tuple[ConceptItem, ...]:
     """The condition's concept set, with the older `snomed` list read as SNOMED items with descendants."""
-    listed = {(c.vocabulary_id, c.concept_code) for c in source.concepts}
-    legacy = tuple(
-        ConceptItem(vocabulary_id="SNOMED", concept_code=c) for c in source.snomed if ("SNOMED", c) not in listed
-    )
-    return (*source.concepts, *legacy)
+    return source.concept_items()
 
 
 def site_snomed_codes(store: CdmStore, spec: FeatureSpec, *, site: str = "this site") -> dict[str, tuple[str, ...]]:

@@ -49,6 +49,12 @@ class ConditionSource(FrozenModel):
             raise ValueError("concepts must not list a code twice")
         return self
 
+    def concept_items(self) -> tuple[ConceptItem, ...]:
+        """The concept set, with the older `snomed` list read as SNOMED items with descendants."""
+        listed = {(c.vocabulary_id, c.concept_code) for c in self.concepts}
+        legacy = (ConceptItem(vocabulary_id="SNOMED", concept_code=c) for c in self.snomed)
+        return (*self.concepts, *(c for c in legacy if (c.vocabulary_id, c.concept_code) not in listed))
+
 
 class DemographicSource(FrozenModel):
     """Age in years at the index date, or male sex (1) versus female (0)."""
