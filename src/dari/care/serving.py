@@ -51,6 +51,7 @@ class ServeConfig(BaseModel):
     hub_token_file: Path | None = None
     gate_cache_s: float = Field(1.0, gt=0, le=60)
     gate_grace_s: float = Field(30.0, ge=0, le=3600)
+    cdm: str | None = None  # the site CDM whose vocabulary resolves the spec's concept sets at start
 
 
 @dataclass(frozen=True)
@@ -67,11 +68,11 @@ def load_service(config: ServeConfig) -> Service:
     if config.deployment is None:
         if config.hub_db or config.hub_url or config.hub_token_file:
             raise InputError("--hub-db, --hub-url and --hub-token-file gate a --deployment; none was given")
-        return Service(ServedModel.load(config.model or "reference"), None, None)
+        return Service(_with_site(ServedModel.load(config.model or "reference"), config), None, None)
     if config.model is not None:
         raise InputError("give --model (ungated) or --deployment (gated), not both")
     manifest = DeploymentManifest.load(config.deployment)
-    served = ServedModel.load(config.deployment)
+    served = _with_site(ServedModel.load(config.deployment), config)
     if served.card.model_sha256 != manifest.model_sha256:
         raise InputError(
             "the deployment's model_sha256 is not the model's",
@@ -88,6 +89,11 @@ def load_service(config: ServeConfig) -> Service:
         grace_s=config.gate_grace_s,
     )
     return Service(served, gate, manifest)
+
+
+def _with_site(served: ServedModel, config: ServeConfig) -> ServedModel:
+    """The model with the site CDM's concept sets (--cdm), else as shipped."""
+    return served.with_site_vocabulary(config.cdm) if config.cdm else served
 
 
 def serving_app(config: ServeConfig, service: Service) -> FastAPI:

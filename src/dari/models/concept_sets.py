@@ -123,7 +123,11 @@ def condition_items(source: ConditionSource) -> tuple[ConceptItem, ...]:
 def site_snomed_codes(store: CdmStore, spec: FeatureSpec, *, site: str = "this site") -> dict[str, tuple[str, ...]]:
     """Condition input → the SNOMED CT codes its concept set resolves to at this site: what the FHIR path needs
     (`FhirMapper(site_snomed=...)`) so an EHR's SNOMED descendant counts as the CDM's does."""
-    resolution = resolve_spec_concepts(store, spec, site=site)
+    return snomed_codes_of(store, resolve_spec_concepts(store, spec, site=site))
+
+
+def snomed_codes_of(store: CdmStore, resolution: SpecResolution) -> dict[str, tuple[str, ...]]:
+    """Condition input → the SNOMED CT codes of its resolved concept ids at this site."""
     out: dict[str, tuple[str, ...]] = {}
     for name, resolved in resolution.sets.items():
         ids = list(resolved.ids)
