@@ -13,6 +13,7 @@ from dari.cdm.store import CdmStore
 from dari.models.codes import LabCode
 from dari.models.concept_sets import condition_items, has_ancestry, resolve_items
 from dari.models.feature_spec import ConditionSource
+from dari.models.units import unit_factor
 from dari.vocab import normalise_kcd_code
 
 # Athena's standard Gender concepts; a CDM built on Athena uses these, dari's own vocabulary local ones (found
@@ -47,11 +48,28 @@ class ConceptLookup:
         return found
 
     def lab_pairs(self, code: LabCode) -> list[tuple[int, int, float]]:
-        """(measurement concept id, unit concept id, factor to the spec's unit) for every accepted pairing."""
+        """(measurement concept id, unit concept id, factor to the spec's unit) for every accepted pairing: the
+        spec's declared units, then any other UCUM unit the site records these codes in that `dari.models.units`
+        converts (the table the FHIR path uses, so kPa or µmol/L give the same input either way)."""
         measurements = [cid for ids in self._ids("LOINC", code.codes).values() for cid in ids]
         factors = [(code.unit, 1.0), *((c.unit, c.factor) for c in code.convert)]
         unit_ids = self._ids("UCUM", tuple(unit for unit, _ in factors))
-        return [(m, u, factor) for unit, factor in factors for m in measurements for u in unit_ids.get(unit, [])]
+        pairs = [(m, u, factor) for unit, factor in factors for m in measurements for u in unit_ids.get(unit, [])]
+        if not measurements:
+            return pairs
+        declared = {u for ids in unit_ids.values() for u in ids}
+        marks = ", ".join("?" for _ in measurements)
+        used = self.store.query(
+            f"SELECT DISTINCT m.measurement_concept_id, u.concept_id, u.concept_code FROM measurement m "
+            f"JOIN concept u ON u.concept_id = m.unit_concept_id "
+            f"WHERE u.vocabulary_id = 'UCUM' AND m.measurement_concept_id IN ({marks})",
+            measurements,
+        )
+        for m, u, unit in used:
+            factor = unit_factor(code, str(unit)) if int(u) not in declared else None
+            if factor is not None:
+                pairs.append((int(m), int(u), factor))
+        return pairs
 
     def lab_ids(self, code: LabCode) -> list[int]:
         """Measurement concept ids of the code's LOINC codes, whatever the unit."""
