@@ -186,3 +186,23 @@ def test_care_workers_failing_at_start_are_given_up(settings: CdsSettings, monke
     # Execute / Assert: the manager stops instead of restarting it for ever
     with pytest.raises(DariError, match="keep ending at start-up"):
         serving.serve_workers(config, "127.0.0.1", port, 1)
+
+
+def test_care_cli_serve_cdm_resolves_concept_sets_in_every_worker(
+    tmp_path: Path, ehr_keys: EhrKeys, served: _Served, care_site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Prepare: the worker manager replaced, as above
+    import dari.care.serving as serving
+
+    calls: list[tuple[serving.ServeConfig, str, int, int]] = []
+    monkeypatch.setattr(serving, "serve_workers", lambda *args: calls.append(args))
+    # Execute
+    result = _serve(tmp_path, ehr_keys, "--workers", "2", "--cdm", str(care_site))
+    # Assert: the site's codes reach each worker's mapper (type 2 diabetes under diabetes mellitus)
+    assert result.exit_code == 0, result.output
+    assert "site vocabulary: diabetes" in result.output
+    ((config, _, _, _),) = calls
+    sent = serving.ServeConfig.model_validate_json(config.model_dump_json())
+    model = serving.load_service(sent).model
+    assert config.cdm == str(care_site)
+    assert "44054006" in model.site_snomed["diabetes"] and "84114007" in model.site_snomed["heart_failure"]
