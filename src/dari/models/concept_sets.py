@@ -47,6 +47,14 @@ class SpecResolution:
 def _resolve_item(store: CdmStore, item: ConceptItem, *, ancestry: bool, site: str) -> tuple[set[int], str | None]:
     """The item's standard concept ids (with descendants as asked), or no ids and why."""
     descend = item.include_descendants and ancestry
+    if item.concept_id is not None:
+        rows = store.query("SELECT vocabulary_id, concept_code FROM concept WHERE concept_id = ?", [item.concept_id])
+        if not rows:
+            return set(), f"{item.label()}: not in the concept table"
+        item = item.model_copy(
+            update={"vocabulary_id": str(rows[0][0]), "concept_code": str(rows[0][1]), "concept_id": None}
+        )
+    assert item.vocabulary_id is not None and item.concept_code is not None
     one = ConceptSet(
         id="item",
         items=[
@@ -68,7 +76,7 @@ def _resolve_item(store: CdmStore, item: ConceptItem, *, ancestry: bool, site: s
 
 def _shipped_descendants(store: CdmStore, item: ConceptItem, site: str) -> set[int]:
     """Descendants by dari's shipped hierarchy, found in the site's concept table by code (synthetic sites)."""
-    if item.vocabulary_id != "SNOMED":
+    if item.vocabulary_id != "SNOMED" or item.concept_code is None:
         return set()
     vocab = shipped_vocabulary()
     concept = vocab.find_code("SNOMED", item.concept_code)

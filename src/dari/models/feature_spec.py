@@ -44,16 +44,16 @@ class ConditionSource(FrozenModel):
         included = [c for c in self.concepts if not c.exclude]
         if not self.snomed and not self.kcd and not included:
             raise ValueError("a condition needs at least one included concept, SNOMED or KCD code")
-        keys = [(c.vocabulary_id, c.concept_code) for c in self.concepts]
+        keys = [c.key for c in self.concepts]
         if len(set(keys)) != len(keys):
             raise ValueError("concepts must not list a code twice")
         return self
 
     def concept_items(self) -> tuple[ConceptItem, ...]:
         """The concept set, with the older `snomed` list read as SNOMED items with descendants."""
-        listed = {(c.vocabulary_id, c.concept_code) for c in self.concepts}
+        listed = {c.key for c in self.concepts}
         legacy = (ConceptItem(vocabulary_id="SNOMED", concept_code=c) for c in self.snomed)
-        return (*self.concepts, *(c for c in legacy if (c.vocabulary_id, c.concept_code) not in listed))
+        return (*self.concepts, *(c for c in legacy if c.key not in listed))
 
 
 class DemographicSource(FrozenModel):
