@@ -206,3 +206,25 @@ def test_care_cli_serve_cdm_resolves_concept_sets_in_every_worker(
     model = serving.load_service(sent).model
     assert config.cdm == str(care_site)
     assert "44054006" in model.site_snomed["diabetes"] and "84114007" in model.site_snomed["heart_failure"]
+
+
+def test_care_serve_deployment_naming_its_site_cdm_resolves_concept_sets(
+    settings: CdsSettings, deployment_folder: Path, care_site: Path, hub_store: tuple[str, Any]
+) -> None:
+    # Prepare: the deployment names its site CDM ("cdm" in deployment.json, relative to the folder)
+    import os
+
+    import dari.care.serving as serving
+    from dari.care.deployment_gate import close_gate
+
+    manifest_path = deployment_folder / "deployment.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest["cdm"] = os.path.relpath(care_site, deployment_folder)
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    config = serving.ServeConfig(settings=settings, deployment=deployment_folder, hub_db=hub_store[0])
+    # Execute
+    service = serving.load_service(config)
+    # Assert
+    assert service.gate is not None
+    close_gate(service.gate)
+    assert "44054006" in service.model.site_snomed["diabetes"]

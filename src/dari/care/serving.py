@@ -11,6 +11,7 @@ wake accepts: with keep-alive clients one worker was measured taking nine calls 
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import multiprocessing
 import os
@@ -72,7 +73,9 @@ def load_service(config: ServeConfig) -> Service:
     if config.model is not None:
         raise InputError("give --model (ungated) or --deployment (gated), not both")
     manifest = DeploymentManifest.load(config.deployment)
-    served = _with_site(ServedModel.load(config.deployment), config)
+    served = ServedModel.load(config.deployment)
+    cdm = config.cdm or _deployment_cdm(config.deployment)
+    served = served.with_site_vocabulary(cdm) if cdm else served
     if served.card.model_sha256 != manifest.model_sha256:
         raise InputError(
             "the deployment's model_sha256 is not the model's",
@@ -94,6 +97,17 @@ def load_service(config: ServeConfig) -> Service:
 def _with_site(served: ServedModel, config: ServeConfig) -> ServedModel:
     """The model with the site CDM's concept sets (--cdm), else as shipped."""
     return served.with_site_vocabulary(config.cdm) if config.cdm else served
+
+
+def _deployment_cdm(folder: Path) -> str | None:
+    """The site CDM a deployment names (`"cdm"` in deployment.json: a path relative to the folder, or a URL)."""
+    try:
+        value = json.loads((folder / "deployment.json").read_text(encoding="utf-8")).get("cdm")
+    except (OSError, ValueError, AttributeError):
+        return None  # DeploymentManifest.load has already refused an unreadable manifest, naming it
+    if not isinstance(value, str) or not value:
+        return None
+    return value if "://" in value else str((folder / value).resolve())
 
 
 def serving_app(config: ServeConfig, service: Service) -> FastAPI:
