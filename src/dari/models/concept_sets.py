@@ -67,14 +67,14 @@ def _resolve_item(store: CdmStore, item: ConceptItem, *, ancestry: bool, site: s
         with ibis_session(store) as backend:
             sets, _ = resolve_concept_sets(backend, [one], site=site)
     except UnknownConceptError as exc:
-        return set(), f"{item.label()}: " + "; ".join(p.split(": ", 1)[-1] for p in exc.problems)
+        return set(), "; ".join(p.split(": ", 1)[-1] for p in exc.problems)  # "SNOMED 84114007 not in …"
     ids = set(sets["item"])
     if item.include_descendants and not ancestry:
-        ids |= _shipped_descendants(store, item, site)
+        ids |= _shipped_descendants(store, item)
     return ids, None
 
 
-def _shipped_descendants(store: CdmStore, item: ConceptItem, site: str) -> set[int]:
+def _shipped_descendants(store: CdmStore, item: ConceptItem) -> set[int]:
     """Descendants by dari's shipped hierarchy, found in the site's concept table by code (synthetic sites)."""
     if item.vocabulary_id != "SNOMED" or item.concept_code is None:
         return set()
