@@ -186,3 +186,45 @@ def test_care_workers_failing_at_start_are_given_up(settings: CdsSettings, monke
     # Execute / Assert: the manager stops instead of restarting it for ever
     with pytest.raises(DariError, match="keep ending at start-up"):
         serving.serve_workers(config, "127.0.0.1", port, 1)
+
+
+def test_care_cli_serve_cdm_resolves_concept_sets_in_every_worker(
+    tmp_path: Path, ehr_keys: EhrKeys, served: _Served, care_site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Prepare: the worker manager replaced, as above
+    import dari.care.serving as serving
+
+    calls: list[tuple[serving.ServeConfig, str, int, int]] = []
+    monkeypatch.setattr(serving, "serve_workers", lambda *args: calls.append(args))
+    # Execute
+    result = _serve(tmp_path, ehr_keys, "--workers", "2", "--cdm", str(care_site))
+    # Assert: the site's codes reach each worker's mapper (type 2 diabetes under diabetes mellitus)
+    assert result.exit_code == 0, result.output
+    assert "site vocabulary: diabetes" in result.output
+    ((config, _, _, _),) = calls
+    sent = serving.ServeConfig.model_validate_json(config.model_dump_json())
+    model = serving.load_service(sent).model
+    assert config.cdm == str(care_site)
+    assert "44054006" in model.site_snomed["diabetes"] and "84114007" in model.site_snomed["heart_failure"]
+
+
+def test_care_serve_deployment_naming_its_site_cdm_resolves_concept_sets(
+    settings: CdsSettings, deployment_folder: Path, care_site: Path, hub_store: tuple[str, Any]
+) -> None:
+    # Prepare: the deployment names its site CDM ("cdm" in deployment.json, relative to the folder)
+    import os
+
+    import dari.care.serving as serving
+    from dari.care.deployment_gate import close_gate
+
+    manifest_path = deployment_folder / "deployment.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest["cdm"] = os.path.relpath(care_site, deployment_folder)
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    config = serving.ServeConfig(settings=settings, deployment=deployment_folder, hub_db=hub_store[0])
+    # Execute
+    service = serving.load_service(config)
+    # Assert
+    assert service.gate is not None
+    close_gate(service.gate)
+    assert "44054006" in service.model.site_snomed["diabetes"]

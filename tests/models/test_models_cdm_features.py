@@ -15,6 +15,7 @@ from dari.cdm.store import copy_duckdb_to_postgres, open_store
 from dari.models.cdm_features import CohortFrame, extract_cohort_features
 from dari.models.feature_spec import Feature, FeatureSpec, MeasurementSource, RawTransform, RequiredPolicy, ValueRange
 from dari.models.reference_spec import CREATININE, CREATININE_UMOL_PER_MG, reference_spec
+from dari.models.units import unit_factor
 
 SPEC = reference_spec()
 
@@ -138,7 +139,9 @@ def _creatinine_spec(*, convertible: bool) -> FeatureSpec:
     return SPEC.model_copy(update={"features": (*SPEC.features, feature)})
 
 
-def test_site_reporting_umol_per_l_is_converted_by_declared_factor(models_site: Path, frame: CohortFrame) -> None:
+def test_site_reporting_umol_per_l_is_converted_by_declared_factor_else_by_the_shared_table(
+    models_site: Path, frame: CohortFrame
+) -> None:
     # Prepare: this site reports creatinine as LOINC 14682-9 in µmol/L
     with duckdb.connect(str(models_site / "cdm.duckdb"), read_only=True) as con:
         units = con.execute("""
@@ -156,16 +159,19 @@ def test_site_reporting_umol_per_l_is_converted_by_declared_factor(models_site: 
     strict = _creatinine_spec(convertible=False)
     # Execute
     converted = _extract(models_site, _creatinine_spec(convertible=True))
-    refused = _extract(models_site, strict)
+    by_table = _extract(models_site, strict)
     # Assert
     assert units == [("14682-9", "umol/L")]
     assert umol is not None
     assert converted.raw["creatinine"][0] == pytest.approx(float(umol[0]) / CREATININE_UMOL_PER_MG)
     assert np.nanmedian(converted.raw["creatinine"]) == pytest.approx(1.4, abs=0.6)  # mg/dL, not µmol/L
     assert "creatinine" not in converted.counts.unit_refused
-    assert np.isnan(refused.raw["creatinine"]).all()
-    assert refused.counts.unit_refused["creatinine"]["umol/L"] > 0
-    assert not refused.inputs(strict).scorable.any()  # creatinine is required: nobody is scored on a guess
+    # Without a declared factor the unit table the FHIR path uses converts (creatinine's molar mass), so both
+    # paths give the same input; before, the CDM refused what FHIR converted.
+    factor = unit_factor(strict.feature("creatinine").source, "umol/L")  # type: ignore[arg-type]
+    assert factor is not None
+    assert by_table.raw["creatinine"][0] == pytest.approx(float(umol[0]) * factor)
+    assert "creatinine" not in by_table.counts.unit_refused
 
 
 def test_empty_concept_ancestor_falls_back_to_shipped_hierarchy(

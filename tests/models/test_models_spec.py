@@ -51,7 +51,7 @@ def test_spec_round_trip_is_identical(tmp_path: Path) -> None:
             "no valid_range",
         ),
         (
-            lambda d: _feature(d, "diabetes")["source"].update(snomed=[], kcd=[]),
+            lambda d: _feature(d, "diabetes")["source"].update(concepts=[], snomed=[], kcd=[]),
             "features[5] (diabetes).source",
             "at least one",
         ),

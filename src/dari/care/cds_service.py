@@ -143,7 +143,7 @@ def create_app(
     """The service app for one model; `verifier` may be given (tests pin its clock); with a `gate`, every scoring
     request first needs the hub's current approval (503 otherwise). Without one the service is not gated."""
     tz = ZoneInfo(settings.timezone)
-    mapper = FhirMapper(model.spec, tz)
+    mapper = FhirMapper(model.spec, tz, site_snomed=model.site_snomed)
     store = FeedbackStore(settings.database)
     inference_log = InferenceLog(settings.database)
     checkpointer = WalCheckpointer(settings.database)

@@ -1,10 +1,11 @@
 """One condition feature from FHIR R4 Conditions: codings, clinical and verification status, onset, abatement.
 
-- **Code**: a SNOMED CT coding among the spec's codes and their descendants (dari's shipped hierarchy, what the
-  CDM path falls back to, plus any codes the caller gives from the site's own vocabulary), or a KCD coding (KR
-  Core's kcd-8 / kcd-7) or ICD-10 coding (WHO or -CM, URL or OID) starting with a listed KCD prefix (KCD-8 is
-  ICD-10 with Korean extensions: the categories coincide). Any coding in `code.coding` may match. A Condition
-  with no coding in a system dari reads is noted and not counted.
+- **Code**: a SNOMED CT coding among the spec's concept set (SNOMED items, with descendants by dari's shipped
+  hierarchy, exclusions removed: what the CDM path falls back to), plus the codes the caller gives from the
+  site's own vocabulary (`dari.models.concept_sets.site_snomed_codes`, loaded by the CDS service at start); or
+  a KCD coding (KR Core's kcd-8 / kcd-7) or ICD-10 coding (WHO or -CM, URL or OID) starting with a listed KCD
+  prefix (KCD-8 is ICD-10 with Korean extensions: the categories coincide). Any coding in `code.coding` may
+  match. A Condition with no coding in a system dari reads is noted and not counted.
 - **verificationStatus**: refuted and entered-in-error never count; unconfirmed, provisional and differential
   do not count either (not a diagnosis yet; noted in the response); confirmed or absent counts.
 - **clinicalStatus**: active, recurrence and relapse count; inactive, remission and resolved do not, unless the
@@ -65,13 +66,7 @@ class ConditionMatcher:
         src = f.source
         assert isinstance(src, ConditionSource)
         self.feature, self.kcd = f, src.kcd
-        vocab = shipped_vocabulary()
-        codes = set(src.snomed) | set(site_snomed)
-        for code in src.snomed:
-            concept = vocab.find_code("SNOMED", code)
-            if concept is not None:
-                codes |= {c.concept_code for c in vocab.descendants(concept.concept_id, include_self=True)}
-        self.snomed = frozenset(codes)
+        self.snomed = frozenset(_shipped_snomed(src) | set(site_snomed))
 
     def matches(self, concept: CodeableConcept | None) -> bool:
         """Whether any coding names the feature's condition."""
@@ -117,6 +112,23 @@ class ConditionMatcher:
                 continue
             return Found(True, name, tuple(notes))
         return Found(False, None, tuple(notes))
+
+
+def _shipped_snomed(src: ConditionSource) -> set[str]:
+    """The SNOMED items of the condition's concept set by dari's shipped hierarchy, exclusions removed: what
+    counts when no site vocabulary was loaded (synthetic sites, tests)."""
+    vocab = shipped_vocabulary()
+    included: set[str] = set()
+    excluded: set[str] = set()
+    for item in src.concept_items():
+        if item.vocabulary_id != "SNOMED" or item.concept_code is None:
+            continue  # a concept_id item needs the site's vocabulary (--cdm) to be known by code
+        codes = {item.concept_code}
+        concept = vocab.find_code("SNOMED", item.concept_code) if item.include_descendants else None
+        if concept is not None:
+            codes |= {c.concept_code for c in vocab.descendants(concept.concept_id, include_self=True)}
+        (excluded if item.exclude else included).update(codes)
+    return included - excluded
 
 
 def unread_condition_notes(conditions: tuple[Condition, ...]) -> list[str]:

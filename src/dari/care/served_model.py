@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -35,6 +35,10 @@ class ServedModel:
     model: OnnxModel
     card: ModelCard
     tree_shap: TreeShapExplainer | None = None
+    # condition input → SNOMED CT codes the site's own vocabulary puts in its concept set (empty: the shipped
+    # hierarchy only); loaded once at start by `with_site_vocabulary`
+    site_snomed: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    site_notes: tuple[str, ...] = ()
 
     @classmethod
     def load(cls, where: str | Path) -> ServedModel:
@@ -55,6 +59,22 @@ class ServedModel:
             )
         model = OnnxModel.load(model_path, spec=spec, expected_sha256=card.model_sha256)
         return cls(spec, model, card, _tree_shap(model_path, spec, model))
+
+    def with_site_vocabulary(self, cdm: str | Path) -> ServedModel:
+        """This model with its condition concept sets resolved through the site CDM's own vocabulary, so that the
+        FHIR path counts the SNOMED codes the CDM path counts (a read-only look at concept, concept_ancestor and
+        concept_relationship; the CDM's patient tables are not read)."""
+        from dari.cdm.store import open_store
+        from dari.models.concept_sets import resolve_spec_concepts, snomed_codes_of
+
+        store = open_store(cdm)
+        try:
+            resolution = resolve_spec_concepts(store, self.spec, site=str(cdm))
+            codes = snomed_codes_of(store, resolution)
+        finally:
+            store.close()
+        notes = tuple(f"{name}: {why}" for name, s in resolution.sets.items() for why in s.absent)
+        return replace(self, site_snomed=codes, site_notes=notes)
 
     def score(self, row: np.ndarray) -> Score:
         """P(outcome) for one input row, with each feature's contribution when the model can be explained."""

@@ -11,6 +11,7 @@ wake accepts: with keep-alive clients one worker was measured taking nine calls 
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import multiprocessing
 import os
@@ -51,6 +52,7 @@ class ServeConfig(BaseModel):
     hub_token_file: Path | None = None
     gate_cache_s: float = Field(1.0, gt=0, le=60)
     gate_grace_s: float = Field(30.0, ge=0, le=3600)
+    cdm: str | None = None  # the site CDM whose vocabulary resolves the spec's concept sets at start
 
 
 @dataclass(frozen=True)
@@ -67,11 +69,13 @@ def load_service(config: ServeConfig) -> Service:
     if config.deployment is None:
         if config.hub_db or config.hub_url or config.hub_token_file:
             raise InputError("--hub-db, --hub-url and --hub-token-file gate a --deployment; none was given")
-        return Service(ServedModel.load(config.model or "reference"), None, None)
+        return Service(_with_site(ServedModel.load(config.model or "reference"), config), None, None)
     if config.model is not None:
         raise InputError("give --model (ungated) or --deployment (gated), not both")
     manifest = DeploymentManifest.load(config.deployment)
     served = ServedModel.load(config.deployment)
+    cdm = config.cdm or _deployment_cdm(config.deployment)
+    served = served.with_site_vocabulary(cdm) if cdm else served
     if served.card.model_sha256 != manifest.model_sha256:
         raise InputError(
             "the deployment's model_sha256 is not the model's",
@@ -88,6 +92,22 @@ def load_service(config: ServeConfig) -> Service:
         grace_s=config.gate_grace_s,
     )
     return Service(served, gate, manifest)
+
+
+def _with_site(served: ServedModel, config: ServeConfig) -> ServedModel:
+    """The model with the site CDM's concept sets (--cdm), else as shipped."""
+    return served.with_site_vocabulary(config.cdm) if config.cdm else served
+
+
+def _deployment_cdm(folder: Path) -> str | None:
+    """The site CDM a deployment names (`"cdm"` in deployment.json: a path relative to the folder, or a URL)."""
+    try:
+        value = json.loads((folder / "deployment.json").read_text(encoding="utf-8")).get("cdm")
+    except (OSError, ValueError, AttributeError):
+        return None  # DeploymentManifest.load has already refused an unreadable manifest, naming it
+    if not isinstance(value, str) or not value:
+        return None
+    return value if "://" in value else str((folder / value).resolve())
 
 
 def serving_app(config: ServeConfig, service: Service) -> FastAPI:

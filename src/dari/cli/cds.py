@@ -62,6 +62,13 @@ def serve(
     workers: Annotated[
         int, typer.Option(min=1, max=64, help="Worker processes (they share the database; one per core at most).")
     ] = 1,
+    cdm: Annotated[
+        str | None,
+        typer.Option(
+            help="Site CDM (folder, cdm.duckdb or postgresql:// URL) whose vocabulary resolves the spec's concept "
+            "sets at start, so FHIR codes count as the CDM's do."
+        ),
+    ] = None,
 ) -> None:
     """Serve the model's CDS Hooks services with uvicorn (put TLS in front of it for anything but loopback)."""
     import uvicorn
@@ -89,9 +96,15 @@ def serve(
             hub_token_file=hub_token_file,
             gate_cache_s=gate_cache_s,
             gate_grace_s=gate_grace_s,
+            cdm=cdm,
         )
         service = load_service(config)
         card = service.model.card
+        if cdm is not None:
+            sizes = ", ".join(f"{k} {len(v)} SNOMED codes" for k, v in service.model.site_snomed.items())
+            err.print(f"site vocabulary: {sizes}", soft_wrap=True)
+            for note in service.model.site_notes:
+                err.print(f"  absent at this site: {note}", soft_wrap=True)
         if service.gate is None:
             err.print(
                 f"[bold red]NOT GATED[/]: serving {card.name} {card.version} without a deployment: no hub approval is "

@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 
 from dari.cdm.store import CdmStore
 from dari.models.codes import LabCode
+from dari.models.concept_sets import condition_items, has_ancestry, resolve_items
 from dari.models.feature_spec import ConditionSource
-from dari.vocab import normalise_kcd_code, shipped_vocabulary
+from dari.models.units import unit_factor
+from dari.vocab import normalise_kcd_code
 
 # Athena's standard Gender concepts; a CDM built on Athena uses these, dari's own vocabulary local ones (found
 # by code 'M'/'F' in vocabulary 'Gender').
@@ -46,49 +48,45 @@ class ConceptLookup:
         return found
 
     def lab_pairs(self, code: LabCode) -> list[tuple[int, int, float]]:
-        """(measurement concept id, unit concept id, factor to the spec's unit) for every accepted pairing."""
+        """(measurement concept id, unit concept id, factor to the spec's unit) for every accepted pairing: the
+        spec's declared units, then any other UCUM unit the site records these codes in that `dari.models.units`
+        converts (the table the FHIR path uses, so kPa or µmol/L give the same input either way)."""
         measurements = [cid for ids in self._ids("LOINC", code.codes).values() for cid in ids]
         factors = [(code.unit, 1.0), *((c.unit, c.factor) for c in code.convert)]
         unit_ids = self._ids("UCUM", tuple(unit for unit, _ in factors))
-        return [(m, u, factor) for unit, factor in factors for m in measurements for u in unit_ids.get(unit, [])]
+        pairs = [(m, u, factor) for unit, factor in factors for m in measurements for u in unit_ids.get(unit, [])]
+        if not measurements:
+            return pairs
+        declared = {u for ids in unit_ids.values() for u in ids}
+        marks = ", ".join("?" for _ in measurements)
+        used = self.store.query(
+            f"SELECT DISTINCT m.measurement_concept_id, u.concept_id, u.concept_code FROM measurement m "
+            f"JOIN concept u ON u.concept_id = m.unit_concept_id "
+            f"WHERE u.vocabulary_id = 'UCUM' AND m.measurement_concept_id IN ({marks})",
+            measurements,
+        )
+        for m, u, unit in used:
+            factor = unit_factor(code, str(unit)) if int(u) not in declared else None
+            if factor is not None:
+                pairs.append((int(m), int(u), factor))
+        return pairs
 
     def lab_ids(self, code: LabCode) -> list[int]:
         """Measurement concept ids of the code's LOINC codes, whatever the unit."""
         return sorted({cid for ids in self._ids("LOINC", code.codes).values() for cid in ids})
 
-    def _ancestry_populated(self) -> bool:
+    def condition_ids(self, source: ConditionSource) -> tuple[list[int], list[int]]:
+        """(standard condition concept ids incl. descendants, KCD source concept ids) for a condition.
+
+        The concept set (and the `snomed` list) resolve through `dari.models.concept_sets`, the cohort engine's
+        resolver; a code the site lacks is noted and the rest still counts."""
         if self._has_ancestry is None:
-            self._has_ancestry = bool(self.store.query("SELECT count(*) FROM concept_ancestor")[0][0])
+            self._has_ancestry = has_ancestry(self.store)
             if not self._has_ancestry:
                 self.notes.append("concept_ancestor is empty: SNOMED descendants from dari's shipped hierarchy")
-        return self._has_ancestry
-
-    def condition_ids(self, source: ConditionSource) -> tuple[list[int], list[int]]:
-        """(standard condition concept ids incl. descendants, KCD source concept ids) for a condition."""
-        standard: set[int] = set()
-        if source.snomed:
-            found = self._ids("SNOMED", source.snomed)
-            standard = {cid for ids in found.values() for cid in ids}
-            if standard and self._ancestry_populated():
-                marks = ", ".join("?" for _ in standard)
-                rows = self.store.query(
-                    f"SELECT descendant_concept_id FROM concept_ancestor WHERE ancestor_concept_id IN ({marks})",
-                    sorted(standard),
-                )
-                standard |= {int(r[0]) for r in rows}
-            elif standard:
-                standard |= set(self._shipped_descendants(source.snomed))
-        return sorted(standard), self._kcd_ids(source.kcd)
-
-    def _shipped_descendants(self, codes: tuple[str, ...]) -> list[int]:
-        vocab = shipped_vocabulary()
-        names: set[str] = set()
-        for code in codes:
-            concept = vocab.find_code("SNOMED", code)
-            if concept is not None:
-                names |= {c.concept_code for c in vocab.descendants(concept.concept_id, include_self=True)}
-        found = self._ids("SNOMED", tuple(sorted(names)))
-        return [cid for ids in found.values() for cid in ids]
+        resolved = resolve_items(self.store, condition_items(source), ancestry=self._has_ancestry)
+        self.notes.extend(resolved.absent)
+        return list(resolved.ids), self._kcd_ids(source.kcd)
 
     def _kcd_ids(self, prefixes: tuple[str, ...]) -> list[int]:
         if not prefixes:

@@ -92,3 +92,39 @@ class LabCode(FrozenModel):
         if unit == self.unit:
             return 1.0
         return next((c.factor for c in self.convert if c.unit == unit), None)
+
+
+class ConceptItem(FrozenModel):
+    """One item of a spec's concept set: a code in a vocabulary (SNOMED, ICD10CM, KCD8, a local source code …), or
+    an Athena standard `concept_id` (the same in every Athena-built CDM; found by id in the site's table).
+
+    Resolved through the site's own vocabulary (`dari.models.concept_sets`): a non-standard code stands for the
+    standard concepts it 'Maps to'; `include_descendants` adds what `concept_ancestor` puts below; `exclude`
+    removes the item (and its descendants when asked) from the set. Prefer codes: ids of local concepts
+    (dari's synthetic sites, a site's own source concepts above 2,000,000,000) differ between sites."""
+
+    vocabulary_id: str | None = Field(None, min_length=1, max_length=20)
+    concept_code: str | None = Field(None, min_length=1, max_length=50)
+    concept_id: int | None = Field(None, gt=0, lt=2_000_000_000)
+    include_descendants: bool = True
+    exclude: bool = False
+
+    @model_validator(mode="after")
+    def _named(self) -> ConceptItem:
+        coded = self.vocabulary_id is not None and self.concept_code is not None
+        if (self.vocabulary_id is None) != (self.concept_code is None):
+            raise ValueError("vocabulary_id and concept_code go together")
+        if coded == (self.concept_id is not None):
+            raise ValueError("a concept set item needs vocabulary_id + concept_code, or concept_id (not both)")
+        return self
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """What makes two items the same: (vocabulary, code), or ("concept_id", id)."""
+        if self.concept_id is not None:
+            return ("concept_id", str(self.concept_id))
+        return (str(self.vocabulary_id), str(self.concept_code))
+
+    def label(self) -> str:
+        """`VOCABULARY code` or `concept_id N`, for notes and messages."""
+        return " ".join(self.key)

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationError, model_validator
 
 from dari.errors import InputError
-from dari.models.codes import FeatureName, Finite, FrozenModel, KcdCode, LabCode, SnomedCode
+from dari.models.codes import ConceptItem, FeatureName, Finite, FrozenModel, KcdCode, LabCode, SnomedCode
 
 SPEC_FORMAT: Literal[1] = 1
 # A spec input that declares no lookback takes the latest value of the last year (CDM: to the index date; FHIR:
@@ -31,17 +31,29 @@ class MeasurementSource(LabCode):
 
 
 class ConditionSource(FrozenModel):
-    """Present when recorded any time up to the index date: SNOMED CT codes with descendants, or KCD prefixes."""
+    """Present when recorded any time up to the index date: a concept set resolved through the site's vocabulary,
+    SNOMED CT codes with descendants (the older, single-list form), or KCD prefixes; any of them counts."""
 
     kind: Literal["condition"]
+    concepts: tuple[ConceptItem, ...] = ()
     snomed: tuple[SnomedCode, ...] = ()
     kcd: tuple[KcdCode, ...] = ()
 
     @model_validator(mode="after")
     def _some_code(self) -> ConditionSource:
-        if not self.snomed and not self.kcd:
-            raise ValueError("a condition needs at least one SNOMED or KCD code")
+        included = [c for c in self.concepts if not c.exclude]
+        if not self.snomed and not self.kcd and not included:
+            raise ValueError("a condition needs at least one included concept, SNOMED or KCD code")
+        keys = [c.key for c in self.concepts]
+        if len(set(keys)) != len(keys):
+            raise ValueError("concepts must not list a code twice")
         return self
+
+    def concept_items(self) -> tuple[ConceptItem, ...]:
+        """The concept set, with the older `snomed` list read as SNOMED items with descendants."""
+        listed = {c.key for c in self.concepts}
+        legacy = (ConceptItem(vocabulary_id="SNOMED", concept_code=c) for c in self.snomed)
+        return (*self.concepts, *(c for c in legacy if c.key not in listed))
 
 
 class DemographicSource(FrozenModel):

@@ -46,9 +46,12 @@ def _code(f: Feature) -> str:
         window = "at the index date" if src.lookback_days == 0 else f"latest in {src.lookback_days} days to index"
         return f"LOINC {src.loinc}{also}, {window}"
     if isinstance(src, ConditionSource):
-        parts = [f"SNOMED {', '.join(src.snomed)} (+ descendants)"] if src.snomed else []
+        items = [c for c in src.concept_items() if not c.exclude]
+        parts = [f"{c.label()}{' (+ descendants)' if c.include_descendants else ''}" for c in items]
         parts += [f"KCD {', '.join(src.kcd)}"] if src.kcd else []
-        return " or ".join(parts) + ", recorded on or before the index date"
+        dropped = [c.label() for c in src.concept_items() if c.exclude]
+        but = f" (not {', '.join(dropped)})" if dropped else ""
+        return " or ".join(parts) + but + ", recorded on or before the index date"
     assert isinstance(src, DemographicSource)
     return "Patient.birthDate / person.year_of_birth" if src.field == "age_years" else "Patient.gender / person.gender"
 

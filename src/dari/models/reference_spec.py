@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from dari.models.codes import LabCode, UnitConversion
+from dari.models.codes import ConceptItem, LabCode, UnitConversion
 from dari.models.feature_spec import (
     CohortDefinition,
     ConditionSource,
@@ -25,9 +25,18 @@ from dari.models.feature_spec import (
 )
 
 EGFR_LOINC = "98979-8"  # eGFR CKD-EPI 2021 (race-free), creatinine-based
+# Other LOINC codes real CDMs hold eGFR under (creatinine-based, per 1.73 m²): 62238-1 CKD-EPI, 33914-3 MDRD,
+# 48642-3 MDRD among non-blacks, 88293-6 CKD-EPI among blacks. Results of one equation per patient and day are
+# the rule; a site that files two equations the same day gets the "ambiguous latest" rule (not scored).
+EGFR_ALSO_LOINC = ("62238-1", "33914-3", "48642-3", "88293-6")
 EGFR_UNIT = "mL/min/{1.73_m2}"
 HBA1C_LOINC = "4548-4"
 SBP_LOINC = "8480-6"
+# Systolic pressure by position (sitting, standing, supine); FHIR panels (85354-9, 55284-4) carry 8480-6 as a
+# component, which the FHIR path reads, and CDM ETLs store components as rows of their own.
+SBP_ALSO_LOINC = ("8459-0", "8460-8", "8461-6")
+DIABETES_SNOMED = "73211009"  # Diabetes mellitus, with every descendant (type 1, type 2 and their subtypes)
+HEART_FAILURE_SNOMED = "84114007"  # Heart failure, with every descendant
 CREATININE_MASS_LOINC = "2160-0"
 CREATININE_MOLAR_LOINC = "14682-9"
 CREATININE_UMOL_PER_MG = 88.42  # µmol/L per mg/dL (molar mass of creatinine 113.12 g/mol)
@@ -38,7 +47,7 @@ LOOKBACK_DAYS = 365
 # kidney function no longer stands for the patient's current stage.
 EGFR_LOOKBACK_DAYS = 90
 
-EGFR = LabCode(loinc=EGFR_LOINC, unit=EGFR_UNIT)
+EGFR = LabCode(loinc=EGFR_LOINC, also_loinc=EGFR_ALSO_LOINC, unit=EGFR_UNIT)
 # Creatinine is not an input of the reference model (eGFR already carries it); it is declared here so that sites
 # reporting µmol/L (LOINC 14682-9) can be handled by specs that need it, with the conversion written down.
 CREATININE = LabCode(
@@ -74,7 +83,11 @@ def reference_features() -> tuple[Feature, ...]:
             label_ko="사구체여과율(eGFR)",
             label_en="Kidney function (eGFR)",
             source=MeasurementSource(
-                kind="measurement", loinc=EGFR_LOINC, unit=EGFR_UNIT, lookback_days=EGFR_LOOKBACK_DAYS
+                kind="measurement",
+                loinc=EGFR_LOINC,
+                also_loinc=EGFR_ALSO_LOINC,
+                unit=EGFR_UNIT,
+                lookback_days=EGFR_LOOKBACK_DAYS,
             ),
             transform=RawTransform(kind="raw"),
             missing=RequiredPolicy(kind="required"),
@@ -93,7 +106,13 @@ def reference_features() -> tuple[Feature, ...]:
             name="sbp",
             label_ko="수축기 혈압",
             label_en="Systolic blood pressure",
-            source=MeasurementSource(kind="measurement", loinc=SBP_LOINC, unit="mm[Hg]", lookback_days=LOOKBACK_DAYS),
+            source=MeasurementSource(
+                kind="measurement",
+                loinc=SBP_LOINC,
+                also_loinc=SBP_ALSO_LOINC,
+                unit="mm[Hg]",
+                lookback_days=LOOKBACK_DAYS,
+            ),
             transform=RawTransform(kind="raw"),
             missing=ImputePolicy(kind="impute", value=130),
             valid_range=ValueRange(low=50, high=300),
@@ -102,7 +121,11 @@ def reference_features() -> tuple[Feature, ...]:
             name="diabetes",
             label_ko="당뇨병",
             label_en="Diabetes",
-            source=ConditionSource(kind="condition", snomed=("73211009",), kcd=("E10", "E11", "E12", "E13", "E14")),
+            source=ConditionSource(
+                kind="condition",
+                concepts=(ConceptItem(vocabulary_id="SNOMED", concept_code=DIABETES_SNOMED),),
+                kcd=("E10", "E11", "E12", "E13", "E14"),
+            ),
             transform=IndicatorTransform(kind="indicator"),
             missing=ImputePolicy(kind="impute", value=0),
         ),
@@ -110,7 +133,11 @@ def reference_features() -> tuple[Feature, ...]:
             name="heart_failure",
             label_ko="심부전",
             label_en="Heart failure",
-            source=ConditionSource(kind="condition", snomed=("84114007",), kcd=("I50",)),
+            source=ConditionSource(
+                kind="condition",
+                concepts=(ConceptItem(vocabulary_id="SNOMED", concept_code=HEART_FAILURE_SNOMED),),
+                kcd=("I50",),
+            ),
             transform=IndicatorTransform(kind="indicator"),
             missing=ImputePolicy(kind="impute", value=0),
         ),
