@@ -162,7 +162,8 @@ def _failed(mode: OffsetMode, n: int, events: int, iterations: int, why: str) ->
     )
 
 
-def _total(stats: Sequence[LogisticStepStats], params: LogisticParams, mode: OffsetMode) -> LogisticStepStats:
+def total_step_stats(stats: Sequence[LogisticStepStats], params: LogisticParams, mode: OffsetMode) -> LogisticStepStats:
+    """The sites' sums at one round's parameters added up (`math.fsum`: the order of the sites does not matter)."""
     for s in stats:
         if s.params != params or s.offset_mode != mode:
             raise ValueError("a site answered a different round (parameters or mode do not match the query)")
@@ -215,7 +216,7 @@ def newton_fit(
     current = start or LogisticParams(intercept=0.0, slope=1.0)
     if offset_mode == "citl" and current.slope != 1.0:
         current = LogisticParams(intercept=current.intercept, slope=1.0)
-    total = _total((yield current), current, offset_mode)
+    total = total_step_stats((yield current), current, offset_mode)
     if total.events in (0, total.n):
         return _failed(offset_mode, total.n, total.events, 1, "needs both events and non-events")
     for iteration in range(1, max_iter + 1):
@@ -239,7 +240,7 @@ def newton_fit(
             if max(abs(a), abs(b)) > PARAM_LIMIT:
                 return _failed(offset_mode, total.n, total.events, iteration, "diverges (separation)")
             candidate = LogisticParams(intercept=a, slope=b)
-            trial = _total((yield candidate), candidate, offset_mode)
+            trial = total_step_stats((yield candidate), candidate, offset_mode)
             if trial.log_likelihood >= total.log_likelihood - 1e-12 * (1 + abs(total.log_likelihood)):
                 break
             step = (step[0] / 2, step[1] / 2)

@@ -20,7 +20,6 @@ fakes other sites' sums can still steer is documented in docs/federation.md ("Ca
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Sequence
 
@@ -29,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from dari.errors import DariError
 from dari.federation.guard import Admission
 from dari.validation import LogisticParams, LogisticStepStats, OffsetMode, UndefinedMetricWarning, newton_fit
+from dari.validation.logistic import total_step_stats
 
 #: The largest change of intercept or slope (logit units) a site accepts between two rounds of one fit.
 MAX_STEP = 5.0
@@ -55,22 +55,10 @@ class CalibrationState(BaseModel):
 def pool_steps(stats: Sequence[LogisticStepStats]) -> LogisticStepStats:
     """The covered sites' sums at one round's parameters (correctly rounded sums: the order does not matter)."""
     first = stats[0]
-    for s in stats:
-        if s.params != first.params or s.offset_mode != first.offset_mode:
-            raise PathError("sites answered different rounds (parameters or mode do not match)")
-    return LogisticStepStats(
-        offset_mode=first.offset_mode,
-        params=first.params,
-        n=sum(s.n for s in stats),
-        events=sum(s.events for s in stats),
-        score=(math.fsum(s.score[0] for s in stats), math.fsum(s.score[1] for s in stats)),
-        information=(
-            math.fsum(s.information[0] for s in stats),
-            math.fsum(s.information[1] for s in stats),
-            math.fsum(s.information[2] for s in stats),
-        ),
-        log_likelihood=math.fsum(s.log_likelihood for s in stats),
-    )
+    try:
+        return total_step_stats(stats, first.params, first.offset_mode)
+    except ValueError:
+        raise PathError("sites answered different rounds (parameters or mode do not match)") from None
 
 
 def next_params(mode: OffsetMode, path: Sequence[LogisticStepStats]) -> LogisticParams | None:
