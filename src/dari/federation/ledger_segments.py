@@ -77,7 +77,7 @@ def write_keys(folder: Path, hashes: Hashes, sizes: npt.NDArray[Any], cells: npt
 
 def load_keys(folder: Path, name: str) -> Hashes:
     """A key segment, memory-mapped (a search touches only the pages its binary searches land on)."""
-    table: Hashes = np.load(folder / name, mmap_mode="r")
+    table: Hashes = np.asarray(np.load(folder / name, mmap_mode="r"))  # a plain view: memmap's wrappers cost
     return table
 
 
@@ -111,18 +111,25 @@ def collect_garbage(folder: Path, referenced: set[str]) -> None:
 def matches(
     table: Hashes, probe: Hashes, sizes: npt.NDArray[np.int64], floor: int
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Every (probe index, cell id, cell size) whose stored hash equals a probe hash within the size window."""
+    """Every (probe index, cell id, cell size) whose stored hash equals a probe hash within the size window.
+
+    `probe` sorted (binary searches of sorted needles stay in cache); most probes miss, so the upper bound is
+    searched for the hits only.
+    """
     hashes = table[0]
-    lo = np.searchsorted(hashes, probe, "left")
-    hi = np.searchsorted(hashes, probe, "right")
-    count = hi - lo
-    total = int(count.sum())
-    if total == 0:
-        empty = np.zeros(0, np.int64)
+    empty = np.zeros(0, np.int64)
+    if hashes.size == 0:
         return empty, empty, empty
-    which = np.repeat(np.arange(probe.size), count)
+    lo = np.searchsorted(hashes, probe, "left")
+    hit = np.flatnonzero(hashes[np.minimum(lo, hashes.size - 1)] == probe)
+    if hit.size == 0:
+        return empty, empty, empty
+    lo = lo[hit]
+    count = np.searchsorted(hashes, probe[hit], "right") - lo
+    total = int(count.sum())
+    which = np.repeat(hit, count)
     starts = np.repeat(lo - np.concatenate(([0], np.cumsum(count)[:-1])), count)
     rows = starts + np.arange(total)
-    csize = np.asarray(table[1][rows]).astype(np.int64)
+    csize = table[1][rows].astype(np.int64)
     keep = np.abs(csize - sizes[which]) < floor
-    return which[keep], np.asarray(table[2][rows[keep]]).astype(np.int64), csize[keep]
+    return which[keep], table[2][rows[keep]].astype(np.int64), csize[keep]

@@ -175,6 +175,8 @@ class LedgerStore:
         heads = [todo[i][0][:k] for i in order]
         probe = np.concatenate(heads)
         owner = np.repeat(np.arange(len(order)), [h.size for h in heads])
+        by_hash = np.argsort(probe, kind="stable")
+        probe, owner = probe[by_hash], owner[by_hash]
         sizes = np.asarray([todo[i][0].size for i in order], np.int64)
         found_p, found_c, found_s = [], [], []
         for (name,) in self.conn.execute("SELECT file FROM segments"):
