@@ -179,8 +179,8 @@ class LedgerStore:
         probe, owner = probe[by_hash], owner[by_hash]
         sizes = np.asarray([todo[i][0].size for i in order], np.int64)
         found_p, found_c, found_s = [], [], []
-        for (name,) in self.conn.execute("SELECT file FROM segments"):
-            which, cid, csize = seg.matches(seg.load_keys(self.folder, name), probe, sizes[owner], floor)
+        for name, n in self.conn.execute("SELECT file, keys FROM segments"):
+            which, cid, csize = seg.matches(seg.load_keys(self.folder, name, n), probe, sizes[owner], floor)
             found_p.append(owner[which])
             found_c.append(cid)
             found_s.append(csize)
@@ -296,7 +296,7 @@ class LedgerStore:
         segments.append((None, keys, count, 0))
         while take := seg.to_merge([level for *_, level in segments]):
             group, segments = segments[-take:], segments[:-take]
-            merged = seg.merge_keys(self.folder, [name for _, name, _, _ in group])
+            merged = seg.merge_keys(self.folder, [(name, n) for _, name, n, _ in group])
             self.written.append(merged)
             self.obsolete.extend(name for _, name, _, _ in group)
             segments.append((group[0][0], merged, sum(n for _, _, n, _ in group), group[0][3] + 1))
