@@ -5,7 +5,8 @@ from a population of 1.5 × that (so every earlier cohort is within the size win
 compared: the worst case for the |A △ B| ≥ ||A| − |B|| filter) plus 60 small cells (histogram bins, 2×2 cells).
 Then one validation job's site statistics — `site_metrics`, `site_sufficient_statistics` and `evaluate_subgroups`
 by sex and age band, as `run_site_job` calls them — run without the ledger and with it (one release: hashing,
-keyed noise, checks against every earlier release, one SQLite transaction). The ledger's cost is the difference.
+keyed noise, checks against every earlier release, its fsynced segment files and one SQLite transaction).
+The ledger's cost is the difference.
 
 The 5 % target is of the site's work for a validation job at 100,000 patients, dominated by `score_site`
 (feature extraction from the CDM and ONNX scoring; the lead measures it in benchmarks/validation.py). This script
@@ -92,7 +93,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=None, help="scored cohort rows of the job (default: --patients)")
     parser.add_argument("--site-work", type=float, default=None, help="seconds of score_site at this size")
     parser.add_argument("--site", type=Path, default=None, help="a site folder: measure score_site there")
-    parser.add_argument("--repeats", type=int, default=10, help="jobs timed (the key index moves every ~9 jobs)")
+    parser.add_argument("--repeats", type=int, default=10, help="jobs timed (key segments merge every 8 jobs)")
     parser.add_argument("--guard-ms", type=float, default=None, help="the guard's total from benchmarks/guard.py")
     args = parser.parse_args()
     if args.site is not None:
@@ -127,11 +128,11 @@ def main() -> None:
         ledger.close()
     stats_s, with_s = min(plain), min(ledgered)
     cost = with_s - stats_s
-    # the mean charges every job its share of the key index's batched moves (one in ~9 jobs pays for one)
+    # the mean charges every job its share of the key segments' merges (8 of a level into one, every 8th job)
     mean_cost = sum(ledgered) / len(ledgered) - sum(plain) / len(plain)
     print(f"validation statistics on {rows:,} rows: {stats_s:.3f} s without the ledger (best of {args.repeats})")
     print(f"                                         with it: {with_s:.3f} s → ledger cost {cost:.3f} s per job")
-    print(f"ledger cost, mean of {args.repeats} jobs (index moves amortised): {mean_cost:.3f} s")
+    print(f"ledger cost, mean of {args.repeats} jobs (segment merges amortised): {mean_cost:.3f} s")
     print(f"ledger cost / statistics alone: {100 * cost / stats_s:.1f} % (upper bound of the share of site work)")
     if args.site_work:
         work = args.site_work + stats_s

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from dari.disclosure import DisclosureRefusedError, DisclosureRules, keyed_noise
-from dari.federation import ledger_store
+from dari.federation import ledger_segments, ledger_store
 from dari.federation.ledger import ReleaseLedger
 from dari.federation.ledger_store import head_bound, symmetric_difference_size
 
@@ -64,13 +65,13 @@ def test_ledger_matches_brute_force(tmp_path: Path, seed: int) -> None:
     assert refused and accepted  # both outcomes were exercised
 
 
-@pytest.mark.parametrize("seed", range(3))
-def test_ledger_matches_brute_force_across_key_compactions(
-    tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(("seed", "fan_in"), [(0, 2), (1, 3), (2, 1_000)])
+def test_ledger_matches_brute_force_across_segment_layouts(
+    tmp_path: Path, seed: int, fan_in: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Prepare: a tiny recent-keys tree, so releases' keys move to the big tree every few releases
-    monkeypatch.setattr(ledger_store, "RECENT_MAX", 300)
-    # Execute / Assert: the same refusals as all pairs, with the keys split between the two trees at every step
+    # Prepare: eager merging (few segments, merged every other release) or none (one key segment per release)
+    monkeypatch.setattr(ledger_segments, "FAN_IN", fan_in)
+    # Execute / Assert: the same refusals as all pairs, whatever the segments' layout
     test_ledger_matches_brute_force(tmp_path, seed + 100)
 
 
@@ -104,25 +105,108 @@ def test_keyed_noise_is_consistent_bounded_and_keyed() -> None:
     assert first != [keyed_noise(b"j" * 32, s) for s in sets]
 
 
-def test_refused_release_records_nothing_in_either_key_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Prepare: enough releases that keys sit in both trees (the big one after a move, the small one after)
-    monkeypatch.setattr(ledger_store, "RECENT_MAX", 200)
+def _files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(("keys-", "members-")))
+
+
+def test_refused_release_records_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ledger_segments, "FAN_IN", 2)
+    # Prepare: seven releases, their keys in three segments (4 + 2 + 1 releases' merged keys with FAN_IN 2)
     ledger = ReleaseLedger.open(tmp_path, grant_id="g", requester="r", rules=DisclosureRules())
-    for start in range(0, 800, 100):
+    for start in range(0, 700, 100):
         with ledger.release() as r:
             r.cell("cohort", np.arange(start, start + 60))
             r.cell("bin", np.arange(start + 60, start + 75))
 
     def counts() -> list[int]:
-        tables = ("releases", "cells", "cell_keys", "recent_keys")
+        tables = ("releases", "cells", "segments", "member_files")
         return [ledger._conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables]
 
-    before = counts()
-    assert before[2] and before[3]  # both trees hold keys
-    # Execute: an attacker's bin one person short of an early one (its keys moved to the big tree)
+    before, files = counts(), _files(tmp_path)
+    assert before[2] > 1  # more than one segment on record
+    # Execute: an attacker's bin one person short of an early one
     with pytest.raises(DisclosureRefusedError), ledger.release() as r:
         r.cell("fresh", np.arange(5_000, 5_100))
         r.cell("bin", np.arange(61, 75))
-    # Assert: refused, and neither the refused pair nor the fresh set is on record
+    # Assert: refused, and neither the refused pair nor the fresh set is on record, in SQLite or in files
     assert counts() == before
+    assert _files(tmp_path) == files
     ledger.close()
+
+
+def test_files_of_a_release_that_never_committed_are_ignored_and_collected(tmp_path: Path) -> None:
+    # Prepare: a release on record, then files as a power cut between a release's fsync and its commit leaves them
+    ledger = ReleaseLedger.open(tmp_path, grant_id="g", requester="r", rules=DisclosureRules())
+    with ledger.release() as r:
+        r.cell("cohort", np.arange(100))
+    keyed = ledger.hashes(np.arange(101))
+    orphan_keys = ledger_segments.write_keys(
+        tmp_path, keyed[:20], np.full(20, 101, np.uint64), np.full(20, 999, np.uint64)
+    )
+    orphan_members, _ = ledger_segments.write_members(tmp_path, [keyed])
+    # Execute: a set one person away from the orphan (which was never released) and far from the real one
+    with ledger.release() as r:
+        r.cell("other", np.arange(1_000, 1_101))
+    # Assert: the orphan neither refused anything nor survived the next release's garbage collection
+    assert orphan_keys not in _files(tmp_path) and orphan_members not in _files(tmp_path)
+    with pytest.raises(DisclosureRefusedError), ledger.release() as r:
+        r.cell("cohort", np.arange(99))  # the committed release still refuses its differencing pair
+    ledger.close()
+
+
+_OLD_SCHEMA = """
+CREATE TABLE releases (
+  id INTEGER PRIMARY KEY, at TEXT NOT NULL, grant_id TEXT NOT NULL, requester TEXT NOT NULL, cells INTEGER NOT NULL);
+CREATE TABLE cells (
+  id INTEGER PRIMARY KEY, release_id INTEGER NOT NULL REFERENCES releases(id), grant_id TEXT NOT NULL,
+  requester TEXT NOT NULL, cell TEXT NOT NULL, size INTEGER NOT NULL, released INTEGER NOT NULL,
+  keys INTEGER NOT NULL, digest BLOB NOT NULL, head BLOB NOT NULL, members BLOB NOT NULL,
+  UNIQUE (grant_id, requester, digest));
+CREATE TABLE cell_keys (
+  hash INTEGER NOT NULL, size INTEGER NOT NULL, cell_id INTEGER NOT NULL REFERENCES cells(id),
+  PRIMARY KEY (hash, size, cell_id)) WITHOUT ROWID;
+CREATE TABLE recent_keys (
+  hash INTEGER NOT NULL, size INTEGER NOT NULL, cell_id INTEGER NOT NULL REFERENCES cells(id),
+  PRIMARY KEY (hash, size, cell_id)) WITHOUT ROWID;
+"""
+
+
+def test_ledger_of_the_earlier_sqlite_layout_is_migrated_on_open(tmp_path: Path) -> None:
+    # Prepare: a ledger written in the earlier layout (sets as blobs, keys in both SQLite key trees)
+    probe = ReleaseLedger.open(tmp_path / "probe", grant_id="g", requester="r", rules=DisclosureRules())
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "site-secret.key").write_bytes((tmp_path / "probe" / "site-secret.key").read_bytes())
+    (tmp_path / "site" / "site-secret.key").chmod(0o600)
+    conn = sqlite3.connect(tmp_path / "site" / "releases.sqlite3")
+    conn.executescript(_OLD_SCHEMA)
+    big, small = probe.hashes(np.arange(3_000)), probe.hashes(np.arange(5_000, 5_050))
+    for cid, (m, table) in enumerate([(big, "cell_keys"), (small, "recent_keys")], start=1):
+        conn.execute("INSERT INTO releases VALUES (?, 'then', 'g', 'r', 1)", (cid,))
+        rest = m.tobytes() if m.size > ledger_store.HEAD else b""
+        conn.execute(
+            "INSERT INTO cells VALUES (?, ?, 'g', 'r', 'c', ?, 1, 20, ?, ?, ?)",
+            (cid, cid, m.size, ledger_store.digest(m), m[: ledger_store.HEAD].tobytes(), rest),
+        )
+        keys = [(h, m.size, cid) for h in m[:20].view(np.int64).tolist()]
+        conn.executemany(f"INSERT INTO {table} VALUES (?, ?, ?)", keys)
+    conn.commit()
+    conn.close()
+    probe.close()
+    # Execute: open it with the current code
+    ledger = ReleaseLedger.open(tmp_path / "site", grant_id="g", requester="r", rules=DisclosureRules())
+    # Assert: the key trees became a segment, and both old sets still refuse their differencing pairs
+    tables = {r[0] for r in ledger._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "cell_keys" not in tables and "recent_keys" not in tables
+    assert ledger._conn.execute("SELECT sum(keys) FROM segments").fetchone()[0] == 40
+    with pytest.raises(DisclosureRefusedError), ledger.release() as r:
+        r.cell("c", np.arange(2_997))
+    with pytest.raises(DisclosureRefusedError), ledger.release() as r:
+        r.cell("c", np.arange(5_000, 5_048))
+    with ledger.release() as r:  # far from both: accepted, and on record in the new layout beside the old
+        r.cell("c", np.arange(10_000, 10_100))
+    assert ledger.releases() == 3
+    ledger.close()
+    again = ReleaseLedger.open(tmp_path / "site", grant_id="g", requester="r", rules=DisclosureRules())
+    with pytest.raises(DisclosureRefusedError), again.release() as r:
+        r.cell("c", np.arange(10_000, 10_099))
+    again.close()

@@ -12,14 +12,16 @@ cells' sets differs from an earlier release's set by at least 1 and fewer than `
 * Within one release the job's own disclosure control (complementary suppression, merged bins) is in charge:
   cells of one job are not compared with each other, only with earlier releases.
 * A pair of cells conflicts only when at least one of them was released unsuppressed: two "<10" cells say nothing.
-* A refused or failed release records nothing; an accepted one is written in one SQLite transaction
-  (`BEGIN IMMEDIATE`, so two jobs at one site cannot both pass against each other's absence).
+* A refused or failed release records nothing; an accepted one writes and fsyncs its files, then commits one
+  SQLite transaction naming them (`BEGIN IMMEDIATE`, so two jobs at one site cannot both pass against each
+  other's absence); files no committed row names are ignored and deleted by a later release.
 * The hashes are a keyed 64-bit bijection (splitmix64 rounds over id ⊕ key) under the site secret
   (`SITE/ledger/site-secret.key`, mode 0600, created on first use): the ledger holds no person id in clear, and
   nothing of it ever leaves the site. The same secret keys the consistent noise of `dari.disclosure.keyed_noise`.
 
 Cost: only earlier sets within `min_cell` − 1 of the new set's size that share enough of their smallest hashes
-are candidates, found for a whole release in one indexed join (`dari.federation.ledger_store`).
+are candidates, found for a whole release by binary searches (numpy) in the sorted, fsynced key segments beside
+the SQLite file (`dari.federation.ledger_store`, `dari.federation.ledger_segments`).
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ from dari.disclosure import (
     protect_count,
 )
 from dari.errors import InputError
-from dari.federation.ledger_store import SCHEMA, Cell, Hashes, LedgerStore, digest
+from dari.federation.ledger_segments import Hashes
+from dari.federation.ledger_store import SCHEMA, Cell, LedgerStore, migrate
 
 LEDGER_DIR = "ledger"
 SECRET_FILE = "site-secret.key"  # noqa: S105 - a file name, not a secret
@@ -89,11 +92,11 @@ def _site_secret(folder: Path) -> bytes:
     return data
 
 
-def _distinct(cells: list[Cell]) -> list[Cell]:
+def _distinct(cells: list[Cell], store: LedgerStore) -> list[Cell]:
     """One entry per distinct set (released if any of its cells is), so a set figuring twice is checked once."""
     seen: dict[bytes, Cell] = {}
     for key, m, rel in cells:
-        d = digest(m)
+        d = store.digest(m)
         prev = seen.get(d)
         seen[d] = (key, m, rel or (prev is not None and prev[2]))
     return list(seen.values())
@@ -140,6 +143,7 @@ class ReleaseLedger:
         self, conn: sqlite3.Connection, secret: bytes, *, grant_id: str, requester: str, rules: DisclosureRules
     ) -> None:
         self._conn, self.grant_id, self.requester, self.rules = conn, grant_id, requester, rules
+        self.folder = Path()
         words = np.frombuffer(hmac.new(secret, b"dari-ledger-ids/1", hashlib.sha256).digest()[:16], "<u8")
         self._k1, self._k2 = np.uint64(words[0]), np.uint64(words[1])
         self._noise_key = hmac.new(secret, b"dari-noise-key/1", hashlib.sha256).digest()
@@ -166,11 +170,11 @@ class ReleaseLedger:
         path.chmod(0o600)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA cache_size=-65536")  # 64 MB: the key index's random inserts stay in memory
-        conn.execute("PRAGMA temp_store=MEMORY")
         conn.execute("PRAGMA wal_autocheckpoint=16384")  # checkpoint every ~64 MB of releases, not every job
         conn.executescript(SCHEMA)
+        migrate(conn, folder)
         ledger = cls(conn, secret, grant_id=grant_id or "", requester=requester, rules=rules)
+        ledger.folder = folder
         ledger.scope, ledger.noise_spec = scope, noise or NoiseSpec()
         return ledger
 
@@ -216,8 +220,9 @@ class ReleaseLedger:
         return int(self._conn.execute("SELECT count(*) FROM releases").fetchone()[0])
 
     def _commit(self, cells: list[Cell]) -> None:
-        floor, store = self.rules.min_cell, LedgerStore(self._conn, self.grant_id, self.requester, self.scope == "site")
-        distinct = _distinct(cells)
+        floor = self.rules.min_cell
+        store = LedgerStore(self._conn, self.folder, self.grant_id, self.requester, self.scope == "site")
+        distinct = _distinct(cells, store)
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             if floor > 1 and store.conflicts(distinct, floor):
@@ -234,7 +239,11 @@ class ReleaseLedger:
             self._conn.execute("COMMIT")
         except BaseException:
             self._conn.execute("ROLLBACK")
+            for name in store.written:  # never named by a committed row
+                (self.folder / name).unlink(missing_ok=True)
             raise
+        for name in store.obsolete:  # merged into a segment the commit named
+            (self.folder / name).unlink(missing_ok=True)
 
 
 def open_site_ledger(
