@@ -40,7 +40,7 @@ from dari.validation import (
 )
 
 
-def _fill(ledger: ReleaseLedger, population: np.ndarray, patients: int, earlier: int, rng: np.random.Generator) -> None:
+def fill(ledger: ReleaseLedger, population: np.ndarray, patients: int, earlier: int, rng: np.random.Generator) -> None:
     """Earlier releases: a cohort of about `patients` persons and 60 small cells each."""
     for _ in range(earlier):
         cohort = rng.choice(population, patients + int(rng.integers(-5, 6)), replace=False)
@@ -111,7 +111,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="dari-ledger-bench-") as tmp:
         ledger = ReleaseLedger.open(Path(tmp), grant_id="g", requester="r", rules=DisclosureRules())
         t0 = time.perf_counter()
-        _fill(ledger, population, args.patients, args.earlier, rng)
+        fill(ledger, population, args.patients, args.earlier, rng)
         fill_s = time.perf_counter() - t0
         size_mb = sum(f.stat().st_size for f in Path(tmp).iterdir()) / 1e6
         print(f"ledger filled: {args.earlier} earlier releases in {fill_s:.1f} s, {size_mb:.0f} MB on disk")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +31,7 @@ from dari.cli.validate import validate as validate_command
 from dari.cohort import load_definition
 from dari.disclosure import DisclosureRules
 from dari.errors import InputError
+from dari.federation.admissions import AdmittedJobs
 from dari.federation.flower.calibration import MAX_STEP, pool_steps
 from dari.federation.flower.grants import (
     HubApiGrantChecker,
@@ -40,7 +43,8 @@ from dari.federation.flower.query_apps import answer_query
 from dari.federation.flower.query_jobs import QueryRequest
 from dari.federation.flower.simulation import build_job
 from dari.federation.flower.site_app import answer_job, answer_round, binding_from_context
-from dari.federation.guard import SiteBinding
+from dari.federation.flower.site_work import job_claim
+from dari.federation.guard import SiteBinding, SiteGuard
 from dari.federation.ledger import DB_FILE, LEDGER_DIR
 from dari.federation.site_audit import SiteAuditLog, verify_site_audit
 from dari.federation.ticket import JobTicket, hub_public_pem, issue_tickets, params_sha256
@@ -680,3 +684,34 @@ def test_attack_replaying_an_admitted_job_to_reset_its_rounds_is_refused(folder:
     replay = _ticketed(job.model_copy(update={"job_id": job_id}), hub_db)
     report = answer_job(_context(), site, HubStoreGrantChecker(factory), replay, model)
     assert report.status == "refused" and "admitted here before" in report.reason
+
+
+def test_attack_two_concurrent_copies_of_one_job_run_once(folder: Path, hub: tuple) -> None:
+    """Attack: deliver the same ticketed job to the site several times at once (a replay racing the original), so
+    every copy passes the 'admitted before?' check before any copy is on record. Now: the admission is claimed
+    atomically (an O_EXCL marker); exactly one copy runs, the others are refused and audited."""
+    hub_db, factory, _ = hub
+    job = _ticketed(_job(folder)[0], hub_db)
+    guard = SiteGuard(_site(folder, hub_db), HubStoreGrantChecker(factory))
+    start, ran = threading.Barrier(4), []
+
+    def copy() -> str:
+        start.wait()
+        return guard.run(job_claim(job), job.disclosure, lambda admission: ran.append(admission.job_id)).status
+
+    with ThreadPoolExecutor(4) as pool:
+        statuses = sorted(pool.map(lambda _: copy(), range(4)))
+    assert statuses == ["ok", "refused", "refused", "refused"] and ran == [job.job_id]
+    assert sum("admitted here before" in r for r in _refusals(folder, job.job_id)) == 3
+
+
+def test_attack_replay_at_a_site_whose_audit_predates_the_admission_markers(tmp_path: Path) -> None:
+    """Attack: replay a job at a site upgraded from a release that kept admissions only in its audit file. Now: the
+    markers are built once from the audit's `job.admit` entries, so the earlier admission still counts."""
+    SiteAuditLog(tmp_path).record("job.admit", "allow", job="job-old", dataset="site-1-cdm", rounds=20)
+    SiteAuditLog(tmp_path).record("job.ok", "ok", job="job-old", dataset="site-1-cdm", reason="")
+    admitted = AdmittedJobs(tmp_path)
+    assert not admitted.path.exists()
+    assert admitted.seen("job-old", "site-1-cdm") and not admitted.claim("job-old", "site-1-cdm")
+    assert not admitted.seen("job-old", "site-2-cdm") and admitted.claim("job-new", "site-1-cdm")
+    assert not AdmittedJobs(tmp_path).claim("job-new", "site-1-cdm")

@@ -7,8 +7,9 @@
 2. **the hub's ticket** — a `dari.federation.ticket.JobTicket` signed by the hub key the site trusts (node config
    `hub-public-key`), whose claims match this job id, site, dataset, analysis type, requester, model hash and
    parameters' hash, and is not expired (only `--no-governance` on synthetic folders runs without one);
-3. **once, and the grant, now** — a job id this site admitted before (its own audit says) is refused (a replay
-   would restart its rounds); then the grant checker (revocation), on the site's own dataset, must say yes with
+3. **once, and the grant, now** — a job id this site admitted before (`dari.federation.admissions`: a marker
+   claimed atomically, so two concurrent copies of one job cannot both run) is refused (a replay would restart
+   its rounds); then the grant checker (revocation), on the site's own dataset, must say yes with
    the ticket's grant id (and the job's expected grant, when it names one);
 4. **the site's rules** — `site_rules(requested, floor)`, and a round limit `min(ticket, max-rounds)`;
 5. **the work**, given the `Admission`; a disclosure refusal is `refused`, any error `failed` with a short reason
@@ -19,7 +20,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dari.disclosure import DisclosureRefusedError, DisclosureRules, site_rules
 from dari.errors import DariError
+from dari.federation.admissions import AdmittedJobs
 from dari.federation.flower.grants import GrantChecker, SyntheticOnlyGrantChecker
 from dari.federation.site_audit import SiteAuditLog
 from dari.federation.ticket import JobTicket, TicketError, check_ticket, read_ticket
@@ -147,6 +148,7 @@ class SiteGuard:
         # `checker` None: a guard that only runs rounds of jobs it admitted before (no new admission).
         self.site, self.checker, self._now = site, checker, now
         self.audit_log = SiteAuditLog(Path(site.folder))
+        self.admitted = AdmittedJobs(Path(site.folder))
 
     def admit(self, claim: JobClaim, requested: DisclosureRules) -> Admission:
         """Steps 1–4: the admission, or `GuardRefusedError` with the reason."""
@@ -191,16 +193,8 @@ class SiteGuard:
         )
 
     def _admitted_before(self, job_id: str) -> bool:
-        """Whether the site's audit holds an admission of this job id on this dataset (lines are canonical JSON)."""
-        needles = ['"event":"job.admit"'] + [
-            json.dumps({k: v}, ensure_ascii=False)[1:-1].replace(": ", ":", 1)
-            for k, v in (("job", job_id), ("dataset", self.site.dataset_id))
-        ]
-        try:
-            with self.audit_log.path.open(encoding="utf-8") as fh:
-                return any(all(n in line for n in needles) for line in fh)
-        except FileNotFoundError:
-            return False
+        """Whether this site admitted the job on its dataset before (one marker lookup, not an audit scan)."""
+        return self.admitted.seen(job_id, self.site.dataset_id)
 
     def _witness(self, claim: JobClaim) -> None:
         """Keep the hub's signed audit head the job carries: this site becomes a witness of the hub's log."""
@@ -251,6 +245,10 @@ class SiteGuard:
             self._record("job.refuse", "deny", {**base, "dataset": self.site.dataset_id, "reason": str(exc)})
             return GuardOutcome("refused", str(exc), claim.datasets.get(self.site.site_id))
         try:  # no admission on record, no job: an audit that cannot be written refuses the job
+            if not self.admitted.claim(admission.job_id, admission.dataset_id):  # a concurrent copy won the claim
+                reason = f"job {claim.job_id} was admitted here before: a job runs once per site"
+                self._record("job.refuse", "deny", {**base, "dataset": self.site.dataset_id, "reason": reason})
+                return GuardOutcome("refused", reason, self.site.dataset_id)
             self.audit_log.record("job.admit", "allow", **admission.audit_details(), rounds=admission.max_rounds)
         except OSError as exc:
             log.exception("site audit not writable for job %s", claim.job_id)
