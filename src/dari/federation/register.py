@@ -25,6 +25,7 @@ from dari.cohort.feasibility import FeasibilityResult
 from dari.disclosure import DisclosureRefusedError, DisclosureRules, ProtectedCount, check_protected
 from dari.federation.flower.jobs import CalibrationReply, SiteReport
 from dari.federation.flower.query_jobs import QuerySiteReport
+from dari.federation.flower.train_jobs import TrainStats, TrainUpdate
 from dari.monitoring.drift import DriftResult, DriftThresholds
 from dari.monitoring.publication import (
     InferenceEntry,
@@ -61,8 +62,7 @@ class Outbound:
     guard: str
 
 
-#: Every record type that may leave a site. Training updates (model weights) are not here yet: they will leave
-#: only through secure aggregation and are registered with the training job (see docs/federation.md).
+#: Every record type that may leave a site.
 REGISTER: tuple[Outbound, ...] = (
     Outbound(SiteReport, "validation, round 1 (query.validate)", "ProtectedCount cohort; metrics above min_cell"),
     Outbound(CalibrationReply, "validation, each Newton round (query.calibrate)", "n, events above min_cell"),
@@ -70,8 +70,11 @@ REGISTER: tuple[Outbound, ...] = (
     Outbound(Characterisation, "catalog publication (dari hub publish)", "every count a ProtectedCount"),
     Outbound(DatasetRecord, "catalog publication (dari hub publish)", "record counts as shown protected values"),
     Outbound(MonitoringPublication, "monitoring (dari monitor publish)", "live n / events rounded or suppressed"),
+    Outbound(
+        TrainStats, "training, admission round (query.train_stats)", "n, events ProtectedCount; moments ≥ min_cell"
+    ),
+    Outbound(TrainUpdate, "training, each round (train)", "parameters over ≥ min_cell rows; weight a rounded count"),
 )
-TRAINING_UPDATES = "not yet registered: federated training updates leave only under secure aggregation (issue 12)"
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,9 @@ FIELD_RULES: dict[tuple[type[BaseModel], str], FieldRule] = {
     (LivePerformance, "n"): FieldRule("rounded_or_none", "outcomes in the window, rounded or suppressed"),
     (LivePerformance, "events"): FieldRule("rounded_or_none", "events in the window, rounded or suppressed"),
     (InferenceEntry, "status"): FieldRule("not_a_count", "an HTTP status"),
+    (TrainUpdate, "num_examples"): FieldRule(
+        "rounded_or_none", "the training cohort's protected size (FedAvg's weight)"
+    ),
 }
 
 

@@ -1,0 +1,286 @@
+"""Flower apps of a federated training job: the site's ClientApp and the hub's ServerApp (FedAvg or FedProx).
+
+Round 0 (`query.train_stats`): the signed job goes to every node; each site passes the guard
+(`train_site.admit_training`) and answers with its protected cohort size and its inputs' moments; the hub pools
+them into one standardisation. Rounds 1…R are Flower's own strategies (`flwr.serverapp.strategy.FedAvg` /
+`FedProx`, weighted by `num-examples`) over the admitted sites only. A site takes from each `train` message only
+the global parameters and the pooled scale: the local optimisation (steps, learning rate, L2, FedProx's μ) is the
+admitted job's, signed by the hub's ticket, never the message's. Each update passes `SiteGuard.run_admitted` and
+the round limit (`min(ticket, node config max-rounds)`); the hub re-checks every update (`TrainUpdate`: its
+weight a protected count, its parameters finite and of the model's size) before Flower averages it. A site that
+refuses or fails a round is left out of that round's average and the run says which sites each round pooled.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
+from flwr.clientapp import ClientApp
+from flwr.serverapp import Grid, ServerApp
+from flwr.serverapp.strategy import FedAvg, FedProx
+from pydantic import BaseModel, ValidationError
+
+from dari.federation.flower.grants import GrantChecker
+from dari.federation.flower.hub_app import Progress
+from dari.federation.flower.site_app import PAYLOAD, binding_from_context, checker_from_node_config
+from dari.federation.flower.train_jobs import TrainRequest, TrainRun, TrainStats, TrainUpdate
+from dari.federation.flower.train_site import TrainingCohort, admit_training, site_update
+from dari.federation.guard import Admission, SiteBinding, SiteGuard
+from dari.federation.register import admit_site_reply, recheck_release
+from dari.training import LogisticProblem, pooled_moments
+
+
+class _TrainState(BaseModel):
+    admission: Admission
+    job: TrainRequest
+    num_examples: int
+    rounds: int = 0
+
+
+def _key(job_id: str) -> str:
+    return f"dari.training.{job_id}"
+
+
+def _reply(message: Message, record: BaseModel) -> Message:
+    return Message(RecordDict({PAYLOAD: ConfigRecord({"json": record.model_dump_json()})}), reply_to=message)
+
+
+def _problem(job: TrainRequest) -> LogisticProblem:
+    mu = job.proximal_mu if job.strategy == "fedprox" else 0.0
+    return LogisticProblem(l2=job.l2, local_steps=job.local_steps, learning_rate=job.learning_rate, proximal_mu=mu)
+
+
+def answer_train_stats(
+    context: Context, site: SiteBinding, checker: GrantChecker | None, job: TrainRequest
+) -> TrainStats:
+    """The admission round at a site; on ok its rows and admission stay in the node's state (on the site)."""
+    try:
+        grant_checker = checker or checker_from_node_config(context, site)
+    except (OSError, ValueError) as exc:
+        return TrainStats(site_id=site.site_id, status="refused", reason=f"grant checker: {exc}")
+    stats, cohort, admission = admit_training(job, site, grant_checker)
+    if cohort is not None and admission is not None:
+        context.state[_key(job.job_id)] = ArrayRecord(numpy_ndarrays=[cohort.x, cohort.y])
+        state = _TrainState(admission=admission, job=job, num_examples=cohort.num_examples)
+        context.state[_key(job.job_id) + ".state"] = ConfigRecord({"json": state.model_dump_json()})
+    return stats
+
+
+def answer_train_round(context: Context, site: SiteBinding, content: RecordDict) -> TrainUpdate:
+    """One `train` message through the guard; `RuntimeError` (an error reply, left out of the average) if refused."""
+    guard = SiteGuard(site, None)
+    config = content.config_records["config"]
+    job_id = str(config.get("job-id", ""))
+    key = _key(job_id)
+    if key + ".state" not in context.state.config_records or key not in context.state.array_records:
+        guard.refuse_round(None, "no admitted training job with this id here", job_id)
+        raise RuntimeError("refused: no admitted training job with this id here")
+    state = _TrainState.model_validate_json(str(context.state.config_records[key + ".state"]["json"]))
+    admission = state.admission
+    reason = ""
+    if admission.expires_at is not None and dt.datetime.now(dt.UTC) >= admission.expires_at:
+        reason = "the job's ticket has expired: no further round"
+    elif state.rounds >= admission.max_rounds:
+        reason = f"the job has had its {admission.max_rounds} training rounds at this site"
+    if reason:
+        guard.refuse_round(admission, reason, job_id)
+        raise RuntimeError(f"refused: {reason}")
+    state.rounds += 1  # counted before the work: a failing round still spends one
+    context.state[key + ".state"] = ConfigRecord({"json": state.model_dump_json()})
+    x, y = context.state.array_records[key].to_numpy_ndarrays()
+    cohort = TrainingCohort(x, y, state.num_examples)
+    (weights,) = content.array_records["arrays"].to_numpy_ndarrays()
+    mean = [float(v) for v in config["mean"]]  # type: ignore[union-attr]
+    scale = [float(v) for v in config["scale"]]  # type: ignore[union-attr]
+    outcome = guard.run_admitted(
+        admission, "job.round", lambda _a: site_update(cohort, weights, mean, scale, _problem(state.job))
+    )
+    if outcome.result is None:
+        raise RuntimeError(f"{outcome.status}: {outcome.reason}")
+    return outcome.result
+
+
+def make_train_site_app(
+    bindings: Mapping[int, SiteBinding] | None = None, checker: GrantChecker | None = None
+) -> ClientApp:
+    """The site's training ClientApp; `bindings`/`checker` given for simulation, else the node config's."""
+    app = ClientApp()
+
+    @app.query("train_stats")
+    def stats(message: Message, context: Context) -> Message:
+        try:
+            site = binding_from_context(context, bindings)
+        except (KeyError, ValueError) as exc:
+            return _reply(message, TrainStats(site_id="unknown", status="failed", reason=str(exc)))
+        try:
+            job = TrainRequest.model_validate_json(str(message.content.config_records[PAYLOAD]["job"]))
+        except (KeyError, ValidationError) as exc:
+            reason = f"unreadable training job: {type(exc).__name__}"
+            return _reply(message, TrainStats(site_id=site.site_id, status="failed", reason=reason))
+        return _reply(message, answer_train_stats(context, site, checker, job))
+
+    @app.train()
+    def train(message: Message, context: Context) -> Message:
+        site = binding_from_context(context, bindings)
+        update = answer_train_round(context, site, message.content)
+        content = RecordDict(
+            {
+                "arrays": ArrayRecord(numpy_ndarrays=[np.asarray(update.weights)]),
+                "metrics": MetricRecord({"num-examples": update.num_examples}),
+                PAYLOAD: ConfigRecord({"site": site.site_id}),
+            }
+        )
+        return Message(content, reply_to=message)
+
+    return app
+
+
+@dataclass
+class HubTrainJob:
+    """A training job for the ServerApp: the request, timeouts, and where the result goes."""
+
+    request: TrainRequest
+    node_wait_s: float = 30.0
+    reply_timeout_s: float = 600.0
+    progress: Progress = field(default=lambda _msg: None)
+    result: list[TrainRun] = field(default_factory=list)
+
+
+class _AdmittedGrid:
+    """The grid as the strategy sees it: only the nodes of sites that passed the admission round."""
+
+    def __init__(self, grid: Grid, nodes: Sequence[int]) -> None:
+        self._grid, self._nodes = grid, list(nodes)
+
+    def get_node_ids(self) -> list[int]:
+        """The admitted nodes."""
+        return list(self._nodes)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._grid, name)
+
+
+def _rechecked(job: HubTrainJob, replies: Iterable[Message], size: int, pooled: list[str]) -> list[Message]:
+    """The round's replies whose update passes the register's re-check; the others are named and left out."""
+    kept = []
+    for reply in replies:
+        if reply.has_error():
+            job.progress(f"a site left round out: {str(reply.error.reason)[:160]}")
+            continue
+        site = str(reply.content.config_records[PAYLOAD]["site"]) if PAYLOAD in reply.content.config_records else "?"
+        try:
+            (weights,) = reply.content.array_records["arrays"].to_numpy_ndarrays()
+            num = reply.content.metric_records["metrics"]["num-examples"]
+            if not isinstance(num, int | float):
+                raise TypeError("num-examples is not a number")
+            update = TrainUpdate(num_examples=int(num), weights=tuple(float(v) for v in weights))
+            recheck_release(update, job.request.disclosure)
+            if len(update.weights) != size or not np.isfinite(update.weights).all():
+                raise ValueError("parameters of the wrong size or not finite")
+        except (KeyError, ValueError, TypeError) as exc:
+            job.progress(f"{site}: update refused by the hub's re-check ({type(exc).__name__})")
+            continue
+        pooled.append(site)
+        kept.append(reply)
+    return kept
+
+
+def _strategy(job: HubTrainJob, size: int, log: list[list[str]]) -> FedAvg:
+    """Flower's FedAvg or FedProx over whatever the admitted sites send, each round's updates re-checked first."""
+    base: type[FedAvg] = FedProx if job.request.strategy == "fedprox" else FedAvg
+
+    class Checked(base):  # type: ignore[valid-type,misc]
+        def aggregate_train(
+            self, server_round: int, replies: Iterable[Message]
+        ) -> tuple[ArrayRecord | None, MetricRecord | None]:
+            pooled: list[str] = []
+            kept = _rechecked(job, replies, size, pooled)
+            log.append(sorted(pooled))
+            return super().aggregate_train(server_round, kept)  # type: ignore[no-any-return]
+
+    kw: dict[str, Any] = {"proximal_mu": job.request.proximal_mu} if base is FedProx else {}
+    return Checked(fraction_train=1.0, fraction_evaluate=0.0, min_train_nodes=1, min_available_nodes=1, **kw)
+
+
+def _wait_for_nodes(grid: Grid, expected: int, wait_s: float) -> list[int]:
+    deadline = time.monotonic() + wait_s
+    nodes = list(grid.get_node_ids())
+    while len(nodes) < expected and time.monotonic() < deadline:
+        time.sleep(0.5)
+        nodes = list(grid.get_node_ids())
+    return nodes
+
+
+def _admission_round(grid: Grid, job: HubTrainJob) -> tuple[dict[str, TrainStats], dict[str, int]]:
+    nodes = _wait_for_nodes(grid, len(job.request.datasets), job.node_wait_s)
+    record = RecordDict({PAYLOAD: ConfigRecord({"job": job.request.model_dump_json()})})
+    messages = [Message(record, dst_node_id=n, message_type="query.train_stats") for n in nodes]
+    stats: dict[str, TrainStats] = {}
+    node_of: dict[str, int] = {}
+    for reply in grid.send_and_receive(messages, timeout=job.reply_timeout_s):
+        if reply.has_error():
+            job.progress(f"node {reply.metadata.src_node_id} failed: {str(reply.error.reason)[:160]}")
+            continue
+        answer = admit_site_reply(
+            TrainStats, str(reply.content.config_records[PAYLOAD]["json"]), job.request.disclosure
+        )
+        stats[answer.site_id] = answer
+        node_of[answer.site_id] = reply.metadata.src_node_id
+        job.progress(f"{answer.site_id}: {answer.status}{' — ' + answer.reason if answer.reason else ''}")
+    for site_id, dataset in job.request.datasets.items():
+        stats.setdefault(site_id, TrainStats(site_id=site_id, dataset_id=dataset, status="failed", reason="no reply"))
+    return stats, node_of
+
+
+def _weight(stats: TrainStats) -> float:
+    return float(stats.n.value or 0) if stats.n is not None else 0.0
+
+
+def make_train_hub_app(job: HubTrainJob) -> ServerApp:
+    """The hub's ServerApp for one training job (the result lands in `job.result`)."""
+    app = ServerApp()
+
+    @app.main()
+    def main(grid: Grid, context: Context) -> None:
+        request = job.request
+        stats, node_of = _admission_round(grid, job)
+        ok = {s: st for s, st in stats.items() if st.status == "ok" and st.n is not None and st.n.value}
+        names = request.spec().feature_names
+        if not ok:
+            job.progress("no site admitted the training job: nothing trained")
+            return
+        mean, scale = pooled_moments([(_weight(st), st.mean, st.variance) for st in ok.values()])
+        size = len(names) + 1
+        log: list[list[str]] = []
+        config = ConfigRecord({"job-id": request.job_id, "mean": mean, "scale": scale})
+        result = _strategy(job, size, log).start(
+            _AdmittedGrid(grid, [node_of[s] for s in ok]),  # type: ignore[arg-type]
+            ArrayRecord(numpy_ndarrays=[np.zeros(size)]),
+            num_rounds=request.rounds,
+            timeout=job.reply_timeout_s,
+            train_config=config,
+        )
+        (weights,) = result.arrays.to_numpy_ndarrays()
+        rounds_by_site = {s: sum(s in r for r in log) for s in ok}
+        job.result.append(
+            TrainRun(
+                job_id=request.job_id,
+                strategy=request.strategy,
+                rounds=request.rounds,
+                sites=stats,
+                trained_by=tuple(sorted(s for s in ok if log and s in log[-1])),
+                rounds_by_site=rounds_by_site,
+                mean=tuple(mean),
+                scale=tuple(scale),
+                weights=tuple(float(v) for v in weights),
+                feature_names=tuple(names),
+            )
+        )
+
+    return app

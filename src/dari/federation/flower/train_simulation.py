@@ -1,0 +1,110 @@
+"""Run a federated training job in Flower's simulation engine over local site folders, and write the model.
+
+The same ServerApp and ClientApp as a deployment: virtual node i is site folder i (dataset `<site-id>-cdm`).
+With `hub_store` the hub issues the job's tickets (analysis type `federated_training`, as many rounds as the job
+asks) and the simulated sites trust its key; without it only a `SyntheticOnlyGrantChecker` admits the job.
+`write_trained_model` turns the run into dari's model files: the ONNX pipeline every dari model uses and the
+feature spec with its exact linear terms, so `dari validate` and the CDS service take it unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from dari.atomic import atomic_path
+from dari.disclosure import DisclosureRules
+from dari.errors import InputError
+from dari.federation.flower.grants import GrantChecker
+from dari.federation.flower.hub_app import Progress
+from dari.federation.flower.simulation import FederationRunError, simulate, site_bindings, site_ids
+from dari.federation.flower.train_apps import HubTrainJob, make_train_hub_app, make_train_site_app
+from dari.federation.flower.train_jobs import TRAINING_ANALYSIS, Strategy, TrainRequest, TrainRun
+from dari.federation.ticket import hub_public_pem, issue_tickets, params_sha256
+from dari.models.feature_spec import dump_spec
+
+
+def build_training(
+    sites: Sequence[Path],
+    spec_path: Path,
+    *,
+    requester: str,
+    strategy: Strategy = "fedavg",
+    rounds: int = 20,
+    rules: DisclosureRules | None = None,
+    **settings: float | int,
+) -> TrainRequest:
+    """The training request for these sites (dataset id `<site-id>-cdm`), its spec read and checked."""
+    try:
+        spec_json = spec_path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read {spec_path}: {exc.strerror}") from None
+    request = TrainRequest(
+        requester=requester,
+        datasets={s: f"{s}-cdm" for s in site_ids(sites)},
+        spec_json=spec_json,
+        strategy=strategy,
+        rounds=rounds,
+        disclosure=rules or DisclosureRules(),
+        **settings,
+    )
+    request.spec()  # an unreadable spec is refused here, not at every site
+    return request
+
+
+def with_training_tickets(request: TrainRequest, hub_store: str | Path) -> TrainRequest:
+    """The request with the hub's signed ticket for every site the grant covers, for all of its rounds."""
+    from dari.hub.audit_checkpoint import store_checkpoint
+
+    tickets = issue_tickets(
+        hub_store,
+        job_id=request.job_id,
+        requester=request.requester,
+        datasets=request.datasets,
+        analysis_type=TRAINING_ANALYSIS,
+        model_sha256=None,
+        params_hash=params_sha256(request),
+        max_rounds=request.rounds,
+    )
+    return request.model_copy(update={"tickets": tickets, "audit_checkpoint": store_checkpoint(hub_store)})
+
+
+def run_training(
+    sites: Sequence[Path],
+    request: TrainRequest,
+    *,
+    grant_checker: GrantChecker,
+    hub_store: str | Path | None = None,
+    progress: Progress | None = None,
+    num_cpus: int = 2,
+) -> TrainRun:
+    """Train at every site through Flower's simulation engine; the pooled model and who trained it."""
+    pem = None
+    if hub_store is not None:
+        request, pem = with_training_tickets(request, hub_store), hub_public_pem(hub_store)
+    job = HubTrainJob(request=request, node_wait_s=5.0)
+    if progress is not None:
+        job.progress = progress
+    bindings = {
+        i: b.model_copy(update={"max_rounds": request.rounds})
+        for i, b in site_bindings(sites, request.disclosure, pem).items()
+    }
+    simulate(make_train_hub_app(job), make_train_site_app(bindings, grant_checker), len(sites), num_cpus)
+    if not job.result:
+        raise FederationRunError("the training ended without a model (no site admitted the job; see the log)")
+    return job.result[0]
+
+
+def write_trained_model(run: TrainRun, request: TrainRequest, out: Path) -> tuple[Path, Path]:
+    """`model.onnx` and `features.json` (with the exact linear terms) of the trained model, written atomically."""
+    from dari.training.export import export_model
+
+    spec = request.spec()
+    onnx_bytes, linear = export_model(run.weights, run.mean, run.scale, spec)
+    out.mkdir(parents=True, exist_ok=True)
+    model_path, spec_path = out / "model.onnx", out / "features.json"
+    with atomic_path(model_path) as tmp:
+        tmp.write_bytes(onnx_bytes)
+    with atomic_path(spec_path) as tmp:
+        tmp.write_text(dump_spec(spec.model_copy(update={"linear_model": linear})), encoding="utf-8")
+    return model_path, spec_path
