@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("dari.cli.demo", "demo"),
     "deploy": ("dari.cli.deploy", "deploy"),
     "validate": ("dari.cli.validate", "validate"),
+    "train": ("dari.cli.train", "train"),
     "report": ("dari.cli.report", "report"),
     "feasibility": ("dari.cli.query", "feasibility"),
     "table-one": ("dari.cli.query", "characterise_cohort"),

@@ -284,3 +284,7 @@ def make_train_hub_app(job: HubTrainJob) -> ServerApp:
         )
 
     return app
+
+
+#: The deployed training ClientApp (a vetted app: `dari.federation.flower.vetted_apps.ALLOWED_CLIENTAPPS`).
+site_app = make_train_site_app()

@@ -60,6 +60,7 @@ log = logging.getLogger(__name__)
 ALLOWED_CLIENTAPPS: tuple[str, ...] = (
     "dari.federation.flower.site_app:app",
     "dari.federation.flower.query_apps:site_app",
+    "dari.federation.flower.train_apps:site_app",
 )
 #: What a dari job's FAB may hold: its pyproject.toml, and the manifest `flwr build` adds.
 ALLOWED_FAB_FILES = frozenset({"pyproject.toml", ".info/CONTENT"})

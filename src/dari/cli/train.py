@@ -1,0 +1,79 @@
+"""`dari train`: train a logistic model across sites with Flower (FedAvg or FedProx); only updates leave a site.
+
+Every site passes the site guard (the hub's signed ticket, issued here from `--hub-db`, and the grant for
+`federated_training`), trains on its own CDM through the feature spec, and sends each round only its local
+update over at least the minimum cell of rows, weighted by its protected cohort size. The trained model is
+written as dari's model files (`model.onnx`, `features.json` with the exact linear terms), ready for
+`dari validate` at a site that did not train it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+from dari.cli.console import err, guarded, step_printer
+from dari.errors import InputError
+
+
+def train(
+    sites: Annotated[list[Path], typer.Option("--sites", help="Site folders that train (one per hospital).")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for model.onnx, features.json and training.json.")],
+    spec: Annotated[Path | None, typer.Option("--spec", help="Feature spec (default: the reference model's).")] = None,
+    strategy: Annotated[str, typer.Option(help="fedavg or fedprox.")] = "fedavg",
+    rounds: Annotated[int, typer.Option(help="Federated rounds (each site's ticket allows exactly these).")] = 20,
+    local_steps: Annotated[int, typer.Option(help="Gradient steps per site per round.")] = 5,
+    proximal_mu: Annotated[float, typer.Option(help="FedProx's μ.")] = 0.1,
+    requester: Annotated[str, typer.Option(help="Username the grant is checked for.")] = "researcher",
+    hub_db: Annotated[Path | None, typer.Option(help="Hub store (SQLite file): tickets and grants.")] = None,
+    no_governance: Annotated[bool, typer.Option(help="No hub: synthetic site folders only.")] = False,
+) -> None:
+    """Train a model across sites; only guarded model updates leave each site."""
+    from dari.atomic import atomic_path
+    from dari.federation.flower.grants import (
+        GrantChecker,
+        HubStoreGrantChecker,
+        SyntheticOnlyGrantChecker,
+        is_synthetic_site,
+    )
+    from dari.federation.flower.simulation import site_ids
+    from dari.federation.flower.train_simulation import build_training, run_training, write_trained_model
+    from dari.models.reference import reference_model_paths
+
+    with guarded():
+        if strategy not in ("fedavg", "fedprox"):
+            raise InputError(f"--strategy must be fedavg or fedprox, got {strategy!r}")
+        chosen: Literal["fedavg", "fedprox"] = "fedprox" if strategy == "fedprox" else "fedavg"
+        if hub_db is not None and no_governance:
+            raise InputError("give only one of --hub-db or --no-governance")
+        checker: GrantChecker
+        if hub_db is None:
+            real = [str(s) for s in sites if not is_synthetic_site(s)]
+            if real:
+                raise InputError(f"training without a hub grant is allowed only on synthetic sites: {', '.join(real)}")
+            checker = SyntheticOnlyGrantChecker({f"{s}-cdm": f for s, f in zip(site_ids(sites), sites, strict=True)})
+        else:
+            checker = HubStoreGrantChecker.from_url(hub_db)
+        request = build_training(
+            sites,
+            spec or reference_model_paths().spec,
+            requester=requester,
+            strategy=chosen,
+            rounds=rounds,
+            local_steps=local_steps,
+            proximal_mu=proximal_mu,
+        )
+        started = time.monotonic()
+        run = run_training(sites, request, grant_checker=checker, hub_store=hub_db, progress=step_printer("train"))
+        model_path, spec_path = write_trained_model(run, request, out)
+        with atomic_path(out / "training.json") as tmp:
+            tmp.write_text(run.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        err.print(
+            f"[dim]train[/] {chosen}, {rounds} rounds in {time.monotonic() - started:.1f} s; trained by "
+            f"{', '.join(run.trained_by) or 'no site'}; model {model_path}, spec {spec_path}"
+        )
+        typer.echo(json.dumps({"model": str(model_path), "spec": str(spec_path), "trained_by": run.trained_by}))
