@@ -30,6 +30,7 @@ from dari.hub.search.lexical import LexicalMatch, score_units
 from dari.hub.search.occurrences import TermOccurrences
 from dari.hub.search.results import Layer, SearchHit, SearchResults
 from dari.hub.search.semantic import embed, embed_cached, similarities, text_key
+from dari.hub.search.spelling import Speller
 
 MAX_QUERY_CHARS = 500
 MAX_LIMIT = 100
@@ -98,6 +99,7 @@ class SearchIndex:
         self._position = {d.id: i for i, d in enumerate(documents)}
         self._kinds = np.array([DOCUMENT_KINDS.index(d.kind) for d in documents], dtype=np.int8)
         self._lexical = LexicalIndex([occurrences.bm25_terms(i) for i in range(len(documents))])
+        self._speller = Speller(occurrences.terms)
 
     # ---------- building ----------
     @classmethod
@@ -152,7 +154,7 @@ class SearchIndex:
                 if old is not None and previous._hashes[old] == h:
                     reuse[i] = old
         fresh = [i for i in range(len(docs)) if i not in reuse]
-        analysed = analyse_many(docs[i].field_text(f) for i in fresh for f in FIELDS)
+        analysed = analyse_many((docs[i].field_text(f) for i in fresh for f in FIELDS), prefixes=True)
         per_doc = {i: analysed[k * len(FIELDS) : (k + 1) * len(FIELDS)] for k, i in enumerate(fresh)}
         occurrences = TermOccurrences.collect(len(docs), per_doc, reuse, previous._occurrences if previous else None)
         t1 = time.perf_counter()
@@ -194,10 +196,12 @@ class SearchIndex:
             raise InputError(f"kind must be one of {DOCUMENT_KINDS} or None, got {kind!r}")
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
             raise InputError(f"limit must be an integer from 1 to {MAX_LIMIT}, got {limit!r}")
-        units = self._units(text)
+        corrected = self._speller.correct(text, self.lexicon.knows)
+        units = self._units(corrected)
+        fixed = corrected if corrected != text else None
         n = len(self.documents)
         if n == 0:
-            return SearchResults(text, units, (), (time.perf_counter() - t0) * 1000)
+            return SearchResults(text, units, (), (time.perf_counter() - t0) * 1000, fixed)
         allowed = np.ones(n, dtype=bool) if kind is None else self._kinds == DOCUMENT_KINDS.index(kind)
 
         match = score_units(self._lexical, units)
@@ -205,7 +209,7 @@ class SearchIndex:
         lex_docs = np.flatnonzero(lexical > 0)
         lex_order = lex_docs[np.lexsort((lex_docs, -lexical[lex_docs]))]
 
-        similarity = similarities(self._embeddings, embed([text[:SEMANTIC_QUERY_CHARS]])[0])
+        similarity = similarities(self._embeddings, embed([corrected[:SEMANTIC_QUERY_CHARS]])[0])
         similarity = np.where(allowed, similarity, -np.inf)
         top = min(SEMANTIC_CANDIDATES, n)
         sem_docs = np.argpartition(-similarity, top - 1)[:top]
@@ -222,7 +226,7 @@ class SearchIndex:
             self._hit(r, int(d), units, match, band, fused, lexical, lex_rank, similarity, sem_rank)
             for r, d in enumerate(order, start=1)
         )
-        return SearchResults(text, units, hits, (time.perf_counter() - t0) * 1000)
+        return SearchResults(text, units, hits, (time.perf_counter() - t0) * 1000, fixed)
 
     def _hit(
         self,
