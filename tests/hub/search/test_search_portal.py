@@ -57,6 +57,11 @@ def test_portal_discovery_pages(client: TestClient) -> None:
     page = client.get("/catalog", params={"q": "CKD", "kind": "dataset", "lang": "en"})
     assert set(_hits(page.text)[:2]) == {"dataset:hanbit-cdm", "dataset:bada-cdm"}
     assert "concepts held" in page.text
+    # Without a kind, datasets come first in their own group, concepts after them.
+    page = client.get("/catalog", params={"q": "kidney"})
+    groups = re.findall(r'<ol class="hits" data-group="(\w+)">', page.text)
+    assert groups == ["datasets", "concepts"]
+    assert set(_hits(page.text)[:2]) == {"dataset:hanbit-cdm", "dataset:bada-cdm"}
     # A concept hit links to its page and names the datasets holding it with their protected counts.
     page = client.get("/catalog", params={"q": "당뇨", "kind": "concept"})
     assert _hits(page.text)[0] == "concept:2000100005"
@@ -74,7 +79,7 @@ def test_portal_discovery_pages(client: TestClient) -> None:
     assert row and row[1] == "전남대학교병원"
     dataset = client.get("/datasets/cnuh-cdm")
     assert '<td class="hospital">전남대학교병원</td>' in dataset.text
-    assert 'href="/concepts/2000100010"' in dataset.text
+    assert '<a href="/concepts/2000100010">고혈압성 질환</a>' in dataset.text  # Korean name from the vocabulary
     compare = client.get("/compare", params={"ids": ["cnuh-cdm", "bitgoeul-cdm", "snuh-breast"]})
     assert compare.status_code == 200
     assert re.findall(r'<td class="hospital">([^<]+)</td>', compare.text) == [

@@ -97,7 +97,14 @@ def catalog_page(
     kind: Annotated[str, Query(pattern="^(dataset|concept)?$")] = "",
 ) -> Response:
     """The catalog: every dataset, or the ranked results of a search (htmx swaps only the results)."""
-    hits, corrected = search_hits(request, session, q, kind or None, lang) if q.strip() else ([], None)
+    # Without a kind, datasets and concepts are searched apart and shown in two groups, datasets first: in one
+    # ranking the concept documents (short, named exactly as typed) would push every dataset below them.
+    groups: list[tuple[str, list[dict[str, Any]]]] = []
+    corrected = None
+    if q.strip():
+        for wanted, limit in ((kind, 20),) if kind else (("dataset", 20), ("concept", 10)):
+            found, corrected = search_hits(request, session, q, wanted, lang, limit)
+            groups.append(("datasets" if wanted == "dataset" else "concepts", found))
     datasets = list_datasets(session)
     context = {
         "lang": lang,
@@ -105,7 +112,8 @@ def catalog_page(
         "csrf": web.csrf_token,
         "q": q,
         "kind": kind,
-        "hits": hits,
+        "groups": groups,
+        "hits": [h for _, found in groups for h in found],
         "corrected": corrected,
         "datasets": [_summary(d, lang) for d in datasets],
     }
@@ -246,12 +254,12 @@ def dataset_page(
             "csrf": web.csrf_token,
             "d": dataset,
             "s": _summary(dataset, lang),
-            "chart": _chart(dataset.characterisation),
+            "chart": _chart(dataset.characterisation, lang),
         },
     )
 
 
-def _chart(characterisation: dict[str, Any] | None) -> dict[str, Any]:
+def _chart(characterisation: dict[str, Any] | None, lang: str) -> dict[str, Any]:
     """Bars scaled to the largest released count; suppressed cells drawn as '<10' with no bar."""
     if not characterisation:
         return {"age_sex": [], "top": {}}
@@ -266,11 +274,12 @@ def _chart(characterisation: dict[str, Any] | None) -> dict[str, Any]:
         for c in cells
     ]
     top: dict[str, list[dict[str, Any]]] = {}
+    korean = {h.concept_id: h.name_ko for h in held_concepts(characterisation, shipped_vocabulary())}
     for domain, concepts in characterisation.get("top", {}).items():
         peak = max([c["persons"]["value"] or 0 for c in concepts] + [1])
         top[domain] = [
             {
-                "label": c["name"],
+                "label": (korean.get(c.get("concept_id", 0)) if lang != "en" else None) or c["name"],
                 "concept_id": c.get("concept_id"),
                 "shown": c["persons"]["shown"],
                 "width": round(100 * (c["persons"]["value"] or 0) / peak),
