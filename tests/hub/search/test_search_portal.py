@@ -66,7 +66,8 @@ def test_portal_discovery_pages(client: TestClient) -> None:
     page = client.get("/catalog", params={"q": "당뇨", "kind": "concept"})
     assert _hits(page.text)[0] == "concept:2000100005"
     assert 'href="/concepts/2000100005"' in page.text
-    assert "세브란스병원</a> (대상자 수 2480)" in page.text
+    # each count is the held concept's own, named when it is a concept below the hit's
+    assert "세브란스병원</a> (대상자 수: 1형 당뇨병 140, 2형 당뇨병 2480)" in page.text
     concept = client.get("/concepts/2000100005")
     assert concept.status_code == 200
     rows = re.findall(r'<tr class="holding-row" data-id="([^"]+)">(.*?)</tr>', concept.text, re.S)

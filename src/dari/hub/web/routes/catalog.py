@@ -77,8 +77,20 @@ def search_hits(
             cid = int(doc.extra.get("concept_id", "0"))
             row["link"] = f"/concepts/{cid}"
             found = [(d, holds(h, vocabulary, cid)) for d, h in held]
+            # The count is the held concept's own; a concept below the hit's is named, so 1,630 persons with
+            # type 2 diabetes never read as 1,630 with any diabetes.
             row["holding"] = [
-                {"hospital": hospital_name(d, lang), "shown": hs[0].shown, "link": f"/datasets/{d.id}"}
+                {
+                    "hospital": hospital_name(d, lang),
+                    "held": [
+                        (
+                            "" if h.concept_id == cid else (h.name_en if lang == "en" else h.name_ko or h.name_en),
+                            h.shown,
+                        )
+                        for h in hs
+                    ],
+                    "link": f"/datasets/{d.id}",
+                }
                 for d, hs in found
                 if hs
             ]
