@@ -113,3 +113,18 @@ def test_dataset_document_holds_concepts_and_place(bench: ModuleType, query_set:
     assert {"서울특별시", "서울", "Seoul"} <= set(hanbit.place)
     assert hanbit.extra["region_ko"] == "서울특별시"
     assert docs["dataset:cnuh-cdm"].extra["region_en"] == "Gwangju"
+
+
+def test_phrase_alternative_marked_only_where_its_words_stand_together(search_index: SearchIndex) -> None:
+    # Prepare: 'hypertension' expands to the phrase '고혈압성 질환'; '질환' alone also ends another concept
+    from dari.hub.search import SearchDocument
+
+    doc = SearchDocument(
+        id="dataset:htn-phrase", kind="dataset", title_ko="자료", concepts=("고혈압성 질환", "심혈관계 질환")
+    )
+    index = search_index.with_documents([doc])
+    # Execute
+    hit = next(h for h in index.search("hypertension", kind="dataset") if h.document.id == doc.id)
+    # Assert
+    snippet = next(s for s in hit.snippets if s.field == "concepts")
+    assert snippet.spans and all(end <= len("고혈압성 질환") for _, end in snippet.spans)

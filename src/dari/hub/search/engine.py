@@ -47,6 +47,8 @@ SEMANTIC_MIN_SIMILARITY = 0.45
 # (measured: 9.5 ms CPU a document with 200 characters of description, 2.6 ms with titles alone). A catalog
 # record's keywords are its top conditions, drugs and measurements; its description is mostly boilerplate.
 EMBED_KEYWORDS = 8
+# Words of a multi-word alternative are marked only where they stand this close (a space, a hyphen and a space).
+PHRASE_GAP = 3
 EMBED_TEXT_CHARS = 120
 
 
@@ -255,19 +257,39 @@ class SearchIndex:
             semantic_similarity=float(similarity[doc]),
             semantic_rank=int(sem_rank[doc]) if in_sem else None,
             expanded=expanded,
-            snippets=self._snippets(doc, match.highlight_terms(units, doc) if in_lex else set()),
+            snippets=self._snippets(doc, *(match.highlight_forms(units, doc) if in_lex else (set(), []))),
         )
 
-    def _snippets(self, doc: int, terms: set[str]) -> tuple[Snippet, ...]:
-        """Snippets of the fields where one of the terms occurs; a hit without one shows its title unmarked."""
+    def _snippets(self, doc: int, terms: set[str], phrases: Sequence[tuple[str, ...]] = ()) -> tuple[Snippet, ...]:
+        """Snippets of the fields where one of the terms, or one of the phrases (its words together), occurs;
+        a hit without one shows its title unmarked."""
         document = self.documents[doc]
         found = self._occurrences.spans_of(doc, terms)
+        for phrase in phrases:
+            for f, spans in self._phrase_spans(doc, phrase).items():
+                found.setdefault(f, []).extend(spans)
         out = [make_snippet(FIELDS[f], document.field_text(FIELDS[f]), found[f]) for f in sorted(found)]
         if not any(s.field.startswith("title") for s in out):
             title_field = "title_ko" if document.title_ko else "title_en"
             if document.field_text(title_field):
                 out.insert(0, make_snippet(title_field, document.field_text(title_field), ()))
         return tuple(out)
+
+    def _phrase_spans(self, doc: int, phrase: tuple[str, ...]) -> dict[int, list[tuple[int, int]]]:
+        """Spans where the phrase's words follow each other (at most PHRASE_GAP characters apart) in one field."""
+        per_term = [self._occurrences.spans_of(doc, {t}) for t in phrase]
+        out: dict[int, list[tuple[int, int]]] = {}
+        for f, firsts in per_term[0].items():
+            for start, end in firsts:
+                spans = [(start, end)]
+                for following in per_term[1:]:
+                    nxt = [s for s in following.get(f, []) if spans[-1][1] <= s[0] <= spans[-1][1] + PHRASE_GAP]
+                    if not nxt:
+                        break
+                    spans.append(min(nxt))
+                if len(spans) == len(phrase):
+                    out.setdefault(f, []).extend(spans)
+        return out
 
     # ---------- size ----------
     @property

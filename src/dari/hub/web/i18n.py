@@ -158,8 +158,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Choose from 2 to 4 datasets to compare.",
     ),
     "age_range": ("주요 연령", "Typical ages"),
-    "sex_split": ("성별 (남/여)", "Sex (male/female)"),
+    "sex_split": ("남/여", "male/female"),
     "not_published": ("공개되지 않음", "not published"),
+    "domain_conditions": ("진단", "Conditions"),
+    "domain_drugs": ("약물", "Drugs"),
+    "domain_measurements": ("검사", "Measurements"),
+    "domain_procedures": ("시술", "Procedures"),
 }
 
 
