@@ -265,9 +265,11 @@ class SearchIndex:
         a hit without one shows its title unmarked."""
         document = self.documents[doc]
         found = self._occurrences.spans_of(doc, terms)
-        for phrase in phrases:
-            for f, spans in self._phrase_spans(doc, phrase).items():
-                found.setdefault(f, []).extend(spans)
+        if phrases:
+            by_term = self._occurrences.spans_by_term(doc, {t for p in phrases for t in p})
+            for phrase in phrases:
+                for f, spans in _phrase_spans(by_term, phrase).items():
+                    found.setdefault(f, []).extend(spans)
         out = [make_snippet(FIELDS[f], document.field_text(FIELDS[f]), found[f]) for f in sorted(found)]
         if not any(s.field.startswith("title") for s in out):
             title_field = "title_ko" if document.title_ko else "title_en"
@@ -275,24 +277,27 @@ class SearchIndex:
                 out.insert(0, make_snippet(title_field, document.field_text(title_field), ()))
         return tuple(out)
 
-    def _phrase_spans(self, doc: int, phrase: tuple[str, ...]) -> dict[int, list[tuple[int, int]]]:
-        """Spans where the phrase's words follow each other (at most PHRASE_GAP characters apart) in one field."""
-        per_term = [self._occurrences.spans_of(doc, {t}) for t in phrase]
-        out: dict[int, list[tuple[int, int]]] = {}
-        for f, firsts in per_term[0].items():
-            for start, end in firsts:
-                spans = [(start, end)]
-                for following in per_term[1:]:
-                    nxt = [s for s in following.get(f, []) if spans[-1][1] <= s[0] <= spans[-1][1] + PHRASE_GAP]
-                    if not nxt:
-                        break
-                    spans.append(min(nxt))
-                if len(spans) == len(phrase):
-                    out.setdefault(f, []).extend(spans)
-        return out
-
     # ---------- size ----------
     @property
     def nbytes(self) -> int:
         """Memory held by the index's arrays (BM25 matrix, embeddings, term spans); Python objects not counted."""
         return int(self._lexical.nbytes + self._embeddings.nbytes + self._occurrences.nbytes)
+
+
+def _phrase_spans(
+    by_term: dict[str, dict[int, list[tuple[int, int]]]], phrase: tuple[str, ...]
+) -> dict[int, list[tuple[int, int]]]:
+    """Spans where the phrase's words follow each other (at most PHRASE_GAP characters apart) in one field."""
+    out: dict[int, list[tuple[int, int]]] = {}
+    for f, firsts in by_term.get(phrase[0], {}).items():
+        for start, end in firsts:
+            spans = [(start, end)]
+            for term in phrase[1:]:
+                after = spans[-1][1]
+                nxt = [s for s in by_term.get(term, {}).get(f, []) if after <= s[0] <= after + PHRASE_GAP]
+                if not nxt:
+                    break
+                spans.append(min(nxt))
+            if len(spans) == len(phrase):
+                out.setdefault(f, []).extend(spans)
+    return out
