@@ -32,6 +32,8 @@ MATRIX: dict[tuple[str, str], frozenset[str] | None] = {
     ("POST", "/logout"): ALL,
     ("GET", "/catalog"): ALL,
     ("GET", "/datasets/{dataset_id}"): ALL,
+    ("GET", "/concepts/{concept_id}"): ALL,
+    ("GET", "/compare"): ALL,
     ("GET", "/applications/new"): APPLICANTS,
     ("POST", "/applications"): APPLICANTS,
     ("GET", "/applications"): APPLICANTS,
@@ -162,6 +164,7 @@ def test_authorization_matrix(role: str, hub_url: str, hub: sessionmaker[Session
     _monitored_model(hub)
     ids = {
         "dataset_id": "site-1-cdm",
+        "concept_id": 2000100005,
         "application_id": pending,
         "grant_id": grant,
         "code": "en",
@@ -195,7 +198,13 @@ def test_anonymous_requests_refused(hub_url: str, hub: sessionmaker[Session]) ->
         if allowed is PUBLIC:
             continue
         url = path.format(
-            dataset_id="site-1-cdm", application_id=1, grant_id="g", code="en", model_sha256=MODEL_SHA, site_id="site-1"
+            dataset_id="site-1-cdm",
+            concept_id=2000100005,
+            application_id=1,
+            grant_id="g",
+            code="en",
+            model_sha256=MODEL_SHA,
+            site_id="site-1",
         )
         response = client.request(method, url)
         expected = 401 if url.startswith("/api/") else 303

@@ -85,6 +85,13 @@ def test_browser_researcher_to_grant(portal: str) -> None:
             hit = page.locator("li.hit-dataset").first
             expect(hit).to_contain_text("Diabetes")
             expect(hit.locator("mark").first).to_be_visible()
+            expect(page.locator(".match-why").first).to_contain_text("일치:")  # where it matched, in words
+            # From the catalog list, two datasets side by side (one hospital name in the list and the comparison).
+            page.goto(f"{portal}/catalog")
+            page.check("tr[data-id=site-1-cdm] input[name=ids]")
+            page.check("tr[data-id=site-2-cdm] input[name=ids]")
+            page.click("#compare-submit")
+            expect(page.locator("#comparison td.hospital")).to_have_text(["다리대학교병원", "한강의료원"])
             # Apply for the site-1 and site-3 datasets.
             page.goto(f"{portal}/applications/new?dataset=site-1-cdm")
             page.fill("#title", "당뇨병 환자의 신기능 저하 예측 모델 검증")

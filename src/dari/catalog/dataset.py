@@ -61,6 +61,9 @@ class DatasetRecord(BaseModel):
     cdm_version: str
     access_rights: str
     quality_score: float | None
+    # Where the hospital is (시/도, {'ko': '광주광역시', 'en': 'Gwangju'}); optional: the hub derives it from the
+    # publisher's name when absent (dari.hub.search.places). Exported as dct:spatial.
+    region: dict[str, str] | None = None
 
     def to_jsonld(self) -> str:
         """The record as DCAT / HealthDCAT-AP JSON-LD (language-tagged literals for Korean and English)."""
@@ -99,6 +102,9 @@ class DatasetRecord(BaseModel):
                 "dqv:isMeasurementOf": "dari cdm check overall score (percent of decided checks passed)",
             },
         }
+        if self.region:
+            doc["@context"] = {**_CONTEXT, "rdfs": "http://www.w3.org/2000/01/rdf-schema#"}
+            doc["dct:spatial"] = {"@type": "dct:Location", "rdfs:label": lang(self.region)}
         return json.dumps(doc, ensure_ascii=False, indent=2)
 
 

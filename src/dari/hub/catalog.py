@@ -83,3 +83,26 @@ def list_datasets(session: Session) -> list[Dataset]:
 def list_sites(session: Session) -> list[Site]:
     """Every registered site."""
     return list(session.execute(select(Site).order_by(Site.id)).scalars())
+
+
+def hospital_names(dataset: Dataset) -> dict[str, str]:
+    """The one name of a dataset's hospital, in Korean and English, used on every page that shows it.
+
+    The name the site publishes in its record (`publisher`, from its CDM's cdm_source) is what the dataset page,
+    the DCAT export and the search index show, so the list must show it too; where a record names no publisher
+    (or only repeats the site id), the site's registered name stands in for it, per language.
+    """
+    publisher = (dataset.record or {}).get("publisher") or {}
+    site = dataset.site
+    registered = {"ko": site.name_ko if site else "", "en": site.name_en if site else ""}
+    out: dict[str, str] = {}
+    for lang in ("ko", "en"):
+        name = str(publisher.get(lang) or "").strip()
+        out[lang] = name if name and name != dataset.site_id else registered[lang] or dataset.site_id
+    return out
+
+
+def hospital_name(dataset: Dataset, lang: str) -> str:
+    """The dataset's hospital name in one language (English falls back to Korean and back)."""
+    names = hospital_names(dataset)
+    return names["en"] if lang == "en" and names["en"] else names["ko"] or names["en"]

@@ -49,6 +49,9 @@ _DISEASE_ENDINGS = ("병", "증")
 # haem-, anaemia, ischaemic; paediatric; oedema; oesophagus (only at the start: not 'does', 'shoes').
 _SPELLING_FOLDS = (("aem", "em"), ("paed", "ped"), ("oedema", "edema"))
 _LEADING_FOLDS = (("oes", "es"),)
+# Long Korean nouns of documents also index their first syllables ('광주빛고을병원' → 광주, 광주빛, 광주빛고).
+MIN_PREFIX_NOUN = 4
+MAX_PREFIX_SYLLABLES = 4
 # Characters outside the Basic Multilingual Plane are replaced before Kiwi sees the text; Kiwi reports
 # code-point offsets, and the replacement keeps the length, so spans stay aligned either way.
 _ASTRAL = re.compile(r"[\U00010000-\U0010ffff]")
@@ -193,10 +196,12 @@ def analyse(text: str) -> list[Word]:
     return analyse_many([text])[0]
 
 
-def analyse_many(texts: Iterable[str]) -> list[list[Word]]:
+def analyse_many(texts: Iterable[str], *, prefixes: bool = False) -> list[list[Word]]:
     """The words of many texts; Korean texts go to Kiwi in one batch (Kiwi spreads a batch over threads).
 
     Each distinct text is analysed once (catalog fields repeat: publishers, keywords, boilerplate).
+    `prefixes` (documents, not queries) adds the leading syllables of long Korean nouns as aliases, see
+    `leading_syllables`.
     """
     items = list(texts)
     distinct = list(dict.fromkeys(items))
@@ -207,11 +212,25 @@ def analyse_many(texts: Iterable[str]) -> list[list[Word]]:
     elif korean:
         batch = (_ASTRAL.sub("\ufffd", t) for t in korean)
         tokens = dict(zip(korean, kiwi().tokenize(batch, **_KIWI_OPTIONS), strict=True))
-    words = {t: _words(t, _korean_pieces(t, tokens[t]) if t in tokens else _latin_pieces(t)) for t in distinct}
+    words = {
+        t: _words(t, _korean_pieces(t, tokens[t]) if t in tokens else _latin_pieces(t), prefixes) for t in distinct
+    }
     return [words[t] for t in items]
 
 
-def _words(text: str, pieces: list[_Piece]) -> list[Word]:
+def leading_syllables(term: str, start: int) -> list[Span]:
+    """The first 2 to MAX_PREFIX_SYLLABLES syllables of a Korean noun of at least MIN_PREFIX_NOUN syllables.
+
+    Kiwi keeps a hospital's name as one proper noun ('광주빛고을병원', '서울한빛대학교병원'), so the place it
+    starts with would never match a query '광주' or '서울'. Only documents get these aliases: on the query side
+    they would let '심근경색증' match every text holding '심근'.
+    """
+    if len(term) < MIN_PREFIX_NOUN or not all("\uac00" <= ch <= "\ud7a3" for ch in term):
+        return []
+    return [Span(term[:k], start, start + k) for k in range(2, min(MAX_PREFIX_SYLLABLES, len(term) - 1) + 1)]
+
+
+def _words(text: str, pieces: list[_Piece], prefixes: bool = False) -> list[Word]:
     words: list[Word] = []
     for p in pieces:
         aliases: list[Span] = []
@@ -222,6 +241,8 @@ def _words(text: str, pieces: list[_Piece]) -> list[Word]:
             stem = _disease_stem(form)
             if stem is not None:
                 aliases.append(Span(stem, p.start, p.start + len(stem)))
+        if prefixes and not p.latin:
+            aliases.extend(leading_syllables(p.term, p.start))
         words.append(Word(p.term, p.start, p.end, _unique(aliases, p.term)))
     return _with_compounds(text, words)
 

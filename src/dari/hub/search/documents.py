@@ -6,17 +6,22 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from dari.errors import InputError
+from dari.hub.search.holdings import concept_terms, held_concepts
+from dari.hub.search.places import region_for
 
 if TYPE_CHECKING:
     from dari.vocab import Vocabulary
 
 DocumentKind = Literal["dataset", "concept"]
 DOCUMENT_KINDS: tuple[DocumentKind, ...] = ("dataset", "concept")
-# The fields a document is searched and highlighted in; keywords are shown joined by KEYWORD_SEPARATOR.
-FIELDS = ("title_ko", "title_en", "keywords", "text_ko", "text_en")
+# The fields a document is searched and highlighted in; list fields (keywords, concepts, place) are shown joined
+# by KEYWORD_SEPARATOR. `concepts`: what a dataset holds (its characterisation's concepts, Korean and English
+# names, synonyms, ancestors); `place`: its hospital's names and region.
+FIELDS = ("title_ko", "title_en", "keywords", "concepts", "place", "text_ko", "text_en")
+LIST_FIELDS = frozenset({"keywords", "concepts", "place"})
 KEYWORD_SEPARATOR = " · "
 # Vocabulary domains whose concepts are worth finding in the catalog (not units, genders, type concepts…).
 CONCEPT_DOMAINS = frozenset({"Condition", "Drug", "Procedure", "Measurement", "Observation"})
@@ -47,6 +52,8 @@ class SearchDocument:
     text_ko: str = ""
     text_en: str = ""
     keywords: tuple[str, ...] = ()
+    concepts: tuple[str, ...] = ()
+    place: tuple[str, ...] = ()
     extra: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:
@@ -56,16 +63,17 @@ class SearchDocument:
             raise InputError(f"document kind must be one of {DOCUMENT_KINDS}, got {self.kind!r}")
         for name in ("title_ko", "title_en", "text_ko", "text_en"):
             object.__setattr__(self, name, _clean(getattr(self, name), f"{self.id}: {name}"))
-        words = tuple(_clean(k, f"{self.id}: keyword").strip() for k in self.keywords)
-        object.__setattr__(self, "keywords", tuple(k for k in dict.fromkeys(words) if k))
+        for name in LIST_FIELDS:
+            words = tuple(_clean(k, f"{self.id}: {name}").strip() for k in getattr(self, name))
+            object.__setattr__(self, name, tuple(k for k in dict.fromkeys(words) if k))
         object.__setattr__(self, "extra", MappingProxyType({str(k): str(v) for k, v in self.extra.items()}))
         if not any(getattr(self, name) for name in FIELDS):
             raise InputError(f"document {self.id!r} has no title, text or keyword to search")
 
     def field_text(self, name: str) -> str:
-        """The text of one of FIELDS as shown to users (keywords joined)."""
-        if name == "keywords":
-            return KEYWORD_SEPARATOR.join(self.keywords)
+        """The text of one of FIELDS as shown to users (list fields joined)."""
+        if name in LIST_FIELDS:
+            return KEYWORD_SEPARATOR.join(getattr(self, name))
         if name not in FIELDS:
             raise KeyError(name)
         value: str = getattr(self, name)
@@ -98,9 +106,25 @@ class DatasetLike(Protocol):
     def coding_systems(self) -> Sequence[str]: ...
 
 
-def dataset_document(record: DatasetLike) -> SearchDocument:
-    """The search document of a catalog dataset record (bilingual title, description and keywords)."""
+def dataset_document(
+    record: DatasetLike,
+    characterisation: Mapping[str, Any] | None = None,
+    *,
+    vocabulary: Vocabulary | None = None,
+    hospital: Mapping[str, str] | None = None,
+) -> SearchDocument:
+    """The search document of a catalog dataset record: its text, what it holds and where it is.
+
+    `characterisation` (as published, JSON) adds the concepts the dataset holds, named through `vocabulary`
+    (Korean names, synonyms, ancestors); `hospital` is the name shown for its hospital ({'ko', 'en'}; default
+    the record's publisher); the region comes from the record's `region` or is derived from these names.
+    """
     publisher_ko, publisher_en = record.publisher.get("ko", ""), record.publisher.get("en", "")
+    shown = hospital or record.publisher
+    hospital_ko, hospital_en = shown.get("ko", "") or publisher_ko, shown.get("en", "") or publisher_en
+    names = list(dict.fromkeys(n for n in (hospital_ko, publisher_ko, hospital_en, publisher_en) if n))
+    region = region_for(getattr(record, "region", None), names)
+    held = held_concepts(characterisation, vocabulary)
     return SearchDocument(
         id=f"dataset:{record.identifier}",
         kind="dataset",
@@ -109,10 +133,16 @@ def dataset_document(record: DatasetLike) -> SearchDocument:
         text_ko=record.description.get("ko", ""),
         text_en=record.description.get("en", ""),
         keywords=(*record.keywords.get("ko", []), *record.keywords.get("en", [])),
+        concepts=tuple(concept_terms(vocabulary, held)),
+        place=(*names, *(region.forms() if region else ())),
         extra={
             "identifier": record.identifier,
+            "hospital_ko": hospital_ko,
+            "hospital_en": hospital_en,
             "publisher_ko": publisher_ko,
             "publisher_en": publisher_en,
+            "region_ko": region.name_ko if region else "",
+            "region_en": region.name_en if region else "",
             "themes": ",".join(record.themes),
             "coding_systems": ",".join(record.coding_systems),
         },

@@ -30,6 +30,7 @@ from dari.hub.search.lexical import LexicalMatch, score_units
 from dari.hub.search.occurrences import TermOccurrences
 from dari.hub.search.results import Layer, SearchHit, SearchResults
 from dari.hub.search.semantic import embed, embed_cached, similarities, text_key
+from dari.hub.search.spelling import Speller
 
 MAX_QUERY_CHARS = 500
 MAX_LIMIT = 100
@@ -46,6 +47,8 @@ SEMANTIC_MIN_SIMILARITY = 0.45
 # (measured: 9.5 ms CPU a document with 200 characters of description, 2.6 ms with titles alone). A catalog
 # record's keywords are its top conditions, drugs and measurements; its description is mostly boilerplate.
 EMBED_KEYWORDS = 8
+# Words of a multi-word alternative are marked only where they stand this close (a space, a hyphen and a space).
+PHRASE_GAP = 3
 EMBED_TEXT_CHARS = 120
 
 
@@ -98,6 +101,7 @@ class SearchIndex:
         self._position = {d.id: i for i, d in enumerate(documents)}
         self._kinds = np.array([DOCUMENT_KINDS.index(d.kind) for d in documents], dtype=np.int8)
         self._lexical = LexicalIndex([occurrences.bm25_terms(i) for i in range(len(documents))])
+        self._speller = Speller(occurrences.terms)
 
     # ---------- building ----------
     @classmethod
@@ -152,7 +156,7 @@ class SearchIndex:
                 if old is not None and previous._hashes[old] == h:
                     reuse[i] = old
         fresh = [i for i in range(len(docs)) if i not in reuse]
-        analysed = analyse_many(docs[i].field_text(f) for i in fresh for f in FIELDS)
+        analysed = analyse_many((docs[i].field_text(f) for i in fresh for f in FIELDS), prefixes=True)
         per_doc = {i: analysed[k * len(FIELDS) : (k + 1) * len(FIELDS)] for k, i in enumerate(fresh)}
         occurrences = TermOccurrences.collect(len(docs), per_doc, reuse, previous._occurrences if previous else None)
         t1 = time.perf_counter()
@@ -194,10 +198,12 @@ class SearchIndex:
             raise InputError(f"kind must be one of {DOCUMENT_KINDS} or None, got {kind!r}")
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
             raise InputError(f"limit must be an integer from 1 to {MAX_LIMIT}, got {limit!r}")
-        units = self._units(text)
+        corrected = self._speller.correct(text, self.lexicon.knows)
+        units = self._units(corrected)
+        fixed = corrected if corrected != text else None
         n = len(self.documents)
         if n == 0:
-            return SearchResults(text, units, (), (time.perf_counter() - t0) * 1000)
+            return SearchResults(text, units, (), (time.perf_counter() - t0) * 1000, fixed)
         allowed = np.ones(n, dtype=bool) if kind is None else self._kinds == DOCUMENT_KINDS.index(kind)
 
         match = score_units(self._lexical, units)
@@ -205,7 +211,7 @@ class SearchIndex:
         lex_docs = np.flatnonzero(lexical > 0)
         lex_order = lex_docs[np.lexsort((lex_docs, -lexical[lex_docs]))]
 
-        similarity = similarities(self._embeddings, embed([text[:SEMANTIC_QUERY_CHARS]])[0])
+        similarity = similarities(self._embeddings, embed([corrected[:SEMANTIC_QUERY_CHARS]])[0])
         similarity = np.where(allowed, similarity, -np.inf)
         top = min(SEMANTIC_CANDIDATES, n)
         sem_docs = np.argpartition(-similarity, top - 1)[:top]
@@ -222,7 +228,7 @@ class SearchIndex:
             self._hit(r, int(d), units, match, band, fused, lexical, lex_rank, similarity, sem_rank)
             for r, d in enumerate(order, start=1)
         )
-        return SearchResults(text, units, hits, (time.perf_counter() - t0) * 1000)
+        return SearchResults(text, units, hits, (time.perf_counter() - t0) * 1000, fixed)
 
     def _hit(
         self,
@@ -251,13 +257,19 @@ class SearchIndex:
             semantic_similarity=float(similarity[doc]),
             semantic_rank=int(sem_rank[doc]) if in_sem else None,
             expanded=expanded,
-            snippets=self._snippets(doc, match.highlight_terms(units, doc) if in_lex else set()),
+            snippets=self._snippets(doc, *(match.highlight_forms(units, doc) if in_lex else (set(), []))),
         )
 
-    def _snippets(self, doc: int, terms: set[str]) -> tuple[Snippet, ...]:
-        """Snippets of the fields where one of the terms occurs; a hit without one shows its title unmarked."""
+    def _snippets(self, doc: int, terms: set[str], phrases: Sequence[tuple[str, ...]] = ()) -> tuple[Snippet, ...]:
+        """Snippets of the fields where one of the terms, or one of the phrases (its words together), occurs;
+        a hit without one shows its title unmarked."""
         document = self.documents[doc]
         found = self._occurrences.spans_of(doc, terms)
+        if phrases:
+            by_term = self._occurrences.spans_by_term(doc, {t for p in phrases for t in p})
+            for phrase in phrases:
+                for f, spans in _phrase_spans(by_term, phrase).items():
+                    found.setdefault(f, []).extend(spans)
         out = [make_snippet(FIELDS[f], document.field_text(FIELDS[f]), found[f]) for f in sorted(found)]
         if not any(s.field.startswith("title") for s in out):
             title_field = "title_ko" if document.title_ko else "title_en"
@@ -270,3 +282,22 @@ class SearchIndex:
     def nbytes(self) -> int:
         """Memory held by the index's arrays (BM25 matrix, embeddings, term spans); Python objects not counted."""
         return int(self._lexical.nbytes + self._embeddings.nbytes + self._occurrences.nbytes)
+
+
+def _phrase_spans(
+    by_term: dict[str, dict[int, list[tuple[int, int]]]], phrase: tuple[str, ...]
+) -> dict[int, list[tuple[int, int]]]:
+    """Spans where the phrase's words follow each other (at most PHRASE_GAP characters apart) in one field."""
+    out: dict[int, list[tuple[int, int]]] = {}
+    for f, firsts in by_term.get(phrase[0], {}).items():
+        for start, end in firsts:
+            spans = [(start, end)]
+            for term in phrase[1:]:
+                after = spans[-1][1]
+                nxt = [s for s in by_term.get(term, {}).get(f, []) if after <= s[0] <= after + PHRASE_GAP]
+                if not nxt:
+                    break
+                spans.append(min(nxt))
+            if len(spans) == len(phrase):
+                out.setdefault(f, []).extend(spans)
+    return out

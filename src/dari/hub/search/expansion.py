@@ -90,6 +90,10 @@ class Lexicon:
     def __len__(self) -> int:
         return len(self.groups)
 
+    def knows(self, term: str) -> bool:
+        """Whether a term is a form, or the first word(s) of one (so a typo check must leave it alone)."""
+        return term in self._prefixes
+
     def units(self, query: str, words: Sequence[Word]) -> list[QueryUnit]:
         """Split analysed query words into units: greedy longest matches against the forms, else single words."""
         out: list[QueryUnit] = []

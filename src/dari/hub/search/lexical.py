@@ -47,7 +47,15 @@ class LexicalMatch:
 
     def highlight_terms(self, units: Sequence[QueryUnit], doc: int) -> set[str]:
         """The terms to mark in one document: typed words and variants it holds, and alternatives it holds whole."""
-        out: set[str] = set()
+        single, phrases = self.highlight_forms(units, doc)
+        return single | {t for form in phrases for t in form}
+
+    def highlight_forms(self, units: Sequence[QueryUnit], doc: int) -> tuple[set[str], list[tuple[str, ...]]]:
+        """What to mark in one document: single terms (typed words, variants, one-word alternatives) anywhere,
+        and the multi-word alternatives it holds whole, to be marked only where their words stand together
+        (so 'hypertension' → '고혈압성 질환' marks that phrase, not every '질환' of the document)."""
+        single: set[str] = set()
+        phrases: list[tuple[str, ...]] = []
 
         def present(term: str) -> bool:
             col = self.columns.get(term)
@@ -55,11 +63,14 @@ class LexicalMatch:
 
         for unit in units:
             for word in unit.words:
-                out.update(t for t in (word.term, *(a.term for a in word.aliases)) if present(t))
+                single.update(t for t in (word.term, *(a.term for a in word.aliases)) if present(t))
             for form in unit.alternatives:
                 if all(present(t) for t in form):
-                    out.update(form)
-        return out
+                    if len(form) == 1:
+                        single.update(form)
+                    else:
+                        phrases.append(form)
+        return single, phrases
 
 
 def score_units(index: LexicalIndex, units: Sequence[QueryUnit]) -> LexicalMatch:

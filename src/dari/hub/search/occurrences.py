@@ -101,6 +101,22 @@ class TermOccurrences:
             found.setdefault(f, []).append((s, e))
         return found
 
+    def spans_by_term(self, doc: int, terms: set[str]) -> dict[str, dict[int, list[tuple[int, int]]]]:
+        """Spans of each of the given terms in one document, by term then field (one pass over the document)."""
+        wanted = {self.term_ids[t]: t for t in terms if t in self.term_ids}
+        lo, hi = int(self.ptr[doc]), int(self.ptr[doc + 1])
+        rows = lo + np.flatnonzero(np.isin(self.term[lo:hi], list(wanted)))
+        out: dict[str, dict[int, list[tuple[int, int]]]] = {}
+        for t, f, s, e in zip(
+            self.term[rows].tolist(),
+            self.field[rows].tolist(),
+            self.start[rows].tolist(),
+            self.end[rows].tolist(),
+            strict=True,
+        ):
+            out.setdefault(wanted[t], {}).setdefault(f, []).append((s, e))
+        return out
+
     @property
     def nbytes(self) -> int:
         """Memory held by the arrays."""

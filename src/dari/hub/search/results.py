@@ -39,12 +39,14 @@ class SearchHit:
 
 @dataclass(frozen=True)
 class SearchResults:
-    """Ranked hits of one query and how the query was read (its units and their expansions)."""
+    """Ranked hits of one query and how the query was read (its units and their expansions; `corrected`: the
+    query as searched when a word was a typo of an indexed term, else None)."""
 
     query: str
     units: tuple[QueryUnit, ...]
     hits: tuple[SearchHit, ...]
     elapsed_ms: float
+    corrected: str | None = None
 
     def __iter__(self) -> Iterator[SearchHit]:
         return iter(self.hits)
