@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dari.hub import audit
+from dari.hub import audit, notifications
 from dari.hub.db.models import DeploymentApproval, RegisteredModel, User, ValidationReport, utcnow
 from dari.hub.governance.errors import ConflictError, ForbiddenError, NotFoundError
 from dari.hub.governance.roles import Permission, allowed
@@ -78,6 +78,14 @@ def submit_report(session: Session, actor: User, model_sha256: str, results: dic
         target=f"report:{report.id}",
         detail={"model": model_sha256[:16], "sites": report.sites},
     )
+    notifications.notify(
+        session,
+        [u for s in report.sites for u in notifications.users_at_site(session, s, ["deployment_approver"])],
+        "report_submitted",
+        f"검증 보고서 {report.id} 승인 요청 ({report.model.name})",
+        f"Validation report {report.id} awaits approval ({report.model.name})",
+        "/approvals",
+    )
     return report
 
 
@@ -114,6 +122,15 @@ def approve_deployment(session: Session, approver: User, report_id: str) -> Depl
         target=f"report:{report_id}",
         detail={"site": approver.site_id, "model": report.model_sha256[:16]},
     )
+    notifications.notify(
+        session,
+        notifications.users_by_id(session, [report.submitted_by])
+        + notifications.users_at_site(session, approver.site_id, ["clinician"]),
+        "report_approved",
+        f"검증 보고서 {report_id}이(가) {approver.site_id}에서 승인되었습니다",
+        f"Validation report {report_id} was approved at {approver.site_id}",
+        "/vendor",
+    )
     return approval
 
 
@@ -137,6 +154,15 @@ def withdraw_deployment(session: Session, actor: User, report_id: str, site_id: 
         action="deployment.withdraw",
         target=f"report:{report_id}",
         detail={"site": site_id},
+    )
+    notifications.notify(
+        session,
+        notifications.users_by_id(session, [approval.report.submitted_by])
+        + notifications.users_at_site(session, site_id, ["clinician", "deployment_approver"]),
+        "report_withdrawn",
+        f"검증 보고서 {report_id}의 {site_id} 승인이 철회되었습니다",
+        f"Approval of validation report {report_id} at {site_id} was withdrawn",
+        "/vendor",
     )
 
 
