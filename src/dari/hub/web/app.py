@@ -88,7 +88,7 @@ def create_app(settings: HubSettings) -> FastAPI:
         settings=settings, factory=session_factory(engine), templates=templates, search=CatalogSearch(settings)
     )
     # Roles and notifications: the nav's bell, e-mail after each commit that notified someone.
-    install_bell(templates, app.state.portal.factory)
+    install_bell(templates)
     app.state.portal.extras["wait_for_mail"] = mail_after_commit(app.state.portal.factory, settings.smtp)
     app.add_middleware(_Guard)
     # Added last, so outermost: every body is counted as it is read, chunked ones included, before anything else.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fastapi.templating import Jinja2Templates
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import object_session
 
 from dari.hub.db.models import User
 from dari.hub.governance.errors import ForbiddenError
@@ -26,13 +26,12 @@ def role_user(*roles: str) -> Callable[..., User]:
     return check
 
 
-def install_bell(templates: Jinja2Templates, factory: sessionmaker[Session]) -> None:
+def install_bell(templates: Jinja2Templates) -> None:
     """Let base.html show the user's unread count (one COUNT query per rendered page)."""
 
     def unread(user: User | None) -> int:
-        if user is None:
-            return 0
-        with factory() as session:
-            return unread_count(session, user)
+        # The request's own session: on SQLite a second one would wait on the request's write lock.
+        session = object_session(user) if user is not None else None
+        return unread_count(session, user) if session is not None and user is not None else 0
 
     templates.env.globals["unread_notifications"] = unread

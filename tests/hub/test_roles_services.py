@@ -1,0 +1,213 @@
+"""Role pages and notifications through the portal (TestClient) on a real store, with a real SMTP sink."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+
+import pytest
+from hub_monitoring_helpers import publication, register
+from portal_helpers import application_and_grant, login, make_app
+from roles_helpers import SmtpSink, reference_card, smtp_sink
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from dari.hub.db.models import AuditEntry, DeploymentApproval, Grant
+from dari.hub.db.roles_tables import Notification
+from dari.hub.governance.deployment import deployment_allowed, register_model, submit_report
+from dari.hub.governance.users import get_user
+from dari.hub.monitoring import ingest_publication
+from dari.hub.notifications import notify, notify_expiring, set_address, unread_count
+
+
+@pytest.fixture(scope="module")
+def sink() -> Iterator[SmtpSink]:
+    with smtp_sink() as found:
+        yield found
+
+
+def _kinds(factory: sessionmaker[Session], username: str) -> list[str]:
+    with factory() as s:
+        user = get_user(s, username)
+        return [n.kind for n in s.execute(select(Notification).where(Notification.user_id == user.id)).scalars()]
+
+
+def test_roles_approver_approves_and_withdraws_with_confirmation(
+    hub_url: str, hub: sessionmaker[Session], sink: SmtpSink
+) -> None:
+    # Prepare
+    report = register(hub)
+    with hub() as s, s.begin():
+        set_address(s, get_user(s, "vendor"), "vendor-approve@dari.example")
+    app = make_app(hub_url, smtp=sink.settings)
+    client, csrf = login(app, "approver1")
+    assert "report_submitted" in _kinds(hub, "approver1")
+    # Execute: the queue lists the report as pending; without the box ticked nothing is approved
+    queue = client.get("/approvals")
+    unticked = client.post(f"/approvals/{report}/approve", data={"csrf_token": csrf})
+    ticked = client.post(f"/approvals/{report}/approve", data={"csrf_token": csrf, "confirm": "yes"})
+    # Assert
+    assert queue.status_code == 200 and report in queue.text and "승인 대기" in queue.text
+    assert unticked.status_code == 409
+    assert ticked.status_code == 303
+    with hub() as s:
+        assert deployment_allowed(s, "ab" * 32, "site-1").allowed
+        actions = [e.action for e in s.execute(select(AuditEntry)).scalars()]
+    assert "deployment.approve" in actions
+    assert "report_approved" in _kinds(hub, "vendor")
+    mail = sink.wait_for("vendor-approve@dari.example")
+    assert report in str(mail["Subject"]) and "/vendor" in mail.get_content()
+    # Withdrawal: a reason is required, then the gate says no at once
+    no_reason = client.post(f"/approvals/{report}/withdraw", data={"csrf_token": csrf, "confirm": "yes"})
+    withdrawn = client.post(
+        f"/approvals/{report}/withdraw", data={"csrf_token": csrf, "confirm": "yes", "reason": "보정 이탈 확인"}
+    )
+    assert no_reason.status_code == 409 and withdrawn.status_code == 303
+    with hub() as s:
+        assert not deployment_allowed(s, "ab" * 32, "site-1").allowed
+        approval = s.execute(select(DeploymentApproval)).scalar_one()
+        assert approval.withdraw_reason == "보정 이탈 확인"
+    assert "report_withdrawn" in _kinds(hub, "vendor")
+    vendor, _ = login(app, "vendor")
+    assert "보정 이탈 확인" in vendor.get("/vendor").text
+    assert vendor.get("/approvals").status_code == 403
+
+
+def test_roles_vendor_sees_reports_alerts_and_clinician_feedback(hub_url: str, hub: sessionmaker[Session]) -> None:
+    # Prepare: the reference model (a CHAI card) approved at site-1, drifting there
+    sha, card = reference_card()
+    with hub() as s, s.begin():
+        register_model(s, get_user(s, "vendor"), sha, card)
+        results = {"sites_covered": ["site-1", "site-2"], "pooled": {"n": 900, "events": 120, "auroc": 0.8}}
+        report = submit_report(s, get_user(s, "vendor"), sha, results).id
+    app = make_app(hub_url)
+    approver, csrf_a = login(app, "approver1")
+    assert (
+        approver.post(f"/approvals/{report}/approve", data={"csrf_token": csrf_a, "confirm": "yes"}).status_code == 303
+    )
+    with hub() as s, s.begin():
+        ingest_publication(s, get_user(s, "steward1"), publication(sha=sha, report_id=report, per_week=2))
+    # Execute
+    clinician, csrf_c = login(app, "clinician")
+    listing = clinician.get("/clinician")
+    page = clinician.get(f"/clinician/models/{sha}")
+    bad = clinician.post(
+        f"/clinician/models/{sha}/feedback", data={"csrf_token": csrf_c, "rating": "great", "comment": "x"}
+    )
+    sent = clinician.post(
+        f"/clinician/models/{sha}/feedback",
+        data={"csrf_token": csrf_c, "rating": "wrong", "comment": "eGFR 단위가 맞지 않는 것 같습니다"},
+    )
+    other = clinician.get(f"/clinician/models/{'cd' * 32}")
+    vendor, _ = login(app, "vendor")
+    vendor_page = vendor.get("/vendor")
+    # Assert
+    assert card["name"] in listing.text
+    assert page.status_code == 200 and card["intended_use"]["ko"] in page.text and 'id="card-not-chai"' not in page.text
+    assert bad.status_code == 400 and "rating" in bad.text
+    assert sent.status_code == 303
+    assert other.status_code == 404
+    assert "eGFR 단위가 맞지 않는 것 같습니다" in vendor_page.text
+    assert "점수 분포가 크게 변했습니다" in vendor_page.text  # the drift alert
+    row = re.search(rf'data-report="{report}" data-site="site-1">.*?</tr>', vendor_page.text, re.S)
+    assert row and 'class="state-approved"' in row[0]
+    kinds = _kinds(hub, "vendor")
+    assert kinds.count("drift_alert") == 1  # one unread notice per model and site, however many windows alerted
+    assert "model_feedback" in kinds and "model_feedback" in _kinds(hub, "approver1")
+    assert "drift_alert" in _kinds(hub, "steward1")
+    assert "eGFR 단위가" in approver.get("/approvals").text
+
+
+def test_roles_notifications_bell_mark_read_and_expiring_grants(hub_url: str, hub: sessionmaker[Session]) -> None:
+    # Prepare: the researcher's grant ends in 5 days
+    _pending, _approved, grant_id = application_and_grant(hub)
+    with hub() as s, s.begin():
+        grant = s.get(Grant, grant_id)
+        assert grant is not None
+        grant.valid_until = dt.datetime.now(dt.UTC) + dt.timedelta(days=5)
+    app = make_app(hub_url)
+    client, csrf = login(app, "researcher")
+    # Execute
+    first = client.get("/notifications")
+    again = client.get("/notifications")
+    with hub() as s, s.begin():
+        repeated = notify_expiring(s)
+    catalog = client.get("/catalog")
+    client.post("/notifications/read", data={"csrf_token": csrf})
+    after = client.get("/catalog")
+    # Assert
+    assert "application_decided" in _kinds(hub, "researcher")
+    assert _kinds(hub, "researcher").count("grant_expiring") == 1 and repeated == 0
+    assert grant_id in first.text and first.text.count('data-kind="grant_expiring"') == 1
+    assert again.text.count('data-kind="grant_expiring"') == 1
+    assert re.search(r'id="bell-count">2<', catalog.text)
+    assert 'id="bell-count"' not in after.text
+    with hub() as s:
+        assert unread_count(s, get_user(s, "researcher")) == 0
+
+
+def test_roles_email_address_checked_and_notify_refuses_bad_input(hub_url: str, hub: sessionmaker[Session]) -> None:
+    app = make_app(hub_url)
+    client, csrf = login(app, "researcher")
+    bad = client.post("/notifications/email", data={"csrf_token": csrf, "address": "not an address"})
+    good = client.post("/notifications/email", data={"csrf_token": csrf, "address": "kim@hospital.kr"})
+    assert bad.status_code == 400 and "email" in bad.text
+    assert good.status_code == 303 and 'value="kim@hospital.kr"' in client.get("/notifications").text
+    with hub() as s, pytest.raises(ValueError, match="kind"):
+        notify(s, get_user(s, "researcher"), "unknown_kind", "가", "a", "/x")
+    with hub() as s, pytest.raises(ValueError, match="link"):
+        notify(s, get_user(s, "researcher"), "drift_alert", "가", "a", "https://elsewhere.example")
+
+
+def test_roles_steward_site_record_signoff_and_jobs(hub_url: str, hub: sessionmaker[Session]) -> None:
+    # Prepare: a job ticket audited for site-1
+    from dari.hub import audit
+
+    with hub() as s, s.begin():
+        audit.record(
+            s,
+            actor="researcher",
+            action="job.ticket",
+            target="dataset:site-1-cdm",
+            detail={"job": "job-feas-7", "site": "site-1", "analysis_type": "feasibility", "grant": "grant-x"},
+        )
+        audit.record(
+            s,
+            actor="researcher",
+            action="job.ticket",
+            target="dataset:site-2-cdm",
+            detail={"job": "job-other", "site": "site-2"},
+        )
+    app = make_app(hub_url)
+    client, csrf = login(app, "steward1")
+    sha = "0f" * 32
+    # Execute
+    before = client.get("/site")
+    bad = client.post(
+        "/site/signoffs",
+        data={"csrf_token": csrf, "dataset_id": "site-1-cdm", "report_sha256": "xyz", "verdict": "pass"},
+    )
+    foreign = client.post(
+        "/site/signoffs", data={"csrf_token": csrf, "dataset_id": "site-2-cdm", "report_sha256": sha, "verdict": "pass"}
+    )
+    signed = client.post(
+        "/site/signoffs",
+        data={
+            "csrf_token": csrf,
+            "dataset_id": "site-1-cdm",
+            "report_sha256": sha,
+            "verdict": "pass",
+            "note": "k=5 충족",
+        },
+    )
+    after = client.get("/site")
+    # Assert
+    assert "미승인" in before.text and "job-feas-7" in before.text and "job-other" not in before.text
+    assert bad.status_code == 400 and "report_sha256" in bad.text
+    assert foreign.status_code == 403
+    assert signed.status_code == 303 and "적합" in after.text and "k=5 충족" in after.text
+    with hub() as s:
+        assert s.execute(select(AuditEntry).where(AuditEntry.action == "pseudonymisation.signoff")).scalar_one()
+    vendor, _ = login(app, "vendor")
+    assert vendor.get("/site").status_code == 403
