@@ -211,3 +211,30 @@ def test_roles_steward_site_record_signoff_and_jobs(hub_url: str, hub: sessionma
         assert s.execute(select(AuditEntry).where(AuditEntry.action == "pseudonymisation.signoff")).scalar_one()
     vendor, _ = login(app, "vendor")
     assert vendor.get("/site").status_code == 403
+
+
+def test_roles_cli_notify_expiring_mails_once(hub_url: str, hub: sessionmaker[Session], sink: SmtpSink) -> None:
+    from typer.testing import CliRunner
+
+    from dari.cli.app import app as cli
+
+    if hub_url.startswith("postgresql"):
+        pytest.skip("the CLI run is checked on the SQLite store")
+    # Prepare
+    _pending, _approved, grant_id = application_and_grant(hub)
+    with hub() as s, s.begin():
+        grant = s.get(Grant, grant_id)
+        assert grant is not None
+        grant.valid_until = dt.datetime.now(dt.UTC) + dt.timedelta(days=3)
+        set_address(s, get_user(s, "researcher"), "kim-cli@hospital.kr")
+    args = ["hub", "notify-expiring", "--db", hub_url, "--smtp-host", "127.0.0.1", "--no-starttls"]
+    args += ["--smtp-port", str(sink.settings.port), "--smtp-from", "hub@dari.example"]
+    # Execute
+    first = CliRunner().invoke(cli, args)
+    second = CliRunner().invoke(cli, args)
+    # Assert
+    assert first.exit_code == 0, first.output
+    assert first.stdout.strip() == "1" and second.stdout.strip() == "0"
+    mails = [m for m in sink.messages if m["To"] == "kim-cli@hospital.kr"]
+    assert any(grant_id in str(m["Subject"]) for m in mails)
+    assert len([m for m in mails if grant_id in str(m["Subject"])]) == 1  # not mailed again

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dari.cli import deploy
+from dari.cli import deploy, hub_notify
 from dari.cli.console import err, guarded, out
 from dari.cli.hub_auth import ByOption, TokenFileOption, governed
 
@@ -23,6 +23,7 @@ app.add_typer(site_app, name="site")
 app.add_typer(deploy.model_app, name="model")
 app.add_typer(deploy.report_app, name="report")
 app.add_typer(deploy.deployment_app, name="deployment")
+app.command("notify-expiring")(hub_notify.notify_expiring)
 
 DbOption = Annotated[
     str, typer.Option("--db", envvar="DARI_HUB_DB", help="Hub store: SQLite file or postgresql:// URL.")
