@@ -63,7 +63,8 @@ def serve(
     if insecure_cookies and host not in ("127.0.0.1", "localhost", "::1"):
         raise typer.BadParameter("plain-HTTP cookies are allowed on loopback only", param_hint="--insecure-cookies")
     with guarded():
-        application = create_app(HubSettings(database=db, secure_cookies=not insecure_cookies))
+        smtp = hub_notify.smtp_from_env()  # e-mail notifications: DARI_SMTP_* (the password never a flag)
+        application = create_app(HubSettings(database=db, secure_cookies=not insecure_cookies, smtp=smtp))
     import threading
 
     from dari.hub.web.search_service import concept_index

@@ -6,16 +6,49 @@ The SMTP password is never an option: it comes from the variable `--smtp-passwor
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from pydantic import ValidationError
+
+from dari.errors import InputError
+
+if TYPE_CHECKING:
+    from dari.hub.settings import SmtpSettings
 
 from dari.cli.console import err, guarded, out
 
 DbOption = Annotated[
     str, typer.Option("--db", envvar="DARI_HUB_DB", help="Hub store: SQLite file or postgresql:// URL.")
 ]
+
+
+def smtp_from_env() -> SmtpSettings | None:
+    """The SMTP server `dari hub serve` mails through: DARI_SMTP_HOST (unset: no mail), DARI_SMTP_PORT,
+    DARI_SMTP_FROM, DARI_SMTP_STARTTLS (1/0), DARI_SMTP_USER, DARI_SMTP_PASSWORD_ENV or DARI_SMTP_PASSWORD_FILE."""
+    from dari.hub.settings import SmtpSettings
+
+    env = os.environ
+    if not env.get("DARI_SMTP_HOST"):
+        return None
+    try:
+        return SmtpSettings(
+            host=env["DARI_SMTP_HOST"],
+            port=int(env.get("DARI_SMTP_PORT", "587")),
+            sender=env.get("DARI_SMTP_FROM", "dari-hub@localhost.localdomain"),
+            starttls=env.get("DARI_SMTP_STARTTLS", "1") not in ("0", "false", "no"),
+            username=env.get("DARI_SMTP_USER") or None,
+            password_env=env.get("DARI_SMTP_PASSWORD_ENV") or None,
+            password_file=Path(env["DARI_SMTP_PASSWORD_FILE"]) if env.get("DARI_SMTP_PASSWORD_FILE") else None,
+            portal_url=env.get("DARI_PORTAL_URL") or None,
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise InputError(f"DARI_SMTP_* setting {first['loc'][0]}: {first['msg']}") from None
+    except ValueError:
+        raise InputError("DARI_SMTP_PORT must be a whole number") from None
 
 
 def notify_expiring(
@@ -34,9 +67,6 @@ def notify_expiring(
     db: DbOption = "hub.db",
 ) -> None:
     """Notify grantees of grants that end within DAYS (once per grant); mail unsent notifications."""
-    from pydantic import ValidationError
-
-    from dari.errors import InputError
     from dari.hub.db.engine import make_engine, require_schema, session_factory
     from dari.hub.notifications import deliver_mail
     from dari.hub.notifications import notify_expiring as check
