@@ -39,12 +39,12 @@ class SmtpSink:
         """Everything received so far."""
         return self._handler.messages
 
-    def wait_for(self, to: str, timeout: float = 10.0) -> EmailMessage:
-        """The first message to `to`, waiting for the hub's background delivery."""
+    def wait_for(self, to: str, subject_has: str = "", timeout: float = 10.0) -> EmailMessage:
+        """The first message to `to` whose subject holds `subject_has`, waiting for the hub's background delivery."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for message in self.messages:
-                if message["To"] == to:
+            for message in list(self.messages):
+                if message["To"] == to and subject_has in str(message["Subject"]):
                     return message
             time.sleep(0.05)
         raise AssertionError(f"no e-mail reached {to} in {timeout} s; got {[m['To'] for m in self.messages]}")

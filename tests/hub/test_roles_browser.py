@@ -42,6 +42,13 @@ def _free_port() -> int:
 
 
 @pytest.fixture
+def hub_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """SQLite only: the browser adds nothing on PostgreSQL that test_roles_services.py does not check there, and
+    the suite's time budget is tight."""
+    return str(tmp_path_factory.mktemp("hub") / "hub.db")
+
+
+@pytest.fixture
 def roles_portal(hub_url: str, hub: sessionmaker[Session]) -> Iterator[tuple[str, str, str, SmtpSink]]:
     """The reference model registered by the vendor with a report over site-1 and site-2, the hub mailing to a
     real SMTP sink, served by uvicorn on loopback."""
@@ -136,5 +143,5 @@ def test_browser_roles_journey(roles_portal: tuple[str, str, str, SmtpSink], hub
             expect(vendor.locator('tr.notification[data-kind="report_approved"]')).to_contain_text("was approved")
         finally:
             browser.close()
-    mail = sink.wait_for(VENDOR_MAIL)
+    mail = sink.wait_for(VENDOR_MAIL, subject_has=report)
     assert report in str(mail["Subject"]) and "site-1" in mail.get_content()

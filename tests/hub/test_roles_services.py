@@ -33,7 +33,7 @@ def _kinds(factory: sessionmaker[Session], username: str) -> list[str]:
         return [n.kind for n in s.execute(select(Notification).where(Notification.user_id == user.id)).scalars()]
 
 
-def test_roles_approver_approves_and_withdraws_with_confirmation(
+def test_roles_deployment_approve_withdraw_vendor_and_clinician_pages(
     hub_url: str, hub: sessionmaker[Session], sink: SmtpSink
 ) -> None:
     # Prepare
@@ -56,7 +56,7 @@ def test_roles_approver_approves_and_withdraws_with_confirmation(
         actions = [e.action for e in s.execute(select(AuditEntry)).scalars()]
     assert "deployment.approve" in actions
     assert "report_approved" in _kinds(hub, "vendor")
-    mail = sink.wait_for("vendor-approve@dari.example")
+    mail = sink.wait_for("vendor-approve@dari.example", subject_has=report)
     assert report in str(mail["Subject"]) and "/vendor" in mail.get_content()
     # Withdrawal: a reason is required, then the gate says no at once
     no_reason = client.post(f"/approvals/{report}/withdraw", data={"csrf_token": csrf, "confirm": "yes"})
@@ -72,9 +72,10 @@ def test_roles_approver_approves_and_withdraws_with_confirmation(
     vendor, _ = login(app, "vendor")
     assert "보정 이탈 확인" in vendor.get("/vendor").text
     assert vendor.get("/approvals").status_code == 403
+    _vendor_sees_reports_alerts_and_clinician_feedback(hub_url, hub)
 
 
-def test_roles_vendor_sees_reports_alerts_and_clinician_feedback(hub_url: str, hub: sessionmaker[Session]) -> None:
+def _vendor_sees_reports_alerts_and_clinician_feedback(hub_url: str, hub: sessionmaker[Session]) -> None:
     # Prepare: the reference model (a CHAI card) approved at site-1, drifting there
     sha, card = reference_card()
     with hub() as s, s.begin():
@@ -119,41 +120,44 @@ def test_roles_vendor_sees_reports_alerts_and_clinician_feedback(hub_url: str, h
     assert "eGFR 단위가" in approver.get("/approvals").text
 
 
-def test_roles_notifications_bell_mark_read_and_expiring_grants(hub_url: str, hub: sessionmaker[Session]) -> None:
-    # Prepare: the researcher's grant ends in 5 days
+def test_roles_notifications_cli_page_bell_and_email(hub_url: str, hub: sessionmaker[Session], sink: SmtpSink) -> None:
+    from typer.testing import CliRunner
+
+    from dari.cli.app import app as cli
+
+    # Prepare: the researcher's grant ends in 3 days; the researcher gives an address in the portal
     _pending, _approved, grant_id = application_and_grant(hub)
     with hub() as s, s.begin():
         grant = s.get(Grant, grant_id)
         assert grant is not None
-        grant.valid_until = dt.datetime.now(dt.UTC) + dt.timedelta(days=5)
-    app = make_app(hub_url)
-    client, csrf = login(app, "researcher")
-    # Execute
-    first = client.get("/notifications")
-    again = client.get("/notifications")
-    with hub() as s, s.begin():
-        repeated = notify_expiring(s)
+        grant.valid_until = dt.datetime.now(dt.UTC) + dt.timedelta(days=3)
+    address = f"kim-{hub_url.partition(':')[0].isalpha()}-{grant_id[-6:]}@hospital.kr"
+    client, csrf = login(make_app(hub_url), "researcher")
+    bad = client.post("/notifications/email", data={"csrf_token": csrf, "address": "not an address"})
+    good = client.post("/notifications/email", data={"csrf_token": csrf, "address": address})
+    args = ["hub", "notify-expiring", "--db", hub_url, "--smtp-host", "127.0.0.1", "--no-starttls"]
+    args += ["--smtp-port", str(sink.settings.port), "--smtp-from", "hub@dari.example"]
+    # Execute: the CLI check twice, then the page (whose own check must not repeat the notice)
+    first = CliRunner().invoke(cli, args)
+    second = CliRunner().invoke(cli, args)
+    page = client.get("/notifications")
     catalog = client.get("/catalog")
     client.post("/notifications/read", data={"csrf_token": csrf})
     after = client.get("/catalog")
     # Assert
-    assert "application_decided" in _kinds(hub, "researcher")
-    assert _kinds(hub, "researcher").count("grant_expiring") == 1 and repeated == 0
-    assert grant_id in first.text and first.text.count('data-kind="grant_expiring"') == 1
-    assert again.text.count('data-kind="grant_expiring"') == 1
+    assert bad.status_code == 400 and "email" in bad.text
+    assert good.status_code == 303 and f'value="{address}"' in page.text
+    assert first.exit_code == 0, first.output
+    assert first.stdout.strip() == "1" and second.stdout.strip() == "0"
+    mailed = [m for m in sink.messages if m["To"] == address and grant_id in str(m["Subject"])]
+    assert len(mailed) == 1  # mailed once, not again by the second run
+    assert sorted(_kinds(hub, "researcher")) == ["application_decided", "grant_expiring"]
+    assert grant_id in page.text and page.text.count('data-kind="grant_expiring"') == 1
     assert re.search(r'id="bell-count">2<', catalog.text)
     assert 'id="bell-count"' not in after.text
     with hub() as s:
         assert unread_count(s, get_user(s, "researcher")) == 0
-
-
-def test_roles_email_address_checked_and_notify_refuses_bad_input(hub_url: str, hub: sessionmaker[Session]) -> None:
-    app = make_app(hub_url)
-    client, csrf = login(app, "researcher")
-    bad = client.post("/notifications/email", data={"csrf_token": csrf, "address": "not an address"})
-    good = client.post("/notifications/email", data={"csrf_token": csrf, "address": "kim@hospital.kr"})
-    assert bad.status_code == 400 and "email" in bad.text
-    assert good.status_code == 303 and 'value="kim@hospital.kr"' in client.get("/notifications").text
+        assert notify_expiring(s) == 0
     with hub() as s, pytest.raises(ValueError, match="kind"):
         notify(s, get_user(s, "researcher"), "unknown_kind", "가", "a", "/x")
     with hub() as s, pytest.raises(ValueError, match="link"):
@@ -211,30 +215,3 @@ def test_roles_steward_site_record_signoff_and_jobs(hub_url: str, hub: sessionma
         assert s.execute(select(AuditEntry).where(AuditEntry.action == "pseudonymisation.signoff")).scalar_one()
     vendor, _ = login(app, "vendor")
     assert vendor.get("/site").status_code == 403
-
-
-def test_roles_cli_notify_expiring_mails_once(hub_url: str, hub: sessionmaker[Session], sink: SmtpSink) -> None:
-    from typer.testing import CliRunner
-
-    from dari.cli.app import app as cli
-
-    if hub_url.startswith("postgresql"):
-        pytest.skip("the CLI run is checked on the SQLite store")
-    # Prepare
-    _pending, _approved, grant_id = application_and_grant(hub)
-    with hub() as s, s.begin():
-        grant = s.get(Grant, grant_id)
-        assert grant is not None
-        grant.valid_until = dt.datetime.now(dt.UTC) + dt.timedelta(days=3)
-        set_address(s, get_user(s, "researcher"), "kim-cli@hospital.kr")
-    args = ["hub", "notify-expiring", "--db", hub_url, "--smtp-host", "127.0.0.1", "--no-starttls"]
-    args += ["--smtp-port", str(sink.settings.port), "--smtp-from", "hub@dari.example"]
-    # Execute
-    first = CliRunner().invoke(cli, args)
-    second = CliRunner().invoke(cli, args)
-    # Assert
-    assert first.exit_code == 0, first.output
-    assert first.stdout.strip() == "1" and second.stdout.strip() == "0"
-    mails = [m for m in sink.messages if m["To"] == "kim-cli@hospital.kr"]
-    assert any(grant_id in str(m["Subject"]) for m in mails)
-    assert len([m for m in mails if grant_id in str(m["Subject"])]) == 1  # not mailed again
