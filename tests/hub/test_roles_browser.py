@@ -101,6 +101,7 @@ def test_browser_roles_journey(roles_portal: tuple[str, str, str, SmtpSink], hub
             row = approver.locator(f'tr.report-row[data-report="{report}"]')
             expect(row).to_contain_text("승인 대기")
             row.locator("a.open-report").click()
+            approver.fill("#approve-reason", "AI 도입 위원회 2026-12 정기 회의 의결")
             approver.check("#confirm-approve")
             approver.click("#approve-submit")
             expect(approver.locator("#approval-done")).to_have_text("승인했습니다.")

@@ -43,18 +43,22 @@ def test_roles_deployment_approve_withdraw_vendor_and_clinician_pages(
     app = make_app(hub_url, smtp=sink.settings)
     client, csrf = login(app, "approver1")
     assert "report_submitted" in _kinds(hub, "approver1")
-    # Execute: the queue lists the report as pending; without the box ticked nothing is approved
+    # Execute: the queue lists the report as pending; without the box ticked or a reason nothing is approved
     queue = client.get("/approvals")
-    unticked = client.post(f"/approvals/{report}/approve", data={"csrf_token": csrf})
-    ticked = client.post(f"/approvals/{report}/approve", data={"csrf_token": csrf, "confirm": "yes"})
+    reason = "AI 위원회 2026-12 의결"
+    unticked = client.post(f"/approvals/{report}/approve", data={"csrf_token": csrf, "reason": reason})
+    no_reason = client.post(f"/approvals/{report}/approve", data={"csrf_token": csrf, "confirm": "yes"})
+    with hub() as s:
+        refused = deployment_allowed(s, "ab" * 32, "site-1").allowed
+    ticked = client.post(f"/approvals/{report}/approve", data={"csrf_token": csrf, "confirm": "yes", "reason": reason})
     # Assert
     assert queue.status_code == 200 and report in queue.text and "승인 대기" in queue.text
-    assert unticked.status_code == 409
+    assert unticked.status_code == 409 and no_reason.status_code == 409 and not refused
     assert ticked.status_code == 303
     with hub() as s:
         assert deployment_allowed(s, "ab" * 32, "site-1").allowed
-        actions = [e.action for e in s.execute(select(AuditEntry)).scalars()]
-    assert "deployment.approve" in actions
+        approve = s.execute(select(AuditEntry).where(AuditEntry.action == "deployment.approve")).scalar_one()
+    assert approve.actor == "approver1" and approve.detail["reason"] == reason
     assert "report_approved" in _kinds(hub, "vendor")
     mail = sink.wait_for("vendor-approve@dari.example", subject_has=report)
     assert report in str(mail["Subject"]) and "/vendor" in mail.get_content()
@@ -85,7 +89,10 @@ def _vendor_sees_reports_alerts_and_clinician_feedback(hub_url: str, hub: sessio
     app = make_app(hub_url)
     approver, csrf_a = login(app, "approver1")
     assert (
-        approver.post(f"/approvals/{report}/approve", data={"csrf_token": csrf_a, "confirm": "yes"}).status_code == 303
+        approver.post(
+            f"/approvals/{report}/approve", data={"csrf_token": csrf_a, "confirm": "yes", "reason": "의결"}
+        ).status_code
+        == 303
     )
     with hub() as s, s.begin():
         ingest_publication(s, get_user(s, "steward1"), publication(sha=sha, report_id=report, per_week=2))

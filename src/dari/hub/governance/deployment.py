@@ -89,8 +89,8 @@ def submit_report(session: Session, actor: User, model_sha256: str, results: dic
     return report
 
 
-def approve_deployment(session: Session, approver: User, report_id: str) -> DeploymentApproval:
-    """The site's deployment approver accepts the report for use in that site's care."""
+def approve_deployment(session: Session, approver: User, report_id: str, reason: str = "") -> DeploymentApproval:
+    """The site's deployment approver accepts the report for use in that site's care (the reason is audited)."""
     if not allowed(approver.role, Permission.APPROVE_DEPLOYMENT) or approver.site_id is None:
         raise ForbiddenError(f"role {approver.role} may not approve deployments")
     report = session.get(ValidationReport, report_id)
@@ -120,7 +120,7 @@ def approve_deployment(session: Session, approver: User, report_id: str) -> Depl
         actor=approver.username,
         action="deployment.approve",
         target=f"report:{report_id}",
-        detail={"site": approver.site_id, "model": report.model_sha256[:16]},
+        detail={"site": approver.site_id, "model": report.model_sha256[:16], "reason": reason.strip()[:2000]},
     )
     notifications.notify(
         session,

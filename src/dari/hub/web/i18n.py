@@ -164,6 +164,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "done_approved": ("승인했습니다.", "Approved."),
     "done_withdrawn": ("승인을 철회했습니다.", "Approval withdrawn."),
     "withdrawn_reason": ("철회 사유", "Reason for withdrawal"),
+    "approval_reason": ("승인 근거 (위원회 의결 등)", "Reason for approval (e.g. the committee's resolution)"),
     "n_events": ("대상자 / 사건", "n / events"),
     "auroc": ("AUROC", "AUROC"),
     "calibration_slope": ("보정 기울기", "Calibration slope"),

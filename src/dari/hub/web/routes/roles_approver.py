@@ -54,11 +54,19 @@ def _confirmed(confirm: str) -> None:
 
 
 @router.post("/approvals/{report_id}/approve", dependencies=[Csrf])
-def approve(report_id: ReportId, session: DbSession, user: Approver, confirm: Confirm = "") -> Response:
-    """Approve the report for the approver's site (audited as deployment.approve)."""
+def approve(
+    report_id: ReportId,
+    session: DbSession,
+    user: Approver,
+    reason: Annotated[str, Form(max_length=2000)] = "",
+    confirm: Confirm = "",
+) -> Response:
+    """Approve the report for the approver's site, with the committee's reason (audited as deployment.approve)."""
     _confirmed(confirm)
+    if not reason.strip():
+        raise ConflictError("field 'reason': an approval needs the committee's reason")
     with unit_of_work(session):
-        approve_deployment(session, user, report_id)
+        approve_deployment(session, user, report_id, reason)
     return RedirectResponse("/approvals?done=approved", status_code=303)
 
 
