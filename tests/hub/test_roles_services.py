@@ -107,6 +107,10 @@ def _vendor_sees_reports_alerts_and_clinician_feedback(hub_url: str, hub: sessio
         f"/clinician/models/{sha}/feedback",
         data={"csrf_token": csrf_c, "rating": "wrong", "comment": "eGFR 단위가 맞지 않는 것 같습니다"},
     )
+    identifying = clinician.post(
+        f"/clinician/models/{sha}/feedback",
+        data={"csrf_token": csrf_c, "rating": "wrong", "comment": "환자 800101-1234568 결과가 이상합니다"},
+    )
     other = clinician.get(f"/clinician/models/{'cd' * 32}")
     vendor, _ = login(app, "vendor")
     vendor_page = vendor.get("/vendor")
@@ -115,6 +119,8 @@ def _vendor_sees_reports_alerts_and_clinician_feedback(hub_url: str, hub: sessio
     assert page.status_code == 200 and card["intended_use"]["ko"] in page.text and 'id="card-not-chai"' not in page.text
     assert bad.status_code == 400 and "rating" in bad.text
     assert sent.status_code == 303
+    assert identifying.status_code == 400 and "resident registration number" in identifying.text
+    assert "800101-1234568" not in identifying.text  # the error names the kind, never the value
     assert other.status_code == 404
     assert "eGFR 단위가 맞지 않는 것 같습니다" in vendor_page.text
     assert "점수 분포가 크게 변했습니다" in vendor_page.text  # the drift alert

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dari.errors import InputError
 from dari.hub import audit, notifications
 from dari.hub.db.models import User
 from dari.hub.db.roles_tables import ModelFeedback
@@ -43,6 +44,7 @@ def submit_feedback(session: Session, clinician: User, model_sha256: str, form: 
     """Store a clinician's feedback on a model deployed at their site now (audited; vendor and approvers told)."""
     if clinician.role != "clinician" or clinician.site_id is None:
         raise ForbiddenError(f"role {clinician.role} of {clinician.site_id or 'no site'} may not give model feedback")
+    _refuse_identifiers(form.comment)
     deployed = deployed_model(session, clinician.site_id, model_sha256)
     if deployed is None:
         raise NotFoundError(f"model {model_sha256[:16]}… is not deployed at {clinician.site_id}")
@@ -69,6 +71,17 @@ def submit_feedback(session: Session, clinician: User, model_sha256: str, form: 
     notifications.notify(session, vendor, "model_feedback", subject_ko, subject_en, "/vendor#feedback")
     notifications.notify(session, approvers, "model_feedback", subject_ko, subject_en, "/approvals#feedback")
     return row
+
+
+def _refuse_identifiers(comment: str) -> None:
+    """Feedback leaves the site for the vendor: refuse a comment holding a patient's number (the kind, not the
+    value, is named)."""
+    from dari.privacy.text.patterns import find_mrns, find_phones, find_rrns
+
+    finders = (("resident registration number", find_rrns), ("phone number", find_phones), ("record number", find_mrns))
+    for kind, finder in finders:
+        if finder(comment):
+            raise InputError(f"field 'comment' holds what looks like a {kind}: feedback must not identify a patient")
 
 
 def feedback_at_site(session: Session, site_id: str, model_sha256: str | None = None) -> list[ModelFeedback]:
