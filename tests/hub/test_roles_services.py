@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
+import socket
 from collections.abc import Iterator
 
 import pytest
@@ -15,10 +17,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dari.hub.db.models import AuditEntry, DeploymentApproval, Grant
 from dari.hub.db.roles_tables import Notification
-from dari.hub.governance.deployment import deployment_allowed, register_model, submit_report
+from dari.hub.governance.deployment import deployment_allowed, record_deployment, register_model, submit_report
 from dari.hub.governance.users import get_user
 from dari.hub.monitoring import ingest_publication
-from dari.hub.notifications import notify, notify_expiring, set_address, unread_count
+from dari.hub.notifications import (
+    MAX_MAIL_ATTEMPTS,
+    deliver_mail,
+    notify,
+    notify_expiring,
+    set_address,
+    unread_count,
+)
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +122,9 @@ def _vendor_sees_reports_alerts_and_clinician_feedback(hub_url: str, hub: sessio
     )
     other = clinician.get(f"/clinician/models/{'cd' * 32}")
     vendor, _ = login(app, "vendor")
+    with hub() as s, s.begin():
+        record_deployment(s, "it-site1", sha, "site-1")  # allowed: the approval holds
+        record_deployment(s, "it-site2", sha, "site-2")  # refused: site-2 has not approved
     vendor_page = vendor.get("/vendor")
     # Assert
     assert card["name"] in listing.text
@@ -123,6 +135,9 @@ def _vendor_sees_reports_alerts_and_clinician_feedback(hub_url: str, hub: sessio
     assert "800101-1234568" not in identifying.text  # the error names the kind, never the value
     assert other.status_code == 404
     assert "eGFR 단위가 맞지 않는 것 같습니다" in vendor_page.text
+    deployments = re.search(r'<table id="vendor-deployments">.*?</table>', vendor_page.text, re.S)
+    assert deployments and "it-site1" in deployments[0] and report in deployments[0]
+    assert "it-site2" in deployments[0] and "deny" in deployments[0]
     assert "점수 분포가 크게 변했습니다" in vendor_page.text  # the drift alert
     row = re.search(rf'data-report="{report}" data-site="site-1">.*?</tr>', vendor_page.text, re.S)
     assert row and 'class="state-approved"' in row[0]
@@ -133,7 +148,15 @@ def _vendor_sees_reports_alerts_and_clinician_feedback(hub_url: str, hub: sessio
     assert "eGFR 단위가" in approver.get("/approvals").text
 
 
-def test_roles_notifications_cli_page_bell_and_email(hub_url: str, hub: sessionmaker[Session], sink: SmtpSink) -> None:
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])  # closed again when the block ends: nothing listens there
+
+
+def test_roles_notifications_cli_page_bell_and_email(
+    hub_url: str, hub: sessionmaker[Session], sink: SmtpSink, caplog: pytest.LogCaptureFixture
+) -> None:
     from typer.testing import CliRunner
 
     from dari.cli.app import app as cli
@@ -171,6 +194,17 @@ def test_roles_notifications_cli_page_bell_and_email(hub_url: str, hub: sessionm
     with hub() as s:
         assert unread_count(s, get_user(s, "researcher")) == 0
         assert notify_expiring(s) == 0
+    # A dead SMTP server: attempts are counted, nothing is marked mailed, the log names neither address nor subject
+    with hub() as s, s.begin():
+        notify(s, get_user(s, "researcher"), "drift_alert", "가", "a", "/monitoring")
+    dead = sink.settings.model_copy(update={"port": _closed_port()})
+    with caplog.at_level(logging.WARNING, logger="dari.hub.notifications"):
+        tries = [deliver_mail(hub, dead) for _ in range(MAX_MAIL_ATTEMPTS + 1)]
+    with hub() as s:
+        note = s.execute(select(Notification).where(Notification.subject_en == "a")).scalar_one()
+    assert tries == [0] * (MAX_MAIL_ATTEMPTS + 1) and note.mailed_at is None
+    assert note.mail_attempts == MAX_MAIL_ATTEMPTS  # not tried again after the last attempt
+    assert "failed" in caplog.text and address not in caplog.text and "가" not in caplog.text
     with hub() as s, pytest.raises(ValueError, match="kind"):
         notify(s, get_user(s, "researcher"), "unknown_kind", "가", "a", "/x")
     with hub() as s, pytest.raises(ValueError, match="link"):
