@@ -188,6 +188,8 @@ def test_roles_notifications_cli_page_bell_and_email(
     mailed = [m for m in sink.messages if m["To"] == address and grant_id in str(m["Subject"])]
     assert len(mailed) == 1  # mailed once, not again by the second run
     assert sorted(_kinds(hub, "researcher")) == ["application_decided", "grant_expiring"]
+    assert _kinds(hub, "drb2a") == ["application_submitted"]  # the site-2 request; drb3's site was not asked
+    assert _kinds(hub, "drb1").count("application_submitted") == 2 and _kinds(hub, "drb3") == []
     assert grant_id in page.text and page.text.count('data-kind="grant_expiring"') == 1
     assert re.search(r'id="bell-count">2<', catalog.text)
     assert 'id="bell-count"' not in after.text

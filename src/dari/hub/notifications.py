@@ -31,6 +31,7 @@ from dari.monitoring.publication import Alert
 
 KINDS = frozenset(
     {
+        "application_submitted",
         "application_decided",
         "grant_expiring",
         "grant_revoked",

@@ -233,6 +233,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "job": ("작업", "Job"),
     "requester": ("요청자", "Requester"),
     "dataset": ("데이터셋", "Dataset"),
+    "kind_application_submitted": ("심의 요청", "Review requested"),
     "kind_application_decided": ("신청 결정", "Application decided"),
     "kind_grant_expiring": ("권한 만료 예정", "Grant expiring"),
     "kind_grant_revoked": ("권한 철회", "Grant revoked"),
