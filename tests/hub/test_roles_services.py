@@ -187,6 +187,8 @@ def test_roles_notifications_cli_page_bell_and_email(
     assert first.stdout.strip() == "1" and second.stdout.strip() == "0"
     mailed = [m for m in sink.messages if m["To"] == address and grant_id in str(m["Subject"])]
     assert len(mailed) == 1  # mailed once, not again by the second run
+    # The decision came before the address was given: it stays in the portal, not mailed.
+    assert not [m for m in sink.messages if m["To"] == address and "연구 신청" in str(m["Subject"])]
     assert sorted(_kinds(hub, "researcher")) == ["application_decided", "grant_expiring"]
     assert _kinds(hub, "drb2a") == ["application_submitted"]  # the site-2 request; drb3's site was not asked
     assert _kinds(hub, "drb1").count("application_submitted") == 2 and _kinds(hub, "drb3") == []

@@ -223,7 +223,12 @@ def deliver_mail(factory: sessionmaker[Session], smtp: SmtpSettings, limit: int 
         rows = session.execute(
             select(Notification, EmailAddress.address)
             .join(EmailAddress, EmailAddress.user_id == Notification.user_id)
-            .where(Notification.mailed_at.is_(None), Notification.mail_attempts < MAX_MAIL_ATTEMPTS)
+            .where(
+                Notification.mailed_at.is_(None),
+                Notification.mail_attempts < MAX_MAIL_ATTEMPTS,
+                # Only what happened since the address was given: setting one must not flood it with the past.
+                Notification.created_at >= EmailAddress.updated_at,
+            )
             .order_by(Notification.id)
             .limit(limit)
         ).all()
