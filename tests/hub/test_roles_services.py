@@ -42,6 +42,13 @@ def _kinds(factory: sessionmaker[Session], username: str) -> list[str]:
         return [n.kind for n in s.execute(select(Notification).where(Notification.user_id == user.id)).scalars()]
 
 
+def _links(factory: sessionmaker[Session], username: str, kind: str) -> set[str]:
+    with factory() as s:
+        user = get_user(s, username)
+        query = select(Notification.link).where(Notification.user_id == user.id, Notification.kind == kind)
+        return set(s.execute(query).scalars())
+
+
 def test_roles_deployment_approve_withdraw_vendor_and_clinician_pages(
     hub_url: str, hub: sessionmaker[Session], sink: SmtpSink
 ) -> None:
@@ -82,6 +89,11 @@ def test_roles_deployment_approve_withdraw_vendor_and_clinician_pages(
         approval = s.execute(select(DeploymentApproval)).scalar_one()
         assert approval.withdraw_reason == "보정 이탈 확인"
     assert "report_withdrawn" in _kinds(hub, "vendor")
+    # Each is told with a link to a page their role may open.
+    assert _links(hub, "vendor", "report_withdrawn") == {"/vendor"}
+    assert _links(hub, "clinician", "report_approved") == {"/clinician"}
+    assert _links(hub, "approver1", "report_withdrawn") == {"/approvals"}
+    assert client.get("/approvals").status_code == 200
     vendor, _ = login(app, "vendor")
     assert "보정 이탈 확인" in vendor.get("/vendor").text
     assert vendor.get("/approvals").status_code == 403

@@ -24,7 +24,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from dari.errors import InputError
-from dari.hub.db.models import Grant, RegisteredModel, User, utcnow
+from dari.hub.db.models import Grant, RegisteredModel, User, ValidationReport, utcnow
 from dari.hub.db.roles_tables import EmailAddress, Notification
 from dari.hub.settings import SmtpSettings
 from dari.monitoring.publication import Alert
@@ -85,6 +85,23 @@ def users_by_id(session: Session, ids: Iterable[int]) -> list[User]:
     """Users by id (those that exist)."""
     wanted = sorted(set(ids))
     return list(session.execute(select(User).where(User.id.in_(wanted)).order_by(User.id)).scalars())
+
+
+def notify_report_decision(session: Session, report: ValidationReport, site_id: str, *, withdrawn: bool) -> None:
+    """Tell of a site's approval or withdrawal of a report: its submitter (vendor page), the site's clinicians
+    (deployed models) and, on withdrawal, the site's approvers (their queue)."""
+    if withdrawn:
+        kind = "report_withdrawn"
+        ko = f"검증 보고서 {report.id}의 {site_id} 승인이 철회되었습니다"
+        en = f"Approval of validation report {report.id} at {site_id} was withdrawn"
+    else:
+        kind = "report_approved"
+        ko = f"검증 보고서 {report.id}이(가) {site_id}에서 승인되었습니다"
+        en = f"Validation report {report.id} was approved at {site_id}"
+    notify(session, users_by_id(session, [report.submitted_by]), kind, ko, en, "/vendor")
+    notify(session, users_at_site(session, site_id, ["clinician"]), kind, ko, en, "/clinician")
+    if withdrawn:
+        notify(session, users_at_site(session, site_id, ["deployment_approver"]), kind, ko, en, "/approvals")
 
 
 def notify_drift(session: Session, model_sha256: str, site_id: str, alert: Alert) -> None:

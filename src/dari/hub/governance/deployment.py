@@ -122,15 +122,7 @@ def approve_deployment(session: Session, approver: User, report_id: str, reason:
         target=f"report:{report_id}",
         detail={"site": approver.site_id, "model": report.model_sha256[:16], "reason": reason.strip()[:2000]},
     )
-    notifications.notify(
-        session,
-        notifications.users_by_id(session, [report.submitted_by])
-        + notifications.users_at_site(session, approver.site_id, ["clinician"]),
-        "report_approved",
-        f"검증 보고서 {report_id}이(가) {approver.site_id}에서 승인되었습니다",
-        f"Validation report {report_id} was approved at {approver.site_id}",
-        "/vendor",
-    )
+    notifications.notify_report_decision(session, report, approver.site_id, withdrawn=False)
     return approval
 
 
@@ -155,15 +147,7 @@ def withdraw_deployment(session: Session, actor: User, report_id: str, site_id: 
         target=f"report:{report_id}",
         detail={"site": site_id},
     )
-    notifications.notify(
-        session,
-        notifications.users_by_id(session, [approval.report.submitted_by])
-        + notifications.users_at_site(session, site_id, ["clinician", "deployment_approver"]),
-        "report_withdrawn",
-        f"검증 보고서 {report_id}의 {site_id} 승인이 철회되었습니다",
-        f"Approval of validation report {report_id} at {site_id} was withdrawn",
-        "/vendor",
-    )
+    notifications.notify_report_decision(session, approval.report, site_id, withdrawn=True)
 
 
 class DeploymentDecision(BaseModel):
