@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dari.cli import deploy
+from dari.cli import deploy, hub_notify
 from dari.cli.console import err, guarded, out
 from dari.cli.hub_auth import ByOption, TokenFileOption, governed
 
@@ -23,6 +23,7 @@ app.add_typer(site_app, name="site")
 app.add_typer(deploy.model_app, name="model")
 app.add_typer(deploy.report_app, name="report")
 app.add_typer(deploy.deployment_app, name="deployment")
+app.command("notify-expiring")(hub_notify.notify_expiring)
 
 DbOption = Annotated[
     str, typer.Option("--db", envvar="DARI_HUB_DB", help="Hub store: SQLite file or postgresql:// URL.")
@@ -62,7 +63,8 @@ def serve(
     if insecure_cookies and host not in ("127.0.0.1", "localhost", "::1"):
         raise typer.BadParameter("plain-HTTP cookies are allowed on loopback only", param_hint="--insecure-cookies")
     with guarded():
-        application = create_app(HubSettings(database=db, secure_cookies=not insecure_cookies))
+        smtp = hub_notify.smtp_from_env()  # e-mail notifications: DARI_SMTP_* (the password never a flag)
+        application = create_app(HubSettings(database=db, secure_cookies=not insecure_cookies, smtp=smtp))
     import threading
 
     from dari.hub.web.search_service import concept_index

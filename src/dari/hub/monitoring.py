@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from dari.hub import audit
+from dari.hub import audit, notifications
 from dari.hub.db.models import (
     InferenceRecord,
     MonitoringAlertRecord,
@@ -218,3 +218,4 @@ def _audit_new_alerts(
                 "subjects": sorted({a.subject for a in group})[:20],
             },
         )
+        notifications.notify_drift(session, publication.model_sha256, publication.site_id, group[0])

@@ -32,7 +32,7 @@ DEMO_PEOPLE: tuple[DemoPerson, ...] = (
     DemoPerson(username="admin", display_name="플랫폼 관리자", role=Role.PLATFORM_ADMIN),
     DemoPerson(username="researcher", display_name="김연구", role=Role.RESEARCHER),
     DemoPerson(username="vendor", display_name="AI 기업 담당자", role=Role.AI_VENDOR),
-    DemoPerson(username="clinician", display_name="이임상", role=Role.CLINICIAN),
+    DemoPerson(username="clinician", display_name="이임상", role=Role.CLINICIAN, site_id="site-1"),
     DemoPerson(username="steward1", display_name="site-1 데이터 관리자", role=Role.DATA_STEWARD, site_id="site-1"),
     DemoPerson(username="steward2", display_name="site-2 데이터 관리자", role=Role.DATA_STEWARD, site_id="site-2"),
     DemoPerson(username="steward3", display_name="site-3 데이터 관리자", role=Role.DATA_STEWARD, site_id="site-3"),

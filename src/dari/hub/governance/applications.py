@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dari.hub import audit
+from dari.hub import audit, notifications
 from dari.hub.db.models import Application, ApplicationDataset, Dataset, User, utcnow
 from dari.hub.governance.errors import ConflictError, ForbiddenError, NotFoundError
 from dari.hub.governance.roles import Permission, allowed
@@ -126,6 +126,18 @@ def submit_application(session: Session, applicant: User, data: ApplicationCreat
         action="application.submit",
         target=f"application:{application.id}",
         detail={"datasets": data.dataset_ids, "analysis_types": application.analysis_types},
+    )
+    notifications.notify(
+        session,
+        [
+            u
+            for site in sorted({d.site_id for d in datasets})
+            for u in notifications.users_at_site(session, site, ["drb_member"])
+        ],
+        "application_submitted",
+        f"연구 신청 {application.id} 심의 요청: {application.title}",
+        f"Application {application.id} awaits review: {application.title}",
+        f"/applications/{application.id}",
     )
     return application
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dari.hub import audit
+from dari.hub import audit, notifications
 from dari.hub.db.models import DeploymentApproval, RegisteredModel, User, ValidationReport, utcnow
 from dari.hub.governance.errors import ConflictError, ForbiddenError, NotFoundError
 from dari.hub.governance.roles import Permission, allowed
@@ -78,11 +78,19 @@ def submit_report(session: Session, actor: User, model_sha256: str, results: dic
         target=f"report:{report.id}",
         detail={"model": model_sha256[:16], "sites": report.sites},
     )
+    notifications.notify(
+        session,
+        [u for s in report.sites for u in notifications.users_at_site(session, s, ["deployment_approver"])],
+        "report_submitted",
+        f"검증 보고서 {report.id} 승인 요청 ({report.model.name})",
+        f"Validation report {report.id} awaits approval ({report.model.name})",
+        "/approvals",
+    )
     return report
 
 
-def approve_deployment(session: Session, approver: User, report_id: str) -> DeploymentApproval:
-    """The site's deployment approver accepts the report for use in that site's care."""
+def approve_deployment(session: Session, approver: User, report_id: str, reason: str = "") -> DeploymentApproval:
+    """The site's deployment approver accepts the report for use in that site's care (the reason is audited)."""
     if not allowed(approver.role, Permission.APPROVE_DEPLOYMENT) or approver.site_id is None:
         raise ForbiddenError(f"role {approver.role} may not approve deployments")
     report = session.get(ValidationReport, report_id)
@@ -112,8 +120,9 @@ def approve_deployment(session: Session, approver: User, report_id: str) -> Depl
         actor=approver.username,
         action="deployment.approve",
         target=f"report:{report_id}",
-        detail={"site": approver.site_id, "model": report.model_sha256[:16]},
+        detail={"site": approver.site_id, "model": report.model_sha256[:16], "reason": reason.strip()[:2000]},
     )
+    notifications.notify_report_decision(session, report, approver.site_id, withdrawn=False)
     return approval
 
 
@@ -138,6 +147,7 @@ def withdraw_deployment(session: Session, actor: User, report_id: str, site_id: 
         target=f"report:{report_id}",
         detail={"site": site_id},
     )
+    notifications.notify_report_decision(session, approval.report, site_id, withdrawn=True)
 
 
 class DeploymentDecision(BaseModel):

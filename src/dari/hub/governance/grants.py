@@ -12,7 +12,7 @@ import secrets
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dari.hub import audit
+from dari.hub import audit, notifications
 from dari.hub.db.models import Application, Grant, User, utcnow
 from dari.hub.governance.decision import GrantDecision
 from dari.hub.governance.errors import ConflictError, ForbiddenError, NotFoundError
@@ -125,6 +125,14 @@ def revoke_grant(session: Session, actor: User, grant_id: str, reason: str) -> G
         raise ConflictError("a revocation needs a reason")
     grant.revoked_at, grant.revoked_by, grant.revoke_reason = utcnow(), actor.id, reason.strip()[:2000]
     audit.record(session, actor=actor.username, action="grant.revoke", target=f"grant:{grant_id}")
+    notifications.notify(
+        session,
+        grant.grantee,
+        "grant_revoked",
+        f"이용 권한 {grant_id}이(가) 철회되었습니다",
+        f"Access grant {grant_id} was revoked",
+        f"/grants#{grant_id}",
+    )
     return grant
 
 

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dari.hub import audit
+from dari.hub import audit, notifications
 from dari.hub.db.models import Application, ApplicationDataset, Dataset, Review, Site, User, utcnow
 from dari.hub.governance.applications import get_application, involved_sites
 from dari.hub.governance.errors import ConflictError, ForbiddenError, NotFoundError
@@ -110,6 +110,14 @@ def _settle(session: Session, application: Application, status: str, statuses: d
         action=f"application.{status}",
         target=f"application:{application.id}",
         detail={"sites": statuses},
+    )
+    notifications.notify(
+        session,
+        application.applicant,
+        "application_decided",
+        f"연구 신청 {application.id}: {'승인' if status == 'approved' else '반려'}",
+        f"Application {application.id}: {status}",
+        f"/applications/{application.id}",
     )
 
 

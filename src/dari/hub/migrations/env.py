@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+import dari.hub.db.roles_tables  # noqa: F401  (registers the roles tables on the metadata)
 from dari.hub.db.models import Base
 
 config = context.config

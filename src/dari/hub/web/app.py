@@ -17,11 +17,27 @@ from dari.hub import audit
 from dari.hub.db.engine import make_engine, require_schema, session_factory
 from dari.hub.governance.errors import AuthenticationError, ConflictError, ForbiddenError, NotFoundError
 from dari.hub.monitoring_checks import MAX_PUBLICATION_BYTES, PublicationError
+from dari.hub.notifications import mail_after_commit
 from dari.hub.settings import HubSettings
 from dari.hub.web.body_limit import BodyLimit
 from dari.hub.web.deps import LoginRequiredError, PortalState, language
 from dari.hub.web.i18n import translate
-from dari.hub.web.routes import api, auth, catalog, governance, monitoring_api, monitoring_pages, pages, tickets
+from dari.hub.web.routes import (
+    api,
+    auth,
+    catalog,
+    governance,
+    monitoring_api,
+    monitoring_pages,
+    pages,
+    roles_approver,
+    roles_clinician,
+    roles_notifications,
+    roles_steward,
+    roles_vendor,
+    tickets,
+)
+from dari.hub.web.routes.roles_common import install_bell
 from dari.hub.web.search_service import CatalogSearch
 
 _STATUS: list[tuple[type[DariError], int]] = [
@@ -71,6 +87,9 @@ def create_app(settings: HubSettings) -> FastAPI:
     app.state.portal = PortalState(
         settings=settings, factory=session_factory(engine), templates=templates, search=CatalogSearch(settings)
     )
+    # Roles and notifications: the nav's bell, e-mail after each commit that notified someone.
+    install_bell(templates)
+    app.state.portal.extras["wait_for_mail"] = mail_after_commit(app.state.portal.factory, settings.smtp)
     app.add_middleware(_Guard)
     # Added last, so outermost: every body is counted as it is read, chunked ones included, before anything else.
     app.add_middleware(BodyLimit, max_bytes=settings.max_form_bytes, larger=_LARGER_BODIES)
@@ -78,6 +97,9 @@ def create_app(settings: HubSettings) -> FastAPI:
     routers = (auth.router, catalog.router, governance.router, pages.router, api.router, tickets.router)
     for router in (*routers, monitoring_api.router, monitoring_pages.router):
         app.include_router(router)
+    for router in (roles_approver.router, roles_vendor.router, roles_clinician.router, roles_steward.router):
+        app.include_router(router)
+    app.include_router(roles_notifications.router)
     _install_error_handlers(app)
     return app
 
