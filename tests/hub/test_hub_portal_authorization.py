@@ -38,6 +38,10 @@ MATRIX: dict[tuple[str, str], frozenset[str] | None] = {
     ("GET", "/applications/{application_id}"): frozenset(
         {"platform_admin", "researcher", "drb_member", "data_steward"}
     ),
+    ("POST", "/apply"): APPLICANTS,
+    ("GET", "/applications/{application_id}/documents/{document_id}"): frozenset(
+        {"platform_admin", "researcher", "drb_member", "data_steward"}
+    ),
     ("GET", "/review"): frozenset({"drb_member"}),
     ("POST", "/applications/{application_id}/reviews"): frozenset({"drb_member"}),
     ("GET", "/grants"): ALL,
@@ -163,6 +167,7 @@ def test_authorization_matrix(role: str, hub_url: str, hub: sessionmaker[Session
     ids = {
         "dataset_id": "site-1-cdm",
         "application_id": pending,
+        "document_id": 1,
         "grant_id": grant,
         "code": "en",
         "model_sha256": MODEL_SHA,
@@ -195,7 +200,13 @@ def test_anonymous_requests_refused(hub_url: str, hub: sessionmaker[Session]) ->
         if allowed is PUBLIC:
             continue
         url = path.format(
-            dataset_id="site-1-cdm", application_id=1, grant_id="g", code="en", model_sha256=MODEL_SHA, site_id="site-1"
+            dataset_id="site-1-cdm",
+            application_id=1,
+            document_id=1,
+            grant_id="g",
+            code="en",
+            model_sha256=MODEL_SHA,
+            site_id="site-1",
         )
         response = client.request(method, url)
         expected = 401 if url.startswith("/api/") else 303

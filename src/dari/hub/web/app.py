@@ -73,7 +73,9 @@ def create_app(settings: HubSettings) -> FastAPI:
     )
     app.add_middleware(_Guard)
     # Added last, so outermost: every body is counted as it is read, chunked ones included, before anything else.
-    app.add_middleware(BodyLimit, max_bytes=settings.max_form_bytes, larger=_LARGER_BODIES)
+    # The application form also carries the IRB approval PDF (dari.hub.governance.documents).
+    larger = {route: settings.max_form_bytes + governance.FORM_BODY_EXTRA for route in governance.FORM_BODY_ROUTES}
+    app.add_middleware(BodyLimit, max_bytes=settings.max_form_bytes, larger={**_LARGER_BODIES, **larger})
     app.mount("/static", StaticFiles(directory=str(files("dari.hub.web") / "static")), name="static")
     routers = (auth.router, catalog.router, governance.router, pages.router, api.router, tickets.router)
     for router in (*routers, monitoring_api.router, monitoring_pages.router):
