@@ -95,8 +95,10 @@ def _decide(session: Session, username: str, dataset_id: str, analysis_type: str
             reasons.append(f"{grant.id} does not cover {analysis_type}")
         elif grant.revoked_at is not None:  # final: no later check, whatever time it names, passes
             reasons.append(f"{grant.id} was revoked")
-        elif dataset is None or dataset.site_id in revoked_sites(grant):  # the site withdrew its part: final too
-            reasons.append(f"{grant.id} was revoked for {dataset.site_id if dataset else 'an unknown site'}")
+        elif dataset is None:  # no site known to answer for it: never a yes
+            reasons.append(f"{grant.id}: dataset {dataset_id} is no longer published")
+        elif dataset.site_id in revoked_sites(grant):  # the site withdrew its part: final too
+            reasons.append(f"{grant.id} was revoked for {dataset.site_id}")
         elif at < _aware(grant.valid_from):
             reasons.append(f"{grant.id} starts {grant.valid_from:%Y-%m-%d}")
         elif at >= _aware(grant.valid_until):
