@@ -14,7 +14,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from dari.hub.db.models import AuditEntry
 from dari.hub.governance.users import get_user
 from dari.hub.monitoring import ingest_publication
-from dari.hub.web.routes import api, auth, catalog, governance, monitoring_api, monitoring_pages, pages, tickets
+from dari.hub.web.routes import (
+    api,
+    auth,
+    catalog,
+    drb_pages,
+    governance,
+    monitoring_api,
+    monitoring_pages,
+    pages,
+    tickets,
+)
 
 ALL = frozenset(ROLE_USERS)
 APPLICANTS = frozenset({"researcher", "ai_vendor"})
@@ -78,6 +88,7 @@ ROUTERS = (
     auth.router,
     catalog.router,
     governance.router,
+    drb_pages.router,
     pages.router,
     monitoring_api.router,
     monitoring_pages.router,
