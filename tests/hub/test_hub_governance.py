@@ -26,7 +26,7 @@ def _application(**overrides: object) -> ApplicationCreate:
         "purpose": "Validate a 1-year CKD progression model across hospitals.",
         "irb_number": "IRB-2026-0042",
         "dataset_ids": ["site-1-cdm", "site-2-cdm"],
-        "variables": ["eGFR", "HbA1c"],
+        "variables": [{"table": "measurement", "label": "eGFR, HbA1c"}],
         "analysis_types": [AnalysisType.MODEL_VALIDATION, AnalysisType.FEASIBILITY],
         "period_start": TODAY,
         "period_end": TODAY + dt.timedelta(days=180),

@@ -14,7 +14,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from dari.hub.db.models import AuditEntry
 from dari.hub.governance.users import get_user
 from dari.hub.monitoring import ingest_publication
-from dari.hub.web.routes import api, auth, catalog, governance, monitoring_api, monitoring_pages, pages, tickets
+from dari.hub.web.routes import (
+    api,
+    auth,
+    catalog,
+    drb_pages,
+    governance,
+    monitoring_api,
+    monitoring_pages,
+    pages,
+    tickets,
+)
 
 ALL = frozenset(ROLE_USERS)
 APPLICANTS = frozenset({"researcher", "ai_vendor"})
@@ -38,6 +48,10 @@ MATRIX: dict[tuple[str, str], frozenset[str] | None] = {
     ("POST", "/applications"): APPLICANTS,
     ("GET", "/applications"): APPLICANTS,
     ("GET", "/applications/{application_id}"): frozenset(
+        {"platform_admin", "researcher", "drb_member", "data_steward"}
+    ),
+    ("POST", "/apply"): APPLICANTS,
+    ("GET", "/applications/{application_id}/documents/{document_id}"): frozenset(
         {"platform_admin", "researcher", "drb_member", "data_steward"}
     ),
     ("GET", "/review"): frozenset({"drb_member"}),
@@ -76,6 +90,7 @@ ROUTERS = (
     auth.router,
     catalog.router,
     governance.router,
+    drb_pages.router,
     pages.router,
     monitoring_api.router,
     monitoring_pages.router,
@@ -166,6 +181,7 @@ def test_authorization_matrix(role: str, hub_url: str, hub: sessionmaker[Session
         "dataset_id": "site-1-cdm",
         "concept_id": 2000100005,
         "application_id": pending,
+        "document_id": 1,
         "grant_id": grant,
         "code": "en",
         "model_sha256": MODEL_SHA,
@@ -201,6 +217,7 @@ def test_anonymous_requests_refused(hub_url: str, hub: sessionmaker[Session]) ->
             dataset_id="site-1-cdm",
             concept_id=2000100005,
             application_id=1,
+            document_id=1,
             grant_id="g",
             code="en",
             model_sha256=MODEL_SHA,

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from dari.hub.db.models import Application, AuditEntry, WebSession
 
 TODAY = dt.date.today()
+PDF = {"irb_document": ("irb.pdf", b"%PDF-1.4 IRB approval", "application/pdf")}
 
 
 def _form(**overrides: object) -> dict[str, object]:
@@ -18,6 +19,7 @@ def _form(**overrides: object) -> dict[str, object]:
         "title": "Portal study",
         "purpose": "A study submitted through the portal form.",
         "irb_number": "IRB-2026-9",
+        "applicant_affiliation": "Portal University Hospital",
         "dataset_ids": ["site-1-cdm"],
         "analysis_types": ["feasibility"],
         "period_start": str(TODAY),
@@ -36,22 +38,22 @@ def _applications(factory: sessionmaker[Session]) -> int:
 
 def test_portal_csrf_missing_or_forged_refused_and_audited(hub_url: str, hub: sessionmaker[Session]) -> None:
     client, csrf = login(make_app(hub_url), "researcher")
-    assert client.post("/applications", data=_form()).status_code == 403
-    assert client.post("/applications", data={**_form(), "csrf_token": "forged"}).status_code == 403
+    assert client.post("/applications", data=_form(), files=PDF).status_code == 403
+    assert client.post("/applications", data={**_form(), "csrf_token": "forged"}, files=PDF).status_code == 403
     assert _applications(hub) == 0
     with hub() as s:
         reasons = [
             e.detail["reason"] for e in s.execute(select(AuditEntry).where(AuditEntry.outcome == "deny")).scalars()
         ]
     assert sum("CSRF" in r for r in reasons) == 2
-    assert client.post("/applications", data={**_form(), "csrf_token": csrf}).status_code == 303
+    assert client.post("/applications", data={**_form(), "csrf_token": csrf}, files=PDF).status_code == 303
     assert _applications(hub) == 1
 
 
 def test_portal_duplicate_submission_conflicts(hub_url: str, hub: sessionmaker[Session]) -> None:
     client, csrf = login(make_app(hub_url), "researcher")
-    first = client.post("/applications", data={**_form(), "csrf_token": csrf})
-    again = client.post("/applications", data={**_form(), "csrf_token": csrf})
+    first = client.post("/applications", data={**_form(), "csrf_token": csrf}, files=PDF)
+    again = client.post("/applications", data={**_form(), "csrf_token": csrf}, files=PDF)
     assert (first.status_code, again.status_code) == (303, 409)
     assert "duplicate" in again.text
     assert _applications(hub) == 1
@@ -70,11 +72,22 @@ def test_portal_malformed_and_oversized_fields_refused(hub_url: str, hub: sessio
         ),
         "bad analysis type": ({**_form(analysis_types=["export_rows"]), "submission_key": "k-type-0001"}, 400),
         "title too long": ({**_form(title="x" * 301), "submission_key": "k-long-0001"}, 422),
-        "oversized body": ({**_form(purpose="x" * 30_000), "submission_key": "k-big-00001"}, 413),
+        "purpose too long": ({**_form(purpose="x" * 6_000), "submission_key": "k-long-0002"}, 422),
+        "no affiliation": ({**_form(applicant_affiliation=" "), "submission_key": "k-affil-001"}, 400),
     }
+    files: dict[str, dict[str, tuple[str, bytes, str]]] = {
+        "no IRB document": {},
+        "not a PDF": {"irb_document": ("irb.pdf", b"<html>not a pdf</html>", "application/pdf")},
+        "oversized body": {"irb_document": ("irb.pdf", b"%PDF-" + b"x" * 6_000_000, "application/pdf")},
+    }
+    expected = {"no IRB document": 400, "not a PDF": 400, "oversized body": 413}
     for name, (form, status) in cases.items():
-        response = client.post("/applications", data={**form, "csrf_token": csrf})
+        response = client.post("/applications", data={**form, "csrf_token": csrf}, files=PDF)
         assert response.status_code == status, (name, response.status_code, response.text[:300])
+    for name, upload in files.items():
+        form = {**_form(), "submission_key": f"k-file-{len(name):04d}", "csrf_token": csrf}
+        response = client.post("/applications", data=form, files=upload or None)
+        assert response.status_code == expected[name], (name, response.status_code, response.text[:300])
     assert _applications(hub) == 0
 
 

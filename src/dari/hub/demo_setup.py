@@ -13,6 +13,7 @@ from dari.atomic import atomic_path
 from dari.hub.catalog import publish_dataset
 from dari.hub.db.engine import make_engine, migrate, session_factory
 from dari.hub.governance.applications import AnalysisType, ApplicationCreate, submit_application
+from dari.hub.governance.requested_data import RequestedVariable
 from dari.hub.governance.review import Decision, ReviewCreate, record_review
 from dari.hub.governance.users import get_user
 from dari.hub.keys import ensure_hub_key
@@ -74,7 +75,12 @@ def _approved_application(factory: sessionmaker[Session], sites: list[str]) -> t
                 purpose="1년 내 CKD 4기 이상 진행 예측 모델을 여러 병원의 가명처리 데이터로 외부 검증한다.",
                 irb_number="IRB-DEMO-2026-001",
                 dataset_ids=[f"{s}-cdm" for s in chosen],
-                variables=["eGFR", "HbA1c", "SBP", "diabetes", "heart failure"],
+                applicant_affiliation="다리 연구소 (dari research lab)",
+                variables=[
+                    RequestedVariable(table="person", label="Person (sex, year of birth)"),
+                    RequestedVariable(table="measurement", label="eGFR, HbA1c, SBP"),
+                    RequestedVariable(table="condition_occurrence", label="Diabetes, heart failure"),
+                ],
                 analysis_types=[AnalysisType.FEASIBILITY, AnalysisType.CHARACTERISATION, AnalysisType.MODEL_VALIDATION],
                 period_start=today,
                 period_end=today + dt.timedelta(days=365),

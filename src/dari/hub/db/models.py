@@ -80,8 +80,13 @@ class Application(Base):
     title: Mapped[str] = mapped_column(String(300))
     purpose: Mapped[str] = mapped_column(Text)
     irb_number: Mapped[str] = mapped_column(String(100))
+    applicant_affiliation: Mapped[str] = mapped_column(String(300), default="", server_default="")
     analysis_types: Mapped[list[str]] = mapped_column(JSON)
-    variables: Mapped[list[str]] = mapped_column(JSON)
+    # [{"table": ..., "concept_set": ... or null, "label": ...}]; plain strings in applications made before 0005
+    variables: Mapped[list[Any]] = mapped_column(JSON)
+    cohort: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # a dari cohort definition
+    dua_version: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    dua_sha256: Mapped[str] = mapped_column(String(64), default="", server_default="")
     period_start: Mapped[dt.datetime] = mapped_column()
     period_end: Mapped[dt.datetime] = mapped_column()
     dua_accepted_at: Mapped[dt.datetime] = mapped_column()
@@ -92,6 +97,7 @@ class Application(Base):
     applicant: Mapped[User] = relationship()
     datasets: Mapped[list[ApplicationDataset]] = relationship(cascade="all, delete-orphan", lazy="selectin")
     reviews: Mapped[list[Review]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+    documents: Mapped[list[ApplicationDocument]] = relationship(cascade="all, delete-orphan", lazy="selectin")
 
 
 class ApplicationDataset(Base):
@@ -136,6 +142,7 @@ class Grant(Base):
     revoke_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     application: Mapped[Application] = relationship(lazy="selectin")
     grantee: Mapped[User] = relationship(foreign_keys=[grantee_id], lazy="selectin")
+    site_revocations: Mapped[list[GrantSiteRevocation]] = relationship(cascade="all, delete-orphan", lazy="selectin")
 
 
 class WebSession(Base):
@@ -308,3 +315,8 @@ class InferenceRecord(Base):
     card_uuid: Mapped[str | None] = mapped_column(String(64), nullable=True)
     latency_ms: Mapped[float] = mapped_column()
     feedback: Mapped[str | None] = mapped_column(String(16), nullable=True)
+
+
+# Tables of the DRB review (documents, per-site revocation) live in their own module; imported here so that the
+# metadata and the relationships above are complete wherever the models are imported.
+from dari.hub.db.governance_records import ApplicationDocument, GrantSiteRevocation  # noqa: E402

@@ -26,6 +26,7 @@ from dari.hub.web.routes import (
     api,
     auth,
     catalog,
+    drb_pages,
     governance,
     monitoring_api,
     monitoring_pages,
@@ -92,10 +93,12 @@ def create_app(settings: HubSettings) -> FastAPI:
     app.state.portal.extras["wait_for_mail"] = mail_after_commit(app.state.portal.factory, settings.smtp)
     app.add_middleware(_Guard)
     # Added last, so outermost: every body is counted as it is read, chunked ones included, before anything else.
-    app.add_middleware(BodyLimit, max_bytes=settings.max_form_bytes, larger=_LARGER_BODIES)
+    # The application form also carries the IRB approval PDF (dari.hub.governance.documents).
+    larger = {route: settings.max_form_bytes + governance.FORM_BODY_EXTRA for route in governance.FORM_BODY_ROUTES}
+    app.add_middleware(BodyLimit, max_bytes=settings.max_form_bytes, larger={**_LARGER_BODIES, **larger})
     app.mount("/static", StaticFiles(directory=str(files("dari.hub.web") / "static")), name="static")
     routers = (auth.router, catalog.router, governance.router, pages.router, api.router, tickets.router)
-    for router in (*routers, monitoring_api.router, monitoring_pages.router):
+    for router in (*routers, drb_pages.router, monitoring_api.router, monitoring_pages.router):
         app.include_router(router)
     for router in (roles_approver.router, roles_vendor.router, roles_clinician.router, roles_steward.router):
         app.include_router(router)

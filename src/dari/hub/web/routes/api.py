@@ -22,7 +22,16 @@ from dari.hub.governance.applications import (
 )
 from dari.hub.governance.decision import GrantDecision
 from dari.hub.governance.errors import ForbiddenError
-from dari.hub.governance.grants import check_grant, grants_for_site, grants_of, revoke_grant
+from dari.hub.governance.grants import (
+    application_conditions,
+    application_state,
+    check_grant,
+    grant_sites,
+    grants_for_site,
+    grants_of,
+    revoke_grant,
+    revoked_sites,
+)
 from dari.hub.governance.review import ReviewCreate, record_review, review_queue, site_statuses
 from dari.hub.governance.roles import Permission
 from dari.hub.keys import hub_key_paths
@@ -61,6 +70,8 @@ class ApplicationPublic(BaseModel):
     dataset_ids: list[str]
     analysis_types: list[str]
     status: str
+    state: str = Field(description="as shown: also approved_with_conditions, partially_revoked, revoked, expired")
+    conditions: list[str] = Field(description="conditions of approval, each as 'site: text'")
     sites: dict[str, str]
     submitted_at: dt.datetime
 
@@ -78,6 +89,8 @@ class GrantPublic(BaseModel):
     valid_from: dt.datetime
     valid_until: dt.datetime
     revoked: bool
+    sites: list[str] = Field(description="sites whose datasets the grant covers")
+    revoked_sites: list[str] = Field(description="sites that revoked their part (every site once revoked whole)")
 
 
 class SearchHitPublic(BaseModel):
@@ -138,6 +151,8 @@ def _application(session: DbSession, a: Application) -> ApplicationPublic:
         dataset_ids=sorted(link.dataset_id for link in a.datasets),
         analysis_types=a.analysis_types,
         status=a.status,
+        state=application_state(session, a),
+        conditions=application_conditions(a),
         sites=site_statuses(session, a),
         submitted_at=a.submitted_at,
     )
@@ -154,6 +169,8 @@ def _grant(g: Grant) -> GrantPublic:
         valid_from=g.valid_from,
         valid_until=g.valid_until,
         revoked=g.revoked_at is not None,
+        sites=sorted(grant_sites(g)),
+        revoked_sites=sorted(revoked_sites(g)),
     )
 
 
