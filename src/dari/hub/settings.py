@@ -21,3 +21,6 @@ class HubSettings(BaseModel):
     disclosure: DisclosureRules = Field(default_factory=DisclosureRules)
     search_cache: Path | None = None
     login_throttle: ThrottlePolicy = Field(default_factory=ThrottlePolicy)
+    # The portal's site connector (dari.hub.site_connector): sites whose folders are on this machine (the demo's).
+    site_folders: dict[str, Path] = Field(default_factory=dict, description="site id → site folder")
+    connector_workers: int = Field(default=4, ge=1, le=32, description="sites answered at once")
