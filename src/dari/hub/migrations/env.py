@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+from dari.hub.db import cohorts as _cohorts  # noqa: F401  (registers saved_cohort in the metadata)
 from dari.hub.db.models import Base
 
 config = context.config

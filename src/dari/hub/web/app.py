@@ -21,7 +21,17 @@ from dari.hub.settings import HubSettings
 from dari.hub.web.body_limit import BodyLimit
 from dari.hub.web.deps import LoginRequiredError, PortalState, language
 from dari.hub.web.i18n import translate
-from dari.hub.web.routes import api, auth, catalog, governance, monitoring_api, monitoring_pages, pages, tickets
+from dari.hub.web.routes import (
+    api,
+    auth,
+    catalog,
+    feasibility,
+    governance,
+    monitoring_api,
+    monitoring_pages,
+    pages,
+    tickets,
+)
 from dari.hub.web.search_service import CatalogSearch
 
 _STATUS: list[tuple[type[DariError], int]] = [
@@ -76,7 +86,7 @@ def create_app(settings: HubSettings) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=settings.max_form_bytes, larger=_LARGER_BODIES)
     app.mount("/static", StaticFiles(directory=str(files("dari.hub.web") / "static")), name="static")
     routers = (auth.router, catalog.router, governance.router, pages.router, api.router, tickets.router)
-    for router in (*routers, monitoring_api.router, monitoring_pages.router):
+    for router in (*routers, monitoring_api.router, monitoring_pages.router, feasibility.router):
         app.include_router(router)
     _install_error_handlers(app)
     return app
