@@ -11,7 +11,7 @@ from cohort_tiny_cdm import definition
 from dari.cdm.store import CdmStore
 from dari.cohort.definition import parse_definition
 from dari.cohort.forecast import forecast_total, recruitment, unprotected_recruitment
-from dari.disclosure import DisclosureRules
+from dari.disclosure import DisclosureRefusedError, DisclosureRules
 from dari.errors import InputError
 from dari.federation.ledger import open_site_ledger
 
@@ -80,7 +80,43 @@ def test_forecast_release_protects_every_count(tiny: CdmStore, tmp_path: Path) -
         ledger.close()
     # Assert: single persons never show; the forecast's own figures are protected counts too
     for result in (plain, kept):
-        assert len(result.monthly) == 36 and result.data_through == "2022-12"
+        assert len(result.monthly) == 36 and result.data_through == "2022-12" and not result.monthly_withheld
         assert all(m.persons.shown == "<10" for m in result.monthly)
-        assert result.expected.shown == "<10" and result.low.suppressed
+        assert result.expected.shown == "<10" and result.low.suppressed and result.lookback_persons.suppressed
     assert '"value":1' not in plain.model_dump_json()
+
+
+def _earlier_release(folder: Path, rules: DisclosureRules, ids: list[int]) -> None:
+    ledger = open_site_ledger(folder, grant_id=None, requester="earlier", rules=rules)
+    try:
+        with ledger.release() as release:
+            release.count("earlier", np.array(ids, np.int64))
+    finally:
+        ledger.close()
+
+
+def test_forecast_ledger_withholds_only_a_differencing_monthly_history(tiny: CdmStore, tmp_path: Path) -> None:
+    # Prepare: an earlier released cell of 10 persons holding P8 (who alone enters in 2021-01) and 9 others:
+    # month {P8} differs from it by 9 (refused), the lookback {P1, P8} by 10 (allowed)
+    rules = DisclosureRules(min_cell=10, rounding_base=5)
+    _earlier_release(tmp_path, rules, [8, *range(101, 110)])
+    ledger = open_site_ledger(tmp_path, grant_id=None, requester="test", rules=rules)
+    # Execute
+    try:
+        result = recruitment(tiny, parse_definition(definition()), site="tiny", lookback_months=36, ledger=ledger)
+    finally:
+        ledger.close()
+    # Assert: the forecast leaves, its monthly history does not, and says why
+    assert result.monthly == [] and "differencing" in result.monthly_withheld
+    assert result.expected.shown == "<10" and result.data_through == "2022-12"
+
+
+def test_forecast_ledger_refuses_a_lookback_that_differences_an_earlier_release(tiny: CdmStore, tmp_path: Path) -> None:
+    rules = DisclosureRules(min_cell=10, rounding_base=5)
+    _earlier_release(tmp_path, rules, [1, 8, *range(101, 109)])  # differs from the lookback {P1, P8} by 8
+    ledger = open_site_ledger(tmp_path, grant_id=None, requester="test", rules=rules)
+    try:
+        with pytest.raises(DisclosureRefusedError, match="differencing"):
+            recruitment(tiny, parse_definition(definition()), site="tiny", lookback_months=36, ledger=ledger)
+    finally:
+        ledger.close()

@@ -111,6 +111,8 @@ def test_register_recheck_refuses_a_forecast_released_under_weaker_rules() -> No
             horizon_months=6,
             level=0.9,
             model="poisson-gamma",
+            data_through="2026-01",
+            lookback_persons=protect_count(40, rules),
             monthly=[MonthCount(month="2026-01", persons=protect_count(4, rules))],
             expected=protect_count(25, rules),
             low=protect_count(15, rules),

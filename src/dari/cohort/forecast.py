@@ -11,9 +11,11 @@ m·(T + H)/T (Poisson noise plus the rate's uncertainty). Months vary more than 
 variance is scaled by the Pearson dispersion φ = max(1, Σ (y_t − ȳ)² / ȳ / (T − 1)) (quasi-Poisson), and the
 interval is the central `level` interval of the negative binomial with that mean and variance (scipy.stats.nbinom).
 
-`recruitment` releases the monthly counts (under a site's release ledger: keyed noise per person set, refused
-when a month differences an earlier release) and the forecast's expected value and interval, every figure a
-`ProtectedCount` (the model's outputs are rounded and suppressed like counts; no person set stands behind them).
+`recruitment` releases the persons entering over the lookback, the forecast's expected value and interval (every
+figure a `ProtectedCount`: the model's outputs are rounded and suppressed like counts) and the monthly counts.
+Under a site's release ledger the lookback's person set is one release (the forecast's figures are functions of
+it), refused whole when it differences an earlier release; the months are a second release, and when the ledger
+refuses that one the forecast leaves without its monthly history (`monthly_withheld` says why).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from dari.cdm.store import CdmStore
 from dari.cohort.backend import cdm_table, ibis_session, materialised
 from dari.cohort.compile import build_cohort
 from dari.cohort.definition import CohortDefinition
-from dari.disclosure import DisclosureRules, ProtectedCount, protect_count
+from dari.disclosure import DisclosureRefusedError, DisclosureRules, ProtectedCount, protect_count
 from dari.errors import InputError
 
 if TYPE_CHECKING:
@@ -141,15 +143,13 @@ class RecruitmentForecast(BaseModel):
     horizon_months: int
     level: float = Field(gt=0, lt=1)
     model: Model
-    monthly: list[MonthCount]
+    lookback_persons: ProtectedCount = Field(description="persons entering the cohort over the lookback")
+    monthly: list[MonthCount] = Field(description="empty when the release ledger withheld the monthly history")
+    monthly_withheld: str = Field(default="", max_length=300, description="why the monthly history was withheld")
     expected: ProtectedCount = Field(description="expected new persons over the horizon (rounded, suppressed)")
     low: ProtectedCount
     high: ProtectedCount
-
-    @property
-    def data_through(self) -> str:
-        """The last month of history the forecast starts after."""
-        return self.monthly[-1].month if self.monthly else ""
+    data_through: str = Field(pattern=r"^\d{4}-\d{2}$", description="the last month of history counted")
 
 
 def recruitment(
@@ -168,23 +168,38 @@ def recruitment(
     raw = unprotected_recruitment(store, definition, site=site, lookback_months=lookback_months)
     fc = forecast_total(raw.counts, horizon_months, level)
 
-    def build(count: Any) -> RecruitmentForecast:
-        return RecruitmentForecast(
-            site=site,
-            definition_name=definition.name,
-            definition_digest=definition.digest(),
-            rules=r,
-            lookback_months=lookback_months,
-            horizon_months=horizon_months,
-            level=level,
-            model=fc.model,
-            monthly=[MonthCount(month=m, persons=count(m, n)) for m, n in zip(raw.months, raw.counts, strict=True)],
-            expected=protect_count(math.floor(fc.expected + 0.5), r),
-            low=protect_count(fc.low, r),
-            high=protect_count(fc.high, r),
-        )
+    def monthly(count: Any) -> list[MonthCount]:
+        return [MonthCount(month=m, persons=count(m, n)) for m, n in zip(raw.months, raw.counts, strict=True)]
 
+    everyone = np.concatenate([raw.members[m] for m in raw.months]) if raw.months else np.zeros(0, np.int64)
+    withheld = ""
     if ledger is None:
-        return build(lambda _m, n: protect_count(n, r))
-    with ledger.release() as release:
-        return build(lambda m, _n: release.count(f"month:{m}", raw.members[m]))
+        total, months = protect_count(int(everyone.size), r), monthly(lambda _m, n: protect_count(n, r))
+    else:
+        # The forecast's figures are functions of the lookback's persons: that set is one release (refused as a
+        # whole when it differences an earlier one). The monthly history is a second release: when the ledger
+        # refuses it (small months beside an earlier small cell), the forecast still goes out, the history not.
+        with ledger.release() as release:
+            total = release.count("recruitment:lookback", everyone)
+        try:
+            with ledger.release() as release:
+                months = monthly(lambda m, _n: release.count(f"recruitment:month:{m}", raw.members[m]))
+        except DisclosureRefusedError as exc:
+            months, withheld = [], str(exc)
+    return RecruitmentForecast(
+        site=site,
+        definition_name=definition.name,
+        definition_digest=definition.digest(),
+        rules=r,
+        lookback_months=lookback_months,
+        horizon_months=horizon_months,
+        level=level,
+        model=fc.model,
+        data_through=raw.months[-1],
+        lookback_persons=total,
+        monthly=months,
+        monthly_withheld=withheld,
+        expected=protect_count(math.floor(fc.expected + 0.5), r),
+        low=protect_count(fc.low, r),
+        high=protect_count(fc.high, r),
+    )

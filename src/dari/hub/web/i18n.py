@@ -205,6 +205,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "forecast_interval": ("예측 구간", "Interval"),
     "monthly_new": ("월별 신규", "New per month"),
     "months": ("개월", "months"),
+    "lookback_persons": ("과거 기간 신규 대상자", "New persons over the lookback"),
+    "monthly_withheld": ("월별 내역 미공개 (공개 대장)", "monthly history withheld (release ledger)"),
     "apply_with_cohort": ("이 코호트로 연구 신청", "Apply with this cohort"),
     # --- end cohort builder ---
 }

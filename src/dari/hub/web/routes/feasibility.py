@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -188,12 +189,14 @@ def _months(fields: dict[str, Any]) -> tuple[int, int]:
 
 def _download(definition: CohortDefinition, atlas: bool) -> Response:
     doc = export_circe(definition) if atlas else definition.model_dump(mode="json")
+    suffix = f".{'atlas' if atlas else 'dari'}.json"
     stem = "".join(ch if ch.isalnum() else "-" for ch in definition.name)[:60] or "cohort"
-    name = f"{stem}.{'atlas' if atlas else 'dari'}.json"
+    plain = "".join(ch if ch.isascii() else "_" for ch in stem)  # headers are latin-1: a Korean name goes in filename*
+    disposition = f"attachment; filename=\"{plain}{suffix}\"; filename*=UTF-8''{quote(stem + suffix)}"
     return Response(
         json.dumps(doc, ensure_ascii=False, indent=2),
         media_type="application/json",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        headers={"Content-Disposition": disposition},
     )
 
 
