@@ -14,7 +14,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from dari.hub.db.models import AuditEntry
 from dari.hub.governance.users import get_user
 from dari.hub.monitoring import ingest_publication
-from dari.hub.web.routes import api, auth, catalog, governance, monitoring_api, monitoring_pages, pages, tickets
+from dari.hub.web.routes import (
+    api,
+    auth,
+    catalog,
+    feasibility,
+    governance,
+    monitoring_api,
+    monitoring_pages,
+    pages,
+    tickets,
+)
 
 ALL = frozenset(ROLE_USERS)
 APPLICANTS = frozenset({"researcher", "ai_vendor"})
@@ -68,6 +78,12 @@ MATRIX: dict[tuple[str, str], frozenset[str] | None] = {
     ("GET", "/monitoring"): WATCHERS,
     ("GET", "/monitoring/{model_sha256}/{site_id}"): WATCHERS,
     ("GET", "/monitoring/{model_sha256}/{site_id}/inferences"): WATCHERS,
+    # cohort builder and feasibility (issue 15): applicants only; a cohort of another user reads as absent
+    ("GET", "/cohorts"): APPLICANTS,
+    ("GET", "/cohorts/new"): APPLICANTS,
+    ("GET", "/cohorts/{cohort_id}"): APPLICANTS,
+    ("POST", "/cohorts/import"): APPLICANTS,
+    ("POST", "/cohorts/builder"): APPLICANTS,
 }
 ROUTERS = (
     api.router,
@@ -78,6 +94,7 @@ ROUTERS = (
     monitoring_api.router,
     monitoring_pages.router,
     tickets.router,
+    feasibility.router,
 )
 
 
@@ -167,6 +184,7 @@ def test_authorization_matrix(role: str, hub_url: str, hub: sessionmaker[Session
         "code": "en",
         "model_sha256": MODEL_SHA,
         "site_id": "site-1",
+        "cohort_id": 1,
     }
     tokens = api_tokens(hub)
     portal, csrf = login(app, ROLE_USERS[role])
@@ -195,7 +213,13 @@ def test_anonymous_requests_refused(hub_url: str, hub: sessionmaker[Session]) ->
         if allowed is PUBLIC:
             continue
         url = path.format(
-            dataset_id="site-1-cdm", application_id=1, grant_id="g", code="en", model_sha256=MODEL_SHA, site_id="site-1"
+            dataset_id="site-1-cdm",
+            application_id=1,
+            grant_id="g",
+            code="en",
+            model_sha256=MODEL_SHA,
+            site_id="site-1",
+            cohort_id=1,
         )
         response = client.request(method, url)
         expected = 401 if url.startswith("/api/") else 303
