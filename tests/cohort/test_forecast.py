@@ -120,3 +120,9 @@ def test_forecast_ledger_refuses_a_lookback_that_differences_an_earlier_release(
             recruitment(tiny, parse_definition(definition()), site="tiny", lookback_months=36, ledger=ledger)
     finally:
         ledger.close()
+
+
+def test_forecast_default_lookback_is_the_whole_history_so_its_persons_are_the_cohorts(tiny: CdmStore) -> None:
+    raw = unprotected_recruitment(tiny, parse_definition(definition()), site="tiny")
+    assert raw.months[-1] == "2022-12" and raw.months[0] < "2011-01"  # from the first observation month on
+    assert sum(raw.counts) == 2  # P1 and P8: the cohort of cohort_tiny_cdm

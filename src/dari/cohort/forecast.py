@@ -1,12 +1,14 @@
 """Recruitment forecast at a site: persons newly meeting a cohort's criteria per month, and the next months'.
 
 `unprotected_recruitment` counts, for each month of the lookback, the persons whose cohort entry (their first
-index date meeting every inclusion rule) falls in that month; the lookback ends with the site's last complete month
-of data (the latest `observation_period_end_date`). Those exact counts stay at the site.
+index date meeting every inclusion rule) falls in that month; the lookback ends with the month of the site's data
+cut (the latest `observation_period_end_date`) and by default starts with its first month of observation, so its
+persons are the cohort's own (a shorter lookback's set may differ from the cohort's by a few persons, which the
+release ledger refuses). Those exact counts stay at the site.
 
 `forecast_total` is the model (documented in docs/cohort-definitions.md, "Recruitment forecast"): with y_1..y_T
-the monthly counts and S = Σ y_t, the monthly rate λ gets Jeffreys' gamma posterior Gamma(S + ½, T); the total of
-the next H months is then Poisson-gamma, i.e. negative binomial with mean m = (S + ½)·H/T and variance
+the lookback's monthly counts and S = Σ y_t, the monthly rate λ gets Jeffreys' gamma posterior Gamma(S + ½, T);
+the total of the next H months is then Poisson-gamma, i.e. negative binomial with mean m = (S + ½)·H/T and variance
 m·(T + H)/T (Poisson noise plus the rate's uncertainty). Months vary more than Poisson in real hospitals, so the
 variance is scaled by the Pearson dispersion φ = max(1, Σ (y_t − ȳ)² / ȳ / (T − 1)) (quasi-Poisson), and the
 interval is the central `level` interval of the negative binomial with that mean and variance (scipy.stats.nbinom).
@@ -70,28 +72,32 @@ def _month_label(index: int) -> str:
     return f"{index // 12:04d}-{index % 12 + 1:02d}"
 
 
-def _last_complete_month(cut: dt.date) -> int:
-    """The data cut's month when the cut is its last day, else the month before (a partial month undercounts)."""
-    nxt = cut + dt.timedelta(days=1)
-    return _month_index(cut) if nxt.month != cut.month else _month_index(cut) - 1
+def _day(value: Any) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
 
 
 def unprotected_recruitment(
-    store: CdmStore, definition: CohortDefinition, *, site: str, lookback_months: int
+    store: CdmStore, definition: CohortDefinition, *, site: str, lookback_months: int | None = None
 ) -> RawRecruitment:
-    """Persons entering the cohort in each of the `lookback_months` months up to the site's last complete month."""
-    if lookback_months < 1:
+    """Persons entering the cohort in each month of the lookback, which ends with the month of the site's data cut
+    (the latest observation end, a month that may be partial); `lookback_months` None: from the site's first month
+    of observation, so that the lookback's persons are exactly the cohort's."""
+    if lookback_months is not None and lookback_months < 1:
         raise InputError(f"lookback_months must be at least 1, got {lookback_months}")
     with ibis_session(store) as backend:
-        cut = cdm_table(backend, "observation_period").observation_period_end_date.max().to_pyarrow().as_py()
+        op = cdm_table(backend, "observation_period")
+        span = (
+            op.agg(start=op.observation_period_start_date.min(), cut=op.observation_period_end_date.max())
+            .to_pyarrow()
+            .to_pylist()[0]
+        )
         compiled = build_cohort(backend, definition, site=site)
         with materialised(backend, compiled.events, "events") as ev:
             entries = compiled.entries(ev).select("person_id", "index_date").to_pyarrow()
-    if cut is None:
+    if span["cut"] is None:
         raise InputError("the site's CDM has no observation period: no data cut to count back from")
-    cut_date = cut.date() if isinstance(cut, dt.datetime) else cut
-    last = _last_complete_month(cut_date)
-    first = last - lookback_months + 1
+    last = _month_index(_day(span["cut"]))
+    first = _month_index(_day(span["start"])) if lookback_months is None else last - lookback_months + 1
     ids = entries["person_id"].to_numpy(zero_copy_only=False).astype(np.int64)
     days = entries["index_date"].to_pylist()
     month = np.array([_month_index(d.date() if isinstance(d, dt.datetime) else d) for d in days], dtype=np.int64)
@@ -157,7 +163,7 @@ def recruitment(
     definition: CohortDefinition,
     *,
     site: str,
-    lookback_months: int = 36,
+    lookback_months: int | None = None,
     horizon_months: int = 12,
     level: float = 0.9,
     rules: DisclosureRules | None = None,
@@ -191,7 +197,7 @@ def recruitment(
         definition_name=definition.name,
         definition_digest=definition.digest(),
         rules=r,
-        lookback_months=lookback_months,
+        lookback_months=len(raw.months),
         horizon_months=horizon_months,
         level=level,
         model=fc.model,

@@ -40,7 +40,7 @@ class ForecastRequest(_Record):
     datasets: dict[str, str] = Field(min_length=1, description="site id → dataset id the grant must cover")
     expected_grants: dict[str, str] = Field(default_factory=dict)
     definition: CohortDefinition
-    lookback_months: int = Field(default=36, ge=6, le=120)
+    lookback_months: int | None = Field(default=None, ge=6, le=240, description="None: the site's whole history")
     horizon_months: int = Field(default=12, ge=1, le=60)
     level: float = Field(default=0.9, ge=0.5, le=0.99)
     disclosure: DisclosureRules = Field(default_factory=DisclosureRules)

@@ -15,8 +15,9 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker
@@ -29,8 +30,8 @@ from dari.hub.settings import HubSettings
 
 if TYPE_CHECKING:
     from dari.federation.flower.grants import GrantChecker
-    from dari.federation.flower.query_jobs import QueryRun
-    from dari.federation.forecast_job import ForecastSiteReport
+    from dari.federation.flower.query_jobs import QueryRequest, QueryRun
+    from dari.federation.forecast_job import ForecastRequest, ForecastSiteReport
     from dari.federation.guard import SiteBinding
 
 Req = TypeVar("Req", bound=BaseModel)
@@ -94,59 +95,120 @@ class SiteConnector:
         checkpoint = store_checkpoint(self.settings.database)
         return request.model_copy(update={"tickets": tickets, "audit_checkpoint": checkpoint})
 
-    def _run_sites(
-        self, run_site: Callable[[SiteBinding, GrantChecker], Rep], record: type[Rep], rules: DisclosureRules
-    ) -> dict[str, Rep]:
-        """Every site's report, each through its guard in a worker thread, then through the hub's re-check."""
+    def _run_sites(self, *jobs: _Job[BaseModel]) -> list[dict[str, BaseModel]]:
+        """Every job's report from every site, all in one pool of worker threads (each through its site's guard),
+        then through the hub's re-check; one list entry per job, in order."""
         from dari.federation.flower.grants import HubStoreGrantChecker
         from dari.federation.register import admit_site_reply
 
         checker = _SerialChecker(HubStoreGrantChecker(self._factory))
         bindings = self._bindings()
-        workers = min(self.settings.connector_workers, len(bindings))
+        workers = min(self.settings.connector_workers, len(bindings) * len(jobs))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dari-site") as pool:
-            futures = {s: pool.submit(run_site, b, checker) for s, b in bindings.items()}
-            raw = {s: f.result() for s, f in futures.items()}
-        return {s: admit_site_reply(record, r.model_dump_json(), rules) for s, r in raw.items()}
+            futures = [{s: pool.submit(job.run_site, b, checker) for s, b in bindings.items()} for job in jobs]
+            raw = [{s: f.result() for s, f in per_job.items()} for per_job in futures]
+        return [
+            {s: admit_site_reply(job.record, r.model_dump_json(), job.rules) for s, r in replies.items()}
+            for job, replies in zip(jobs, raw, strict=True)
+        ]
 
-    def feasibility(self, requester: str, definition: CohortDefinition) -> QueryRun:
-        """A federated feasibility count over the connected sites, under the requester's `feasibility` grant."""
-        from dari.federation.flower.query_apps import _checked, pool_reports, run_query_site
-        from dari.federation.flower.query_jobs import QueryRequest, QuerySiteReport
+    def _query_request(self, requester: str, definition: CohortDefinition) -> QueryRequest:
+        from dari.federation.flower.query_jobs import QueryRequest
 
-        started = time.monotonic()
-        sites = self._require_sites()
+        datasets = {s: f"{s}-cdm" for s in self._require_sites()}
         request = QueryRequest(
             kind="feasibility",
             requester=requester,
-            datasets={s: f"{s}-cdm" for s in sites},
+            datasets=datasets,
             definition=definition,
             disclosure=self.settings.disclosure,
         )
-        request = self._ticketed(request, request.analysis_type)
-        reports = self._run_sites(lambda b, c: run_query_site(request, b, c), QuerySiteReport, request.disclosure)
-        checked = {s: _checked(request, r) for s, r in reports.items()}
-        return pool_reports(request, checked, "connector", started)
+        return self._ticketed(request, request.analysis_type)
 
-    def forecast(
-        self, requester: str, definition: CohortDefinition, *, lookback_months: int = 36, horizon_months: int = 12
-    ) -> Mapping[str, ForecastSiteReport]:
-        """Every connected site's protected recruitment forecast, under the requester's `feasibility` grant."""
-        from dari.federation.forecast_job import ForecastRequest, ForecastSiteReport, run_forecast_site
+    def _forecast_request(
+        self, requester: str, definition: CohortDefinition, lookback_months: int | None, horizon_months: int
+    ) -> ForecastRequest:
+        from dari.federation.forecast_job import ForecastRequest
 
-        sites = self._require_sites()
         request = ForecastRequest(
             requester=requester,
-            datasets={s: f"{s}-cdm" for s in sites},
+            datasets={s: f"{s}-cdm" for s in self._require_sites()},
             definition=definition,
             lookback_months=lookback_months,
             horizon_months=horizon_months,
             disclosure=self.settings.disclosure,
         )
-        request = self._ticketed(request, request.analysis_type)
-        reports = self._run_sites(lambda b, c: run_forecast_site(request, b, c), ForecastSiteReport, request.disclosure)
-        digest = definition.digest()
-        return {s: _same_job(r, digest) for s, r in reports.items()}
+        return self._ticketed(request, request.analysis_type)
+
+    @staticmethod
+    def _query_job(request: QueryRequest) -> _Job[BaseModel]:
+        from dari.federation.flower.query_apps import run_query_site
+        from dari.federation.flower.query_jobs import QuerySiteReport
+
+        return _Job(lambda b, c: run_query_site(request, b, c), QuerySiteReport, request.disclosure)
+
+    @staticmethod
+    def _forecast_job(request: ForecastRequest) -> _Job[BaseModel]:
+        from dari.federation.forecast_job import ForecastSiteReport, run_forecast_site
+
+        return _Job(lambda b, c: run_forecast_site(request, b, c), ForecastSiteReport, request.disclosure)
+
+    @staticmethod
+    def _pooled(request: QueryRequest, reports: Mapping[str, BaseModel], started: float) -> QueryRun:
+        from dari.federation.flower.query_apps import _checked, pool_reports
+        from dari.federation.flower.query_jobs import QuerySiteReport
+
+        checked = {s: _checked(request, r) for s, r in reports.items() if isinstance(r, QuerySiteReport)}
+        return pool_reports(request, checked, "connector", started)
+
+    def feasibility(self, requester: str, definition: CohortDefinition) -> QueryRun:
+        """A federated feasibility count over the connected sites, under the requester's `feasibility` grant."""
+        started = time.monotonic()
+        request = self._query_request(requester, definition)
+        (reports,) = self._run_sites(self._query_job(request))
+        return self._pooled(request, reports, started)
+
+    def forecast(
+        self,
+        requester: str,
+        definition: CohortDefinition,
+        *,
+        lookback_months: int | None = None,
+        horizon_months: int = 12,
+    ) -> dict[str, ForecastSiteReport]:
+        """Every connected site's protected recruitment forecast, under the requester's `feasibility` grant."""
+        request = self._forecast_request(requester, definition, lookback_months, horizon_months)
+        (reports,) = self._run_sites(self._forecast_job(request))
+        return _forecasts(reports, definition.digest())
+
+    def count(
+        self,
+        requester: str,
+        definition: CohortDefinition,
+        *,
+        lookback_months: int | None = None,
+        horizon_months: int = 12,
+    ) -> tuple[QueryRun, dict[str, ForecastSiteReport]]:
+        """Both jobs of the builder's "Count at every site": the count first, then the forecast (two jobs, two
+        tickets per site, each through the site's guard). In this order, not together: where the forecast's persons
+        would difference the count's at a site, the ledger refuses the later release, and that must be the forecast."""
+        run = self.feasibility(requester, definition)
+        return run, self.forecast(requester, definition, lookback_months=lookback_months, horizon_months=horizon_months)
+
+
+@dataclass(frozen=True)
+class _Job(Generic[Rep]):
+    """One job type's site function, its reply record and the rules the hub re-checks it under."""
+
+    run_site: Callable[[SiteBinding, GrantChecker], Rep]
+    record: type[Rep]
+    rules: DisclosureRules
+
+
+def _forecasts(reports: Mapping[str, BaseModel], digest: str) -> dict[str, ForecastSiteReport]:
+    from dari.federation.forecast_job import ForecastSiteReport
+
+    return {s: _same_job(r, digest) for s, r in reports.items() if isinstance(r, ForecastSiteReport)}
 
 
 def _same_job(report: ForecastSiteReport, digest: str) -> ForecastSiteReport:

@@ -174,6 +174,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "This definition holds parts the form cannot edit; it is used as JSON.",
     ),
     "lookback_months": ("과거 기간 (개월)", "Lookback (months)"),
+    "whole_history": ("전체", "all"),
     "horizon_months": ("예측 기간 (개월)", "Forecast period (months)"),
     "run_feasibility": ("기관별 대상자 수 확인", "Count at every site"),
     "save_cohort": ("저장", "Save"),

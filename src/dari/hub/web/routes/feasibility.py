@@ -150,13 +150,12 @@ def _add(form: CohortForm, action: str) -> CohortForm:
     return form
 
 
-def _run(request: Request, user: User, definition: CohortDefinition, months: tuple[int, int]) -> dict[str, Any]:
+def _run(request: Request, user: User, definition: CohortDefinition, months: tuple[int | None, int]) -> dict[str, Any]:
     """Feasibility and forecast at every connected site, each site through its guard."""
     portal = state(request)
     connector = SiteConnector(portal.settings, portal.factory)
     started = time.monotonic()
-    run = connector.feasibility(user.username, definition)
-    forecasts = connector.forecast(user.username, definition, lookback_months=months[0], horizon_months=months[1])
+    run, forecasts = connector.count(user.username, definition, lookback_months=months[0], horizon_months=months[1])
     seconds = time.monotonic() - started
     with portal.factory() as session, session.begin():
         audit.record(
@@ -177,13 +176,15 @@ def _run(request: Request, user: User, definition: CohortDefinition, months: tup
     }
 
 
-def _months(fields: dict[str, Any]) -> tuple[int, int]:
+def _months(fields: dict[str, Any]) -> tuple[int | None, int]:
+    """The forecast's lookback (blank: each site's whole history) and horizon, in months."""
+    raw = str(fields.get("lookback_months") or "").strip()
     try:
-        lookback, horizon = int(fields.get("lookback_months") or 36), int(fields.get("horizon_months") or 12)
+        lookback, horizon = (int(raw) if raw else None), int(fields.get("horizon_months") or 12)
     except ValueError:
         raise InputError("lookback_months / horizon_months: whole numbers of months") from None
-    if not (6 <= lookback <= 120 and 1 <= horizon <= 60):
-        raise InputError("lookback_months must be 6-120 and horizon_months 1-60")
+    if not ((lookback is None or 6 <= lookback <= 240) and 1 <= horizon <= 60):
+        raise InputError("lookback_months must be blank (whole history) or 6-240, and horizon_months 1-60")
     return lookback, horizon
 
 
@@ -208,7 +209,7 @@ async def builder_action(
     fields = _fields(await request.form())
     form, action = form_from_fields(fields), str(fields.get("action", ""))
     q, cohort_id = str(fields.get("q", ""))[:200], str(fields.get("cohort_id", ""))
-    keep = {"q": q, "cohort_id": cohort_id, "lookback": fields.get("lookback_months", "36")}
+    keep = {"q": q, "cohort_id": cohort_id, "lookback": fields.get("lookback_months", "")}
     keep["horizon"] = fields.get("horizon_months", "12")
     try:
         if action == "search":
