@@ -78,7 +78,6 @@ def test_feasibility_browser_build_count_forecast_export_apply(feasibility_porta
             page.select_option("#rule0_domain", "drug_exposure")
             page.fill("#rule0_start", "0")
             page.fill("#rule0_end", "90")
-            page.fill("#lookback_months", "120")
             page.fill("#horizon_months", "60")
             # Count at every site: site-1 (granted) answers with attrition, site-2 refuses for want of a grant
             page.click("#run-feasibility")
@@ -93,7 +92,7 @@ def test_feasibility_browser_build_count_forecast_export_apply(feasibility_porta
             forecast = page.locator("#forecast tr.forecast[data-site='site-1']")
             expect(forecast.locator("td.interval")).to_contain_text("90%")
             expect(forecast.locator("td.expected")).to_have_text(re.compile(r"^(<10|[1-9][0-9]*[05])$"))
-            expect(forecast.locator("td.lookback")).to_contain_text("120")
+            expect(forecast.locator("td.lookback")).to_contain_text("개월")  # blank lookback: the whole history
             expect(page.locator("#forecast tr.forecast[data-site='site-2']")).to_contain_text("거부됨")
             # "Apply with this cohort" carries the dari cohort JSON and the concept sets as variables
             cohort = json.loads(page.locator("input[name=cohort_json]").input_value())
