@@ -64,6 +64,9 @@ def test_register_walk_reaches_the_nested_records() -> None:
         "CalibrationReply",
         "QuerySiteReport",
         "FeasibilityResult",
+        "ForecastSiteReport",
+        "RecruitmentForecast",
+        "MonthCount",
         "TableOne",
         "Characterisation",
         "DatasetRecord",
@@ -91,3 +94,34 @@ def test_register_the_walk_treats_python_annotations_as_pydantic_does() -> None:
     # the walker above must see through `X | None` (types.UnionType), not only typing.Optional
     assert int in _leaves(int | None) and int in _leaves(typing.Optional[int])  # noqa: UP045
     assert isinstance(int | None, types.UnionType)
+
+
+def test_register_recheck_refuses_a_forecast_released_under_weaker_rules() -> None:
+    # Prepare: a site's forecast report whose counts were protected with min_cell 3 (the reader holds 10)
+    from dari.cohort.forecast import MonthCount, RecruitmentForecast
+    from dari.disclosure import protect_count
+    from dari.federation.forecast_job import ForecastSiteReport
+
+    def report(rules: DisclosureRules) -> ForecastSiteReport:
+        forecast = RecruitmentForecast(
+            site="site-1",
+            definition_name="d",
+            definition_digest="0" * 64,
+            rules=rules,
+            lookback_months=12,
+            horizon_months=6,
+            level=0.9,
+            model="poisson-gamma",
+            data_through="2026-01",
+            lookback_persons=protect_count(40, rules),
+            monthly=[MonthCount(month="2026-01", persons=protect_count(4, rules))],
+            expected=protect_count(25, rules),
+            low=protect_count(15, rules),
+            high=protect_count(35, rules),
+        )
+        return ForecastSiteReport(site_id="site-1", status="ok", forecast=forecast)
+
+    # Execute / Assert: the weak one is refused by the field path; one under the reader's rules passes
+    with pytest.raises(DisclosureRefusedError, match="forecast"):
+        recheck_release(report(DisclosureRules(min_cell=3)), DisclosureRules())
+    recheck_release(report(DisclosureRules()), DisclosureRules())

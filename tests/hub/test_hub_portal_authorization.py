@@ -19,6 +19,7 @@ from dari.hub.web.routes import (
     auth,
     catalog,
     drb_pages,
+    feasibility,
     governance,
     monitoring_api,
     monitoring_pages,
@@ -84,6 +85,12 @@ MATRIX: dict[tuple[str, str], frozenset[str] | None] = {
     ("GET", "/monitoring"): WATCHERS,
     ("GET", "/monitoring/{model_sha256}/{site_id}"): WATCHERS,
     ("GET", "/monitoring/{model_sha256}/{site_id}/inferences"): WATCHERS,
+    # cohort builder and feasibility (issue 15): applicants only; a cohort of another user reads as absent
+    ("GET", "/cohorts"): APPLICANTS,
+    ("GET", "/cohorts/new"): APPLICANTS,
+    ("GET", "/cohorts/{cohort_id}"): APPLICANTS,
+    ("POST", "/cohorts/import"): APPLICANTS,
+    ("POST", "/cohorts/builder"): APPLICANTS,
 }
 ROUTERS = (
     api.router,
@@ -95,6 +102,7 @@ ROUTERS = (
     monitoring_api.router,
     monitoring_pages.router,
     tickets.router,
+    feasibility.router,
 )
 
 
@@ -186,6 +194,7 @@ def test_authorization_matrix(role: str, hub_url: str, hub: sessionmaker[Session
         "code": "en",
         "model_sha256": MODEL_SHA,
         "site_id": "site-1",
+        "cohort_id": 1,
     }
     tokens = api_tokens(hub)
     portal, csrf = login(app, ROLE_USERS[role])
@@ -222,6 +231,7 @@ def test_anonymous_requests_refused(hub_url: str, hub: sessionmaker[Session]) ->
             code="en",
             model_sha256=MODEL_SHA,
             site_id="site-1",
+            cohort_id=1,
         )
         response = client.request(method, url)
         expected = 401 if url.startswith("/api/") else 303

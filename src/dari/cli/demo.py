@@ -86,7 +86,8 @@ def demo(
         report_paths = report_demo(out_dir / "validation" / "results.json", out_dir / "validation")
         folders = {r.profile.site_id: r.folder for r in results}
         care = care_demo(out_dir, hub, folders["site-1"], out_dir / "validation" / "results.json")
-    out.print(f"portal: dari hub serve --db {hub.database} --insecure-cookies  →  http://127.0.0.1:8700/")
+    connected = " ".join(f"--site-folder {r.folder}" for r in results)  # the cohort builder counts at these sites
+    out.print(f"portal: dari hub serve --db {hub.database} --insecure-cookies {connected}  →  http://127.0.0.1:8700/")
     out.print(
         f"demo logins (password {hub.password}, also in {hub.logins_file}): researcher, drb1, drb2a, drb2b, drb3, "
         "steward1-3, admin, vendor, clinician, approver1"

@@ -53,6 +53,14 @@ def serve(
     insecure_cookies: Annotated[
         bool, typer.Option(help="Send cookies over plain HTTP (loopback development only).")
     ] = False,
+    site_folder: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--site-folder",
+            help="A site folder on this machine for the portal's feasibility counts (site id = folder name); "
+            "repeat per site. Each site's job still passes its site guard.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the portal and REST API with uvicorn (put TLS in front of it for anything but loopback)."""
     import uvicorn
@@ -64,7 +72,12 @@ def serve(
         raise typer.BadParameter("plain-HTTP cookies are allowed on loopback only", param_hint="--insecure-cookies")
     with guarded():
         smtp = hub_notify.smtp_from_env()  # e-mail notifications: DARI_SMTP_* (the password never a flag)
-        application = create_app(HubSettings(database=db, secure_cookies=not insecure_cookies, smtp=smtp))
+        folders = {f.name: f.resolve() for f in site_folder or []}
+        for f in site_folder or []:
+            if not f.is_dir():
+                raise typer.BadParameter(f"not a site folder: {f}", param_hint="--site-folder")
+        settings = HubSettings(database=db, secure_cookies=not insecure_cookies, smtp=smtp, site_folders=folders)
+        application = create_app(settings)
     import threading
 
     from dari.hub.web.search_service import concept_index

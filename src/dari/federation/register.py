@@ -22,10 +22,12 @@ from pydantic import BaseModel, ValidationError
 from dari.catalog.characterise import Characterisation, ConceptCount
 from dari.catalog.dataset import DatasetRecord
 from dari.cohort.feasibility import FeasibilityResult
+from dari.cohort.forecast import RecruitmentForecast
 from dari.disclosure import DisclosureRefusedError, DisclosureRules, ProtectedCount, check_protected
 from dari.federation.flower.jobs import CalibrationReply, SiteReport
 from dari.federation.flower.query_jobs import QuerySiteReport
 from dari.federation.flower.train_jobs import TrainStats, TrainUpdate
+from dari.federation.forecast_job import ForecastSiteReport
 from dari.monitoring.drift import DriftResult, DriftThresholds
 from dari.monitoring.publication import (
     InferenceEntry,
@@ -67,6 +69,7 @@ REGISTER: tuple[Outbound, ...] = (
     Outbound(SiteReport, "validation, round 1 (query.validate)", "ProtectedCount cohort; metrics above min_cell"),
     Outbound(CalibrationReply, "validation, each Newton round (query.calibrate)", "n, events above min_cell"),
     Outbound(QuerySiteReport, "feasibility / Table 1 (query.cohort)", "every count a ProtectedCount"),
+    Outbound(ForecastSiteReport, "recruitment forecast (portal site connector)", "every count a ProtectedCount"),
     Outbound(Characterisation, "catalog publication (dari hub publish)", "every count a ProtectedCount"),
     Outbound(DatasetRecord, "catalog publication (dari hub publish)", "record counts as shown protected values"),
     Outbound(MonitoringPublication, "monitoring (dari monitor publish)", "live n / events rounded or suppressed"),
@@ -114,6 +117,8 @@ FIELD_RULES: dict[tuple[type[BaseModel], str], FieldRule] = {
     (LogisticStepStats, "n"): FieldRule("min_cell", _EXACT),
     (LogisticStepStats, "events"): FieldRule("events", _EXACT),
     (FeasibilityResult, "age_band_years"): FieldRule("not_a_count", "the width of the age bands (5 or 10)"),
+    (RecruitmentForecast, "lookback_months"): FieldRule("not_a_count", "months of history the job asked for"),
+    (RecruitmentForecast, "horizon_months"): FieldRule("not_a_count", "months ahead the job asked for"),
     (ConceptCount, "concept_id"): FieldRule("not_a_count", "an OMOP standard concept id"),
     (DatasetRecord, "number_of_records"): FieldRule("shown", "a protected count as shown"),
     (DatasetRecord, "number_of_unique_individuals"): FieldRule("shown", "a protected count as shown"),

@@ -43,3 +43,6 @@ class HubSettings(BaseModel):
     search_cache: Path | None = None
     login_throttle: ThrottlePolicy = Field(default_factory=ThrottlePolicy)
     smtp: SmtpSettings | None = Field(default=None, description="SMTP server for e-mail notifications")
+    # The portal's site connector (dari.hub.site_connector): sites whose folders are on this machine (the demo's).
+    site_folders: dict[str, Path] = Field(default_factory=dict, description="site id → site folder")
+    connector_workers: int = Field(default=4, ge=1, le=32, description="sites answered at once")

@@ -35,7 +35,7 @@ from dari.federation.ticket import params_sha256
 
 MESSAGE_TYPE = "query.cohort"
 Progress = Callable[[str], None]
-Engine = Literal["simulation", "deployment"]
+Engine = Literal["simulation", "deployment", "connector"]
 
 
 def query_claim(request: QueryRequest) -> JobClaim:

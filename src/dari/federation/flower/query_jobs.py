@@ -104,7 +104,7 @@ class QueryRun(_Record):
     pooled_feasibility: PooledFeasibility | None = None
     pooled_table_one: PooledTableOne | None = None
     pooling_error: str = Field(default="", description="why the ok results could not be pooled, if they could not")
-    engine: Literal["simulation", "deployment"]
+    engine: Literal["simulation", "deployment", "connector"]
     wall_seconds: float = 0.0
 
     @property

@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 import dari.hub.db.roles_tables  # noqa: F401  (registers the roles tables on the metadata)
+from dari.hub.db import cohorts as _cohorts  # noqa: F401  (registers saved_cohort in the metadata)
 from dari.hub.db.models import Base
 
 config = context.config

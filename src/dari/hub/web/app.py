@@ -27,6 +27,7 @@ from dari.hub.web.routes import (
     auth,
     catalog,
     drb_pages,
+    feasibility,
     governance,
     monitoring_api,
     monitoring_pages,
@@ -98,7 +99,7 @@ def create_app(settings: HubSettings) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=settings.max_form_bytes, larger={**_LARGER_BODIES, **larger})
     app.mount("/static", StaticFiles(directory=str(files("dari.hub.web") / "static")), name="static")
     routers = (auth.router, catalog.router, governance.router, pages.router, api.router, tickets.router)
-    for router in (*routers, drb_pages.router, monitoring_api.router, monitoring_pages.router):
+    for router in (*routers, drb_pages.router, monitoring_api.router, monitoring_pages.router, feasibility.router):
         app.include_router(router)
     for router in (roles_approver.router, roles_vendor.router, roles_clinician.router, roles_steward.router):
         app.include_router(router)
