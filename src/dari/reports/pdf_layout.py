@@ -1,14 +1,16 @@
 """Measured text for the PDF: widths from the font itself (matplotlib's Agg renderer), wrapping and column widths.
 
-Widths are in points. A string is measured with the same fonts and fallbacks the PDF embeds, so a cell wrapped
-here never runs into the next column (the old layout counted characters, and Latin widths vary by a factor 3).
+Widths are in points. A string is measured with the same font files and fallback order the PDF embeds (their
+advance widths, read once with fontTools), so a cell wrapped here never runs into the next column (the old layout
+counted characters, and Latin widths vary by a factor 3).
 """
 
 from __future__ import annotations
 
 import functools
 
-from matplotlib.backends.backend_agg import RendererAgg
+from fontTools.ttLib import TTFont
+from matplotlib import font_manager
 from matplotlib.font_manager import FontProperties
 
 A4_PT = (595.28, 841.89)  # portrait width, height
@@ -17,19 +19,34 @@ CELL_PAD_PT = 3.0
 
 
 @functools.cache
-def _renderer() -> RendererAgg:
-    # 720 dpi: hinting rounds advances to whole pixels, which at 72 dpi (a pixel a point) misjudges small text
-    return RendererAgg(10, 10, 720)  # type: ignore[no-untyped-call]
+def _metrics(family: tuple[str, ...], bold: bool) -> list[tuple[dict[int, str], dict[str, int], float]]:
+    """(cmap, advance widths, units per em) of each font of `family` in fallback order, read with fontTools."""
+    out = []
+    for name in family or ("DejaVu Sans",):
+        path = font_manager.findfont(FontProperties(family=name, weight="bold" if bold else "normal"))
+        font = TTFont(path, lazy=True, fontNumber=0)
+        hmtx = font["hmtx"]
+        out.append((font.getBestCmap(), {g: hmtx[g][0] for g in hmtx.metrics}, float(font["head"].unitsPerEm)))
+    return out
 
 
 @functools.lru_cache(maxsize=65536)
 def width(text: str, size: float, bold: bool = False, family: tuple[str, ...] = ()) -> float:
-    """The advance width of `text` in points at `size` (the rc font family unless `family` is given)."""
-    if not text:
-        return 0.0
-    prop = FontProperties(size=size, weight="bold" if bold else "normal", family=list(family) or None)
-    w, _, _ = _renderer().get_text_width_height_descent(text, prop, ismath=False)  # type: ignore[no-untyped-call]
-    return float(w) / 10
+    """The advance width of `text` in points at `size`, each character from the first font of `family` that has
+    it (matplotlib's fallback order; unhinted advances, as the PDF places glyphs; kerning ignored: it only
+    tightens)."""
+    fonts = _metrics(family, bold)
+    total = 0.0
+    for ch in text:
+        code = ord(ch)
+        for cmap, adv, upm in fonts:
+            glyph = cmap.get(code)
+            if glyph is not None:
+                total += adv.get(glyph, 0) / upm
+                break
+        else:
+            total += 1.0  # no font has it: reserve a wide box (the glyph check in the tests flags it)
+    return total * size
 
 
 def _break_word(word: str, limit: float, size: float, bold: bool, family: tuple[str, ...]) -> list[str]:

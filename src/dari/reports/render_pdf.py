@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
-from dari.reports.fonts import rc_for
+from dari.reports.fonts import LATIN, rc_for
 from dari.reports.i18n import Lang
 from dari.reports.pdf_layout import A4_PT, CELL_PAD_PT, MARGIN_PT, column_widths, needs_landscape, wrap
 from dari.reports.report_model import Section, Table, ValidationReport
@@ -85,8 +85,15 @@ class _Flow:
             va="top",
             ha="left",
             color=color,
-            family=list(self.family) or None,
+            family=self._family_for(s),
         )
+
+    def _family_for(self, s: str) -> list[str] | None:
+        # a Latin-first page draws Latin-only strings with the Latin font alone: the Hangul fallback costs layout
+        # time on every string, and adds nothing where no glyph needs it
+        if self.family and self.family[0] == LATIN and all(ord(c) < 0x1100 for c in s):
+            return [LATIN]
+        return list(self.family) or None
 
     def text(self, s: str, size: float = BODY, bold: bool = False, color: str = "black", indent: float = 0) -> None:
         for line in wrap(s, self.text_width - indent, size, bold, self.family):
