@@ -11,8 +11,8 @@ import functools
 import io
 import logging
 
-from fontTools import subset
-from fontTools.ttLib import TTFont
+from fontTools import subset  # type: ignore[import-untyped]
+from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
 
 from dari.reports.fonts import hangul_font_file
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 
-from fontTools.ttLib import TTFont
+from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
 from matplotlib import font_manager
 from matplotlib.font_manager import FontProperties
 
