@@ -20,9 +20,10 @@ runner = CliRunner()
 
 
 @pytest.mark.slow
-def test_report_cli_writes_html_and_pdf_for_both_languages(results_file: Path, tmp_path: Path) -> None:
-    # Execute
-    res = runner.invoke(app, ["--results", str(results_file), "--out", str(tmp_path / "rep"), "--lang", "both"])
+def test_report_cli_writes_html_and_pdf_for_both_languages(cli_report: tuple[Any, Path]) -> None:
+    # Execute (once, shared with the page tests)
+    res, rep = cli_report
+    tmp_path = rep.parent
     # Assert
     assert res.exit_code == 0, res.output
     names = sorted(p.name for p in (tmp_path / "rep").iterdir())
