@@ -182,8 +182,8 @@ class _Flow:
                 self.put(fig, x + CELL_PAD_PT, self.y + CELL_PAD_PT + i * CELL * LEADING, line, CELL, header or bold)
         self.y += height
 
-    def figure(self, src: Figure, caption: str) -> None:
-        """`src` moved onto a portrait A4 page of its own, at its drawn size, caption above it."""
+    def figure(self, src: Figure, caption: str, heading: str | None = None) -> None:
+        """`src` moved onto a portrait A4 page of its own, at its drawn size, caption (and heading) above it."""
         self.fig = None
         w0, h0 = (float(v) * 72 for v in src.get_size_inches())
         for ax in src.axes:
@@ -194,6 +194,9 @@ class _Flow:
         src.set_size_inches(page_w / 72, page_h / 72)
         self.pages.append(src)
         self.fig, self.w, self.h, self.landscape, self.y = src, page_w, page_h, False, MARGIN_PT
+        if heading:
+            self.text(heading, size=11.5, bold=True)
+            self.y += BODY * 0.4
         self.text(caption, size=BODY, bold=True)
         left, top = (page_w - w0) / 2, self.y + 6
         for ax, p in boxes:
@@ -235,7 +238,15 @@ class _Flow:
 
 
 def section_into(flow: _Flow, s: Section, figures: Mapping[str, Figure]) -> None:
-    """One section: title, alerts, paragraphs, bullets, tables, then each figure on its own page."""
+    """One section: title, alerts, paragraphs, bullets, tables, then each figure on its own page (a section of
+    figures only puts its title on the first figure's page, not alone at the foot of a text page)."""
+    figures_only = bool(s.figures) and not (s.alerts or s.paragraphs or s.bullets or s.tables)
+    if figures_only:
+        first, *rest = s.figures
+        flow.figure(figures[first.key], first.caption, heading=s.title)
+        for f in rest:
+            flow.figure(figures[f.key], f.caption)
+        return
     flow.ensure(BODY * LEADING * 4)
     flow.y += BODY * 0.6
     flow.text(s.title, size=11.5, bold=True)

@@ -76,12 +76,13 @@ META_NAMES = {
     "auroc": ("AUROC (로짓 척도에서 통합)", "AUROC (pooled on the logit scale)"),
     "calibration_slope": ("보정 기울기", "Calibration slope"),
     "calibration_in_the_large": ("보정 절편(CITL)", "Calibration-in-the-large"),
+    "calibration_intercept": ("보정 절편(CITL)", "Calibration-in-the-large"),
 }
 
 
 def meta_table(meta: Mapping[str, MetaAnalysis], lang: Lang) -> Table:
     """DerSimonian–Laird summaries: k, estimate [CI], prediction interval, I², τ², Q p-value, sites left out."""
-    head = (t("metric", lang), t("k", lang), t("estimate", lang), t("pi", lang), "I²", "τ²", "Q p", "excluded")
+    head = (t("metric", lang), t("k", lang), t("estimate", lang), t("pi", lang), "I²", "τ²", "Q p", t("excluded", lang))
     rows = []
     for key, m in meta.items():
         name = META_NAMES.get(key, (key, key))[0 if lang == "ko" else 1]
