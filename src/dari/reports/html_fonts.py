@@ -10,6 +10,7 @@ import base64
 import functools
 import io
 import logging
+import string
 
 from fontTools import subset  # type: ignore[import-untyped]
 from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
@@ -38,7 +39,8 @@ def _subset(path: str, chars: str) -> bytes:
 
 def font_face_css(text: str) -> str:
     """@font-face rules (regular and bold) holding exactly the glyphs of `text`; empty when no font is found."""
-    chars = "".join(sorted(set(text) - {"\n", "\r", "\t"}))
+    # printable ASCII always: pages that differ only in their numbers and names then share one cached subset
+    chars = "".join(sorted((set(text) | set(string.printable)) - set(string.whitespace)))
     rules = []
     for weight, css_weight in (("regular", "400"), ("bold", "700")):
         path = hangul_font_file(weight)
