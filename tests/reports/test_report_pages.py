@@ -78,3 +78,33 @@ def test_report_html_embeds_the_hangul_font(cli_report: tuple[Any, Path]) -> Non
         assert m, lang
         assert 10_000 < len(m.group(1)) < 1_500_000  # a subset, not the 4.5 MB face
         assert "font-family:DariHangul" in html
+
+
+def test_report_wide_table_goes_landscape_and_fits(tmp_path: Path) -> None:
+    # Prepare: a table whose words cannot fit the portrait width, then a paragraph
+    from dari.reports.render_pdf import Document, render_document
+    from dari.reports.report_model import Section, Table
+
+    need_poppler()
+    head = tuple(f"세부지표_{i}_calibration_in_the_large" for i in range(9))
+    rows = tuple(tuple(f"0.{i}{j}3 [0.{i}01–0.{j}99]" for i in range(9)) for j in range(40))
+    doc = Document(
+        lang="en",
+        title="Wide",
+        subtitle="test",
+        sections=(Section(id="w", title="1. Wide", tables=(Table(head=head, rows=rows),), paragraphs=("after",)),),
+        footer="model v1 · run job-1",
+    )
+    pdf = tmp_path / "wide.pdf"
+    # Execute
+    pdf.write_bytes(render_document(doc))
+    # Assert: portrait title page, landscape table pages (header repeated), back to portrait, all inside the page
+    from report_pages import page_sizes
+
+    sizes = page_sizes(pdf)
+    assert sizes[0] == (595, 842) and (842, 595) in sizes
+    ws = check_pages(pdf, tmp_path)
+    landscape = [i + 1 for i, s in enumerate(sizes) if s == (842, 595)]
+    assert len(landscape) >= 2  # 40 rows split: the header again on the next page
+    assert all(any(w.page == p and w.text.startswith("세부지표_0") for w in ws) for p in landscape)
+    assert [w.text for w in ws if w.text.startswith("page")] == ["page"] * len(sizes)
