@@ -204,11 +204,17 @@ def signoff_sections(record: PseudonymisationRecord) -> tuple[Section, ...]:
     )
     before = RiskReport.model_validate(record.risk_before) if record.risk_before else None
     after = RiskReport.model_validate(record.risk_after) if record.risk_after else None
-    qis = ", ".join(after.quasi_identifiers) if after else "—"
+
+    def qis(r: RiskReport | None) -> str:
+        return ", ".join(r.quasi_identifiers) if r else "—"
+
     risk = Section(
         id="risk",
         title=_b("재식별 위험 (검사자 모델)", "Re-identification risk (prosecutor model)"),
-        paragraphs=(_b("준식별자", "Quasi-identifiers") + f": {qis}",),
+        paragraphs=(
+            _b("준식별자(처리 전)", "Quasi-identifiers (before)") + f": {qis(before)}",
+            _b("준식별자(처리 후)", "Quasi-identifiers (after)") + f": {qis(after)}",
+        ),
         tables=(
             Table(
                 head=(_b("항목", "Figure"), _b("처리 전", "Before"), _b("처리 후", "After")),
@@ -216,7 +222,7 @@ def signoff_sections(record: PseudonymisationRecord) -> tuple[Section, ...]:
             ),
         ),
     )
-    blank = "_" * 24
+    blank = "\n" + "_" * 30  # two lines a row: room to write by hand
     sign = Section(
         id="signature",
         title=_b("데이터 관리자 서명", "Data steward sign-off"),
