@@ -15,12 +15,6 @@ from dari.reports.results_file import ReportInputs
 from dari.reports.tripod_ai import CHECKLIST
 
 
-def min_cell_of(inputs: ReportInputs) -> int:
-    """The minimum cell size the sites applied (the largest, if they differ; 10 when no site released)."""
-    cells = [r.statistics.min_cell for r in inputs.run.sites.values() if r.statistics is not None]
-    return max(cells) if cells else 10
-
-
 def missing_fields(inputs: ReportInputs, card: ModelCard | None) -> list[str]:
     """What a complete report needs that this results file (and card) does not hold."""
     out = []
