@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,9 @@ from dari.validation import (
     protect_metrics,
     site_sufficient_statistics,
 )
+
+# report_pages.py sits beside this file; --import-mode=importlib keeps test folders off sys.path, so add this one
+sys.path.insert(0, str(Path(__file__).parent))
 
 #: A site's true (unsuppressed) sensitivity is written here so a test can check it never appears.
 SUPPRESSED_MARK = "site-3"
@@ -118,3 +122,20 @@ def results_file(tmp_path_factory: pytest.TempPathFactory, results_doc: dict[str
     path = tmp_path_factory.mktemp("report-in") / "results.json"
     path.write_text(json.dumps(results_doc, indent=2, allow_nan=True), encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="session")
+def cli_report(results_file: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
+    """`dari report --lang both` run once (CLI result, output folder), shared by the CLI and page tests."""
+    import typer
+    from typer.testing import CliRunner
+
+    from dari.cli.report import report
+
+    app = typer.Typer()
+    app.command()(report)
+    out = tmp_path_factory.mktemp("report-out") / "rep"
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="Glyph .* missing")  # a box instead of a glyph fails the run
+        res = CliRunner().invoke(app, ["--results", str(results_file), "--out", str(out), "--lang", "both"])
+    return res, out

@@ -14,6 +14,7 @@ from dari.models.model_card import load_card
 from dari.models.reference import reference_model_paths
 from dari.reports import CHECKLIST, ValidationReport, build_report, load_results
 from dari.reports.figures import all_figures, to_svg
+from dari.reports.numbers import compute
 from dari.reports.render_html import render_html
 
 WHEN = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
@@ -38,7 +39,7 @@ def reports(results_file: Path) -> dict[str, tuple[ValidationReport, str]]:
     """The report record and its HTML in both languages (figures drawn once)."""
     inputs = load_results(results_file)
     card = load_card(reference_model_paths().card)
-    figs = all_figures(inputs.run, "en")
+    figs = all_figures(compute(inputs.run), "en")
     svgs = {k: to_svg(f) for k, f in figs.items()}
     out = {}
     for lang in ("ko", "en"):
@@ -123,7 +124,7 @@ def test_report_languages_differ(reports: dict[str, tuple[ValidationReport, str]
 
 
 def _numeric(cell: str) -> bool:
-    return bool(re.search(r"\d", cell.replace("<10", "")))
+    return bool(re.search(r"\d", cell))
 
 
 def test_report_suppressed_cells_never_show_numbers(reports: dict[str, tuple[ValidationReport, str]]) -> None:
@@ -135,9 +136,13 @@ def test_report_suppressed_cells_never_show_numbers(reports: dict[str, tuple[Val
     site3 = [tb for tb in rep.section("subgroups").tables if tb.caption in ("site-3 · sex", "site-3 · age_band")]
     assert len(site3) == 2
     cells = [c for tb in site3 for row in tb.rows for c in row[1:]]
-    assert cells and all(c == "<10 (suppressed)" for c in cells)
+    # "suppressed*", never "<10": a level is suppressed for its events (or to protect another level), and may
+    # hold far more than 10 patients, so "<10" would print a false count
+    assert cells and all(c == "suppressed*" for c in cells)
     assert not any(_numeric(c) for c in cells)
-    assert "&lt;10 (suppressed)" in html
+    notes = " ".join(rep.section("subgroups").paragraphs)
+    assert "* Suppressed: a level with fewer than 10 events or non-events" in notes
+    assert "&lt;10 (suppressed)" not in html
 
 
 def test_report_missing_fields_are_listed(reports: dict[str, tuple[ValidationReport, str]]) -> None:

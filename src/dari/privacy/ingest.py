@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import html
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -15,7 +14,6 @@ from dari.etl.pipeline import EtlReport, Progress, run_etl
 from dari.privacy.keys import derive, load_key
 from dari.privacy.policy import Policy, load_policy
 from dari.privacy.pseudonymise import KeyedPseudonymiser, TextCleaner, birth_precision
-from dari.privacy.risk import ReviewReport, RiskReport
 
 REPORT_DIR = "reports"
 
@@ -96,33 +94,20 @@ def run_ingest(
     folder = site / REPORT_DIR
     with atomic_path(folder / "pseudonymisation.json") as tmp:
         tmp.write_text(json.dumps(asdict(record), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    with atomic_path(folder / "pseudonymisation.html") as tmp:
-        tmp.write_text(render_record_html(record, seam), encoding="utf-8")
+    write_signoff(record, folder)
     return report, record
 
 
-def render_record_html(record: PseudonymisationRecord, seam: KeyedPseudonymiser) -> str:
-    """The record as one bilingual page: treatments per column, then risk before and after."""
-    rows = "".join(f"<tr><td>{html.escape(c)}</td><td>{html.escape(t)}</td></tr>" for c, t in record.treatments.items())
-    parts = [
-        "<!doctype html><html lang='ko'><meta charset='utf-8'><title>가명처리 기록 / Pseudonymisation record</title>",
-        f"<h1>가명처리 기록 / Pseudonymisation record — {html.escape(record.site_id)}</h1>",
-        f"<p>정책 / policy: {html.escape(record.policy)} · 키 지문 / key fingerprint: {record.key_fingerprint} · "
-        f"날짜 이동 / date shift: ±{record.max_shift_days}일 days · 자유기술 / notes: {record.notes} · "
-        f"{html.escape(record.created_at)}</p>",
-        f"<h2>열별 처리 / Treatment per column</h2><table border='1'><tr><th>열 / column</th><th>처리 / treatment"
-        f"</th></tr>{rows}</table>",
-    ]
-    reports: list[tuple[str, RiskReport | ReviewReport | None]] = [
-        ("처리 전 / Before", seam.risk_before),
-        ("처리 후 / After", seam.risk_after),
-        (f"k={record.k_target} 달성 방안 / How k={record.k_target} could be reached", seam.k_review),
-    ]
-    if record.k_review_error:
-        parts.append(f"<p>k={record.k_target}: {html.escape(record.k_review_error)}</p>")
-    for title, risk in reports:
-        if risk is not None:
-            body = risk.to_html("both")
-            start, end = body.find("<body>"), body.rfind("</body>")
-            parts.append(f"<h2>{title}</h2>" + (body[start + 6 : end] if start >= 0 and end > start else body))
-    return "\n".join(parts) + "</html>\n"
+def write_signoff(record: PseudonymisationRecord, folder: Path) -> list[Path]:
+    """The steward's sign-off document, `pseudonymisation.html` and `.pdf` (verdicts, k plan, signature block)."""
+    from dari.privacy.signoff import render_signoff_html, render_signoff_pdf
+
+    out = []
+    for name, data in (
+        ("pseudonymisation.html", render_signoff_html(record).encode("utf-8")),
+        ("pseudonymisation.pdf", render_signoff_pdf(record)),
+    ):
+        with atomic_path(folder / name) as tmp:
+            tmp.write_bytes(data)
+        out.append(folder / name)
+    return out

@@ -12,9 +12,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from dari.federation.flower.jobs import ValidationRun
 from dari.reports.fonts import figure_lang, rc_for
-from dari.reports.site_curves import calibration_points, decision_points, roc_points
+from dari.reports.formatting import num
+from dari.reports.numbers import Curve, ReportNumbers
 from dari.validation import Estimate, MetaAnalysis
 
 _W: dict[str, tuple[str, str]] = {
@@ -39,19 +39,17 @@ def _w(key: str, lang: str) -> str:
     return ko if lang == "ko" else en
 
 
-def _sites_with_stats(run: ValidationRun) -> list[str]:
-    return [s for s in run.covered if run.sites[s].statistics is not None]
-
-
-def roc(run: ValidationRun, lang: str) -> Figure:
-    """ROC curve of each site from its protected histogram; a note when no site released one."""
+def roc(nums: ReportNumbers, lang: str) -> Figure:
+    """ROC curve of each site from its protected histogram, labelled with the site's AUROC (the table's value)."""
     fig, ax = plt.subplots(figsize=(5.5, 5))
-    for s in _sites_with_stats(run):
-        st, m = run.sites[s].statistics, run.sites[s].metrics
-        assert st is not None and m is not None
-        pts = roc_points(st)
-        ax.plot(pts.fpr, pts.tpr, lw=1.4, label=f"{s} (AUROC {m.auroc.estimate:.3f})")
-    if not _sites_with_stats(run):
+    drawn = 0
+    for s, sn in nums.sites.items():
+        if sn.roc is None:
+            continue
+        (line,) = ax.plot(sn.roc.fpr, sn.roc.tpr, lw=1.4, label=f"{s} (AUROC {num(sn.auroc.estimate)})")
+        line.set_gid(f"roc:{s}")
+        drawn += 1
+    if not drawn:
         ax.text(0.5, 0.5, _w("no_points", lang), ha="center", va="center")
     ax.plot([0, 1], [0, 1], color="grey", ls=":", lw=0.8)
     ax.set(xlabel=_w("fpr", lang), ylabel=_w("tpr", lang), xlim=(0, 1), ylim=(0, 1.01), aspect="equal")
@@ -60,29 +58,30 @@ def roc(run: ValidationRun, lang: str) -> Figure:
     return fig
 
 
-def calibration(run: ValidationRun, lang: str) -> Figure:
-    """Observed vs mean predicted risk per calibration bin, for each site and pooled."""
+def calibration(nums: ReportNumbers, lang: str) -> Figure:
+    """Observed vs mean predicted risk per calibration bin, for each site and pooled; each labelled with the ECE
+    the tables show (a site's: computed at the site over its rows)."""
     fig, ax = plt.subplots(figsize=(5.5, 5))
     top = 0.0
-    curves = [(s, calibration_points(st)) for s in run.covered if (st := run.sites[s].statistics) is not None]
-    if run.pooled is not None:
-        curves.append((_w("pooled", lang), run.pooled.calibration_curve))
-    for i, (name, c) in enumerate(curves):
-        pts = [(b.mean_predicted, b.observed) for b in c.bins if b.n and math.isfinite(b.mean_predicted)]
-        if not pts:
+    curves: list[tuple[str, str, Curve | None, float, bool]] = [
+        (f"cal:{s}", s, sn.calibration, sn.ece, False) for s, sn in nums.sites.items()
+    ]
+    if nums.pooled is not None:
+        curves.append(("cal:pooled", _w("pooled", lang), nums.pooled.calibration, nums.pooled.ece, True))
+    for gid, name, c, ece, pooled in curves:
+        if c is None or not c.x:
             continue
-        x, y = zip(*pts, strict=True)
-        pooled = run.pooled is not None and i == len(curves) - 1
-        ax.plot(
-            x,
-            y,
-            "o-" if not pooled else "D-",
+        (line,) = ax.plot(
+            c.x,
+            c.y,
+            "D-" if pooled else "o-",
             ms=4,
             lw=2.2 if pooled else 1.2,
             color="k" if pooled else None,
-            label=f"{name} (ECE {c.ece:.3f})",
+            label=f"{name} (ECE {num(ece)})",
         )
-        top = max(top, *x, *y)
+        line.set_gid(gid)
+        top = max(top, *c.x, *c.y)
     lim = min(1.0, max(0.1, top * 1.1))
     ax.plot([0, lim], [0, lim], color="grey", ls=":", lw=0.8, label=_w("ideal", lang))
     ax.set(xlabel=_w("pred", lang), ylabel=_w("obs", lang), xlim=(0, lim), ylim=(0, lim), aspect="equal")
@@ -91,22 +90,24 @@ def calibration(run: ValidationRun, lang: str) -> Figure:
     return fig
 
 
-def decision(run: ValidationRun, lang: str) -> Figure:
+def decision(nums: ReportNumbers, lang: str) -> Figure:
     """Net benefit of the model per site and pooled, with the pooled treat-all and treat-none references."""
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
-    if run.pooled is None:
+    p = nums.pooled
+    if p is None:
         ax.text(0.5, 0.5, "—", ha="center")
+        fig.tight_layout()
         return fig
-    dc = run.pooled.decision_curve
-    t = np.asarray(dc.thresholds)
-    for s in _sites_with_stats(run):
-        st = run.sites[s].statistics
-        assert st is not None
-        ax.plot(t, decision_points(st, dc.thresholds).net_benefit, lw=1.0, label=s)
-    ax.plot(t, dc.net_benefit, color="k", lw=2.2, label=_w("pooled", lang))
-    ax.plot(t, dc.treat_all, color="grey", ls="--", lw=1.2, label=_w("all", lang))
-    ax.plot(t, dc.treat_none, color="grey", ls=":", lw=1.2, label=_w("none", lang))
-    prevalence = run.pooled.events / run.pooled.n if run.pooled.n else 0.5
+    t = np.asarray(p.decision_thresholds)
+    for s, sn in nums.sites.items():
+        if sn.net_benefit is not None:
+            (line,) = ax.plot(t, sn.net_benefit, lw=1.0, label=s)
+            line.set_gid(f"nb:{s}")
+    (line,) = ax.plot(t, p.net_benefit, color="k", lw=2.2, label=_w("pooled", lang))
+    line.set_gid("nb:pooled")
+    ax.plot(t, p.treat_all, color="grey", ls="--", lw=1.2, label=_w("all", lang))
+    ax.plot(t, p.treat_none, color="grey", ls=":", lw=1.2, label=_w("none", lang))
+    prevalence = p.events / p.n if p.n else 0.5
     ax.set(
         xlabel=_w("thr", lang),
         ylabel=_w("nb", lang),
@@ -119,19 +120,23 @@ def decision(run: ValidationRun, lang: str) -> Figure:
 
 
 def forest(
-    estimates: dict[str, Estimate], meta: MetaAnalysis | None, label: str, reference: float, lang: str
+    estimates: dict[str, Estimate], meta: MetaAnalysis | None, label: str, reference: float, lang: str, key: str
 ) -> Figure:
     """Site estimates with CIs, the random-effects diamond and its prediction interval."""
     names = list(estimates)
     fig, ax = plt.subplots(figsize=(6.5, 0.45 * (len(names) + 2) + 1.2))
     for y, s in enumerate(reversed(names), start=2):
         e = estimates[s]
-        ax.errorbar(
+        bars = ax.errorbar(
             e.estimate, y, xerr=[[e.estimate - e.ci_low], [e.ci_high - e.estimate]], fmt="s", color="k", ms=5, capsize=3
         )
+        bars.lines[0].set_gid(f"{key}:{s}")
     ticks = list(reversed(names))
     if meta is not None and meta.k and math.isfinite(meta.estimate):
-        ax.fill([meta.ci_low, meta.estimate, meta.ci_high, meta.estimate], [1, 1.25, 1, 0.75], color="tab:blue")
+        diamond = ax.fill(
+            [meta.ci_low, meta.estimate, meta.ci_high, meta.estimate], [1, 1.25, 1, 0.75], color="tab:blue"
+        )
+        diamond[0].set_gid(f"{key}:summary")
         if math.isfinite(meta.pi_low):
             ax.plot([meta.pi_low, meta.pi_high], [0.6, 0.6], color="tab:blue", lw=1.5)
         ticks = [f"{_w('summary', lang)} (I² {100 * meta.i2:.0f}%)", *ticks]
@@ -144,24 +149,24 @@ def forest(
     return fig
 
 
-def all_figures(run: ValidationRun, lang: str) -> dict[str, Figure]:
+def all_figures(nums: ReportNumbers, lang: str) -> dict[str, Figure]:
     """Every figure of the report, by key; labels in `lang` when a Hangul font allows."""
     fl = figure_lang(lang)
-    ok = {s: m for s in run.covered if (m := run.sites[s].metrics) is not None}
     with plt.rc_context(rc_for(fl)):  # type: ignore[arg-type]
         return {
-            "roc": roc(run, fl),
-            "calibration": calibration(run, fl),
-            "decision": decision(run, fl),
+            "roc": roc(nums, fl),
+            "calibration": calibration(nums, fl),
+            "decision": decision(nums, fl),
             "forest_auroc": forest(
-                {s: m.auroc for s, m in ok.items()}, run.meta_analysis.get("auroc"), "AUROC", 0.5, fl
+                {s: sn.auroc for s, sn in nums.sites.items()}, nums.meta.get("auroc"), "AUROC", 0.5, fl, "auroc"
             ),
             "forest_slope": forest(
-                {s: m.calibration.slope for s, m in ok.items()},
-                run.meta_analysis.get("calibration_slope"),
+                {s: sn.slope for s, sn in nums.sites.items()},
+                nums.meta.get("calibration_slope"),
                 _w("slope", fl),
                 1.0,
                 fl,
+                "slope",
             ),
         }
 

@@ -49,9 +49,13 @@ def count(c: ProtectedCount | int | None) -> str:
     return f"{c:,}"
 
 
-def suppressed_cell(lang: Lang, min_cell: int) -> str:
-    """What a suppressed cell reads: `<10 (suppressed)`."""
-    return f"<{min_cell} ({t('suppressed', lang)})"
+def suppressed_cell(lang: Lang) -> str:
+    """What a cell of a suppressed subgroup level reads: `suppressed*`, never `<10`.
+
+    A level is suppressed for its events or non-events, or to protect another level (complementary suppression);
+    its size may be far above the minimum cell, so printing `<10` would state a false count.
+    """
+    return f"{t('suppressed', lang)}*"
 
 
 def percent(x: float | None) -> str:

@@ -73,6 +73,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "none": ("없음", "none"),
     "generated": ("생성 시각", "Generated"),
     "page": ("쪽", "page"),
+    "run": ("실행", "run"),
+    "excluded": ("제외 기관", "Sites left out"),
     "font_note": (
         "한글 글꼴을 찾지 못해 PDF는 영어로 작성했습니다(HTML 보고서는 한국어).",
         "No Hangul font was found, so this PDF is in English (the HTML report is in Korean). Install NanumGothic "

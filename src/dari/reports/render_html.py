@@ -1,4 +1,5 @@
-"""The report as one self-contained HTML file (Jinja2, autoescaped; figures inline as base64 SVG data URIs)."""
+"""The report as one self-contained HTML file (Jinja2, autoescaped; figures inline as base64 SVG data URIs,
+the Hangul font as a subset @font-face data URI)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Mapping
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from dari.reports.html_fonts import font_face_css
 from dari.reports.report_model import ValidationReport
 
 _ENV = Environment(
@@ -20,4 +22,13 @@ _ENV = Environment(
 def render_html(report: ValidationReport, svgs: Mapping[str, bytes]) -> str:
     """The HTML text; `svgs` maps each figure key the report references to its SVG bytes."""
     images = {k: base64.b64encode(v).decode("ascii") for k, v in svgs.items()}
-    return _ENV.get_template("validation_report.html.j2").render(r=report, images=images)
+    page = _ENV.get_template("validation_report.html.j2").render(r=report, images=images, font_css=FONT_SLOT)
+    return embed_font(page)
+
+
+FONT_SLOT = "/*dari-font*/"
+
+
+def embed_font(page: str) -> str:
+    """`page` with its font slot replaced by the Hangul font subset to the page's own characters."""
+    return page.replace(FONT_SLOT, font_face_css(page), 1)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from dari.reports.i18n import Lang
+from dari.reports.i18n import Lang, t
 
 
 class _Frozen(BaseModel):
@@ -36,6 +36,7 @@ class Section(_Frozen):
     id: str
     title: str
     paragraphs: tuple[str, ...] = ()
+    alerts: tuple[str, ...] = ()  # set apart in red: a target missed, a decision the reader must not overlook
     bullets: tuple[str, ...] = ()
     tables: tuple[Table, ...] = ()
     figures: tuple[FigureRef, ...] = ()
@@ -51,6 +52,13 @@ class ValidationReport(_Frozen):
     code_version: str
     sections: tuple[Section, ...]
     min_cell: int
+    model: str = ""  # "name vX" (or the hash's start): the footer of every PDF page names it
+    run_id: str = ""
+
+    @property
+    def footer(self) -> str:
+        """What every PDF page's footer says before the page number."""
+        return f"{self.model} · {t('run', self.lang)} {self.run_id} · dari {self.code_version} · {self.generated_at}"
 
     def section(self, section_id: str) -> Section:
         """The section with this anchor."""

@@ -10,6 +10,7 @@ from dari.models.model_card import ModelCard, Text
 from dari.reports import tables
 from dari.reports.formatting import DASH, count, estimate, interval, num, percent
 from dari.reports.i18n import Lang, t
+from dari.reports.numbers import ReportNumbers, approx
 from dari.reports.report_model import FigureRef, Section, Table
 from dari.reports.results_file import ReportInputs
 
@@ -26,7 +27,7 @@ def _kv(rows: list[tuple[str, str]], lang: Lang) -> Table:
     return Table(head=(t("field", lang), t("value", lang)), rows=tuple(rows))
 
 
-def summary(run: ValidationRun, card: ModelCard | None, lang: Lang) -> Section:
+def summary(run: ValidationRun, nums: ReportNumbers, card: ModelCard | None, lang: Lang) -> Section:
     """Objective and headline results."""
     model = f"{card.name} v{card.version}" if card else f"sha256 {run.model_sha256[:12]}…"
     paras = [
@@ -43,18 +44,18 @@ def summary(run: ValidationRun, card: ModelCard | None, lang: Lang) -> Section:
     ]
     if card is not None:
         paras.append(_x(card.summary, lang))
-    p, meta = run.pooled, run.meta_analysis.get("auroc")
+    p, meta = nums.pooled, nums.meta.get("auroc")
     if p is not None:
         paras.append(
             _l(
                 lang,
                 f"통합 결과: n = {p.n:,}, 사건 {p.events:,}; AUROC {estimate(p.auroc)}; 보정 기울기 "
-                f"{estimate(p.calibration_slope)}; 보정 절편 {estimate(p.citl)}; Brier {num(p.brier.brier, 4)}; "
+                f"{estimate(p.slope)}; 보정 절편 {estimate(p.citl)}; Brier {num(p.brier, 4)}; "
                 f"임계값 {p.threshold.counts.threshold:g}에서 민감도 {num(p.threshold.sensitivity.estimate)}, "
                 f"특이도 {num(p.threshold.specificity.estimate)}.",
                 f"Pooled: n = {p.n:,}, {p.events:,} events; AUROC {estimate(p.auroc)}; calibration slope "
-                f"{estimate(p.calibration_slope)}; calibration-in-the-large {estimate(p.citl)}; Brier "
-                f"{num(p.brier.brier, 4)}; at threshold {p.threshold.counts.threshold:g} sensitivity "
+                f"{estimate(p.slope)}; calibration-in-the-large {estimate(p.citl)}; Brier "
+                f"{num(p.brier, 4)}; at threshold {p.threshold.counts.threshold:g} sensitivity "
                 f"{num(p.threshold.sensitivity.estimate)}, specificity {num(p.threshold.specificity.estimate)}.",
             )
         )
@@ -72,7 +73,9 @@ def summary(run: ValidationRun, card: ModelCard | None, lang: Lang) -> Section:
     return Section(id="summary", title=t("summary", lang), paragraphs=tuple(paras))
 
 
-def provenance(inputs: ReportInputs, card: ModelCard | None, lang: Lang, when: str, min_cell: int) -> Section:
+def provenance(
+    inputs: ReportInputs, nums: ReportNumbers, card: ModelCard | None, lang: Lang, when: str, min_cell: int
+) -> Section:
     """Model identity, job, code version, time, disclosure rules, and every site's status with reasons."""
     run = inputs.run
     grants = sorted({r.grant_id for r in run.sites.values() if r.grant_id})
@@ -102,15 +105,32 @@ def provenance(inputs: ReportInputs, card: ModelCard | None, lang: Lang, when: s
             _l(lang, "원자료는 각 기관에 남음; 이 보고서는 집계값만 사용", "rows stay at each site; aggregates only"),
         ),
     ]
-    head = tuple(t(k, lang) for k in ("site", "status", "reason", "grant", "cohort", "unscored"))
+    head = tuple(t(k, lang) for k in ("site", "status", "reason", "grant", "cohort", "unscored", "n"))
     site_rows = tuple(
-        (s, t(r.status, lang), r.reason or DASH, r.grant_id or DASH, count(r.cohort), count(r.unscored))
+        (
+            s,
+            t(r.status, lang),
+            r.reason or DASH,
+            r.grant_id or DASH,
+            approx(r.cohort),
+            approx(r.unscored),
+            count(nums.sites[s].n) if s in nums.sites else DASH,
+        )
         for s, r in run.sites.items()
+    )
+    base = nums.rounding_base
+    caption = _l(
+        lang,
+        f"코호트와 점수 산출 불가 수는 기관에서 {base} 단위로 반올림(또는 잡음 추가)되어 공개되므로 근삿값(≈)이다. "
+        f"분석 n은 기관이 지표와 함께 공개한 정확한 값이며 모든 통계량은 이 n에서 계산했다.",
+        f"Cohort and not-scorable counts are released rounded to {base} (possibly with keyed noise), hence "
+        f"approximate (≈); n analysed is the exact count each site released with its metrics, and every statistic "
+        f"is computed on it.",
     )
     return Section(
         id="provenance",
         title=t("provenance", lang),
-        tables=(_kv(rows, lang), Table(head=head, rows=site_rows)),
+        tables=(_kv(rows, lang), Table(head=head, rows=site_rows, caption=caption)),
     )
 
 
@@ -172,9 +192,33 @@ def model_card(card: ModelCard | None, lang: Lang) -> Section:
     return Section(id="model-card", title=t("model_card", lang), tables=(_kv(rows, lang), feats, perf))
 
 
-def methods(run: ValidationRun, lang: Lang, min_cell: int) -> Section:
-    """How the numbers were computed."""
-    th = f"{run.pooled.threshold.counts.threshold:g}" if run.pooled else DASH
+def methods(nums: ReportNumbers, lang: Lang) -> Section:
+    """How the numbers were computed, written from the parameters the run used (threshold, bins, CI methods, floor)."""
+    p = nums.pooled
+    th = f"{nums.threshold:g}" if nums.threshold is not None else DASH
+    cell = nums.min_cell
+    pooled_ci = {"hanley-mcneil": "Hanley–McNeil", "delong": "DeLong"}.get(p.auroc_ci_method, "—") if p else DASH
+    sb = nums.site_calibration_bins
+    if p is not None:
+        edges = ", ".join(f"{e:g}" for e in p.calibration_edges)
+        pooled_bins = _l(
+            lang,
+            f"통합 보정 곡선과 통합 ECE는 기관 히스토그램을 합친 뒤 칸마다 최소 {cell}이 되도록 병합하고 남은 "
+            f"{p.calibration_bins}개 구간(경계 {edges})에서 계산했다.",
+            f"The pooled calibration curve and pooled ECE use the {p.calibration_bins} bins left after the sites' "
+            f"histograms were merged so that every cell holds at least {cell} (edges {edges}).",
+        )
+    else:
+        pooled_bins = _l(lang, "통합 결과 없음.", "No pooled result.")
+    exact = (
+        ""
+        if p is None or p.threshold_exact
+        else _l(
+            lang,
+            " 일부 기관의 히스토그램에 임계값 경계가 없어 통합 2×2 표는 구간 내 보간값이다.",
+            " A site's histogram had no edge at the threshold, so the pooled 2×2 table is interpolated within a bin.",
+        )
+    )
     paras = (
         _l(
             lang,
@@ -187,40 +231,46 @@ def methods(run: ValidationRun, lang: Lang, min_cell: int) -> Section:
         ),
         _l(
             lang,
-            "판별력: AUROC(DeLong CI, 로짓 척도), AUPRC. 보정: 보정 절편(CITL)과 기울기(Wald CI), "
-            "ECE(10개 등간격 구간), "
-            f"Brier. 임계값 {th}에서 민감도·특이도·PPV·NPV(Wilson CI). 임상적 유용성: 결정곡선의 순이익.",
-            "Discrimination: AUROC (DeLong CI on the logit scale), AUPRC. Calibration: calibration-in-the-large and "
-            f"slope (Wald CIs), ECE (10 equal-width bins), Brier. At threshold {th}: sensitivity, specificity, PPV, "
-            "NPV (Wilson CIs). Clinical utility: net benefit (decision curves).",
+            f"판별력: AUROC(기관별 DeLong CI, 통합 {pooled_ci} CI), AUPRC. 보정: 보정 절편(CITL)과 기울기(Wald CI), "
+            f"Brier. 기관별 ECE는 기관이 자체 행으로 {sb}개 등간격 구간(검증 명세의 기본값; 결과 파일에는 명세가 "
+            f"기록되지 않음)에서 계산했다. 임계값 {th}에서 민감도·특이도·PPV·NPV(Wilson CI; 2×2 표의 칸이 "
+            f"{cell} 미만이면 비공개). 임상적 유용성: 결정곡선의 순이익.{exact}",
+            f"Discrimination: AUROC (per site DeLong CI; pooled {pooled_ci} CI), AUPRC. Calibration: "
+            f"calibration-in-the-large and slope (Wald CIs), Brier. A site's ECE is computed by the site over its "
+            f"rows on {sb} equal-width bins (the validation spec's default; the results file does not record the "
+            f"spec). At threshold {th}: sensitivity, specificity, PPV, NPV (Wilson CIs; withheld when a cell of the "
+            f"2×2 table is below {cell}). Clinical utility: net benefit (decision curves).{exact}",
         ),
+        pooled_bins,
         _l(
             lang,
             "통합 지표는 기관의 충분통계량(보호된 점수 히스토그램, Mann–Whitney U, 연합 Newton–Raphson)으로 계산했다. "
-            "기관 간 이질성은 DerSimonian–Laird 무작위효과 메타분석(I², τ², 95% 예측구간)으로 정량화했다.",
+            "기관 간 이질성은 DerSimonian–Laird 무작위효과 메타분석(I², τ², 95% 예측구간; 기관 3곳 이상)으로 "
+            "정량화했다.",
             "Pooled metrics come from site sufficient statistics (protected score histograms, Mann–Whitney U, "
             "federated Newton–Raphson). Heterogeneity across sites: DerSimonian–Laird random-effects meta-analysis "
-            "(I², τ², 95% prediction interval).",
+            "(I², τ², 95% prediction interval from 3 sites).",
         ),
         _l(
             lang,
             f"기관별 곡선(ROC, 보정, 결정)은 각 기관이 공개한 보호된 히스토그램"
-            f"(칸마다 최소 {min_cell})에서 구간 내 선형 "
-            "보간으로 도출했으며 행 단위 자료에서 계산한 곡선과 작은 차이가 있을 수 있다.",
+            f"(칸마다 최소 {cell})에서 구간 내 선형 보간으로 도출했다. 그림의 범례에 적힌 AUROC와 ECE는 표와 같은 값"
+            "(기관이 행으로 계산한 값)이며, 곡선 자체는 히스토그램에서 도출한 것이다.",
             f"Per-site curves (ROC, calibration, decision) are derived from each site's protected histogram (at "
-            f"least {min_cell} per cell) with linear interpolation within bins; they may differ slightly from curves "
-            "computed on rows.",
+            f"least {cell} per cell) with linear interpolation within bins. The AUROC and ECE in the figures' "
+            "legends are the tables' values (computed by each site over its rows); the curves themselves come from "
+            "the histograms.",
         ),
     )
     return Section(id="methods", title=t("methods", lang), paragraphs=paras)
 
 
-def sites(run: ValidationRun, lang: Lang, min_cell: int) -> Section:
+def sites(nums: ReportNumbers, lang: Lang) -> Section:
     """Per-site tables with the pooled row."""
     return Section(
         id="sites",
         title=t("sites", lang),
-        tables=(tables.site_table(run, lang), tables.threshold_table(run, lang, min_cell)),
+        tables=(tables.site_table(nums, lang), tables.threshold_table(nums, lang, nums.min_cell)),
     )
 
 
@@ -287,9 +337,11 @@ def subgroups(inputs: ReportInputs, lang: Lang, min_cell: int) -> Section:
     notes = [
         _l(
             lang,
-            f"사건 또는 비사건이 {min_cell} 미만인 수준은 비공개(상보적 비공개 포함)이며 수치를 표시하지 않는다.",
-            f"Levels with fewer than {min_cell} events or non-events are suppressed (with complementary suppression) "
-            "and show no number.",
+            f"* 비공개: 사건 또는 비사건이 {min_cell} 미만인 수준, 그리고 그 값을 역산하지 못하도록 함께 가린 수준"
+            f"(상보적 비공개). 수준의 크기 자체는 {min_cell}보다 훨씬 클 수 있으며 어떤 수치도 표시하지 않는다.",
+            f"* Suppressed: a level with fewer than {min_cell} events or non-events, and any level hidden with it so "
+            f"that it cannot be worked out from the site total (complementary suppression). The level itself may "
+            f"hold far more than {min_cell} patients; no number of it is shown.",
         )
     ]
     if inputs.run.subgroup_meta:

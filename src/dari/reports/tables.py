@@ -4,38 +4,33 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from dari.federation.flower.jobs import ValidationRun
 from dari.reports.formatting import DASH, count, estimate, interval, num, proportion, suppressed_cell
 from dari.reports.i18n import Lang, t
+from dari.reports.numbers import ReportNumbers
 from dari.reports.report_model import Table
 from dari.validation import MetaAnalysis, SubgroupMeta, SubgroupVariable, ValidationMetrics
 
 
-def site_table(run: ValidationRun, lang: Lang) -> Table:
+def site_table(nums: ReportNumbers, lang: Lang) -> Table:
     """n, events, AUROC, AUPRC, calibration and Brier for each covered site, then the pooled row."""
     head = tuple(t(k, lang) for k in ("site", "n", "events", "auroc", "auprc", "citl", "slope", "ece", "brier"))
-    rows = []
-    for s in run.covered:
-        m = run.sites[s].metrics
-        if m is None:
-            continue
-        c = m.calibration
-        rows.append(
-            (
-                s,
-                count(m.n),
-                count(m.events),
-                estimate(m.auroc),
-                num(m.auprc),
-                estimate(c.citl),
-                estimate(c.slope),
-                num(c.curve.ece),
-                num(c.brier.brier, 4),
-            )
+    rows = [
+        (
+            s,
+            count(sn.n),
+            count(sn.events),
+            estimate(sn.auroc),
+            num(sn.auprc),
+            estimate(sn.citl),
+            estimate(sn.slope),
+            num(sn.ece),
+            num(sn.brier, 4),
         )
+        for s, sn in nums.sites.items()
+    ]
     emphasis: tuple[int, ...] = ()
-    if run.pooled is not None:
-        p = run.pooled
+    if nums.pooled is not None:
+        p = nums.pooled
         rows.append(
             (
                 t("pooled", lang),
@@ -44,33 +39,34 @@ def site_table(run: ValidationRun, lang: Lang) -> Table:
                 estimate(p.auroc),
                 DASH,
                 estimate(p.citl),
-                estimate(p.calibration_slope),
-                num(p.calibration_curve.ece),
-                num(p.brier.brier, 4),
+                estimate(p.slope),
+                num(p.ece),
+                num(p.brier, 4),
             )
         )
         emphasis = (len(rows) - 1,)
+    bins = nums.pooled.calibration_bins if nums.pooled else 0
     note = {
-        "ko": "통합 AUROC의 CI는 Hanley–McNeil(기관별은 DeLong); AUPRC는 통합 계산 불가.",
-        "en": "Pooled AUROC CI by Hanley–McNeil (per site: DeLong); AUPRC cannot be pooled from the statistics.",
+        "ko": "통합 AUROC의 CI는 Hanley–McNeil(기관별은 DeLong); AUPRC는 통합 계산 불가. "
+        f"기관별 ECE는 기관이 자체 행으로 계산한 값, 통합 ECE는 통합 히스토그램의 {bins}개 구간에서 계산한 값.",
+        "en": "Pooled AUROC CI by Hanley–McNeil (per site: DeLong); AUPRC cannot be pooled from the statistics. "
+        f"A site's ECE is computed by the site over its rows; the pooled ECE over the {bins} bins of the pooled "
+        "histogram.",
     }[lang]
     return Table(head=head, rows=tuple(rows), caption=note, emphasis=emphasis)
 
 
-def threshold_table(run: ValidationRun, lang: Lang, min_cell: int) -> Table:
+def threshold_table(nums: ReportNumbers, lang: Lang, min_cell: int) -> Table:
     """Sensitivity, specificity, PPV and NPV (Wilson CIs) at the declared threshold, per site and pooled."""
     keys = ("sensitivity", "specificity", "ppv", "npv")
     head = (t("site", lang), *(t(k, lang) for k in keys))
     rows = []
-    for s in run.covered:
-        m = run.sites[s].metrics
-        if m is None:
-            continue
-        th = m.threshold
+    for s, sn in nums.sites.items():
+        th = sn.threshold
         rows.append((s, *(proportion(None if th is None else getattr(th, k), lang, min_cell) for k in keys)))
     emphasis: tuple[int, ...] = ()
-    if run.pooled is not None:
-        th = run.pooled.threshold
+    if nums.pooled is not None:
+        th = nums.pooled.threshold
         rows.append((t("pooled", lang), *(proportion(getattr(th, k), lang, min_cell) for k in keys)))
         emphasis = (len(rows) - 1,)
     return Table(head=head, rows=tuple(rows), emphasis=emphasis)
@@ -80,12 +76,13 @@ META_NAMES = {
     "auroc": ("AUROC (로짓 척도에서 통합)", "AUROC (pooled on the logit scale)"),
     "calibration_slope": ("보정 기울기", "Calibration slope"),
     "calibration_in_the_large": ("보정 절편(CITL)", "Calibration-in-the-large"),
+    "calibration_intercept": ("보정 절편(CITL)", "Calibration-in-the-large"),
 }
 
 
 def meta_table(meta: Mapping[str, MetaAnalysis], lang: Lang) -> Table:
     """DerSimonian–Laird summaries: k, estimate [CI], prediction interval, I², τ², Q p-value, sites left out."""
-    head = (t("metric", lang), t("k", lang), t("estimate", lang), t("pi", lang), "I²", "τ²", "Q p", "excluded")
+    head = (t("metric", lang), t("k", lang), t("estimate", lang), t("pi", lang), "I²", "τ²", "Q p", t("excluded", lang))
     rows = []
     for key, m in meta.items():
         name = META_NAMES.get(key, (key, key))[0 if lang == "ko" else 1]
@@ -107,8 +104,8 @@ def meta_table(meta: Mapping[str, MetaAnalysis], lang: Lang) -> Table:
 
 
 def _level_cells(m: ValidationMetrics | None, lang: Lang, min_cell: int) -> tuple[str, ...]:
-    if m is None:  # nothing released, not even n: every cell says so
-        cell = suppressed_cell(lang, min_cell)
+    if m is None:  # nothing released, not even n: every cell says so (the note says why; the size may be large)
+        cell = suppressed_cell(lang)
         return (cell,) * 7
     th = m.threshold
     return (

@@ -9,15 +9,10 @@ from dari.errors import InputError
 from dari.models.model_card import ModelCard
 from dari.reports import sections
 from dari.reports.i18n import Lang, t
+from dari.reports.numbers import ReportNumbers, compute
 from dari.reports.report_model import Section, Table, ValidationReport
 from dari.reports.results_file import ReportInputs
 from dari.reports.tripod_ai import CHECKLIST
-
-
-def min_cell_of(inputs: ReportInputs) -> int:
-    """The minimum cell size the sites applied (the largest, if they differ; 10 when no site released)."""
-    cells = [r.statistics.min_cell for r in inputs.run.sites.values() if r.statistics is not None]
-    return max(cells) if cells else 10
 
 
 def missing_fields(inputs: ReportInputs, card: ModelCard | None) -> list[str]:
@@ -59,10 +54,17 @@ def tripod_table(present: set[str], titles: dict[str, str], lang: Lang) -> Table
 
 
 def build_report(
-    inputs: ReportInputs, card: ModelCard | None, lang: Lang, *, generated_at: dt.datetime | None = None
+    inputs: ReportInputs,
+    card: ModelCard | None,
+    lang: Lang,
+    *,
+    generated_at: dt.datetime | None = None,
+    numbers: ReportNumbers | None = None,
 ) -> ValidationReport:
-    """The report in `lang`; a card for another model (SHA-256 differs) is refused."""
+    """The report in `lang` from `numbers` (computed from the run when not given); a card for another model
+    (SHA-256 differs) is refused."""
     run = inputs.run
+    nums = numbers or compute(run)
     if card is not None and card.model_sha256 != run.model_sha256:
         raise InputError(
             f"the model card pins {card.model_sha256[:12]}…, the results {run.model_sha256[:12]}…",
@@ -70,13 +72,13 @@ def build_report(
             column="model_sha256",
         )
     when = (generated_at or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
-    cell = min_cell_of(inputs)
+    cell = nums.min_cell
     parts: list[Section] = [
-        sections.summary(run, card, lang),
-        sections.provenance(inputs, card, lang, when, cell),
+        sections.summary(run, nums, card, lang),
+        sections.provenance(inputs, nums, card, lang, when, cell),
         sections.model_card(card, lang),
-        sections.methods(run, lang, cell),
-        sections.sites(run, lang, cell),
+        sections.methods(nums, lang),
+        sections.sites(nums, lang),
         sections.meta_analysis(inputs, lang),
         sections.figures(run, lang),
         sections.subgroups(inputs, lang, cell),
@@ -103,4 +105,6 @@ def build_report(
         code_version=dari.__version__,
         sections=(*numbered, tripod),
         min_cell=cell,
+        model=name,
+        run_id=run.job_id,
     )

@@ -1,4 +1,5 @@
-"""Render the report in one language (figures once, HTML and PDF from the same record) and write it atomically."""
+"""Render the report in one language (numbers and figures once, HTML and PDF from the same record) and write it
+atomically."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from dari.models.model_card import ModelCard
 from dari.reports.figures import all_figures, to_svg
 from dari.reports.fonts import hangul_font
 from dari.reports.i18n import Lang, t
+from dari.reports.numbers import ReportNumbers, compute
 from dari.reports.render_html import render_html
 from dari.reports.render_pdf import render_pdf
 from dari.reports.results_file import ReportInputs
@@ -30,20 +32,26 @@ class RenderedReport:
 
 
 def render_report(
-    inputs: ReportInputs, card: ModelCard | None, lang: Lang, *, generated_at: dt.datetime | None = None
+    inputs: ReportInputs,
+    card: ModelCard | None,
+    lang: Lang,
+    *,
+    generated_at: dt.datetime | None = None,
+    numbers: ReportNumbers | None = None,
 ) -> RenderedReport:
-    """HTML and PDF of the report in `lang` (nothing written)."""
+    """HTML and PDF of the report in `lang` (nothing written); tables, text and figures from one `ReportNumbers`."""
     when = generated_at or dt.datetime.now(dt.UTC)
-    report = build_report(inputs, card, lang, generated_at=when)
-    figs = all_figures(inputs.run, lang)
+    nums = numbers or compute(inputs.run)
+    report = build_report(inputs, card, lang, generated_at=when, numbers=nums)
+    figs = all_figures(nums, lang)
     try:
         html = render_html(report, {k: to_svg(f) for k, f in figs.items()})
         pdf_lang: Lang = lang if lang == "en" or hangul_font() else "en"
         note = None
         if pdf_lang != lang:  # Korean glyphs would print as empty boxes: say so, in English
-            report = build_report(inputs, card, "en", generated_at=when)
+            report = build_report(inputs, card, "en", generated_at=when, numbers=nums)
             note = t("font_note", "en")
-        pdf = render_pdf(report, figs, note)
+        pdf = render_pdf(report, figs, report.footer, t("page", report.lang), note)
     finally:
         for f in figs.values():
             plt.close(f)
