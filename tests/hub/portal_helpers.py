@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import shutil
+import socket
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -80,3 +82,24 @@ def application_and_grant(factory: sessionmaker[Session]) -> tuple[int, int, str
     with factory() as s:
         grant = s.execute(select(Grant).where(Grant.application_id == approved)).scalar_one().id
     return pending, approved, grant
+
+
+#: Debian's Chromium for the browser journeys (Playwright may not download its own browser here), and its flags.
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+
+
+def free_port() -> int:
+    """A free loopback TCP port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import uvicorn
 from feasibility_helpers import PASSWORD, build_hub, build_sites
-from portal_helpers import make_app
-from test_hub_portal_browser import CHROMIUM, FLAGS, _free_port
+from portal_helpers import CHROMIUM, FLAGS, make_app
+from portal_helpers import free_port as _free_port
 
 from dari.hub.web.search_service import concept_index
 
