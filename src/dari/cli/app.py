@@ -118,6 +118,9 @@ def _root(
     ),
 ) -> None:
     """dari (다리): hospital data to routine use of medical AI."""
+    from dari.cli.quiet import quiet_third_party
+
+    quiet_third_party()
 
 
 # Options that take several values after one flag, as a shell glob gives them: `--sites data/site-*`.

@@ -9,7 +9,7 @@ import typer
 
 from dari.cli import deploy
 from dari.cli.console import err, guarded, out
-from dari.cli.hub_auth import ByOption, TokenFileOption, governed
+from dari.cli.hub_auth import ByOption, TokenFileOption, existing_engine, governed
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -222,9 +222,9 @@ def audit_checkpoint(
 
 
 def _session(db: str) -> Session:
-    """A session on a migrated hub store."""
-    from dari.hub.db.engine import make_engine, require_schema, session_factory
+    """A session on a migrated hub store; a missing SQLite file is refused, never created (`dari hub init` does)."""
+    from dari.hub.db.engine import require_schema, session_factory
 
-    engine = make_engine(db)
+    engine = existing_engine(db)
     require_schema(engine)
     return session_factory(engine)()
