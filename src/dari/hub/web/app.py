@@ -17,7 +17,7 @@ from dari.hub.settings import HubSettings
 from dari.hub.web import error_pages
 from dari.hub.web.body_limit import BodyLimit
 from dari.hub.web.deps import PortalState
-from dari.hub.web.i18n import translate
+from dari.hub.web.i18n import label, translate
 from dari.hub.web.routes import api, auth, catalog, governance, monitoring_api, monitoring_pages, pages, tickets
 from dari.hub.web.search_service import CatalogSearch
 
@@ -47,7 +47,8 @@ def create_app(settings: HubSettings) -> FastAPI:
     engine = make_engine(settings.database)
     require_schema(engine)
     templates = Jinja2Templates(directory=str(files("dari.hub.web") / "templates"))
-    templates.env.globals.update(t=translate, version=__version__)
+    templates.env.globals.update(t=translate, label=label, version=__version__)
+    templates.env.filters["label"] = label
     app = FastAPI(
         title="dari hub API",
         version=__version__,

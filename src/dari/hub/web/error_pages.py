@@ -117,8 +117,9 @@ async def _form_again(
     # The form's page exactly as this person's browser gets it (same session, same language), then filled in.
     transport = httpx.ASGITransport(app=request.app)
     params = {"lang": request.query_params["lang"]} if "lang" in request.query_params else None
-    async with httpx.AsyncClient(transport=transport, base_url=str(request.base_url)) as client:
-        shown = await client.get(page, params=params, cookies=dict(request.cookies))
+    base = str(request.base_url)
+    async with httpx.AsyncClient(transport=transport, base_url=base, cookies=dict(request.cookies)) as client:
+        shown = await client.get(page, params=params)
     if shown.status_code != 200:
         return None
     values = await _submitted(request)

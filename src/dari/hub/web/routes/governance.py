@@ -36,6 +36,7 @@ from dari.hub.web.deps import (
     state,
     unit_of_work,
 )
+from dari.hub.web.forms import form_error
 
 router = APIRouter(include_in_schema=False)
 Applicant = Annotated[User, Depends(requires(Permission.APPLY))]
@@ -44,8 +45,8 @@ Revoker = Annotated[User, Depends(requires(Permission.REVOKE_GRANT))]
 
 
 def _form_error(exc: ValidationError) -> InputError:
-    fields = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-    return InputError(f"the application form has errors: {fields}")
+    # The error handler shows the form again, filled in, each field's message beside it (dari.hub.web.forms).
+    return form_error(exc, whole_form="period_end")
 
 
 @router.get("/applications/new", response_class=HTMLResponse)
