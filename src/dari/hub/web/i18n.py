@@ -200,6 +200,8 @@ MESSAGES.update(
         "error_back": ("데이터 카탈로그로 돌아가기", "Back to the data catalog"),
         "error_login": ("로그인하기", "Log in"),
         "api_docs": ("API 문서", "API documentation"),
+        "period_start": ("사용 시작일", "Start date"),
+        "period_end": ("사용 종료일", "End date"),
         "field_required": ("필수 항목입니다.", "This field is required."),
         "field_date": ("날짜를 YYYY-MM-DD 형식으로 입력하세요.", "Enter a date as YYYY-MM-DD."),
         "field_too_short": ("너무 짧습니다.", "This is too short."),
