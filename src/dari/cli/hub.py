@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from dari.cli import deploy
-from dari.cli.console import err, guarded, out
+from dari.cli.console import OutputFormat, err, guarded, out
 from dari.cli.hub_auth import ByOption, TokenFileOption, existing_engine, governed
 
 if TYPE_CHECKING:
@@ -177,6 +178,7 @@ def audit_verify(
     hub_public_key: Annotated[
         Path | None, typer.Option(help="The hub's public key (default: the one beside the store).")
     ] = None,
+    output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = "table",
 ) -> None:
     """Recompute the audit log's hash chain (through every witnessed head); exit 6 and say where when tampered with."""
     from dari.hub.audit import verify
@@ -191,6 +193,11 @@ def audit_verify(
             heads = witnessed_heads(witness, key)
         with _session(db) as session:
             result = verify(session, heads)
+    if output == "json":
+        print(json.dumps({**result.model_dump(mode="json"), "witnessed_heads": len(heads)}, ensure_ascii=False))
+        if not result.ok:
+            raise typer.Exit(6)
+        return
     if result.ok:
         seen = f", through {len(heads)} witnessed heads (up to entry {max(heads)})" if heads else ""
         out.print(f"audit log intact: {result.entries} entries, hash chain verified{seen}")
