@@ -84,7 +84,7 @@ class LazyGroup(TyperGroup):
         """The command, loaded on first use (only its name and summary while the root's help lists it)."""
         if cmd_name in COMMANDS:
             if ctx.meta.get(_LISTING):
-                return click.Command(cmd_name, help=SUMMARIES[cmd_name])
+                return click.Command(cmd_name, help=SUMMARIES[cmd_name], short_help=SUMMARIES[cmd_name])
             return load_command(cmd_name)
         return super().get_command(ctx, cmd_name)
 
@@ -102,6 +102,9 @@ app = typer.Typer(
     help="dari (다리): hospital data to routine use of medical AI.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # The root's help in Click's plain layout: Typer's Rich help imports rich.markdown and markdown-it (about
+    # 0.2 s of CPU, over a second on a loaded 2-core machine) for a list of names; sub-commands keep Rich's.
+    rich_markup_mode=None,
 )
 
 
