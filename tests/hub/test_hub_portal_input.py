@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from fastapi.testclient import TestClient
 from portal_helpers import api_tokens, login, make_app
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
+from test_hub_portal_browser import portal  # noqa: F401  (the served portal, shared fixture)
 
 from dari.hub.db.models import Application, AuditEntry, WebSession
 
@@ -315,3 +317,53 @@ def test_api_docs_served_from_vendored_assets(hub_url: str, hub: sessionmaker[Se
     for asset in assets:
         assert client.get(asset).status_code == 200, asset
     assert "'self'" in page.headers["content-security-policy"]
+
+
+@pytest.mark.slow
+def test_browser_api_docs_offline_form_errors_and_keyboard_focus(portal: str) -> None:  # noqa: F811
+    from playwright.sync_api import expect, sync_playwright
+    from portal_helpers import PASSWORD
+    from test_hub_portal_browser import CHROMIUM, FLAGS
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            page = browser.new_page()
+            elsewhere: list[str] = []
+            page.route(
+                "**/*",
+                lambda route: (
+                    route.continue_()
+                    if route.request.url.startswith(portal)
+                    else (elsewhere.append(route.request.url), route.abort())
+                ),
+            )
+            # The API docs render from the hub's own files (a CDN would be refused above)
+            page.goto(f"{portal}/api/docs")
+            expect(page.locator(".opblock").first).to_be_visible(timeout=20_000)
+            expect(page.locator(".opblock-summary-path", has_text="/api/v1/applications").first).to_be_visible()
+            # A refused application comes back filled in, the message beside the field, in Korean
+            page.goto(f"{portal}/login")
+            page.fill("#username", "researcher")
+            page.fill("#password", PASSWORD)
+            page.click("#login-submit")
+            page.goto(f"{portal}/applications/new?dataset=site-1-cdm")
+            page.fill("#title", "키보드로 제출한 신청")
+            page.fill("#purpose", "A purpose long enough for the form.")
+            page.fill("#irb_number", "IRB-2026-0202")
+            page.check("input[name=analysis_types][value=feasibility]")
+            page.fill("input[name=period_end]", str(TODAY - dt.timedelta(days=3)))
+            page.check("#dua")
+            page.click("#application-submit")
+            expect(page.locator("#error-period_end")).to_have_text("종료일은 시작일보다 뒤여야 합니다.")
+            expect(page.locator("#title")).to_have_value("키보드로 제출한 신청")
+            expect(page.locator("input[name=period_end]")).to_have_attribute("aria-invalid", "true")
+            assert page.title().startswith("연구 신청서")
+            # Keyboard focus is visible: Tab to the first field, its outline is drawn
+            page.locator("#title").focus()
+            page.keyboard.press("Tab")
+            outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+            assert outline not in ("", "none"), outline
+            assert elsewhere == []
+        finally:
+            browser.close()
