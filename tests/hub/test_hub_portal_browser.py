@@ -112,8 +112,9 @@ def test_browser_researcher_to_grant(portal: str) -> None:
             page.click("#nav-my")
             grant = page.locator("tr.grant").first
             expect(grant).to_contain_text("site-1-cdm, site-3-cdm")
-            expect(grant).to_contain_text("model_validation")
+            expect(grant).to_contain_text("모델 검증")  # the analysis type in words, not its code
             page.click("#lang-switch")
             expect(page.locator("tr.grant").first).to_contain_text("Active")
+            expect(page.locator("tr.grant").first).to_contain_text("Model validation")
         finally:
             browser.close()
