@@ -82,6 +82,10 @@ def test_quiet_third_party_hides_upstream_notices_only(caplog: pytest.LogCapture
         warnings.warn("dari's own warning", UserWarning, stacklevel=1)
     assert [str(w.message) for w in caught] == ["dari's own warning"]
     assert logging.getLogger("fontTools.subset").getEffectiveLevel() >= logging.ERROR
+    # A process the command starts (a spawned CDS worker) inherits the filter
+    code = "import warnings; warnings.warn('fetch_arrow_table() is deprecated, use x', DeprecationWarning)"
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)  # __main__ shows it
+    assert child.stderr == "", child.stderr
     # Ray's own test before its FutureWarning (ray._private.worker.init) now reads "no override": no warning
     from ray._private.accelerators import RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO_ENV_VAR
     from ray._private.ray_constants import env_bool

@@ -13,6 +13,7 @@ import warnings
 # Ray (2.5x) warns on every driver start that it will stop overriding CUDA_VISIBLE_DEVICES when num_gpus=0; dari's
 # simulations use no GPU, and 0 opts into the future behaviour, which is also what turns the FutureWarning off.
 _RAY_ACCELERATOR_OVERRIDE = "RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO"
+_IBIS_FETCH_ARROW = "ignore:fetch_arrow_table() is deprecated:DeprecationWarning"
 
 
 class _DropMessages(logging.Filter):
@@ -33,6 +34,11 @@ def quiet_third_party() -> None:
     os.environ.setdefault(_RAY_ACCELERATOR_OVERRIDE, "0")
     # ibis 12's DuckDB backend calls DuckDB's deprecated fetch_arrow_table() (DuckDB >= 1.4 says to_arrow_table()).
     warnings.filterwarnings("ignore", message=r"fetch_arrow_table\(\) is deprecated", category=DeprecationWarning)
+    # The same for the processes a command starts (`dari cds serve` workers are spawned interpreters, Ray's too):
+    # they read PYTHONWARNINGS at start.
+    inherited = os.environ.get("PYTHONWARNINGS", "")
+    if _IBIS_FETCH_ARROW not in inherited:
+        os.environ["PYTHONWARNINGS"] = ",".join(f for f in (inherited, _IBIS_FETCH_ARROW) if f)
     # Flower 1.4x: "DEPRECATED FEATURE: The `run_simulation` function is deprecated" (flwr.simulation): dari runs
     # the simulation engine in-process on purpose for one-machine jobs (docs/federation.md); `flwr run` is the
     # deployment path.
