@@ -82,6 +82,15 @@ def test_quiet_third_party_hides_upstream_notices_only(caplog: pytest.LogCapture
         warnings.warn("dari's own warning", UserWarning, stacklevel=1)
     assert [str(w.message) for w in caught] == ["dari's own warning"]
     assert logging.getLogger("fontTools.subset").getEffectiveLevel() >= logging.ERROR
+    # Flower's own `filterwarnings("once", category=DeprecationWarning)`, imported after, does not bring it back
+    code = (
+        "import warnings\nfrom dari.cli.quiet import quiet_third_party\nquiet_third_party()\n"
+        "warnings.filterwarnings('once', category=DeprecationWarning)\n"
+        "warnings.warn('fetch_arrow_table() is deprecated, use x', DeprecationWarning)\n"
+        "warnings.warn('another deprecation', DeprecationWarning)"
+    )
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stderr
+    assert "another deprecation" in shown and "fetch_arrow_table" not in shown
     # A process the command starts (a spawned CDS worker) inherits the filter
     code = "import warnings; warnings.warn('fetch_arrow_table() is deprecated, use x', DeprecationWarning)"
     child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)  # __main__ shows it
