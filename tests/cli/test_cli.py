@@ -203,8 +203,10 @@ def test_cli_start_imports_no_sub_command() -> None:
 
 
 def test_cli_every_listed_command_loads() -> None:
-    from dari.cli.app import COMMANDS, load_command
+    from dari.cli.app import COMMANDS, SUMMARIES, load_command
 
     for name in COMMANDS:
         command = load_command(name)
         assert command.name == name and (command.help or "").strip(), name
+        # `dari --help` lists SUMMARIES (no import): they must say what the command's own help says
+        assert " ".join((command.help or "").split("\n\n")[0].split()) == SUMMARIES[name], name

@@ -34,6 +34,30 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "cds": ("dari.cli.cds", "app"),
     "monitor": ("dari.cli.monitor", "app"),
 }
+# What `dari --help` lists beside each command, so that listing them imports none of their modules (each pulls in
+# Flower, DuckDB, matplotlib …: `dari --help` took 7-12 s). tests/cli/test_cli_start.py checks these equal the
+# commands' own help.
+SUMMARIES: dict[str, str] = {
+    "synth": "Generate synthetic hospitals: each a source EMR extract (with identifiers) and its OMOP CDM.",
+    "demo": "Build a three-hospital network; pseudonymise each site into its OMOP CDM; check and summarise it.",
+    "deploy": "Deploy a model at a site, only if a validation report of it is approved for that site; audited "
+    "either way.",
+    "validate": "Validate a model across sites with the federated engine; only aggregates leave each site.",
+    "report": "Write validation_report.<lang>.html (self-contained) and .pdf; print their paths.",
+    "feasibility": "Count a cohort at every site (attrition, sex, age bands) with the federated engine; protected "
+    "counts only.",
+    "table-one": "Table 1 of a cohort at every site and pooled, with the federated engine; protected figures only.",
+    "site": "Work at a hospital's site node (extract → CDM).",
+    "cdm": "Inspect and check an OMOP CDM (v5.3 or v5.4) database.",
+    "cohort": "Cohort definitions: import from and export to ATLAS (OHDSI Circe JSON).",
+    "privacy": "Pseudonymisation keys and de-identification (tables, text, DICOM).",
+    "econ": "Economic evaluation: cost-effectiveness, PSA and budget impact.",
+    "hub": "The hub: catalog, governance, audit and web portal.",
+    "audit": "The hub's tamper-evident audit log.",
+    "cds": "CDS Hooks 2.0: serve a model inside the EHR and test it with a replaying client.",
+    "monitor": "Monitoring of a deployed model in use: drift, live performance, alerts.",
+}
+_LISTING = "dari.listing"
 
 
 def load_command(name: str) -> click.Command:
@@ -58,10 +82,20 @@ class LazyGroup(TyperGroup):
         return [*super().list_commands(ctx), *COMMANDS]
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        """The command, loaded on first use."""
+        """The command, loaded on first use (only its name and summary while the root's help lists it)."""
         if cmd_name in COMMANDS:
+            if ctx.meta.get(_LISTING):
+                return click.Command(cmd_name, help=SUMMARIES[cmd_name], short_help=SUMMARIES[cmd_name])
             return load_command(cmd_name)
         return super().get_command(ctx, cmd_name)
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The root's help, listing sub-commands from `SUMMARIES` without importing them."""
+        ctx.meta[_LISTING] = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            ctx.meta.pop(_LISTING, None)
 
 
 app = typer.Typer(
@@ -69,6 +103,9 @@ app = typer.Typer(
     help="dari (다리): hospital data to routine use of medical AI.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # The root's help in Click's plain layout: Typer's Rich help imports rich.markdown and markdown-it (about
+    # 0.2 s of CPU, over a second on a loaded 2-core machine) for a list of names; sub-commands keep Rich's.
+    rich_markup_mode=None,
 )
 
 
@@ -85,6 +122,9 @@ def _root(
     ),
 ) -> None:
     """dari (다리): hospital data to routine use of medical AI."""
+    from dari.cli.quiet import quiet_third_party
+
+    quiet_third_party()
 
 
 # Options that take several values after one flag, as a shell glob gives them: `--sites data/site-*`.

@@ -8,12 +8,10 @@ from typing import Annotated, Any
 
 import typer
 
-from dari.cdm.store import open_store
 from dari.cli.console import err, guarded
-from dari.cohort.circe import load_circe
-from dari.cohort.circe_export import export_circe, site_concept_ids
-from dari.cohort.definition import load_definition
 from dari.errors import InputError
+
+# The cohort engine (Ibis, DuckDB) is imported inside each command: `dari cohort --help` needs none of it.
 
 app = typer.Typer(help="Cohort definitions: import from and export to ATLAS (OHDSI Circe JSON).", no_args_is_help=True)
 
@@ -40,6 +38,8 @@ def import_atlas(
     name: Annotated[str | None, typer.Option(help="Cohort name (default: the file's Title or name).")] = None,
 ) -> None:
     """Import an ATLAS cohort expression; refuse, naming the JSON path, what dari cannot run identically."""
+    from dari.cohort.circe import load_circe
+
     with guarded():
         definition = load_circe(source, name=name)
         _write(definition.model_dump(mode="json"), out)
@@ -55,6 +55,10 @@ def export_atlas(
     ] = None,
 ) -> None:
     """Export a dari cohort definition as an ATLAS cohort expression (concept ids from --cdm, else null)."""
+    from dari.cdm.store import open_store
+    from dari.cohort.circe_export import export_circe, site_concept_ids
+    from dari.cohort.definition import load_definition
+
     with guarded():
         definition = load_definition(source)
         ids: dict[tuple[str, str], int] = {}

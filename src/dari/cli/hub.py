@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from dari.cli import deploy, hub_notify
-from dari.cli.console import err, guarded, out
-from dari.cli.hub_auth import ByOption, TokenFileOption, governed
+from dari.cli.console import OutputFormat, err, guarded, out
+from dari.cli.hub_auth import ByOption, TokenFileOption, existing_engine, governed
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -192,6 +193,7 @@ def audit_verify(
     hub_public_key: Annotated[
         Path | None, typer.Option(help="The hub's public key (default: the one beside the store).")
     ] = None,
+    output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = "table",
 ) -> None:
     """Recompute the audit log's hash chain (through every witnessed head); exit 6 and say where when tampered with."""
     from dari.hub.audit import verify
@@ -206,6 +208,11 @@ def audit_verify(
             heads = witnessed_heads(witness, key)
         with _session(db) as session:
             result = verify(session, heads)
+    if output == "json":
+        print(json.dumps({**result.model_dump(mode="json"), "witnessed_heads": len(heads)}, ensure_ascii=False))
+        if not result.ok:
+            raise typer.Exit(6)
+        return
     if result.ok:
         seen = f", through {len(heads)} witnessed heads (up to entry {max(heads)})" if heads else ""
         out.print(f"audit log intact: {result.entries} entries, hash chain verified{seen}")
@@ -237,9 +244,9 @@ def audit_checkpoint(
 
 
 def _session(db: str) -> Session:
-    """A session on a migrated hub store."""
-    from dari.hub.db.engine import make_engine, require_schema, session_factory
+    """A session on a migrated hub store; a missing SQLite file is refused, never created (`dari hub init` does)."""
+    from dari.hub.db.engine import require_schema, session_factory
 
-    engine = make_engine(db)
+    engine = existing_engine(db)
     require_schema(engine)
     return session_factory(engine)()

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dari.errors import InputError
+from dari.errors import InputError, StoreError
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
     from sqlalchemy.orm import Session
 
     from dari.hub.governance.cli_actor import CliActor, CliCredentials
@@ -49,14 +50,24 @@ def read_credentials(by: str | None, token_file: Path | None) -> CliCredentials:
     return CliCredentials(token=token, by=by)
 
 
+def existing_engine(db: str) -> Engine:
+    """An engine on a hub store that exists: a missing SQLite file is refused, never created (`dari hub init` is)."""
+    from dari.hub.db.engine import database_url, make_engine
+
+    url = database_url(db)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        raise StoreError(f"no hub store at {db}: give --db (or DARI_HUB_DB), or create one with `dari hub init`")
+    return make_engine(db)
+
+
 @contextmanager
 def governed(db: str, by: str | None, token_file: Path | None, command: str) -> Iterator[tuple[Session, CliActor]]:
     """The transaction of one governance action on the hub store, with its proven actor (refusals audited)."""
-    from dari.hub.db.engine import make_engine, require_schema, session_factory
+    from dari.hub.db.engine import require_schema, session_factory
     from dari.hub.governance.cli_actor import cli_transaction
 
     credentials = read_credentials(by, token_file)
-    engine = make_engine(db)
+    engine = existing_engine(db)
     try:
         require_schema(engine)
         with cli_transaction(session_factory(engine), db, credentials, command) as acting:

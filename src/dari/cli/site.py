@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from dari.cli import site_node
 from dari.cli.console import OutputFormat, guarded, out, step_printer
-from dari.etl.pipeline import EtlReport, run_etl
-from dari.privacy.ingest import run_ingest
 
+if TYPE_CHECKING:
+    from dari.etl.pipeline import EtlReport
+
+# The ETL and pseudonymisation (DuckDB, pyarrow, Kiwi) are imported inside each command, not for `--help`.
 app = typer.Typer(help="Work at a hospital's site node (extract → CDM).", no_args_is_help=True)
 
 
@@ -31,6 +33,8 @@ def etl(
 ) -> None:
     """Convert the site's EMR extract into the OMOP CDM v5.4 (atomically: all or nothing)."""
     with guarded():
+        from dari.etl.pipeline import run_etl
+
         report = run_etl(site, target=target, progress=step_printer(site.name))
     _render(report, output)
 
@@ -47,6 +51,8 @@ def ingest(
 ) -> None:
     """Extract → pseudonymised → CDM in one run; the record goes to SITE/reports/pseudonymisation.json."""
     with guarded():
+        from dari.privacy.ingest import run_ingest
+
         report, _record = run_ingest(
             site, key_file, policy_file=policy, target=target, progress=step_printer(site.name)
         )

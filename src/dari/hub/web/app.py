@@ -5,23 +5,20 @@ from __future__ import annotations
 from importlib.resources import files
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from dari import __version__
-from dari.errors import DariError, InputError
-from dari.hub import audit
 from dari.hub.db.engine import make_engine, require_schema, session_factory
-from dari.hub.governance.errors import AuthenticationError, ConflictError, ForbiddenError, NotFoundError
-from dari.hub.monitoring_checks import MAX_PUBLICATION_BYTES, PublicationError
+from dari.hub.monitoring_checks import MAX_PUBLICATION_BYTES
 from dari.hub.notifications import mail_after_commit
 from dari.hub.settings import HubSettings
+from dari.hub.web import error_pages
 from dari.hub.web.body_limit import BodyLimit
-from dari.hub.web.deps import LoginRequiredError, PortalState, language
-from dari.hub.web.i18n import translate
+from dari.hub.web.deps import PortalState
+from dari.hub.web.i18n import label, translate
 from dari.hub.web.routes import (
     api,
     auth,
@@ -42,15 +39,6 @@ from dari.hub.web.routes import (
 from dari.hub.web.routes.roles_common import install_bell
 from dari.hub.web.search_service import CatalogSearch
 
-_STATUS: list[tuple[type[DariError], int]] = [
-    (LoginRequiredError, 401),
-    (AuthenticationError, 401),
-    (ForbiddenError, 403),
-    (NotFoundError, 404),
-    (ConflictError, 409),
-    (PublicationError, 422),
-    (InputError, 400),
-]
 # Sites publish monitoring (windows and their inference audit) in one body: larger than any form.
 _LARGER_BODIES = {("POST", "/api/v1/monitoring"): MAX_PUBLICATION_BYTES}
 _SECURITY_HEADERS = {
@@ -77,12 +65,13 @@ def create_app(settings: HubSettings) -> FastAPI:
     engine = make_engine(settings.database)
     require_schema(engine)
     templates = Jinja2Templates(directory=str(files("dari.hub.web") / "templates"))
-    templates.env.globals.update(t=translate, version=__version__)
+    templates.env.globals.update(t=translate, label=label, version=__version__)
+    templates.env.filters["label"] = label
     app = FastAPI(
         title="dari hub API",
         version=__version__,
         description="Catalog, study applications, joint DRB review, access grants and audit of the dari hub.",
-        docs_url="/api/docs",
+        docs_url=None,  # served below from vendored assets: the default page loads Swagger UI from a CDN
         openapi_url="/api/openapi.json",
         redoc_url=None,
     )
@@ -104,65 +93,33 @@ def create_app(settings: HubSettings) -> FastAPI:
     for router in (roles_approver.router, roles_vendor.router, roles_clinician.router, roles_steward.router):
         app.include_router(router)
     app.include_router(roles_notifications.router)
-    _install_error_handlers(app)
+    error_pages.install(app)
+    app.add_api_route("/api/docs", api_docs, methods=["GET"], include_in_schema=False, response_class=HTMLResponse)
     return app
 
 
-def _is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+SWAGGER_UI = "/static/swagger-ui-5.36.0"
 
 
-def _install_error_handlers(app: FastAPI) -> None:
-    async def handle(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, DariError)
-        status = next((code for kind, code in _STATUS if isinstance(exc, kind)), 400)
-        portal: PortalState = request.app.state.portal
-        actor = getattr(request.state, "username", "anonymous")
-        if status == 403:
-            # A refused action is on record even though its own transaction was rolled back.
-            audit.record_alone(
-                portal.factory,
-                actor=actor,
-                action="access.denied",
-                target=f"{request.method} {request.url.path}"[:200],
-                outcome="deny",
-                detail={"reason": str(exc)[:500]},
-            )
-        if _is_api(request):
-            headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-            return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
-        if isinstance(exc, LoginRequiredError):
-            target = "/login?expired=1" if exc.expired else "/login"
-            if request.headers.get("hx-request"):
-                return Response(status_code=401, headers={"HX-Redirect": target})
-            return RedirectResponse(target, status_code=303)
-        lang = language(request)
-        return portal.templates.TemplateResponse(
-            request,
-            "error.html",
-            {"lang": lang, "user": None, "status": status, "message": str(exc)},
-            status_code=status,
-        )
-
-    async def invalid(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, RequestValidationError)
-        errors = [
-            {"field": ".".join(str(p) for p in e.get("loc", ())[1:]), "message": str(e.get("msg", ""))}
-            for e in exc.errors()
-        ]
-        if _is_api(request):
-            return JSONResponse({"detail": errors}, status_code=422)
-        portal: PortalState = request.app.state.portal
-        message = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        return portal.templates.TemplateResponse(
-            request,
-            "error.html",
-            {"lang": language(request), "user": None, "status": 422, "message": message},
-            status_code=422,
-        )
-
-    app.add_exception_handler(DariError, handle)
-    app.add_exception_handler(RequestValidationError, invalid)
+def api_docs() -> HTMLResponse:
+    """The REST API's Swagger UI from the hub's own static files (no CDN, no inline script)."""
+    return HTMLResponse(
+        f"""<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>dari hub API · Swagger UI</title>
+  <link rel="stylesheet" href="{SWAGGER_UI}/swagger-ui.css">
+  <link rel="icon" type="image/png" href="{SWAGGER_UI}/favicon-32x32.png">
+</head>
+<body>
+  <div id="swagger-ui" data-openapi="/api/openapi.json"></div>
+  <script src="{SWAGGER_UI}/swagger-ui-bundle.js"></script>
+  <script src="/static/swagger-ui-init.js"></script>
+</body>
+</html>
+"""
+    )
 
 
 def login_page_message(expired: bool, lang: str) -> str:

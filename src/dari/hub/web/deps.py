@@ -193,3 +193,23 @@ def end_session(request: Request, session: Session, response: Response) -> None:
     if token:
         session.execute(delete(WebSession).where(WebSession.token_hash == token_hash(token)))
     response.delete_cookie(SESSION_COOKIE)
+
+
+def signed_in(request: Request) -> tuple[User | None, str]:
+    """The portal user and CSRF token of the request's session if it is valid, else (None, ""); never raises.
+
+    Error pages use it to show the site's navigation to a signed-in person.
+    """
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None, ""
+    with state(request).factory() as session:
+        found = session.get(WebSession, token_hash(token))
+        if found is None or not found.user.active:
+            return None, ""
+        expires = found.expires_at if found.expires_at.tzinfo else found.expires_at.replace(tzinfo=dt.UTC)
+        if expires <= utcnow():
+            return None, ""
+        user = found.user
+        session.expunge(user)
+        return user, found.csrf_token

@@ -409,3 +409,96 @@ def translate(key: str, lang: str) -> str:
     if pair is None:
         return key
     return pair[1] if lang == "en" else pair[0]
+
+
+# --- cliux (issue 15, deliver 5): labels of the codes the portal shows, error pages and form messages ---
+CODE_LABELS: dict[str, tuple[str, str]] = {
+    # analysis types (dari.hub.governance.applications.AnalysisType)
+    "feasibility": ("실현가능성 분석", "Feasibility"),
+    "characterisation": ("특성 분석", "Characterisation"),
+    "model_validation": ("모델 검증", "Model validation"),
+    "federated_training": ("연합 학습", "Federated training"),
+    # DRB decisions (dari.hub.governance.review.Decision)
+    "approve": ("승인", "Approve"),
+    "approve_with_conditions": ("조건부 승인", "Approve with conditions"),
+    "reject": ("반려", "Reject"),
+    # roles (dari.hub.governance.roles.Role)
+    "platform_admin": ("플랫폼 관리자", "Platform administrator"),
+    "data_steward": ("데이터 관리자", "Site data steward"),
+    "drb_member": ("데이터심의위원", "DRB member"),
+    "researcher": ("연구자", "Researcher"),
+    "ai_vendor": ("AI 기업", "AI vendor"),
+    "clinician": ("임상의", "Clinician"),
+    "deployment_approver": ("AI 도입 승인 위원", "Deployment approver"),
+    # audit actions (every `action=` written to the hub's audit log)
+    "access.denied": ("접근 거부", "Access denied"),
+    "application.submit": ("연구 신청 제출", "Application submitted"),
+    "application.approved": ("연구 신청 승인", "Application approved"),
+    "application.rejected": ("연구 신청 반려", "Application rejected"),
+    "cli.act": ("명령줄 작업", "Command-line action"),
+    "cli.denied": ("명령줄 작업 거부", "Command-line action refused"),
+    "dataset.publish": ("데이터셋 게시", "Dataset published"),
+    "deployment.approve": ("도입 승인", "Deployment approved"),
+    "deployment.deploy": ("모델 배포", "Model deployed"),
+    "deployment.withdraw": ("도입 철회", "Deployment withdrawn"),
+    "drb.review": ("심의 의견 등록", "DRB vote recorded"),
+    "grant.check": ("이용 권한 확인", "Grant checked"),
+    "grant.issue": ("이용 권한 발급", "Grant issued"),
+    "grant.revoke": ("이용 권한 철회", "Grant revoked"),
+    "job.ticket": ("작업 티켓 발급", "Job ticket issued"),
+    "login": ("로그인", "Log in"),
+    "logout": ("로그아웃", "Log out"),
+    "model.register": ("모델 등록", "Model registered"),
+    "monitoring.alert": ("모니터링 경보", "Monitoring alert"),
+    "monitoring.publish": ("모니터링 자료 수신", "Monitoring published"),
+    "report.submit": ("검증 보고서 제출", "Validation report submitted"),
+    "site.add": ("기관 추가", "Site added"),
+    "token.issue": ("API 토큰 발급", "API token issued"),
+    "user.add": ("사용자 추가", "User added"),
+    # audit outcomes
+    "allow": ("허용", "Allowed"),
+    "deny": ("거부", "Denied"),
+    "critical": ("심각", "Critical"),
+}
+MESSAGES.update(
+    {
+        "actor": ("수행자", "Actor"),
+        "action": ("작업", "Action"),
+        "target": ("대상", "Target"),
+        "outcome": ("결과", "Outcome"),
+        "conflict": ("이미 처리된 요청입니다.", "This was done already."),
+        "too_large": ("입력이 너무 큽니다.", "The input is too large."),
+        "server_error": ("요청을 처리하지 못했습니다.", "The request could not be handled."),
+        "error_details": ("자세한 내용", "Details"),
+        "error_back": ("데이터 카탈로그로 돌아가기", "Back to the data catalog"),
+        "error_login": ("로그인하기", "Log in"),
+        "api_docs": ("API 문서", "API documentation"),
+        "period_start": ("사용 시작일", "Start date"),
+        "period_end": ("사용 종료일", "End date"),
+        "field_required": ("필수 항목입니다.", "This field is required."),
+        "field_date": ("날짜를 YYYY-MM-DD 형식으로 입력하세요.", "Enter a date as YYYY-MM-DD."),
+        "field_too_short": ("너무 짧습니다.", "This is too short."),
+        "field_too_long": ("너무 깁니다.", "This is too long."),
+        "field_choose": ("하나 이상 선택하세요.", "Choose at least one."),
+        "field_too_many": ("너무 많이 선택했습니다.", "Too many chosen."),
+        "field_must_accept": ("동의해야 제출할 수 있습니다.", "You must accept this to submit."),
+        "field_choice": ("목록에서 선택하세요.", "Choose one of the options."),
+        "field_irb": (
+            "IRB 승인 번호는 영문, 숫자와 - _ . / 로 3–100자입니다.",
+            "An IRB approval number has 3-100 letters, digits and - _ . /",
+        ),
+        "field_period_order": ("종료일은 시작일보다 뒤여야 합니다.", "The end date must be after the start date."),
+        "field_period_long": ("사용 기간이 너무 깁니다.", "The period is too long."),
+        "field_repeated": ("같은 항목이 반복되었습니다.", "An item is repeated."),
+        "field_invalid": ("입력 값을 확인하세요.", "Please check this value."),
+        "form_has_errors": ("입력을 확인하세요: 표시된 항목을 고쳐 주세요.", "Please correct the marked fields."),
+    }
+)
+
+
+def label(code: str, lang: str) -> str:
+    """The person's word for a code the portal shows (analysis type, status, role, audit action …)."""
+    pair = CODE_LABELS.get(code) or MESSAGES.get(code)
+    if pair is None:
+        return code
+    return pair[1] if lang == "en" else pair[0]

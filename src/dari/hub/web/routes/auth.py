@@ -15,6 +15,7 @@ from dari.hub.governance.errors import AuthenticationError, ForbiddenError
 from dari.hub.governance.throttle import ThrottledError, record_failure, record_success, refuse_if_locked
 from dari.hub.governance.users import USERNAME_PATTERN, authenticate
 from dari.hub.web.deps import LOGIN_CSRF_COOKIE, Csrf, DbSession, Lang, end_session, start_session, state, unit_of_work
+from dari.hub.web.forms import refill
 
 router = APIRouter(include_in_schema=False)
 
@@ -67,7 +68,7 @@ def login(
             outcome="deny",
             detail={**tried, "reason": "throttled", "retry_after_s": exc.retry_after_s},
         )
-        return _form_again(request, lang, "login_throttled", 429, {"Retry-After": str(exc.retry_after_s)})
+        return _form_again(request, lang, "login_throttled", 429, {"Retry-After": str(exc.retry_after_s)}, username)
     except AuthenticationError:
         with transaction(portal.factory) as alone:
             record_failure(alone, username, address, portal.settings.login_throttle)
@@ -78,7 +79,7 @@ def login(
                 outcome="deny",
                 detail={**tried, "reason": "wrong user name or password"},
             )
-        return _form_again(request, lang, "login_failed", 401, None)
+        return _form_again(request, lang, "login_failed", 401, None, username)
 
 
 def account_shown(username: str) -> str:
@@ -86,16 +87,16 @@ def account_shown(username: str) -> str:
     return username if USERNAME_PATTERN.match(username) else f"(malformed name of {len(username)} characters)"
 
 
-def _form_again(request: Request, lang: str, error: str, status: int, headers: dict[str, str] | None) -> Response:
+def _form_again(
+    request: Request, lang: str, error: str, status: int, headers: dict[str, str] | None, username: str
+) -> Response:
     portal = state(request)
     token = secrets.token_urlsafe(32)
-    failed = portal.templates.TemplateResponse(
-        request,
-        "login.html",
-        {"lang": lang, "user": None, "csrf": token, "notice": "", "error": error},
-        status_code=status,
-        headers=headers,
+    page = portal.templates.get_template("login.html").render(
+        {"request": request, "lang": lang, "user": None, "csrf": token, "notice": "", "error": error}
     )
+    # The name tried stays in its field (never the password): dari.hub.web.forms.refill.
+    failed = HTMLResponse(refill(page, {"username": username}, {}, lang), status_code=status, headers=headers)
     failed.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=portal.settings.secure_cookies)
     return failed
 

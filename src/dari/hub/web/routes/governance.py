@@ -46,7 +46,7 @@ from dari.hub.web.deps import (
     state,
     unit_of_work,
 )
-from dari.hub.web.routes.governance_views import form_error as _form_error
+from dari.hub.web.forms import form_error
 from dari.hub.web.routes.governance_views import template_helpers as _helpers
 
 router = APIRouter(include_in_schema=False)
@@ -54,6 +54,11 @@ Applicant = Annotated[User, Depends(requires(Permission.APPLY))]
 # The application form carries the IRB document: its route may take that much more than an ordinary form.
 FORM_BODY_ROUTES = (("POST", "/applications"), ("POST", "/apply"))
 FORM_BODY_EXTRA = MAX_DOCUMENT_BYTES + 200_000
+
+
+def _form_error(exc: ValidationError) -> InputError:
+    # The error handler shows the form again, filled in, each field's message beside it (dari.hub.web.forms).
+    return form_error(exc, whole_form="period_end")
 
 
 def _form_page(request: Request, session: Session, web: Any, user: User, lang: str, values: dict[str, Any]) -> Response:
