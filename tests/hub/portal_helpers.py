@@ -6,6 +6,8 @@ import datetime as dt
 import re
 import shutil
 import socket
+from collections.abc import Iterator
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -103,3 +105,35 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def serve_portal(hub_url: str) -> Iterator[str]:
+    """The hub served by uvicorn on a loopback port (plain HTTP, so cookies without Secure); skips loudly without
+    Chromium."""
+    import threading
+    import time
+    import warnings
+
+    import pytest
+    import uvicorn
+
+    from dari.hub.web.search_service import concept_index
+
+    if not shutil.which("chromium") and not Path(CHROMIUM).exists():
+        reason = "!!! Chromium NOT INSTALLED (apt-get install chromium); the browser tests DID NOT RUN !!!"
+        warnings.warn(reason, stacklevel=1)
+        pytest.skip(reason)
+    concept_index()  # the first build loads Kiwi and the sentence encoder: not part of what the browser waits for
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(make_app(hub_url, secure_cookies=False), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "uvicorn did not start"
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from portal_helpers import api_tokens, login, make_app
+from portal_helpers import api_tokens, login, make_app, serve_portal
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
-from test_hub_portal_browser import portal  # noqa: F401  (the served portal, shared fixture)
 
 from dari.hub.db.models import Application, AuditEntry, WebSession
 
 TODAY = dt.date.today()
 PDF = {"irb_document": ("irb.pdf", b"%PDF-1.4 IRB approval", "application/pdf")}
+
+
+@pytest.fixture
+def portal(hub_url: str, hub: sessionmaker[Session]) -> Iterator[str]:
+    """The hub served on a loopback port, for the browser journey below."""
+    yield from serve_portal(hub_url)
 
 
 def _form(**overrides: object) -> dict[str, object]:
@@ -333,10 +339,9 @@ def test_api_docs_served_from_vendored_assets(hub_url: str, hub: sessionmaker[Se
 
 
 @pytest.mark.slow
-def test_browser_api_docs_offline_form_errors_and_keyboard_focus(portal: str) -> None:  # noqa: F811
+def test_browser_api_docs_offline_form_errors_and_keyboard_focus(portal: str) -> None:
     from playwright.sync_api import expect, sync_playwright
-    from portal_helpers import PASSWORD
-    from test_hub_portal_browser import CHROMIUM, FLAGS
+    from portal_helpers import CHROMIUM, FLAGS, PASSWORD
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
