@@ -39,26 +39,18 @@ def test_cli_run_bad_model_exit_2_and_nothing_written(tmp_path: Path) -> None:
     assert not out.exists()
 
 
-def test_cli_run_with_validation_changes_result(tmp_path: Path) -> None:
+def test_cli_run_with_validation_changes_result(tmp_path: Path, validation_file: Path) -> None:
     model = tmp_path / "ckd.toml"
     runner.invoke(app, ["example", str(model)])
-    val = tmp_path / "val.json"
-    val.write_text(
-        json.dumps(
-            {
-                "pooled": {
-                    "n": 1500,
-                    "prevalence": 0.15,
-                    "sensitivity": {"estimate": 0.6, "ci_low": 0.5, "ci_high": 0.7},
-                    "specificity": {"estimate": 0.85, "ci_low": 0.8, "ci_high": 0.9},
-                }
-            }
-        )
-    )
     args = ["run", str(model), "--psa", "0", "--format", "json", "--out"]
     plain = json.loads(runner.invoke(app, [*args, str(tmp_path / "a")]).stdout)
-    with_val = json.loads(runner.invoke(app, [*args, str(tmp_path / "b"), "--validation", str(val)]).stdout)
-    assert with_val["strategies"]["ai"]["tree"]["TP"] < plain["strategies"]["ai"]["tree"]["TP"]
+    res = runner.invoke(app, [*args, str(tmp_path / "b"), "--validation", str(validation_file)])
+    assert res.exit_code == 0, res.output
+    with_val = json.loads(res.stdout)
+    assert with_val["strategies"]["ai"]["tree"]["TP"] != plain["strategies"]["ai"]["tree"]["TP"]
+    site = runner.invoke(app, [*args, str(tmp_path / "c"), "--validation", str(validation_file), "--site", "site-2"])
+    assert site.exit_code == 0, site.output
+    assert json.loads(site.stdout)["strategies"]["ai"]["tree"] != with_val["strategies"]["ai"]["tree"]
 
 
 def test_cli_example_refuses_overwrite(tmp_path: Path) -> None:

@@ -22,7 +22,11 @@ EXAMPLES = ("ckd_ai_screening", "chancellor_hiv")
 def run(
     model: Annotated[Path, typer.Argument(help="Model definition (TOML).", exists=True, dir_okay=False)],
     validation: Annotated[
-        Path | None, typer.Option(help="Validation results (JSON, dari-validation/1) overriding accuracy inputs.")
+        Path | None,
+        typer.Option(help="Results of `dari validate --json` (dari-validation-results/1) overriding accuracy inputs."),
+    ] = None,
+    site: Annotated[
+        str | None, typer.Option(help="Take the validation figures of this site instead of the model's (pooled).")
     ] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the report, figures and results.json.")] = Path(
         "econ-report"
@@ -41,8 +45,10 @@ def run(
 
     with guarded():
         spec = load_model(model)
+        if site is not None and validation is None:
+            raise InputError("--site needs --validation")
         if validation is not None:
-            spec = apply_validation(spec, load_validation(validation), str(validation))
+            spec = apply_validation(spec, load_validation(validation), str(validation), site=site)
         if psa:
             with progress_bar() as bar:
                 task = bar.add_task("PSA", total=psa)
@@ -66,6 +72,34 @@ def run(
     for b in result.budget:
         out.print(f"year {b.year}: budget impact {b.impact:,.0f} {cur}")
     err.print(f"[dim]wrote {len(written)} files to {out_dir}[/]")
+
+
+@app.command("icers")
+def icers(
+    costs_effects: Annotated[
+        Path, typer.Argument(help="CSV with columns strategy, cost, effect (or qaly).", exists=True, dir_okay=False)
+    ],
+    output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = "table",
+) -> None:
+    """Incremental analysis of given strategies: strict and extended dominance, ICERs along the frontier."""
+    from dataclasses import asdict
+
+    from dari.econ.icers_file import incremental_table, read_costs_effects
+
+    with guarded():
+        rows = incremental_table(*read_costs_effects(costs_effects))
+    if output == "json":
+        typer.echo(json.dumps({"schema": "dari-econ-icers/1", "rows": [asdict(r) for r in rows]}, ensure_ascii=False))
+        return
+    table = Table(title=f"Incremental analysis · 증분 분석 ({costs_effects.name})")
+    for col in ("strategy", "cost", "effect", "vs", "Δcost", "Δeffect", "ICER", "status"):
+        table.add_column(col, justify="left" if col in ("strategy", "vs", "status") else "right")
+    for r in rows:
+        num = "—" if r.incremental_cost is None else f"{r.incremental_cost:,.2f}"
+        eff = "—" if r.incremental_effect is None else f"{r.incremental_effect:,.4f}"
+        icer = "—" if r.icer is None else f"{r.icer:,.2f}"
+        table.add_row(r.strategy, f"{r.cost:,.2f}", f"{r.effect:,.4f}", r.versus or "—", num, eff, icer, r.status)
+    out.print(table)
 
 
 @app.command("example")
