@@ -44,13 +44,12 @@ def test_cli_run_with_validation_changes_result(tmp_path: Path, validation_file:
     runner.invoke(app, ["example", str(model)])
     args = ["run", str(model), "--psa", "0", "--format", "json", "--out"]
     plain = json.loads(runner.invoke(app, [*args, str(tmp_path / "a")]).stdout)
-    res = runner.invoke(app, [*args, str(tmp_path / "b"), "--validation", str(validation_file)])
+    res = runner.invoke(app, [*args, str(tmp_path / "b"), "--validation", str(validation_file), "--site", "site-2"])
     assert res.exit_code == 0, res.output
-    with_val = json.loads(res.stdout)
-    assert with_val["strategies"]["ai"]["tree"]["TP"] != plain["strategies"]["ai"]["tree"]["TP"]
-    site = runner.invoke(app, [*args, str(tmp_path / "c"), "--validation", str(validation_file), "--site", "site-2"])
-    assert site.exit_code == 0, site.output
-    assert json.loads(site.stdout)["strategies"]["ai"]["tree"] != with_val["strategies"]["ai"]["tree"]
+    assert json.loads(res.stdout)["strategies"]["ai"]["tree"]["TP"] != plain["strategies"]["ai"]["tree"]["TP"]
+    assert (tmp_path / "b" / "report.html").is_file()
+    bad = runner.invoke(app, [*args, str(tmp_path / "c"), "--validation", str(validation_file), "--site", "site-9"])
+    assert bad.exit_code == 2 and "refused" in bad.stderr and not (tmp_path / "c").exists()
 
 
 def test_cli_example_refuses_overwrite(tmp_path: Path) -> None:

@@ -102,3 +102,16 @@ def per_cycle(trace: Array, values: Array, weights: Weights) -> Array:
     begin = np.einsum("kns,kns->kn", trace, weights.a[:, None, None] * v_next)
     end = np.einsum("kns,kns->kn", trace, weights.b[:, None, None] * v_this)
     return np.asarray(begin[:-1] + end[1:], dtype=float)
+
+
+def user_weights(w: Array) -> Weights:
+    """Weights given by the user for points 0..N (e.g. a tutorial's own Simpson weights): point 0 is valued with
+    cycle 1, point N with cycle N, and an interior point half with each cycle it joins."""
+    n = len(w) - 1
+    a = np.zeros(n + 1)
+    b = np.zeros(n + 1)
+    a[:n] = w[:n] / 2
+    b[1:] = w[1:] / 2
+    a[0] = w[0]
+    b[n] = w[n]
+    return Weights(a, b)
