@@ -148,12 +148,12 @@ def _strategy(ctx: _Context, name: str, strat: Strategy, keep_trace: bool) -> St
     cycle_costs[0] += cost0
     moves = _transition_costs(ctx, name, strat, matrices, trace)  # (N, n): cost of the moves in each cycle
     cycle_costs += moves
-    moved = d_c[1:] @ moves  # a move in cycle t is counted at its end, point t
+    moved = markov.ordered_sum(d_c[1:, None] * moves)  # a move in cycle t is counted at its end, point t
     return StrategyResult(
         cost=cost0 + markov.accumulate(trace, costs, weights, d_c) + moved,
         qaly=markov.accumulate(trace, utils, weights, d_e) * dt - tree_loss,
         ly=markov.accumulate(trace, alive, weights, d_e) * dt,
-        cost_undiscounted=cost0 + markov.accumulate(trace, costs, weights, flat) + moves.sum(axis=0),
+        cost_undiscounted=cost0 + markov.accumulate(trace, costs, weights, flat) + markov.ordered_sum(moves),
         qaly_undiscounted=markov.accumulate(trace, utils, weights, flat) * dt - tree_loss,
         ly_undiscounted=markov.accumulate(trace, alive, weights, flat) * dt,
         cycle_costs=cycle_costs,
@@ -213,7 +213,7 @@ def _distribution(ctx: _Context, entries: Mapping[str, Expr], column: str) -> Ar
 
 
 def _matrices(ctx: _Context, name: str, strat: Strategy) -> Array:
-    """Transition tensor (T, n, S, S); T = 1 unless an entry reads a cycle-indexed table."""
+    """Transition tensor (T, S, S, n): from-state, to-state, iteration; T = 1 unless an entry varies by cycle."""
     m = ctx.spec.markov
     assert m is not None
     states = m.states
@@ -234,17 +234,18 @@ def _matrices(ctx: _Context, name: str, strat: Strategy) -> Array:
             ctx.check_range(value, 0, 1, f"P({src} → {dst})", column)
             rows[i][j] = value
             depth = max(depth, value.shape[0])
-    mats = np.zeros((depth, ctx.n, s_count, s_count))
+    mats = np.zeros((depth, s_count, s_count, ctx.n))  # iterations last: contiguous for the trace
     for i, entries in rows.items():
-        for j, value in entries.items():
-            mats[:, :, i, j] = value
-        total = mats[:, :, i, :].sum(axis=-1)
+        total = np.zeros((depth, ctx.n))
+        for j in sorted(entries):  # added in state order, so a row's total never depends on the chunk size
+            mats[:, i, j, :] = entries[j]
+            total = total + entries[j]
         column = f"strategies.{name}.transitions.{states[i]}"
         if i in complement:
             rest = 1.0 - total
             if np.any(rest < -TOLERANCE):
                 raise ctx.fail(f"probabilities out of {states[i]} sum to {float(total.max()):.12g} > 1", column)
-            mats[:, :, i, complement[i]] = np.clip(rest, 0.0, 1.0)
+            mats[:, i, complement[i], :] = np.clip(rest, 0.0, 1.0)
         elif np.any(np.abs(total - 1) > TOLERANCE):
             bad = total[np.abs(total - 1) > TOLERANCE][0]
             raise ctx.fail(f"probabilities out of {states[i]} sum to {float(bad):.12g}, not 1", column)
@@ -285,10 +286,10 @@ def _transition_costs(ctx: _Context, name: str, strat: Strategy, matrices: Array
     out = np.zeros((cycles, ctx.n))
     if not entries:
         return out
-    p = matrices[markov.cycle_index(np.arange(1, cycles + 1), matrices.shape[0])]  # (N, n, S, S)
+    p = matrices[markov.cycle_index(np.arange(1, cycles + 1), matrices.shape[0])]  # (N, S, S, n)
     for (i, j), (expr, column) in entries.items():
         c = ctx.evaluate(expr, column)
         ctx.check_range(c, 0, np.inf, "transition cost", column)
         c_t = c[markov.cycle_index(np.arange(1, cycles + 1), c.shape[0])]
-        out += trace[:-1, :, i] * p[:, :, i, j] * c_t
+        out += trace[:-1, :, i] * p[:, i, j, :] * c_t
     return out

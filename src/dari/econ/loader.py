@@ -6,6 +6,7 @@ import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 from pydantic import ValidationError
 
 from dari.econ import distributions
@@ -185,6 +186,11 @@ def check(spec: ModelSpec) -> None:
     for k, p in spec.parameters.items():
         _check_parameter(k, p, file)
     _check_structure(spec, file)
+    _check_correlated(spec, file)
+    for group, members in spec.evppi.items():
+        unknown = [k for k in members if k not in names or names[k] not in ("parameter", "dirichlet")]
+        if unknown or not members:
+            raise InputError(f"EVPPI group needs known parameters, not {unknown}", file=file, column=f"evppi.{group}")
     if spec.decision:
         _check_decision(spec, file)
     from dari.econ.engine import evaluate  # the dry run needs the engine, which needs this module's schema
@@ -210,6 +216,29 @@ def _check_names(spec: ModelSpec, file: str | None) -> None:
             problem = check_name(name)
             if problem:
                 raise InputError(problem, file=file, column=f"{where}.{name}")
+
+
+def _check_correlated(spec: ModelSpec, file: str | None) -> None:
+    seen: dict[str, str] = {}
+    for group, corr in spec.correlated.items():
+        column = f"correlated.{group}"
+        for k in corr.parameters:
+            p = spec.parameters.get(k)
+            if p is None or isinstance(p.value, str):
+                raise InputError(f"{k!r} is not a numeric parameter", file=file, column=f"{column}.parameters")
+            if p.distribution is not None and p.distribution.type != "fixed":
+                raise InputError(
+                    f"{k!r} has its own distribution; in a correlated group it is drawn jointly",
+                    file=file,
+                    column=column,
+                )
+            if k in seen:
+                raise InputError(f"{k!r} is in groups {seen[k]!r} and {group!r}", file=file, column=column)
+            seen[k] = group
+        try:
+            distributions.cholesky_factor(np.array(corr.covariance))
+        except ValueError as exc:
+            raise InputError(str(exc), file=file, column=f"{column}.covariance") from None
 
 
 def _check_decision(spec: ModelSpec, file: str | None) -> None:

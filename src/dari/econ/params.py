@@ -94,4 +94,9 @@ def sample(spec: ModelSpec, n: int, rng: np.random.Generator) -> Values:
     for group in spec.dirichlet.values():
         rows = distributions.dirichlet(np.array(list(group.counts.values())), n, rng)
         primary.update({k: rows[:, i] for i, k in enumerate(group.counts)})
+    for corr in spec.correlated.values():  # drawn after the independent ones, so adding a group keeps their draws
+        mean = np.array(corr.mean or [float(spec.parameters[k].value) for k in corr.parameters])
+        factor = distributions.cholesky_factor(np.array(corr.covariance))
+        rows = distributions.multivariate_normal(mean, factor, n, rng)
+        primary.update({k: rows[:, i] for i, k in enumerate(corr.parameters)})
     return complete(spec, primary)

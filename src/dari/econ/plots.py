@@ -120,7 +120,7 @@ def state_diagram(a: Analysis) -> Figure:
     from dari.econ.params import base_values
 
     ctx = _Context(a.spec, base_values(a.spec), "diagram")
-    mat = _matrices(ctx, a.comparator, a.spec.strategies[a.comparator])[0, 0]
+    mat = _matrices(ctx, a.comparator, a.spec.strategies[a.comparator])[0, :, :, 0]
     for i, s in enumerate(states):
         for j, t in enumerate(states):
             if i != j and mat[i, j] > 0:

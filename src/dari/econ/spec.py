@@ -68,6 +68,24 @@ class DirichletGroup(_Strict):
     source: str = ""
 
 
+class CorrelatedGroup(_Strict):
+    """Parameters drawn jointly from a multivariate normal (e.g. a regression's coefficients with their covariance)."""
+
+    parameters: list[str] = Field(min_length=2)
+    covariance: list[list[float]]
+    mean: list[float] | None = None  # default: the parameters' base values
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _square(self) -> CorrelatedGroup:
+        k = len(self.parameters)
+        if len(self.covariance) != k or any(len(row) != k for row in self.covariance):
+            raise ValueError(f"covariance must be {k}×{k} (one row and column per parameter)")
+        if self.mean is not None and len(self.mean) != k:
+            raise ValueError(f"mean needs {k} entries")
+        return self
+
+
 class TreeBranch(_Strict):
     """One outcome of the diagnostic step: immediate cost, immediate QALY loss, where it enters the Markov model."""
 
@@ -247,6 +265,7 @@ class ModelSpec(_Strict):
     model: Settings
     parameters: dict[str, Parameter] = Field(default_factory=dict)
     dirichlet: dict[str, DirichletGroup] = Field(default_factory=dict)
+    correlated: dict[str, CorrelatedGroup] = Field(default_factory=dict)
     tables: dict[str, list[Expr]] = Field(default_factory=dict)
     strategies: dict[str, Strategy] = Field(min_length=1)
     tree: Tree | None = None
@@ -255,6 +274,7 @@ class ModelSpec(_Strict):
     markov: Markov | None = None
     validation: ValidationMap | None = None
     budget_impact: BudgetImpact | None = None
+    evppi: dict[str, list[str]] = Field(default_factory=dict)  # parameter groups whose EVPPI the PSA reports
     file: str = ""
 
     @model_validator(mode="after")
