@@ -15,7 +15,9 @@ from dari.cli.console import OutputFormat, err, guarded, out, progress_bar
 from dari.errors import InputError
 
 app = typer.Typer(help="Economic evaluation: cost-effectiveness, PSA and budget impact.", no_args_is_help=True)
-EXAMPLES = ("ckd_ai_screening", "chancellor_hiv")
+EXAMPLES = ("ckd_ai_screening", "chancellor_hiv", "thr_briggs")
+#: Files an example reads (look-up tables), copied beside it.
+COMPANIONS = {"thr_briggs": ("thr_life_table.csv",)}
 
 
 @app.command("run")
@@ -114,7 +116,10 @@ def example(
             raise InputError(f"unknown example {name!r}; choose from {', '.join(EXAMPLES)}")
         if target.exists() and not force:
             raise InputError("file exists (use --force to overwrite)", file=str(target))
-        source = resources.files("dari.econ") / "examples" / f"{name}.toml"
+        folder = resources.files("dari.econ") / "examples"
+        for extra in COMPANIONS.get(name, ()):
+            with atomic_path(target.parent / extra) as tmp:
+                tmp.write_bytes((folder / extra).read_bytes())
         with atomic_path(target) as tmp:
-            tmp.write_bytes(source.read_bytes())
+            tmp.write_bytes((folder / f"{name}.toml").read_bytes())
     out.print(f"copied {name} → {target}")
