@@ -61,7 +61,7 @@ def report_demo(results: Path, out_dir: Path) -> list[Path]:
     return [p for lang in ("ko", "en") for p in write_report(render_report(inputs, card, lang), out_dir)]
 
 
-def econ_demo(results: Path, out_dir: Path, *, psa: int = 500) -> dict[str, Any]:
+def econ_demo(results: Path, out_dir: Path, *, psa: int = 300) -> dict[str, Any]:
     """Cost-effectiveness of AI-assisted CKD screening with the accuracy the demo validation just measured."""
     from importlib import resources
 

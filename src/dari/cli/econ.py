@@ -37,6 +37,9 @@ def run(
     seed: Annotated[int, typer.Option(help="Seed of the PSA's random generator.")] = 7,
     wtp: Annotated[float | None, typer.Option(help="Willingness to pay per QALY; default: the model's.")] = None,
     output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = "table",
+    lang: Annotated[
+        str, typer.Option(help="Report languages: ko, en or both (report.html is Korean, report.en.html English).")
+    ] = "both",
 ) -> None:
     """Evaluate MODEL: base case, incremental analysis, one-way SA, PSA, budget impact; write the report."""
     # heavy domain modules load when the command runs, not when `dari` starts
@@ -44,8 +47,13 @@ def run(
     from dari.econ.loader import load_model
     from dari.econ.report import render, write
     from dari.econ.validation import apply_validation, load_validation
+    from dari.econ.words import Lang
 
     with guarded():
+        choices: dict[str, tuple[Lang, ...]] = {"both": ("ko", "en"), "ko": ("ko",), "en": ("en",)}
+        langs = choices.get(lang)
+        if langs is None:
+            raise InputError(f"--lang must be ko, en or both, got {lang!r}")
         spec = load_model(model)
         if site is not None and validation is None:
             raise InputError("--site needs --validation")
@@ -57,7 +65,7 @@ def run(
                 result = analyse(spec, wtp=wtp, psa_iterations=psa, seed=seed, progress=lambda k: bar.advance(task, k))
         else:
             result = analyse(spec, wtp=wtp)
-        files = render(result)  # everything is built before the first byte is written
+        files = render(result, langs)  # everything is built before the first byte is written
         written = write(files, out_dir)
     if output == "json":
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False))

@@ -59,6 +59,8 @@ class Parameter(_Strict):
     high: float | None = None
     unit: str = ""
     source: str = ""
+    label: str = ""  # the parameter in words (English), shown in reports instead of its code
+    label_ko: str = ""  # … in Korean
 
 
 class DirichletGroup(_Strict):
