@@ -112,6 +112,34 @@ def icers(
     out.print(table)
 
 
+@app.command("dossier")
+def dossier(
+    card: Annotated[Path, typer.Option(help="Model card (JSON) of the validated model.", exists=True, dir_okay=False)],
+    validation: Annotated[
+        Path, typer.Option(help="`dari validate --json` results (dari-validation-results/1).", exists=True)
+    ],
+    econ: Annotated[Path, typer.Option(help="results.json of `dari econ run`.", exists=True, dir_okay=False)],
+    monitoring: Annotated[
+        list[Path] | None, typer.Option(help="Monitoring publications (JSON) after deployment; repeat per site.")
+    ] = None,
+    hospital: Annotated[
+        Path | None, typer.Option(help="[hospital] inputs (TOML) for the adopting hospital's budget view.")
+    ] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for dossier(.en).html and .pdf.")] = Path("dossier"),
+) -> None:
+    """Bind validation, economic evaluation, model card and real-world evidence into one bilingual dossier."""
+    from dari.econ.dossier import assemble, render
+    from dari.econ.hospital import load_hospital
+    from dari.econ.report import write
+
+    with guarded():
+        inputs = load_hospital(hospital) if hospital is not None else None
+        bound = assemble(card, validation, econ, monitoring, inputs)
+        written = write(render(bound), out_dir)  # rendered in memory first: a failure writes nothing
+    out.print(f"dossier of {bound.card.name} {bound.card.version}: {len(bound.sources)} sources bound")
+    err.print(f"[dim]wrote {', '.join(p.name for p in written)} to {out_dir}[/]")
+
+
 @app.command("example")
 def example(
     target: Annotated[Path, typer.Argument(help="Where to copy the worked example (TOML).")],
