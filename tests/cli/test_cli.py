@@ -143,6 +143,8 @@ def test_demo_builds_pseudonymised_checked_network(tmp_path: Path) -> None:
     sens = validated["pooled"]["accuracy"]["sensitivity"]["estimate"]
     assert f"sensitivity {sens:.3f}" in result.output and "ICER " in result.output
     assert econ["comparison"]["intervention"] == "ai" and econ["psa"]["iterations"] > 0
+    assert result.output.rfind("ICER ") > result.output.rfind("validation report: ")  # the demo ends with it
+    assert validated["job_id"] in (tmp_path / "demo" / "dossier" / "dossier.en.html").read_text(encoding="utf-8")
     _assert_demo_bridge_to_care(tmp_path / "demo", result.output)
 
 

@@ -66,15 +66,24 @@ def econ_demo(results: Path, out_dir: Path, *, psa: int = 300) -> dict[str, Any]
     from importlib import resources
 
     from dari.econ.analysis import analyse
+    from dari.econ.dossier import assemble
+    from dari.econ.dossier import render as render_dossier
     from dari.econ.loader import load_model
     from dari.econ.report import render, write
     from dari.econ.validation import apply_validation, load_validation
+    from dari.models.reference import reference_model_paths
 
     model = Path(str(resources.files("dari.econ") / "examples" / "ckd_ai_screening.toml"))
     spec = apply_validation(load_model(model), load_validation(results), str(results))
     analysis = analyse(spec, psa_iterations=psa, seed=7)
     write(render(analysis), out_dir)
     doc = analysis.to_dict()
+    # the payer's document: the reference model's card, its validation and this evaluation, bound and traced
+    bound = assemble(reference_model_paths().card, results, out_dir / "results.json")
+    write(render_dossier(bound), out_dir.parent / "dossier")
+    out.print(
+        f"econ report: {out_dir / 'report.html'}; evidence dossier: {out_dir.parent / 'dossier' / 'dossier.html'}"
+    )
     p = {k: spec.parameters[k].value for k in ("sens_ai", "spec_ai", "prev_hr")}
     cmp = doc["comparison"]
     icer = "undefined (no QALY difference)" if cmp["icer"] is None else f"{cmp['icer']:,.0f} KRW/QALY"
@@ -86,5 +95,4 @@ def econ_demo(results: Path, out_dir: Path, *, psa: int = 300) -> dict[str, Any]
     if "psa" in doc:
         prob = doc["psa"]["probability_cost_effective_at_wtp"][cmp["intervention"]]
         out.print(f"  P(cost-effective at {doc['wtp']:,.0f} KRW/QALY) = {prob:.2f} over {psa} PSA draws")
-    out.print(f"  econ report: {out_dir / 'report.html'}")
     return doc
