@@ -85,3 +85,15 @@ def test_counting_weights_by_user_and_their_length() -> None:
     raw["model"]["counting_weights"] = [1, 1]
     with pytest.raises(InputError, match="horizon \\+ 1 = 4"):
         parse_model(raw, "m.toml")
+
+
+def test_negative_qaly_loss_refused_in_the_diagnostic_tree() -> None:
+    import tomllib
+    from importlib import resources
+
+    path = Path(str(resources.files("dari.econ") / "examples" / "ckd_ai_screening.toml"))
+    raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    raw["tree"]["branches"]["FP"]["qaly_loss"] = "-fp_loss"  # would silently add QALYs
+    with pytest.raises(InputError, match="QALY loss") as info:
+        parse_model(raw, str(path))
+    assert info.value.column == "tree.branches.FP.qaly_loss"
