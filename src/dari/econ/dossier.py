@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
@@ -28,6 +29,9 @@ from dari.models.model_card import ModelCard, Text, parse_card
 from dari.monitoring.publication import MonitoringPublication
 from dari.reports.fonts import figure_lang, rc_for
 from dari.reports.results_file import ResultsSummary, parse_summary
+
+# fontTools reports every OpenType table it cannot subset while embedding the Hangul font in a PDF: noise on stderr
+logging.getLogger("fontTools.subset").setLevel(logging.ERROR)
 
 WORDS: dict[str, tuple[str, str]] = {
     "title": ("근거 자료집 (신의료기술평가·요양급여 결정 신청용)", "Evidence dossier (NECA assessment, HIRA listing)"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import logging
 from html import escape
 from pathlib import Path
 
@@ -32,6 +33,8 @@ THRESHOLD_NOTE = {
     "(commonly cited KRW 20–50 million per QALY), adjusted for severity and rarity. The value used here is an "
     "analysis setting.",
 }
+# fontTools reports every OpenType table it cannot subset while embedding the Hangul font in a PDF: noise on stderr
+logging.getLogger("fontTools.subset").setLevel(logging.ERROR)
 SUFFIX: dict[Lang, str] = {"ko": "", "en": ".en"}
 
 
