@@ -72,6 +72,12 @@ WORDS: dict[str, tuple[str, str]] = {
     "no_rwe": ("아직 배포 후 모니터링 자료가 없습니다.", "No monitoring after deployment yet."),
     "budget_impact": ("재정 영향(건강보험)", "Budget impact (NHIS)"),
     "p_ce": ("비용-효과적일 확률", "P(cost-effective)"),
+    "name_version": ("이름 / 버전", "name / version"),
+    "developer": ("개발자", "developer"),
+    "intended_use": ("사용 목적", "intended use"),
+    "target_population": ("대상 인구", "target population"),
+    "regulatory": ("규제 상태", "regulatory status"),
+    "model_hash": ("모델 SHA-256", "model SHA-256"),
 }
 
 
@@ -183,12 +189,12 @@ def sections(d: Dossier, lang: Lang) -> list[tuple[str, list[str], list[list[str
             w("technology", lang),
             kv,
             [
-                ["name / version", f"{c.name} {c.version} ({c.release_stage})"],
-                ["developer", c.developer],
-                ["intended use", text(c.intended_use)],
-                ["target population", text(c.target_population)],
-                ["regulatory status", text(c.regulatory_status)],
-                ["model SHA-256", c.model_sha256],
+                [w("name_version", lang), f"{c.name} {c.version} ({c.release_stage})"],
+                [w("developer", lang), c.developer],
+                [w("intended_use", lang), text(c.intended_use)],
+                [w("target_population", lang), text(c.target_population)],
+                [w("regulatory", lang), text(c.regulatory_status)],
+                [w("model_hash", lang), c.model_sha256],
             ],
         )
     ]
@@ -242,7 +248,8 @@ def sections(d: Dossier, lang: Lang) -> list[tuple[str, list[str], list[list[str
         )
     for b in e.get("budget_impact", []):
         bi = money_scale([b["impact"]], cur, lang)
-        rows.append([f"{w('budget_impact', lang)} {b['year']}", f"{bi(b['impact'])} {bi.unit}", ""])
+        year = f"{b['year']}년차" if lang == "ko" else f"year {b['year']}"
+        rows.append([f"{w('budget_impact', lang)}, {year}", f"{bi(b['impact'])} {bi.unit}", ""])
     out.append((w("economics", lang), [w("strategy", lang), w("cost", lang), "QALY"], rows))
     if d.hospital is not None:
         years = hospital_view(d.hospital)
