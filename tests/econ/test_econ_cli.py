@@ -26,7 +26,7 @@ def test_cli_example_then_run_writes_report(tmp_path: Path) -> None:
     assert "data:image/png;base64," in html and "할인율" in html and "예산 영향" in html
     # Korean money in 만원/억원, parameters in words, every input with its source
     assert "비용 (만원)" in html and "억원" in html and "AI 민감도" in html
-    assert "<th>출처</th>" in html and "Assumption: AI software fee" in html
+    assert "<th>출처</th>" in html and "Assumption: AI software fee" in html and "ai_fee_10000" in html
     english = (out / "report.en.html").read_text(encoding="utf-8")
     assert "Discount rates" in english and "KRW million" in english and "Sensitivity of the AI tool" in english
     assert "할인율" not in english

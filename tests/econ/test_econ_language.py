@@ -97,3 +97,18 @@ def test_negative_qaly_loss_refused_in_the_diagnostic_tree() -> None:
     with pytest.raises(InputError, match="QALY loss") as info:
         parse_model(raw, str(path))
     assert info.value.column == "tree.branches.FP.qaly_loss"
+
+
+def test_scenarios_rerun_the_base_case_with_their_inputs() -> None:
+    from dari.econ import analyse
+
+    raw = _raw()
+    raw["strategies"] = {"a": {}, "b": {"state_costs": {"Alive": "c * 2"}}}
+    raw["scenarios"] = {"cheap": {"c": 50.0}}
+    a = analyse(parse_model(raw, "m.toml"))
+    out = a.to_dict()["scenarios"]["cheap"]["strategies"]
+    assert out["b"]["cost"] == pytest.approx(float(a.base["b"].cost[0]) / 2)  # every cost halves with c
+    raw["scenarios"] = {"bad": {"nope": 1.0}}
+    with pytest.raises(InputError, match="not a numeric parameter") as info:
+        parse_model(raw, "m.toml")
+    assert info.value.column == "scenarios.bad.nope"

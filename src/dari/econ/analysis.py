@@ -32,6 +32,7 @@ class Analysis:
     seed: int | None = None
     budget: list[BudgetYear] = field(default_factory=list)
     evppi: dict[str, float] = field(default_factory=dict)  # per person, at the analysis λ
+    scenarios: dict[str, dict[str, StrategyResult]] = field(default_factory=dict)  # deterministic, per scenario
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable results (schema `dari-econ-results/1`)."""
@@ -61,6 +62,7 @@ class Analysis:
             "comparison": {"intervention": self.intervention, "comparator": self.comparator, **self.pairwise()},
             "one_way": [asdict(r) for r in self.one_way],
             "budget_impact": [{**asdict(b), "impact": b.impact} for b in self.budget],
+            "scenarios": {name: self._scenario(res) for name, res in self.scenarios.items()},
         }
         if self.psa is not None:
             p = self.psa
@@ -86,6 +88,13 @@ class Analysis:
                 "evppi_at_wtp": dict(self.evppi),
             }
         return out
+
+    def _scenario(self, res: dict[str, StrategyResult]) -> dict[str, Any]:
+        a, b = res[self.intervention], res[self.comparator]
+        return {
+            "strategies": {s: {"cost": float(r.cost[0]), "qaly": float(r.qaly[0])} for s, r in res.items()},
+            "icer": incremental.icer(float(a.cost[0]), float(a.qaly[0]), float(b.cost[0]), float(b.qaly[0])),
+        }
 
     def pairwise(self) -> dict[str, float | None]:
         """ΔC, ΔQALY, ICER and incremental NMB of the intervention against the comparator (base case)."""
@@ -137,4 +146,6 @@ def analyse(
         result.psa = run_psa(spec, psa_iterations, seed, progress=progress, wtp_grid=default_grid(lam))
         result.evppi = evppi_groups(spec, result.psa, lam)
     result.budget = budget_impact(spec)
+    for name, overrides in spec.scenarios.items():  # scenario analysis: the base case with these inputs changed
+        result.scenarios[name] = evaluate(spec, base_values(spec, overrides), where=f"scenario {name}")
     return result

@@ -187,6 +187,11 @@ def check(spec: ModelSpec) -> None:
         _check_parameter(k, p, file)
     _check_structure(spec, file)
     _check_correlated(spec, file)
+    for scenario, overrides in spec.scenarios.items():
+        for k in overrides:
+            param = spec.parameters.get(k)
+            if param is None or isinstance(param.value, str):
+                raise InputError(f"{k!r} is not a numeric parameter", file=file, column=f"scenarios.{scenario}.{k}")
     for group, members in spec.evppi.items():
         unknown = [k for k in members if k not in names or names[k] not in ("parameter", "dirichlet")]
         if unknown or not members:

@@ -13,6 +13,7 @@ import json
 import logging
 from html import escape
 from pathlib import Path
+from typing import Any
 
 import matplotlib.pyplot as plt
 from matplotlib.backends.backend_pdf import PdfPages
@@ -172,7 +173,8 @@ def html(a: Analysis, pngs: dict[str, bytes], lang: Lang = "ko") -> str:
         ),
         (
             "sensitivity",
-            img.get("tornado", "")
+            _scenarios(a, res, lang)
+            + img.get("tornado", "")
             + _psa_text(a, res, lang)
             + "".join(img.get(k, "") for k in ("ce_plane", "ceac", "evpi")),
         ),
@@ -203,6 +205,18 @@ def html(a: Analysis, pngs: dict[str, bytes], lang: Lang = "ko") -> str:
         f"<style>{style}</style></head><body><h1>{t('title', lang)}: {escape(m.name)}</h1>"
         f"<p>{t('model_file', lang)}: {escape(a.spec.file)}</p>{body}</body></html>"
     )
+
+
+def _scenarios(a: Analysis, res: dict[str, Any], lang: Lang) -> str:
+    if not res["scenarios"]:
+        return ""
+    scale = money_scale([r["icer"] for r in res["scenarios"].values()], a.spec.model.currency, lang)
+    rows = [
+        [name, ", ".join(f"{k} = {v:g}" for k, v in a.spec.scenarios[name].items()), f"{scale(r['icer'])} {scale.unit}"]
+        for name, r in res["scenarios"].items()
+    ]
+    head = ["시나리오" if lang == "ko" else "Scenario", "변경한 입력값" if lang == "ko" else "Inputs changed", "ICER"]
+    return _table(head, rows)
 
 
 def _psa_text(a: Analysis, res: dict[str, object], lang: Lang) -> str:

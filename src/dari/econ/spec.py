@@ -277,6 +277,7 @@ class ModelSpec(_Strict):
     validation: ValidationMap | None = None
     budget_impact: BudgetImpact | None = None
     evppi: dict[str, list[str]] = Field(default_factory=dict)  # parameter groups whose EVPPI the PSA reports
+    scenarios: dict[str, dict[str, float]] = Field(default_factory=dict)  # name → primary parameter overrides
     file: str = ""
 
     @model_validator(mode="after")
