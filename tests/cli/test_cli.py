@@ -138,6 +138,13 @@ def test_demo_builds_pseudonymised_checked_network(tmp_path: Path) -> None:
     key = tmp_path / "demo" / "keys" / "site-1.key"
     assert key.stat().st_mode & 0o077 == 0
     assert "validation report: " in result.output
+    econ = json.loads((tmp_path / "demo" / "econ" / "results.json").read_text(encoding="utf-8"))
+    validated = json.loads((tmp_path / "demo" / "validation" / "results.json").read_text(encoding="utf-8"))
+    sens = validated["pooled"]["accuracy"]["sensitivity"]["estimate"]
+    assert f"sensitivity {sens:.3f}" in result.output and "ICER " in result.output
+    assert econ["comparison"]["intervention"] == "ai" and econ["psa"]["iterations"] > 0
+    assert result.output.rfind("ICER ") > result.output.rfind("validation report: ")  # the demo ends with it
+    assert validated["job_id"] in (tmp_path / "demo" / "dossier" / "dossier.en.html").read_text(encoding="utf-8")
     _assert_demo_bridge_to_care(tmp_path / "demo", result.output)
 
 

@@ -24,7 +24,14 @@ def test_cli_example_then_run_writes_report(tmp_path: Path) -> None:
     assert len(data["budget_impact"]) == 5
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "data:image/png;base64," in html and "할인율" in html and "예산 영향" in html
+    # Korean money in 만원/억원, parameters in words, every input with its source
+    assert "비용 (만원)" in html and "억원" in html and "AI 민감도" in html
+    assert "<th>출처</th>" in html and "Assumption: AI software fee" in html and "ai_fee_10000" in html
+    english = (out / "report.en.html").read_text(encoding="utf-8")
+    assert "Discount rates" in english and "KRW million" in english and "Sensitivity of the AI tool" in english
+    assert "할인율" not in english
     assert (out / "report.pdf").read_bytes().startswith(b"%PDF")
+    assert (out / "report.en.pdf").read_bytes().startswith(b"%PDF")
     assert (out / "figures" / "ceac.svg").exists()
     assert json.loads((out / "results.json").read_text())["schema"] == "dari-econ-results/1"
 
@@ -39,26 +46,17 @@ def test_cli_run_bad_model_exit_2_and_nothing_written(tmp_path: Path) -> None:
     assert not out.exists()
 
 
-def test_cli_run_with_validation_changes_result(tmp_path: Path) -> None:
+def test_cli_run_with_validation_changes_result(tmp_path: Path, validation_file: Path) -> None:
     model = tmp_path / "ckd.toml"
     runner.invoke(app, ["example", str(model)])
-    val = tmp_path / "val.json"
-    val.write_text(
-        json.dumps(
-            {
-                "pooled": {
-                    "n": 1500,
-                    "prevalence": 0.15,
-                    "sensitivity": {"estimate": 0.6, "ci_low": 0.5, "ci_high": 0.7},
-                    "specificity": {"estimate": 0.85, "ci_low": 0.8, "ci_high": 0.9},
-                }
-            }
-        )
-    )
-    args = ["run", str(model), "--psa", "0", "--format", "json", "--out"]
+    args = ["run", str(model), "--psa", "0", "--format", "json", "--lang", "en", "--out"]
     plain = json.loads(runner.invoke(app, [*args, str(tmp_path / "a")]).stdout)
-    with_val = json.loads(runner.invoke(app, [*args, str(tmp_path / "b"), "--validation", str(val)]).stdout)
-    assert with_val["strategies"]["ai"]["tree"]["TP"] < plain["strategies"]["ai"]["tree"]["TP"]
+    res = runner.invoke(app, [*args, str(tmp_path / "b"), "--validation", str(validation_file), "--site", "site-2"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["strategies"]["ai"]["tree"]["TP"] != plain["strategies"]["ai"]["tree"]["TP"]
+    assert (tmp_path / "b" / "report.en.html").is_file() and not (tmp_path / "b" / "report.html").exists()
+    bad = runner.invoke(app, [*args, str(tmp_path / "c"), "--validation", str(validation_file), "--site", "site-9"])
+    assert bad.exit_code == 2 and "refused" in bad.stderr and not (tmp_path / "c").exists()
 
 
 def test_cli_example_refuses_overwrite(tmp_path: Path) -> None:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from dari.econ import apply_validation, load_model, load_validation
+from dari.econ import load_model
 from dari.econ.expr import ExpressionError, parse
 from dari.econ.loader import parse_model
 from dari.errors import InputError
@@ -90,47 +89,3 @@ def test_expression_rejects_calls_attributes_and_unknown_functions() -> None:
         with pytest.raises(ExpressionError):
             parse(text)
     assert parse("max(a, 2) * exp(0) + b ** 2").names == {"a", "b"}
-
-
-def test_validation_overrides_accuracy_with_beta(tmp_path: Path) -> None:
-    from importlib import resources
-
-    spec = load_model(Path(str(resources.files("dari.econ") / "examples" / "ckd_ai_screening.toml")))
-    f = tmp_path / "v.json"
-    f.write_text(
-        json.dumps(
-            {
-                "schema": "dari-validation/1",
-                "pooled": {
-                    "n": 2000,
-                    "prevalence": 0.2,
-                    "sensitivity": {"estimate": 0.9, "ci_low": 0.85, "ci_high": 0.95},
-                    "specificity": {"estimate": 0.7, "ci_low": 0.65, "ci_high": 0.75},
-                },
-            }
-        ),
-        encoding="utf-8",
-    )
-    new = apply_validation(spec, load_validation(f), str(f))
-    d = new.parameters["sens_ai"].distribution
-    assert new.parameters["sens_ai"].value == 0.9 and d is not None and d.type == "beta"
-    assert d.alpha is not None and d.beta is not None and d.alpha / (d.alpha + d.beta) == pytest.approx(0.9)
-    assert new.parameters["prev_hr"].value == 0.2
-
-
-def test_validation_bad_ci_order_named(tmp_path: Path) -> None:
-    f = tmp_path / "v.json"
-    f.write_text(
-        json.dumps(
-            {
-                "pooled": {
-                    "n": 10,
-                    "sensitivity": {"estimate": 0.9, "ci_low": 0.95, "ci_high": 0.99},
-                    "specificity": {"estimate": 0.7, "ci_low": 0.6, "ci_high": 0.8},
-                }
-            }
-        )
-    )
-    with pytest.raises(InputError) as info:
-        load_validation(f)
-    assert info.value.file == str(f) and "sensitivity" in (info.value.column or "")

@@ -59,3 +59,40 @@ def report_demo(results: Path, out_dir: Path) -> list[Path]:
     inputs = load_results(results)
     card = load_card(reference_model_paths().card)
     return [p for lang in ("ko", "en") for p in write_report(render_report(inputs, card, lang), out_dir)]
+
+
+def econ_demo(results: Path, out_dir: Path, *, psa: int = 300) -> dict[str, Any]:
+    """Cost-effectiveness of AI-assisted CKD screening with the accuracy the demo validation just measured."""
+    from importlib import resources
+
+    from dari.econ.analysis import analyse
+    from dari.econ.dossier import assemble
+    from dari.econ.dossier import render as render_dossier
+    from dari.econ.loader import load_model
+    from dari.econ.report import render, write
+    from dari.econ.validation import apply_validation, load_validation
+    from dari.models.reference import reference_model_paths
+
+    model = Path(str(resources.files("dari.econ") / "examples" / "ckd_ai_screening.toml"))
+    spec = apply_validation(load_model(model), load_validation(results), str(results))
+    analysis = analyse(spec, psa_iterations=psa, seed=7)
+    write(render(analysis), out_dir)
+    doc = analysis.to_dict()
+    # the payer's document: the reference model's card, its validation and this evaluation, bound and traced
+    bound = assemble(reference_model_paths().card, results, out_dir / "results.json")
+    write(render_dossier(bound), out_dir.parent / "dossier")
+    out.print(
+        f"econ report: {out_dir / 'report.html'}; evidence dossier: {out_dir.parent / 'dossier' / 'dossier.html'}"
+    )
+    p = {k: spec.parameters[k].value for k in ("sens_ai", "spec_ai", "prev_hr")}
+    cmp = doc["comparison"]
+    icer = "undefined (no QALY difference)" if cmp["icer"] is None else f"{cmp['icer']:,.0f} KRW/QALY"
+    out.print(
+        f"economic evaluation with the validated pooled accuracy (sensitivity {p['sens_ai']:.3f}, specificity "
+        f"{p['spec_ai']:.3f}, prevalence {p['prev_hr']:.3f}): ΔC {cmp['incremental_cost']:,.0f} KRW, "
+        f"ΔQALY {cmp['incremental_qaly']:.4f}, ICER {icer}"
+    )
+    if "psa" in doc:
+        prob = doc["psa"]["probability_cost_effective_at_wtp"][cmp["intervention"]]
+        out.print(f"  P(cost-effective at {doc['wtp']:,.0f} KRW/QALY) = {prob:.2f} over {psa} PSA draws")
+    return doc

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -33,28 +34,44 @@ from dari.federation.flower.site_work import score_site
 from dari.models import OnnxModel, load_spec
 from dari.models.reference import reference_model_paths
 from dari.validation import MetaAnalysis, PooledMetrics, ValidationSpec, centralised_pooled_metrics
+from dari.validation.thresholds import ThresholdMetrics
+
+
+def _accuracy(t: ThresholdMetrics | None) -> dict[str, Any] | None:
+    """Sensitivity and specificity at the threshold with their counts and Wilson CIs (None where withheld)."""
+    if t is None:
+        return None
+    return {
+        "threshold": t.counts.threshold,
+        **{
+            k: {
+                "estimate": p.estimate,
+                "ci_low": p.ci_low,
+                "ci_high": p.ci_high,
+                "numerator": p.numerator,
+                "denominator": p.denominator,
+            }
+            for k, p in (("sensitivity", t.sensitivity), ("specificity", t.specificity))
+        },
+    }
 
 
 def summary(m: PooledMetrics | Any) -> dict[str, Any]:
     """The headline figures of a pooled or site result (the keys every consumer of the JSON can rely on)."""
     if isinstance(m, PooledMetrics):
-        return {
-            "n": m.n,
-            "events": m.events,
-            "auroc": m.auroc.estimate,
-            "auroc_ci": [m.auroc.ci_low, m.auroc.ci_high],
-            "calibration_slope": m.calibration_slope.estimate,
-            "calibration_intercept": m.citl.estimate,
-            "brier": m.brier.brier,
-        }
+        slope, citl, brier = m.calibration_slope, m.citl, m.brier
+    else:
+        slope, citl, brier = m.calibration.slope, m.calibration.citl, m.calibration.brier
     return {
         "n": m.n,
         "events": m.events,
+        "prevalence": m.events / m.n if m.n else None,
         "auroc": m.auroc.estimate,
         "auroc_ci": [m.auroc.ci_low, m.auroc.ci_high],
-        "calibration_slope": m.calibration.slope.estimate,
-        "calibration_intercept": m.calibration.citl.estimate,
-        "brier": m.calibration.brier.brier,
+        "calibration_slope": slope.estimate,
+        "calibration_intercept": citl.estimate,
+        "brier": brier.brier,
+        "accuracy": _accuracy(m.threshold),
     }
 
 
@@ -69,16 +86,25 @@ def _meta_summary(m: MetaAnalysis) -> dict[str, Any]:
     }
 
 
-def result_json(run: ValidationRun, centralised: PooledMetrics | None) -> dict[str, Any]:
-    """The result file: headline figures per site and pooled, then the full records (aggregates only)."""
+def result_json(
+    run: ValidationRun, centralised: PooledMetrics | None, *, threshold: float | None = None
+) -> dict[str, Any]:
+    """The result file (`dari-validation-results/1`, docs/results-format.md): headline figures per site and
+    pooled, then the full records (aggregates only); checked against the format before it is returned."""
     sites = {
         s: {"status": r.status, "reason": r.reason, **(summary(r.metrics) if r.metrics else {})}
         for s, r in run.sites.items()
     }
+    from dari.reports.results_file import FORMAT_ID, parse_summary  # the format's one definition
+
+    declared = threshold if threshold is not None else run.pooled.threshold.counts.threshold if run.pooled else None
     out: dict[str, Any] = {
+        "format": FORMAT_ID,
         "job_id": run.job_id,
         "model_sha256": run.model_sha256,
         "engine": run.engine,
+        "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "threshold": declared,
         "sites": sites,
         "covered": list(run.covered),
         "refused": list(run.refused),
@@ -102,6 +128,7 @@ def result_json(run: ValidationRun, centralised: PooledMetrics | None) -> dict[s
     }
     if centralised is not None:
         out["centralised"] = {"note": "computed on pooled rows: synthetic data only", **summary(centralised)}
+    parse_summary(json.loads(json.dumps(out, allow_nan=True)), source="dari validate")  # the writer obeys the format
     return out
 
 
@@ -213,7 +240,7 @@ def validate(
             f"{', '.join(run.covered) or 'no site'}; refused {', '.join(run.refused) or 'none'}; "
             f"failed {', '.join(run.failed) or 'none'}"
         )
-        doc = result_json(run, central)
+        doc = result_json(run, central, threshold=threshold)
         text = json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=True)
         if json_out:
             with atomic_path(json_out) as tmp:

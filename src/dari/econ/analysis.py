@@ -13,7 +13,7 @@ from dari.econ.budget import BudgetYear, budget_impact
 from dari.econ.engine import StrategyResult, evaluate
 from dari.econ.owsa import OneWay, one_way
 from dari.econ.params import base_values
-from dari.econ.psa import PsaResult, run_psa
+from dari.econ.psa import PsaResult, default_grid, run_psa
 from dari.econ.spec import ModelSpec
 
 
@@ -31,6 +31,8 @@ class Analysis:
     psa: PsaResult | None = None
     seed: int | None = None
     budget: list[BudgetYear] = field(default_factory=list)
+    evppi: dict[str, float] = field(default_factory=dict)  # per person, at the analysis λ
+    scenarios: dict[str, dict[str, StrategyResult]] = field(default_factory=dict)  # deterministic, per scenario
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable results (schema `dari-econ-results/1`)."""
@@ -60,6 +62,7 @@ class Analysis:
             "comparison": {"intervention": self.intervention, "comparator": self.comparator, **self.pairwise()},
             "one_way": [asdict(r) for r in self.one_way],
             "budget_impact": [{**asdict(b), "impact": b.impact} for b in self.budget],
+            "scenarios": {name: self._scenario(res) for name, res in self.scenarios.items()},
         }
         if self.psa is not None:
             p = self.psa
@@ -82,8 +85,16 @@ class Analysis:
                 "evpi": p.evpi.tolist(),
                 "probability_cost_effective_at_wtp": {s: float(p.ceac[k, at]) for k, s in enumerate(p.strategies)},
                 "evpi_at_wtp": float(p.evpi[at]),
+                "evppi_at_wtp": dict(self.evppi),
             }
         return out
+
+    def _scenario(self, res: dict[str, StrategyResult]) -> dict[str, Any]:
+        a, b = res[self.intervention], res[self.comparator]
+        return {
+            "strategies": {s: {"cost": float(r.cost[0]), "qaly": float(r.qaly[0])} for s, r in res.items()},
+            "icer": incremental.icer(float(a.cost[0]), float(a.qaly[0]), float(b.cost[0]), float(b.qaly[0])),
+        }
 
     def pairwise(self) -> dict[str, float | None]:
         """ΔC, ΔQALY, ICER and incremental NMB of the intervention against the comparator (base case)."""
@@ -96,6 +107,18 @@ class Analysis:
             "icer": incremental.icer(float(a.cost[0]), float(a.qaly[0]), float(b.cost[0]), float(b.qaly[0])),
             "inmb": self.wtp * d_q - d_c,
         }
+
+
+def evppi_groups(spec: ModelSpec, psa: PsaResult, wtp: float) -> dict[str, float]:
+    """EVPPI of each `[evppi]` group at λ (regression on the PSA draws; dari.econ.evppi)."""
+    from dari.econ.evppi import evppi
+
+    nmb = psa.nmb(wtp)
+    out: dict[str, float] = {}
+    for group, members in spec.evppi.items():
+        inputs = np.column_stack([psa.draws[k] for k in members])
+        out[group] = evppi(nmb, inputs)
+    return out
 
 
 def analyse(
@@ -119,6 +142,10 @@ def analyse(
     if intervention != comparator:
         result.one_way = one_way(spec, intervention, comparator, lam)
     if psa_iterations > 0:
-        result.psa = run_psa(spec, psa_iterations, seed, progress=progress)
+        # the grid holds the analysis λ (also when --wtp overrides the model's), so the figures at λ are exact
+        result.psa = run_psa(spec, psa_iterations, seed, progress=progress, wtp_grid=default_grid(lam))
+        result.evppi = evppi_groups(spec, result.psa, lam)
     result.budget = budget_impact(spec)
+    for name, overrides in spec.scenarios.items():  # scenario analysis: the base case with these inputs changed
+        result.scenarios[name] = evaluate(spec, base_values(spec, overrides), where=f"scenario {name}")
     return result

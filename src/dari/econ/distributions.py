@@ -98,3 +98,26 @@ def quantile(dist: Distribution | None, value: float, q: float) -> float:
 def dirichlet(counts: Array, n: int, rng: np.random.Generator) -> Array:
     """n Dirichlet(counts) rows, shape (n, k), each summing to one (Briggs et al. 2006, §4.3.3)."""
     return rng.dirichlet(counts, n)
+
+
+def cholesky_factor(covariance: Array) -> Array:
+    """Lower-triangular L with L·Lᵀ = Σ; Σ must be symmetric and positive definite."""
+    cov = np.asarray(covariance, dtype=float)
+    if not np.allclose(cov, cov.T, rtol=1e-10, atol=1e-14):
+        raise ValueError("the covariance matrix is not symmetric")
+    try:
+        return np.linalg.cholesky(cov)
+    except np.linalg.LinAlgError:
+        raise ValueError("the covariance matrix is not positive definite (no Cholesky factor)") from None
+
+
+def multivariate_normal(mean: Array, factor: Array, n: int, rng: np.random.Generator) -> Array:
+    """n draws of N(μ, LLᵀ), shape (n, k): x = μ + L·z with z standard normal (Briggs et al. 2006, §4.4.1).
+
+    The product is summed term by term so that each draw depends on its own z only (bit-identical in any chunking).
+    """
+    z = rng.standard_normal((n, len(mean)))
+    out = np.tile(np.asarray(mean, dtype=float), (n, 1))
+    for j in range(len(mean)):
+        out += z[:, j : j + 1] * factor[None, :, j]
+    return out

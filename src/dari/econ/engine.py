@@ -9,7 +9,7 @@ import numpy as np
 
 from dari.econ import markov
 from dari.econ.expr import Array, Expression, ExpressionError, parse
-from dari.econ.params import Values
+from dari.econ.params import Values, derived_order, lookup_functions, time_dependent
 from dari.econ.spec import Branch, Expr, ModelSpec, Strategy
 from dari.errors import InputError
 
@@ -39,10 +39,34 @@ class _Context:
     def __init__(self, spec: ModelSpec, values: Values, where: str) -> None:
         self.spec = spec
         self.where = where
+        self.lookups = frozenset(spec.lookups)
         self.n = len(next(iter(values.values()))) if values else 1
-        self.env: dict[str, Array | float] = dict(values)
+        self.env: dict[str, object] = {**lookup_functions(spec), **values}
+        cycles = spec.model.horizon
+        t = np.arange(1, cycles + 1, dtype=float)[:, None]  # (N, 1): broadcasts over iterations
+        self.env["model_time"] = t
+        if spec.model.start_age is not None:
+            self.env["age"] = spec.model.start_age + t * spec.model.cycle_length
         for name, rows in spec.tables.items():
-            self.env[name] = np.stack([self.scalar(e, f"tables.{name}") for e in rows])  # (L, n)
+            table = np.stack([self.scalar(e, f"tables.{name}") for e in rows])  # (L, n)
+            # one row per cycle, so tables combine with model_time; past the end the last entry repeats
+            self.env[name] = table[markov.cycle_index(np.arange(1, cycles + 1), len(rows))]
+        later = time_dependent(spec)
+        for k in derived_order(spec):
+            if k in later:
+                self.env[k] = self.evaluate(spec.parameters[k].value, f"parameters.{k}.value")
+
+    def with_strategy(self, name: str, strat: Strategy) -> _Context:
+        """A context with the strategy's own variables (`strategies.NAME.set`) added, in their order."""
+        if not strat.set:
+            return self
+        other = object.__new__(_Context)
+        other.__dict__.update(self.__dict__)
+        other.env = dict(self.env)
+        for var, expr in strat.set.items():
+            value = other.evaluate(expr, f"strategies.{name}.set.{var}")
+            other.env[var] = value[0] if value.shape[0] == 1 else value
+        return other
 
     def fail(self, message: str, column: str) -> InputError:
         suffix = f" ({self.where})" if self.where else ""
@@ -50,7 +74,7 @@ class _Context:
 
     def evaluate(self, expr: Expr, column: str) -> Array:
         """An expression as shape (T, n): T = 1 unless it reads a cycle-indexed table."""
-        parsed: Expression = parse(expr)
+        parsed: Expression = parse(expr, self.lookups)
         try:
             raw = np.asarray(parsed.evaluate(self.env), dtype=float)
         except ExpressionError as exc:
@@ -78,7 +102,10 @@ def evaluate(
 ) -> dict[str, StrategyResult]:
     """Run every strategy on parameter arrays of length n (1 for the base case, n for PSA) and return its totals."""
     ctx = _Context(spec, dict(values), where)
-    return {name: _strategy(ctx, name, strat, keep_trace) for name, strat in spec.strategies.items()}
+    return {
+        name: _strategy(ctx.with_strategy(name, strat), name, strat, keep_trace)
+        for name, strat in spec.strategies.items()
+    }
 
 
 def _strategy(ctx: _Context, name: str, strat: Strategy, keep_trace: bool) -> StrategyResult:
@@ -91,6 +118,11 @@ def _strategy(ctx: _Context, name: str, strat: Strategy, keep_trace: bool) -> St
     start: Array | None = None
     if spec.tree is not None:
         branches, tree_cost, tree_loss, start = _tree(ctx, name, strat)
+    elif spec.decision is not None:
+        from dari.econ.decision import evaluate_tree  # the general tree lives in its own module
+
+        branches, tree_cost, tree_gain, start = evaluate_tree(ctx, name, strat)
+        tree_loss = -tree_gain
     cost0 = one_off + tree_cost
     zero = np.zeros(n)
     if spec.markov is None:
@@ -104,18 +136,24 @@ def _strategy(ctx: _Context, name: str, strat: Strategy, keep_trace: bool) -> St
     costs = _state_values(ctx, {**m.state_costs, **strat.state_costs}, f"strategies.{name}.state_costs", cost=True)
     utils = _state_values(ctx, {**m.utilities, **strat.utilities}, f"strategies.{name}.utilities", cost=False)
     alive = np.array([[0.0 if s in m.dead else 1.0 for s in states]])[None].repeat(n, axis=1)
-    weights = markov.counting_weights(spec.model.counting, spec.model.horizon)
+    if spec.model.counting_weights is not None:
+        weights = markov.user_weights(np.asarray(spec.model.counting_weights, dtype=float))
+    else:
+        weights = markov.counting_weights(spec.model.counting, spec.model.horizon)
     dt = spec.model.cycle_length
     d_c = markov.discount_factors(spec.model.discount_costs, spec.model.horizon, dt)
     d_e = markov.discount_factors(spec.model.discount_effects, spec.model.horizon, dt)
     flat = np.ones_like(d_c)
     cycle_costs = markov.per_cycle(trace, costs, weights)
     cycle_costs[0] += cost0
+    moves = _transition_costs(ctx, name, strat, matrices, trace)  # (N, n): cost of the moves in each cycle
+    cycle_costs += moves
+    moved = markov.ordered_sum(d_c[1:, None] * moves)  # a move in cycle t is counted at its end, point t
     return StrategyResult(
-        cost=cost0 + markov.accumulate(trace, costs, weights, d_c),
+        cost=cost0 + markov.accumulate(trace, costs, weights, d_c) + moved,
         qaly=markov.accumulate(trace, utils, weights, d_e) * dt - tree_loss,
         ly=markov.accumulate(trace, alive, weights, d_e) * dt,
-        cost_undiscounted=cost0 + markov.accumulate(trace, costs, weights, flat),
+        cost_undiscounted=cost0 + markov.accumulate(trace, costs, weights, flat) + markov.ordered_sum(moves),
         qaly_undiscounted=markov.accumulate(trace, utils, weights, flat) * dt - tree_loss,
         ly_undiscounted=markov.accumulate(trace, alive, weights, flat) * dt,
         cycle_costs=cycle_costs,
@@ -150,7 +188,9 @@ def _tree(ctx: _Context, name: str, strat: Strategy) -> tuple[dict[str, Array], 
         c = ctx.scalar(branch.cost, f"{column}.cost")
         ctx.check_range(c, 0, np.inf, "branch cost", f"{column}.cost")
         cost += probs[label] * c
-        loss += probs[label] * ctx.scalar(branch.qaly_loss, f"{column}.qaly_loss")
+        q = ctx.scalar(branch.qaly_loss, f"{column}.qaly_loss")
+        ctx.check_range(q, 0, np.inf, "QALY loss (a loss; write a gain as a utility)", f"{column}.qaly_loss")
+        loss += probs[label] * q
         if ctx.spec.markov is not None:
             dist = _distribution(ctx, branch.start, f"{column}.start")
             start = probs[label][:, None] * dist + (0 if start is None else start)
@@ -173,7 +213,7 @@ def _distribution(ctx: _Context, entries: Mapping[str, Expr], column: str) -> Ar
 
 
 def _matrices(ctx: _Context, name: str, strat: Strategy) -> Array:
-    """Transition tensor (T, n, S, S); T = 1 unless an entry reads a cycle-indexed table."""
+    """Transition tensor (T, S, S, n): from-state, to-state, iteration; T = 1 unless an entry varies by cycle."""
     m = ctx.spec.markov
     assert m is not None
     states = m.states
@@ -194,17 +234,18 @@ def _matrices(ctx: _Context, name: str, strat: Strategy) -> Array:
             ctx.check_range(value, 0, 1, f"P({src} → {dst})", column)
             rows[i][j] = value
             depth = max(depth, value.shape[0])
-    mats = np.zeros((depth, ctx.n, s_count, s_count))
+    mats = np.zeros((depth, s_count, s_count, ctx.n))  # iterations last: contiguous for the trace
     for i, entries in rows.items():
-        for j, value in entries.items():
-            mats[:, :, i, j] = value
-        total = mats[:, :, i, :].sum(axis=-1)
+        total = np.zeros((depth, ctx.n))
+        for j in sorted(entries):  # added in state order, so a row's total never depends on the chunk size
+            mats[:, i, j, :] = entries[j]
+            total = total + entries[j]
         column = f"strategies.{name}.transitions.{states[i]}"
         if i in complement:
             rest = 1.0 - total
             if np.any(rest < -TOLERANCE):
                 raise ctx.fail(f"probabilities out of {states[i]} sum to {float(total.max()):.12g} > 1", column)
-            mats[:, :, i, complement[i]] = np.clip(rest, 0.0, 1.0)
+            mats[:, i, complement[i], :] = np.clip(rest, 0.0, 1.0)
         elif np.any(np.abs(total - 1) > TOLERANCE):
             bad = total[np.abs(total - 1) > TOLERANCE][0]
             raise ctx.fail(f"probabilities out of {states[i]} sum to {float(bad):.12g}, not 1", column)
@@ -221,7 +262,34 @@ def _state_values(ctx: _Context, entries: Mapping[str, Expr], column: str, *, co
     for state, value in evaluated.items():
         if cost:
             ctx.check_range(value, 0, np.inf, f"cost of {state}", f"{column}.{state}")
-        else:
-            ctx.check_range(value, -np.inf, 1, f"utility of {state}", f"{column}.{state}")
+        else:  # utilities are checked as inputs (kind = "utility"); a product may be discounted or scaled
+            ctx.check_range(value, -np.inf, np.inf, f"utility of {state}", f"{column}.{state}")
         out[:, :, states.index(state)] = value
+    return out
+
+
+def _transition_costs(ctx: _Context, name: str, strat: Strategy, matrices: Array, trace: Array) -> Array:
+    """Cost of the moves in each cycle t = 1..N, shape (N, n): Σ_ij x_{t−1,i} · P_t[i,j] · c_t[i,j] over i ≠ j."""
+    m = ctx.spec.markov
+    assert m is not None
+    cycles = ctx.spec.model.horizon
+    entries: dict[tuple[int, int], tuple[Expr, str]] = {}
+    states = m.states
+    for dst, expr in {**m.entry_costs, **strat.entry_costs}.items():
+        j = states.index(dst)
+        for i in range(len(states)):
+            if i != j:
+                entries[i, j] = (expr, f"strategies.{name}.entry_costs.{dst}")
+    for src, row in (*m.transition_costs.items(), *strat.transition_costs.items()):
+        for dst, expr in row.items():
+            entries[states.index(src), states.index(dst)] = (expr, f"strategies.{name}.transition_costs.{src}.{dst}")
+    out = np.zeros((cycles, ctx.n))
+    if not entries:
+        return out
+    p = matrices[markov.cycle_index(np.arange(1, cycles + 1), matrices.shape[0])]  # (N, S, S, n)
+    for (i, j), (expr, column) in entries.items():
+        c = ctx.evaluate(expr, column)
+        ctx.check_range(c, 0, np.inf, "transition cost", column)
+        c_t = c[markov.cycle_index(np.arange(1, cycles + 1), c.shape[0])]
+        out += trace[:-1, :, i] * p[:, i, j, :] * c_t
     return out

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -24,6 +24,11 @@ class PsaResult:
     ceac: Array  # (strategies, grid): P(strategy has the highest NMB)
     frontier: list[str]  # strategy with the highest expected NMB at each λ (the CEAF)
     evpi: Array  # per person, at each λ
+    draws: dict[str, Array] = field(default_factory=dict)  # each primary parameter's PSA draws (for EVPPI)
+
+    def nmb(self, wtp: float) -> Array:
+        """Net monetary benefit λ·QALY − cost per strategy and draw."""
+        return np.asarray(wtp * self.qalys - self.costs, dtype=float)
 
 
 def run_psa(
@@ -52,7 +57,8 @@ def run_psa(
             progress(stop - start)
     grid = default_grid(spec.model.wtp) if wtp_grid is None else wtp_grid
     ceac, best, evpi = acceptability(costs, qalys, grid)
-    return PsaResult(names, costs, qalys, grid, ceac, [names[i] for i in best], evpi)
+    primaries = {k: v for k, v in values.items() if v.ndim == 1}
+    return PsaResult(names, costs, qalys, grid, ceac, [names[i] for i in best], evpi, primaries)
 
 
 def default_grid(wtp: float) -> Array:

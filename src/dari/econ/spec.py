@@ -59,6 +59,8 @@ class Parameter(_Strict):
     high: float | None = None
     unit: str = ""
     source: str = ""
+    label: str = ""  # the parameter in words (English), shown in reports instead of its code
+    label_ko: str = ""  # … in Korean
 
 
 class DirichletGroup(_Strict):
@@ -66,6 +68,24 @@ class DirichletGroup(_Strict):
 
     counts: dict[str, float]
     source: str = ""
+
+
+class CorrelatedGroup(_Strict):
+    """Parameters drawn jointly from a multivariate normal (e.g. a regression's coefficients with their covariance)."""
+
+    parameters: list[str] = Field(min_length=2)
+    covariance: list[list[float]]
+    mean: list[float] | None = None  # default: the parameters' base values
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _square(self) -> CorrelatedGroup:
+        k = len(self.parameters)
+        if len(self.covariance) != k or any(len(row) != k for row in self.covariance):
+            raise ValueError(f"covariance must be {k}×{k} (one row and column per parameter)")
+        if self.mean is not None and len(self.mean) != k:
+            raise ValueError(f"mean needs {k} entries")
+        return self
 
 
 class TreeBranch(_Strict):
@@ -83,8 +103,72 @@ class Tree(_Strict):
     branches: dict[Branch, TreeBranch]
 
 
+class Lookup(_Strict):
+    """A look-up table (e.g. life table by age and sex) from a CSV file or inline rows [key..., value]."""
+
+    file: str | None = None
+    rows: list[list[float]] | None = None
+    keys: list[str] = Field(min_length=1)
+    value: str = "value"
+    bin: list[str] = Field(default_factory=list)
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Lookup:
+        if (self.file is None) == (self.rows is None):
+            raise ValueError("give either file or rows")
+        unknown = sorted(set(self.bin) - set(self.keys))
+        if unknown:
+            raise ValueError(f"bin names keys that are not keys: {unknown}")
+        return self
+
+
+class TreeEdge(_Strict):
+    """A branch of a chance node (probability `p`, `"#"` = the rest) or of a decision node (`strategy`)."""
+
+    to: str
+    p: Expr | None = None
+    strategy: str | None = None
+    cost: Expr = 0.0
+    label: str = ""
+
+
+class TreeNode(_Strict):
+    """A chance, decision or terminal node; a terminal has an outcome (cost, utility) and may enter Markov states."""
+
+    type: Literal["chance", "decision", "terminal"]
+    label: str = ""
+    branches: list[TreeEdge] = Field(default_factory=list)
+    cost: Expr = 0.0
+    utility: Expr = 0.0
+    enter: dict[str, Expr] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _shape(self) -> TreeNode:
+        if self.type == "terminal" and self.branches:
+            raise ValueError("a terminal node has no branches")
+        if self.type != "terminal" and not self.branches:
+            raise ValueError(f"a {self.type} node needs branches")
+        if self.type != "terminal" and (self.enter or self.utility != 0.0):
+            raise ValueError("only terminal nodes have a utility or enter Markov states")
+        if self.type == "chance" and any(b.p is None for b in self.branches):
+            raise ValueError("every branch of a chance node needs p")
+        if self.type == "decision" and any(b.strategy is None for b in self.branches):
+            raise ValueError("every branch of a decision node names the strategy that takes it")
+        return self
+
+
+class DecisionTree(_Strict):
+    """A decision tree of any shape; each strategy starts at `root` (or its own `root`); costs and utilities are
+    immediate (undiscounted); terminals' `enter` distributions start the Markov model."""
+
+    root: str
+    nodes: dict[str, TreeNode] = Field(min_length=1)
+
+
 class Markov(_Strict):
-    """Markov cohort model: states, transition rows (`"#"` = complement), per-cycle state costs, annual utilities."""
+    """Markov cohort model: states, transition rows (`"#"` = complement), per-cycle state costs, annual utilities,
+    costs of transitions (`transition_costs.FROM.TO`) and of entering a state from another (`entry_costs`)."""
 
     states: list[str] = Field(min_length=2)
     dead: list[str] = Field(default_factory=list)
@@ -92,6 +176,8 @@ class Markov(_Strict):
     transitions: dict[str, dict[str, Expr]]
     state_costs: dict[str, Expr] = Field(default_factory=dict)
     utilities: dict[str, Expr] = Field(default_factory=dict)
+    transition_costs: dict[str, dict[str, Expr]] = Field(default_factory=dict)
+    entry_costs: dict[str, Expr] = Field(default_factory=dict)
 
 
 class Strategy(_Strict):
@@ -106,6 +192,10 @@ class Strategy(_Strict):
     state_costs: dict[str, Expr] = Field(default_factory=dict)
     utilities: dict[str, Expr] = Field(default_factory=dict)
     initial: dict[str, Expr] = Field(default_factory=dict)
+    transition_costs: dict[str, dict[str, Expr]] = Field(default_factory=dict)
+    entry_costs: dict[str, Expr] = Field(default_factory=dict)
+    set: dict[str, Expr] = Field(default_factory=dict)  # strategy variables, in order, e.g. p_relief per drug
+    root: str | None = None  # where this strategy enters the decision tree (default: the tree's root)
 
 
 class Settings(_Strict):
@@ -122,9 +212,20 @@ class Settings(_Strict):
     discount_costs: float = Field(HIRA_DISCOUNT, ge=0, lt=1)
     discount_effects: float = Field(HIRA_DISCOUNT, ge=0, lt=1)
     counting: Counting = "half-cycle"
+    counting_weights: list[float] | None = None  # user weights of trace points 0..N (replace `counting`)
+    start_age: float | None = None  # the cohort's age at the start; `age` = start_age + model_time × cycle_length
     comparator: str | None = None
     intervention: str | None = None
     wtp: float = Field(30_000_000.0, ge=0)
+
+    @model_validator(mode="after")
+    def _weights(self) -> Settings:
+        w = self.counting_weights
+        if w is not None and len(w) != self.horizon + 1:
+            raise ValueError(f"counting_weights needs horizon + 1 = {self.horizon + 1} entries, got {len(w)}")
+        if w is not None and any(x < 0 for x in w):
+            raise ValueError("counting_weights cannot be negative")
+        return self
 
 
 class ValidationMap(_Strict):
@@ -166,10 +267,21 @@ class ModelSpec(_Strict):
     model: Settings
     parameters: dict[str, Parameter] = Field(default_factory=dict)
     dirichlet: dict[str, DirichletGroup] = Field(default_factory=dict)
+    correlated: dict[str, CorrelatedGroup] = Field(default_factory=dict)
     tables: dict[str, list[Expr]] = Field(default_factory=dict)
     strategies: dict[str, Strategy] = Field(min_length=1)
     tree: Tree | None = None
+    decision: DecisionTree | None = None
+    lookups: dict[str, Lookup] = Field(default_factory=dict)
     markov: Markov | None = None
     validation: ValidationMap | None = None
     budget_impact: BudgetImpact | None = None
+    evppi: dict[str, list[str]] = Field(default_factory=dict)  # parameter groups whose EVPPI the PSA reports
+    scenarios: dict[str, dict[str, float]] = Field(default_factory=dict)  # name → primary parameter overrides
     file: str = ""
+
+    @model_validator(mode="after")
+    def _one_tree(self) -> ModelSpec:
+        if self.tree is not None and self.decision is not None:
+            raise ValueError("give either [tree] (the diagnostic split) or [decision] (a general tree), not both")
+        return self
