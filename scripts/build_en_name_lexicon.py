@@ -8,7 +8,6 @@ Run once when refreshing the lexicons (needs the `train` group: `uv sync --group
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from names_dataset import NameDataset
@@ -22,7 +21,7 @@ def _write(path: Path, names: set[str], header: str) -> None:
     tmp = path.with_suffix(".tmp")
     words = sorted(n for n in names if n.isalpha() and len(n) >= 2)
     tmp.write_text(f"# {header}\n" + "\n".join(words) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    tmp.replace(path)
 
 
 def main() -> None:
