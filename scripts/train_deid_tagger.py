@@ -24,7 +24,8 @@ def main(n_per_family: int = 1200, seed: int = 101) -> None:
     lines = train_tagger(docs, MODEL_PATH, seed=seed)
     took = time.perf_counter() - start
     size = MODEL_PATH.stat().st_size
-    print(f"trained on {len(docs)} notes ({lines} lines, with augmentation) in {took:.0f} s -> {MODEL_PATH} ({size:,} B)")
+    print(f"trained on {len(docs)} notes ({lines} lines, with augmentation) in {took:.0f} s")
+    print(f"-> {MODEL_PATH} ({size:,} B)")
 
 
 if __name__ == "__main__":
