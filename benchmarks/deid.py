@@ -12,6 +12,7 @@ e-mail or MRN left verbatim, >= 10x Presidio's documents/s.
 from __future__ import annotations
 
 import argparse
+import logging
 import tempfile
 import time
 from collections.abc import Callable
@@ -144,6 +145,9 @@ def presidio_detector() -> Callable[[str], list[Span]] | None:
         from presidio_analyzer.predefined_recognizers import KrFrnRecognizer, KrRrnRecognizer
     except ImportError:
         return None
+    # tldextract (under Presidio) tries to download the public-suffix list, logs a traceback offline, then falls
+    # back to its bundled copy: keep the traceback out of the figures
+    logging.getLogger("tldextract").setLevel(logging.CRITICAL)
     engine_nlp = NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "none"}])
     registry = RecognizerRegistry(supported_languages=["en"])
     registry.load_predefined_recognizers(languages=["en"], nlp_engine=engine_nlp)
