@@ -280,7 +280,17 @@ def clean_span(text: str, span: Span) -> list[Span]:
         parts[-1].append((m.start(), m.start() + len(word)))
         prev_end, prev_ko = m.start() + len(word), is_ko
     out = []
+    lx = lexicons()
     for part in parts:
+        hangul = [text[a:b] for a, b in part if _KO.fullmatch(text[a:b])]
+        if len(hangul) > 1:
+            # only 홍 길동 (a surname, a space, one or two given syllables) spans two Hangul words; otherwise keep
+            # the first word when it is a whole name by itself (서울 거주 is no name; 김성찬 환자 keeps 김성찬)
+            surname_alone = hangul[0] in lx["one"] or hangul[0] in lx["two"]
+            spaced = len(hangul) == 2 and surname_alone and _trim_stem(hangul[1]) <= 2
+            if not spaced:
+                first = hangul[0][: _trim_stem(hangul[0])]
+                part = part[:1] if len(first) >= 3 and first not in lx["common_ko"] else []
         if part:
             start, (last_start, end) = part[0][0], part[-1]
             if _KO.fullmatch(text[last_start:end]):  # 홍길동님 -> 홍길동
