@@ -217,7 +217,7 @@ def name_occurrences(text: str, names: set[str]) -> list[Span]:
         for m in _HANGUL_RUN.finditer(text):
             word = m.group(0)
             # look the word's prefixes up (a scan over every name per word is quadratic on long notes)
-            size = next((k for k in lengths if word[:k] in korean and word[k:] in tails), None)
+            size = next((k for k in lengths if k <= len(word) and word[:k] in korean and word[k:] in tails), None)
             if size is not None:
                 out.append(Span(m.start(), m.start() + size, "PERSON"))
     english = sorted((n for n in names - korean if len(n) >= 4), key=len, reverse=True)

@@ -9,21 +9,17 @@ name-likeness of a word itself carries weight where a cue is missing.
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
 from dari.atomic import atomic_path
-from dari.kr.names import pooled_name
 from dari.privacy.text.corpus import LabelledDoc
-from dari.privacy.text.lexicon import ROMAN_SYLLABLE
 from dari.privacy.text.model import Span
 from dari.privacy.text.tagger import bio_labels, lexicons, line_features, tokenize
 
 # L1 keeps the model small (most one-off word features get weight 0); chosen on the training family only.
 C1, C2, MAX_ITERATIONS = 0.05, 0.01, 150
 CONTEXT_DROPOUT = 0.3
-_FIRST_SYLLABLE = re.compile(ROMAN_SYLLABLE)
 
 
 def _draw_name(original: str, rng: random.Random) -> str:
@@ -31,19 +27,10 @@ def _draw_name(original: str, rng: random.Random) -> str:
     if any("가" <= ch <= "힣" for ch in original):
         surnames = sorted(lx["one"]) if rng.random() < 0.97 else sorted(lx["two"])
         syllables, weights = lx["given_syllables"]
-        given = rng.choices(syllables, weights, k=1 if rng.random() < 0.08 else 2)
-        surname = str(rng.choice(surnames))
-        # hand-typed forms put a space between surname and given name now and then (홍 길동)
-        return surname + (" " if rng.random() < 0.05 else "") + "".join(given)
-    if rng.random() < 0.3:
+        given = rng.choices(syllables, weights, k=1 if rng.random() < 0.05 else 2)
+        return str(rng.choice(surnames)) + "".join(given)
+    if rng.random() < 0.4:
         return original  # romanised Korean names keep their own forms
-    if rng.random() < 0.2:  # romanised Korean, given name first as passports and letters write it: Min-ji Kim
-        _, roman = pooled_name(rng.random() < 0.5, rng.random())
-        family, _, personal = roman.partition(" ")
-        first = _FIRST_SYLLABLE.match(personal.lower())
-        if first and 0 < first.end() < len(personal) and rng.random() < 0.6:
-            return f"{personal[: first.end()].title()}-{personal[first.end() :].lower()} {family.title()}"
-        return f"{personal.title()} {family.title()}"
     given, surname = rng.choice(lx["en_given_list"]), rng.choice(lx["en_surname_list"])
     form = rng.random()
     if form < 0.55:
