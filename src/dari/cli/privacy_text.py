@@ -15,7 +15,9 @@ from dari.atomic import atomic_path
 from dari.cli.console import err, guarded, progress_bar
 from dari.errors import InputError
 
-DeidMode = Literal["surrogate", "mask"]
+# high-recall: surrogates, with the high-recall detector (release to research pods)
+DeidMode = Literal["surrogate", "mask", "high-recall"]
+Detection = Literal["standard", "high-recall"]
 _AUTO = "auto"
 
 
@@ -28,7 +30,8 @@ def _decode_lines(path: Path, encoding: str) -> list[str]:
     candidates = ["utf-8-sig", "cp949"] if encoding == _AUTO else [encoding]
     for codec in candidates:
         try:
-            return raw.decode(codec).splitlines()
+            # JSONL lines end at \n only: str.splitlines() would also cut at \x0c, \x1c or U+2028 inside a note.
+            return [line.removesuffix("\r") for line in raw.decode(codec).split("\n")]
         except LookupError as exc:
             raise InputError(f"unknown encoding {encoding!r}", file=str(path)) from exc
         except UnicodeDecodeError:
@@ -67,6 +70,7 @@ def deid_jsonl(
     mode: DeidMode = "surrogate",
     secret: str | None = None,
     encoding: str = _AUTO,
+    detection: Detection = "standard",
     advance: Callable[[int], None] | None = None,
 ) -> int:
     """De-identify every line of input_path into out_path (atomically); returns the number of records."""
@@ -78,10 +82,12 @@ def deid_jsonl(
     lines = _decode_lines(input_path, encoding)
     records = [(n, _record(line, n, input_path)) for n, line in enumerate(lines, start=1) if line.strip()]
     # Without a secret each run draws its own, so surrogates cannot be recomputed by someone else.
-    surrogates = SurrogateMap(secret or secrets.token_bytes(32)) if mode == "surrogate" else None
+    surrogates = SurrogateMap(secret or secrets.token_bytes(32)) if mode != "mask" else None
+    if mode == "high-recall":
+        detection = "high-recall"
     with atomic_path(out_path) as tmp, tmp.open("w", encoding="utf-8", newline="\n") as fh:
         for _, (doc_id, text) in records:
-            result = deidentify(text, surrogate=surrogates)
+            result = deidentify(text, surrogate=surrogates, mode=detection)
             row = {"id": doc_id, "text": result.text, "spans": [[s.start, s.end, s.label] for s in result.spans]}
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
             if advance is not None:
@@ -92,16 +98,28 @@ def deid_jsonl(
 def deid_text(
     input: Annotated[Path, typer.Argument(help='JSONL file, one {"id": ..., "text": ...} object per line.')],
     out: Annotated[Path, typer.Option("--out", help="JSONL to write: id, de-identified text, spans.")],
-    mode: Annotated[DeidMode, typer.Option(help="surrogate (realistic stand-ins) or mask ([PERSON]).")] = "surrogate",
+    mode: Annotated[
+        DeidMode,
+        typer.Option(
+            help="surrogate (realistic stand-ins), mask ([PERSON]) or high-recall (surrogates, recall-first)."
+        ),
+    ] = "surrogate",
     secret: Annotated[
         str | None,
         typer.Option(help="Key for consistent surrogates across runs (default: $DARI_DEID_SECRET, else random)."),
     ] = None,
     encoding: Annotated[str, typer.Option(help="Input encoding: auto (UTF-8, else CP949), utf-8, cp949 ...")] = _AUTO,
+    detection: Annotated[
+        Detection,
+        typer.Option(help="standard, or high-recall (also names the tagger finds likely; for research releases)."),
+    ] = "standard",
 ) -> None:
     """De-identify clinical notes: names, RRNs, phones, e-mail, addresses, record numbers, dates, ages > 89."""
     key = secret or os.environ.get("DARI_DEID_SECRET")
     with guarded(), progress_bar() as bar:
         task = bar.add_task("deid-text", total=None)
-        n = deid_jsonl(input, out, mode=mode, secret=key, encoding=encoding, advance=lambda k: bar.advance(task, k))
+        n = deid_jsonl(
+            input, out, mode=mode, secret=key, encoding=encoding, detection=detection,
+            advance=lambda k: bar.advance(task, k),
+        )  # fmt: skip
     err.print(f"de-identified {n} record(s) -> {out}")

@@ -109,3 +109,42 @@ def test_cli_undecodable_input_names_line(tmp_path: Path) -> None:
         deid_jsonl(src, tmp_path / "out.jsonl", encoding="utf-8")
     assert info.value.row == 2
     assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_cli_control_characters_line_separators_and_empty_notes(tmp_path: Path) -> None:
+    records = [
+        {"id": 1, "text": "환자명: 홍길동\x0c\x1b[0m 연락처 010-1234-5678\u2028보호자: 김영희\r\n끝"},
+        {"id": 2, "text": ""},
+        {"id": 3, "text": "\x00\x07"},
+    ]
+    src = _write(tmp_path / "in.jsonl", [json.dumps(r, ensure_ascii=False) for r in records])
+    out = tmp_path / "out.jsonl"
+    assert deid_jsonl(src, out, mode="mask") == 3  # U+2028 and \x0c inside a note do not end its line
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").split("\n") if line]
+    assert [r["id"] for r in rows] == [1, 2, 3]
+    assert "홍길동" not in rows[0]["text"] and "김영희" not in rows[0]["text"] and "010-1234" not in rows[0]["text"]
+    assert "\x0c\x1b[0m" in rows[0]["text"] and rows[1] == {"id": 2, "text": "", "spans": []}
+    assert rows[2]["text"] == "\x00\x07"
+
+
+def test_cli_raw_control_character_names_the_line_and_writes_nothing(tmp_path: Path) -> None:
+    good = json.dumps(RECORDS[0], ensure_ascii=False)
+    src = _write(tmp_path / "in.jsonl", [good, '{"id": 2, "text": "홍길동\x01 010-1234-5678"}'])
+    out = tmp_path / "out.jsonl"
+    with pytest.raises(InputError) as info:
+        deid_jsonl(src, out)
+    assert info.value.row == 2 and "invalid JSON" in str(info.value) and "홍길동" not in str(info.value)
+    assert list(tmp_path.iterdir()) == [src]
+
+
+def test_cli_long_note_and_high_recall_mode(tmp_path: Path) -> None:
+    # a 60 kB note (the 1 MB case is measured in docs/deid-text.md: tens of seconds, not a test's budget)
+    block = "환자명: 홍길동  등록번호: 12345678\n경과 관찰함. 연락처 010-1234-5678\n"
+    text = block * (60_000 // len(block))
+    src = _write(tmp_path / "in.jsonl", [json.dumps({"id": "long", "text": text}, ensure_ascii=False)])
+    out = tmp_path / "out.jsonl"
+    result = runner.invoke(_app(), [str(src), "--out", str(out), "--mode", "high-recall", "--secret", "k"])
+    assert result.exit_code == 0, result.output
+    row = json.loads(out.read_text(encoding="utf-8"))
+    assert "홍길동" not in row["text"] and "12345678" not in row["text"] and "010-1234-5678" not in row["text"]
+    assert len(row["spans"]) == 3 * text.count("환자명")

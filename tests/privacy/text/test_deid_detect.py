@@ -104,3 +104,10 @@ def test_deidentify_name_propagates_to_every_mention() -> None:
     text = "환자명: 이순분\n본인 확인함. 이순분 님 서명함. 이순분은 귀가함."
     spans = [text[s:e] for s, e, label in detect(text) if label == "PERSON"]
     assert spans == ["이순분", "이순분", "이순분"]
+
+
+def test_name_spreading_never_runs_past_a_shorter_word() -> None:
+    # a two-syllable name beside a three-syllable one: the shorter name's span must not take the next space
+    text = "작성: 박혜정 / 환자 최율 (10988609)\n최율 님 퇴원"
+    names = [text[s.start : s.end] for s in deidentify(text).spans if s.label == "PERSON"]
+    assert names == ["박혜정", "최율", "최율"]

@@ -30,6 +30,7 @@ _MON = r"([A-Z][a-z]+|[A-Z]{3,9})"
 _EN_MDY = re.compile(rf"^{_MON}(\.?)[ ](\d{{1,2}})(st|nd|rd|th)?(?:(,?)[ ](\d{{4}}))?$")
 _EN_DMY = re.compile(rf"^(\d{{1,2}})[ ]{_MON}(\.?)(,?)[ ](\d{{4}})$")
 _EN_DASH = re.compile(rf"^(\d{{1,2}})-{_MON}-(\d{{4}}|\d{{2}})$")
+_EN_DM = re.compile(rf"^(\d{{1,2}})-{_MON}$")  # 16-Apr (EMR exports, no year)
 _EN_MY = re.compile(rf"^{_MON}(\.?)(,?)[ ](\d{{4}})$")
 _NO_YEAR = 2000  # a leap year, so 2/29 without a year still shifts
 _MID_MONTH = 15
@@ -213,11 +214,25 @@ def _en_dash(m: re.Match[str]) -> WrittenDate | None:
     return None if month is None else _written(_year(m[3]), month, int(m[1]), render)
 
 
+def _en_dm(m: re.Match[str]) -> WrittenDate | None:
+    month = _month(m[2])
+
+    def render(d: dt.date, _p: Precision) -> str:
+        return (
+            f"{d.day:02d}-{_month_name(m[2], d.month)}" if len(m[1]) == 2 else f"{d.day}-{_month_name(m[2], d.month)}"
+        )
+
+    return None if month is None else _written(_NO_YEAR, month, int(m[1]), render, year=False)
+
+
 # The forms in the order they are tried: 03/05/24 is a US month/day/year before it is a 2-digit-year-first date.
 _FORMS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], WrittenDate | None]], ...] = (
     (_YMD, _ymd), (_KO, _ko), (_KO_YM, _ko_ym), (_US, _us), (_YY_MD, _yy_md), (_MD, _md), (_COMPACT, _compact),
-    (_COMPACT6, _compact6), (_EN_MDY, _en_mdy), (_EN_DMY, _en_dmy), (_EN_DASH, _en_dash), (_EN_MY, _en_my),
+    (_COMPACT6, _compact6), (_EN_MDY, _en_mdy), (_EN_DMY, _en_dmy), (_EN_DASH, _en_dash), (_EN_DM, _en_dm),
+    (_EN_MY, _en_my),
 )  # fmt: skip
+# '24.3.5 (an apostrophe for the century) and 2024. 3. 5. (the official Korean style's closing dot) wrap a form
+_WRAPPED = re.compile(r"^(')?(.*?)((?<=\.[ ]\d)\.|(?<=\.[ ]\d\d)\.)?$")
 
 
 def read_date(value: str) -> WrittenDate | None:
@@ -225,6 +240,15 @@ def read_date(value: str) -> WrittenDate | None:
     for pattern, reader in _FORMS:
         if (m := pattern.match(value)) and (written := reader(m)):
             return written
+    wrapped = _WRAPPED.match(value)
+    if wrapped and (wrapped[1] or wrapped[3]) and (inner := read_date(wrapped[2])) is not None:
+        lead, tail, render = wrapped[1] or "", wrapped[3] or "", inner.render
+        return WrittenDate(
+            inner.day,
+            inner.precision,
+            inner.has_year,
+            lambda d, p: lead + render(d, p) + tail if p == "day" else render(d, p),
+        )
     return None
 
 

@@ -14,12 +14,12 @@ DATA = Path(__file__).resolve().parent / "data"
 
 # Revised-Romanisation syllables, loosely: lets 'Gyeongja' or 'Jun-hu' pass as a Korean given name
 # while ordinary English words mostly do not.
-_ROMAN_SYLLABLE = (
+ROMAN_SYLLABLE = (
     r"(?:g|kk|n|d|tt|r|l|m|b|pp|s|ss|j|jj|ch|k|t|p|h|c|sh|y|w)?"
     r"(?:yae|yeo|wae|ae|ya|eo|ye|wa|oe|yo|wo|we|wi|yu|eu|ui|oo|ee|a|e|o|u|i)"
     r"(?:ng|n|m|l|k|p|t|b|g)?"
 )
-ROMAN_GIVEN = re.compile(rf"(?:{_ROMAN_SYLLABLE})(?:-?{_ROMAN_SYLLABLE})?", re.IGNORECASE)
+ROMAN_GIVEN = re.compile(rf"(?:{ROMAN_SYLLABLE})(?:-?{ROMAN_SYLLABLE})?", re.IGNORECASE)
 # Romanised surnames that are also everyday English words: never a name without a cue.
 _ENGLISH_WORD_SURNAMES = frozenset(
     {"IN", "DO", "SO", "MA", "HA", "NA", "OH", "OK", "BAN", "BANG", "GIL", "WON", "SON", "MOON", "SONG", "SUN", "MIN"}

@@ -12,7 +12,8 @@ from dari.privacy.text.lexicon import ROMAN_GIVEN, alternation, lexicon
 from dari.privacy.text.model import Span
 
 _HANGUL_RUN = re.compile(r"[가-힣]+")
-_ACCEPT = 2.0  # evidence needed for a name without a strong cue (see _score)
+_ACCEPT = 2.0
+_KIWI_WINDOW = 400  # longest line handed to Kiwi whole  # evidence needed for a name without a strong cue (see _score)
 
 
 @cache
@@ -109,9 +110,15 @@ class _KiwiLines:
     def token_at(self, pos: int) -> tuple[str, int] | None:
         """(tag, length) of the Kiwi token starting at text offset pos, if any."""
         start = self.text.rfind("\n", 0, pos) + 1
+        end = self.text.find("\n", pos)
+        end = len(self.text) if end < 0 else end
+        if end - start > _KIWI_WINDOW:
+            # a very long line (a 1 MB note without breaks): analyse the words around pos, not the whole line
+            start = max(start, self.text.rfind(" ", 0, max(start, pos - _KIWI_WINDOW // 4)) + 1)
+            cut = self.text.find(" ", min(end, pos + _KIWI_WINDOW // 4))
+            end = end if cut < 0 else min(end, cut)
         if start not in self.cache:
-            end = self.text.find("\n", pos)
-            line = self.text[start : end if end >= 0 else len(self.text)]
+            line = self.text[start:end]
             self.cache[start] = {start + t.start: (str(t.tag), int(t.len)) for t in kiwi().tokenize(line)}
         return self.cache[start].get(pos)
 
@@ -206,13 +213,15 @@ def name_occurrences(text: str, names: set[str]) -> list[Span]:
     # A known name may carry any particle or honorific (이순분은, 이순분님께): no morphology needed.
     tails = {"", *lex.cue("person", "ko_particles"), *lex.cue("person", "ko_suffix_attached")}
     if korean:
+        lengths = sorted({len(n) for n in korean}, reverse=True)
         for m in _HANGUL_RUN.finditer(text):
             word = m.group(0)
-            name = next((n for n in korean if word.startswith(n) and word[len(n) :] in tails), None)
-            if name is not None:
-                out.append(Span(m.start(), m.start() + len(name), "PERSON"))
-    for name in names - korean:
-        if len(name) >= 4:
-            pattern = rf"(?<![A-Za-z]){re.escape(name)}(?![A-Za-z])"
-            out.extend(Span(m.start(), m.end(), "PERSON") for m in re.finditer(pattern, text, re.IGNORECASE))
+            # look the word's prefixes up (a scan over every name per word is quadratic on long notes)
+            size = next((k for k in lengths if k <= len(word) and word[:k] in korean and word[k:] in tails), None)
+            if size is not None:
+                out.append(Span(m.start(), m.start() + size, "PERSON"))
+    english = sorted((n for n in names - korean if len(n) >= 4), key=len, reverse=True)
+    if english:
+        pattern = rf"(?<![A-Za-z])(?:{'|'.join(re.escape(n) for n in english)})(?![A-Za-z])"
+        out.extend(Span(m.start(), m.end(), "PERSON") for m in re.finditer(pattern, text, re.IGNORECASE))
     return out

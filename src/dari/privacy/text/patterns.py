@@ -37,16 +37,20 @@ def _regexes() -> dict[str, re.Pattern[str]]:
             rf"(?<!주민)(?<!외국인)(?:{alternation(lex.cue('mrn', 'cues'))})[ ]?(?:[:：#=]|No\.?)?[ ]{{0,4}}"
             r"(?P<v>(?:[A-Z]{1,2}-?)?\d{5,12})(?![\d\-])"
         ),
-        "date_ymd": re.compile(r"(?<![\d.\-/])((?:19|20)\d{2})([-/.])[ ]?(\d{1,2})\2[ ]?(\d{1,2})(?![\d])(?!\.\d)"),
+        # 2024-03-05, 2024.3.5, and the official Korean style 2024. 3. 5. with its closing dot
+        "date_ymd": re.compile(
+            r"(?<![\d.\-/])((?:19|20)\d{2})([-/.])[ ]?(\d{1,2})\2[ ]?(\d{1,2})(?![\d])(?!\.\d)"
+            r"(?:(?<=\.[ ]\d)\.|(?<=\.[ ]\d\d)\.)?"
+        ),
         "date_ko": re.compile(r"(?<!\d)(?:((?:19|20)?\d{2})년[ ]?)?(\d{1,2})월[ ]?(\d{1,2})일"),
         "date_ym_ko": re.compile(r"(?<!\d)((?:19|20)\d{2})년[ ]?(\d{1,2})월(?![ ]?\d)"),
         "date_us": re.compile(r"(?<![\d/.])(\d{1,2})/(\d{1,2})/((?:19|20)\d{2}|\d{2})(?![\d/])"),
         # 24.3.5, 23.05.01, 24/3/5: a two-digit year first (03/05/24 is read as US month/day/year instead)
-        "date_yymmdd": re.compile(r"(?<![\d./])(\d{2})([./])(\d{1,2})\2(\d{1,2})(?![\d/])(?!\.\d)"),
+        "date_yymmdd": re.compile(r"(?<![\d./])'?(\d{2})([./])(\d{1,2})\2(\d{1,2})(?![\d/])(?!\.\d)"),
         "date_en": re.compile(
             rf"\b(?:(?:{_MONTHS})\.?[ ]\d{{1,2}}(?:st|nd|rd|th)?(?:,?[ ](?:19|20)\d{{2}})?"
             rf"|\d{{1,2}}[ ](?:{_MONTHS})\.?,?[ ](?:19|20)\d{{2}}"
-            rf"|\d{{1,2}}-(?:{_MONTHS})-(?:(?:19|20)\d{{2}}|\d{{2}})"  # 05-MAR-2024, 5-Mar-24 (EMR exports)
+            rf"|\d{{1,2}}-(?:{_MONTHS})(?:-(?:(?:19|20)\d{{2}}|\d{{2}}))?"  # 05-MAR-2024, 5-Mar-24, 16-Apr (EMR)
             rf"|(?:{_MONTHS})\.?,?[ ](?:19|20)\d{{2}})\b"
         ),
         "date_md": re.compile(r"(?<![\d/.])(1[0-2]|0?[1-9])/(3[01]|[12]\d|0?[1-9])(?![\d/])"),
@@ -123,7 +127,10 @@ def find_emails(text: str) -> list[Span]:
 
 def find_mrns(text: str) -> list[Span]:
     """Hospital record numbers after a cue (등록번호, MRN, 환자번호, Chart No ...)."""
-    return [Span(m.start("v"), m.end("v"), "MRN") for m in _regexes()["mrn"].finditer(text)]
+    out = [Span(m.start("v"), m.end("v"), "MRN") for m in _regexes()["mrn"].finditer(text)]
+    # #10100883: a long number after '#' is a record number (POD#1, #3 are too short to be one)
+    out += [Span(m.start(1), m.end(1), "MRN") for m in re.finditer(r"(?<![\w#])#[ ]?(\d{6,12})(?!\d)", text)]
+    return out
 
 
 def _md_has_context(text: str, start: int, end: int) -> bool:
@@ -131,7 +138,13 @@ def _md_has_context(text: str, start: int, end: int) -> bool:
     if re.search(r"(?:BP|혈압|B/P)\s*[:：]?\s*$", before):
         return False
     rx = _regexes()["md_context"]
-    return rx.search(before) is not None or rx.search(after) is not None
+    if rx.search(before) is not None or rx.search(after) is not None:
+        return True
+    # 3/10 06:37 (a record's timestamp) and a line that starts with the date (# 3/5, - 3/5 회진)
+    return (
+        re.match(r"[ ]\d{1,2}:\d{2}(?!\d)", after) is not None
+        or re.search(r"(?:^|\n)[ \t#*\-\[(]*$", before) is not None
+    )
 
 
 def find_dates(text: str) -> list[Span]:
