@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from dari.hub.db.models import Application, AuditEntry, WebSession
 
 TODAY = dt.date.today()
-PDF = {"irb_document": ("irb.pdf", b"%PDF-1.4 IRB approval", "application/pdf")}
+PDF_BYTES = b"%PDF-1.4 IRB approval"
+PDF = {"irb_document": ("irb.pdf", PDF_BYTES, "application/pdf")}
 
 
 @pytest.fixture
@@ -172,17 +173,22 @@ def test_portal_refused_forms_come_back_filled_in_with_messages_beside_fields(
         **_form(
             title="제목이 남아야 하는 신청", period_end=str(TODAY - dt.timedelta(days=1)), submission_key="k-keep-01"
         ),
-        "variables": "eGFR\nHbA1c",
+        "variables": ["measurement", "condition_occurrence"],
         "csrf_token": csrf,
     }
     # Execute: end date before start (the model's check), then a date the browser let through malformed
-    again = client.post("/applications", data=bad)
-    malformed = client.post("/applications", data={**bad, "period_start": "2026-02-30", "submission_key": "k-keep-02"})
+    again = client.post("/applications", data=bad, files=PDF)
+    malformed = client.post(
+        "/applications", data={**bad, "period_start": "2026-02-30", "submission_key": "k-keep-02"}, files=PDF
+    )
     # Assert: the same form, the input kept, the message beside the field, in Korean, with the navigation
     assert again.status_code == 400
     page = again.text
     assert 'id="application-form"' in page and 'id="nav-my"' in page
-    assert 'value="제목이 남아야 하는 신청"' in page and "eGFR\nHbA1c</textarea>" in page
+    assert 'value="제목이 남아야 하는 신청"' in page
+    assert re.search(r'value="measurement"[^>]*checked', page) and re.search(
+        r'value="condition_occurrence"[^>]*checked', page
+    )
     assert re.search(r'name="period_end"[^>]*aria-invalid="true"', page)
     assert (
         '<span class="field-error" id="error-period_end" role="alert">종료일은 시작일보다 뒤여야 합니다.</span>' in page
@@ -193,7 +199,7 @@ def test_portal_refused_forms_come_back_filled_in_with_messages_beside_fields(
     assert "날짜를 YYYY-MM-DD 형식으로 입력하세요." in malformed.text
     assert _applications(hub) == 2  # only the two made by the helper: nothing half-saved
     # Execute / Assert: in English when the person reads English
-    english = client.post("/applications?lang=en", data={**bad, "submission_key": "k-keep-03"})
+    english = client.post("/applications?lang=en", data={**bad, "submission_key": "k-keep-03"}, files=PDF)
     assert "The end date must be after the start date." in english.text and '<html lang="en">' in english.text
     # The DRB's vote form: an unknown decision comes back with the comment kept
     drb, drb_csrf = login(app, "drb1")
@@ -204,8 +210,10 @@ def test_portal_refused_forms_come_back_filled_in_with_messages_beside_fields(
     assert vote.status_code == 400 and 'id="review-form"' in vote.text
     assert "IRB 문서 확인 필요</textarea>" in vote.text and 'id="error-decision"' in vote.text
     # A duplicate submission (no field at fault) shows the form again with the message above it
-    first = client.post("/applications", data={**_form(submission_key="k-dup-0001"), "csrf_token": csrf})
-    dup = client.post("/applications", data={**_form(title="두 번째", submission_key="k-dup-0001"), "csrf_token": csrf})
+    first = client.post("/applications", data={**_form(submission_key="k-dup-0001"), "csrf_token": csrf}, files=PDF)
+    dup = client.post(
+        "/applications", data={**_form(title="두 번째", submission_key="k-dup-0001"), "csrf_token": csrf}, files=PDF
+    )
     assert (first.status_code, dup.status_code) == (303, 409)
     assert 'id="form-error"' in dup.text and "이미 처리된 요청입니다." in dup.text and 'value="두 번째"' in dup.text
     # Login: the name tried stays, the password never
@@ -369,6 +377,10 @@ def test_browser_api_docs_offline_form_errors_and_keyboard_focus(portal: str) ->
             page.fill("#title", "키보드로 제출한 신청")
             page.fill("#purpose", "A purpose long enough for the form.")
             page.fill("#irb_number", "IRB-2026-0202")
+            page.fill("#applicant_affiliation", "다리대학교병원 신장내과")
+            page.set_input_files(
+                "#irb_document", files=[{"name": "irb.pdf", "mimeType": "application/pdf", "buffer": PDF_BYTES}]
+            )
             page.check("input[name=analysis_types][value=feasibility]")
             page.fill("input[name=period_end]", str(TODAY - dt.timedelta(days=3)))
             page.check("#dua")

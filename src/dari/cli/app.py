@@ -43,6 +43,7 @@ SUMMARIES: dict[str, str] = {
     "deploy": "Deploy a model at a site, only if a validation report of it is approved for that site; audited "
     "either way.",
     "validate": "Validate a model across sites with the federated engine; only aggregates leave each site.",
+    "train": "Train a model across sites; only guarded model updates leave each site.",
     "report": "Write validation_report.<lang>.html (self-contained) and .pdf; print their paths.",
     "feasibility": "Count a cohort at every site (attrition, sex, age bands) with the federated engine; protected "
     "counts only.",

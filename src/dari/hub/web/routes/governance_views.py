@@ -20,9 +20,10 @@ from dari.hub.web.deps import state
 
 
 def form_error(exc: ValidationError) -> InputError:
-    """Every field's error of a form in one InputError."""
-    fields = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-    return InputError(f"the application form has errors: {fields}")
+    """The form's field errors: the error handler shows the form again, filled in (`dari.hub.web.forms`)."""
+    from dari.hub.web.forms import form_error as refill
+
+    return refill(exc)
 
 
 def seoul_time(value: dt.datetime) -> str:
