@@ -10,6 +10,17 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt
   (apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; }) \
     || echo "!!! could not install chromium: the browser tests will be skipped (loudly) !!!" >&2
 fi
+# The imaging tests start a real PACS (Debian's Orthanc with its DICOMweb plugin, DICOM validator dciodvfy) and the
+# research-pod tests a real sandbox (bubblewrap); installed the same way, skipped loudly when they cannot be.
+missing=()
+command -v Orthanc >/dev/null 2>&1 || missing+=(orthanc orthanc-dicomweb)
+command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
+command -v dciodvfy >/dev/null 2>&1 || missing+=(dicom3tools)
+if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "== installing Debian's ${missing[*]} for the imaging and pod tests" >&2
+  (apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q "${missing[@]}" >/dev/null 2>&1; }) \
+    || echo "!!! could not install ${missing[*]}: the imaging/pod tests will be skipped (loudly) !!!" >&2
+fi
 echo "== ruff" >&2
 .venv/bin/ruff check src tests benchmarks
 .venv/bin/ruff format --check src tests benchmarks
