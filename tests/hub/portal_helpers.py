@@ -7,6 +7,7 @@ import re
 import shutil
 import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -107,33 +108,47 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def serve_portal(hub_url: str) -> Iterator[str]:
-    """The hub served by uvicorn on a loopback port (plain HTTP, so cookies without Secure); skips loudly without
-    Chromium."""
-    import threading
-    import time
+def require_chromium() -> None:
+    """Skip loudly when Debian's Chromium is not installed: the browser tests then did not run."""
     import warnings
 
     import pytest
-    import uvicorn
-
-    from dari.hub.web.search_service import concept_index
 
     if not shutil.which("chromium") and not Path(CHROMIUM).exists():
         reason = "!!! Chromium NOT INSTALLED (apt-get install chromium); the browser tests DID NOT RUN !!!"
-        warnings.warn(reason, stacklevel=1)
+        warnings.warn(reason, stacklevel=2)
         pytest.skip(reason)
-    concept_index()  # the first build loads Kiwi and the sentence encoder: not part of what the browser waits for
+
+
+@contextmanager
+def served(app: FastAPI) -> Iterator[str]:
+    """`app` served by uvicorn on a free loopback port for the block; yields its base URL."""
+    import threading
+    import time
+
+    import uvicorn
+
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(make_app(hub_url, secure_cookies=False), host="127.0.0.1", port=port, log_level="warning")
-    )
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.05)
     assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def serve_portal(hub_url: str) -> Iterator[str]:
+    """The hub served by uvicorn on a loopback port (plain HTTP, so cookies without Secure); skips loudly without
+    Chromium."""
+    from dari.hub.web.search_service import concept_index
+
+    require_chromium()
+    concept_index()  # the first build loads Kiwi and the sentence encoder: not part of what the browser waits for
+    with served(make_app(hub_url, secure_cookies=False)) as url:
+        yield url

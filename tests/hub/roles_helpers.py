@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +11,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from portal_helpers import free_port
 
 from dari.hub.settings import SmtpSettings
 
@@ -50,17 +50,11 @@ class SmtpSink:
         raise AssertionError(f"no e-mail reached {to} in {timeout} s; got {[m['To'] for m in self.messages]}")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def smtp_sink() -> Iterator[SmtpSink]:
     """A real SMTP server on loopback that keeps what it receives."""
     handler = _Collect()
-    port = _free_port()
+    port = free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     try:

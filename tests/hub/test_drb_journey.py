@@ -5,65 +5,24 @@ of the grant; every page shows the status that follows (조건부 승인, 일부
 from __future__ import annotations
 
 import datetime as dt
-import shutil
-import socket
-import threading
-import time
-import warnings
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
 import pytest
-import uvicorn
-from portal_helpers import PASSWORD, make_app
+from portal_helpers import CHROMIUM, FLAGS, PASSWORD, serve_portal
 from sqlalchemy.orm import Session, sessionmaker
 
 from dari.hub.governance.grants import check_grant
-from dari.hub.web.search_service import concept_index
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-]
 CKD = (Path(str(resources.files("dari.cohort") / "examples")) / "ckd_g3.json").read_text(encoding="utf-8")
 TITLE = "당뇨병 환자의 신기능 저하 예측 모델 검증"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
 def portal(hub_url: str, hub: sessionmaker[Session]) -> Iterator[str]:
     """The hub served by uvicorn on a loopback port (plain HTTP on loopback, so cookies without Secure)."""
-    if not Path(CHROMIUM).exists():
-        reason = "!!! Chromium NOT INSTALLED (apt-get install chromium); the browser tests DID NOT RUN !!!"
-        warnings.warn(reason, stacklevel=1)
-        pytest.skip(reason)
-    concept_index()  # the first build loads Kiwi and the sentence encoder: not part of what the browser waits for
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(make_app(hub_url, secure_cookies=False), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    yield from serve_portal(hub_url)
 
 
 @pytest.mark.slow

@@ -2,56 +2,26 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import threading
-import time
-import warnings
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
 from hub_monitoring_helpers import SCORE_ALERT_EN, SCORE_ALERT_KO, publication, register
-from portal_helpers import PASSWORD, make_app
+from portal_helpers import CHROMIUM, FLAGS, PASSWORD, make_app, require_chromium, served
 from sqlalchemy.orm import Session, sessionmaker
 
 from dari.hub.governance.users import get_user
 from dari.hub.monitoring import ingest_publication
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 @pytest.fixture
 def monitored_portal(hub_url: str, hub: sessionmaker[Session]) -> Iterator[str]:
     """The hub with a site-1 publication whose last two weeks drifted, served by uvicorn on loopback."""
-    if not os.path.exists(CHROMIUM):
-        reason = "!!! Chromium NOT INSTALLED (apt-get install chromium); the browser tests DID NOT RUN !!!"
-        warnings.warn(reason, stacklevel=1)
-        pytest.skip(reason)
+    require_chromium()
     report = register(hub, approve=True)
     with hub() as s, s.begin():
         ingest_publication(s, get_user(s, "steward1"), publication(report_id=report, per_week=10))
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(make_app(hub_url, secure_cookies=False), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served(make_app(hub_url, secure_cookies=False)) as url:
+        yield url
 
 
 @pytest.mark.slow

@@ -3,18 +3,11 @@ clinician reads the deployed model's card and sends feedback; a notification sho
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import threading
-import time
-import warnings
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
 from hub_monitoring_helpers import SCORE_ALERT_KO, publication
-from portal_helpers import PASSWORD, make_app
+from portal_helpers import CHROMIUM, FLAGS, PASSWORD, make_app, require_chromium, served
 from roles_helpers import SmtpSink, reference_card, smtp_sink
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,22 +16,7 @@ from dari.hub.governance.users import get_user
 from dari.hub.monitoring import ingest_publication
 from dari.hub.notifications import set_address
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 VENDOR_MAIL = "vendor@dari.example"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -52,29 +30,15 @@ def hub_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 def roles_portal(hub_url: str, hub: sessionmaker[Session]) -> Iterator[tuple[str, str, str, SmtpSink]]:
     """The reference model registered by the vendor with a report over site-1 and site-2, the hub mailing to a
     real SMTP sink, served by uvicorn on loopback."""
-    if not os.path.exists(CHROMIUM):
-        reason = "!!! Chromium NOT INSTALLED (apt-get install chromium); the browser tests DID NOT RUN !!!"
-        warnings.warn(reason, stacklevel=1)
-        pytest.skip(reason)
+    require_chromium()
     sha, card = reference_card()
     with hub() as s, s.begin():
         register_model(s, get_user(s, "vendor"), sha, card)
         results = {"sites_covered": ["site-1", "site-2"], "pooled": {"n": 900, "events": 120, "auroc": 0.8}}
         report = submit_report(s, get_user(s, "vendor"), sha, results).id
         set_address(s, get_user(s, "vendor"), VENDOR_MAIL)
-    with smtp_sink() as sink:
-        port = _free_port()
-        app = make_app(hub_url, secure_cookies=False, smtp=sink.settings)
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert server.started, "uvicorn did not start"
-        yield f"http://127.0.0.1:{port}", sha, report, sink
-        server.should_exit = True
-        thread.join(timeout=10)
+    with smtp_sink() as sink, served(make_app(hub_url, secure_cookies=False, smtp=sink.settings)) as url:
+        yield url, sha, report, sink
 
 
 @pytest.mark.slow
