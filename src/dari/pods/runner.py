@@ -36,6 +36,8 @@ DUMMY_VIEW = "view"
 TAIL_BYTES = 64 * 1024
 MAX_LISTED = 100
 _MEMORY = re.compile(rb"MemoryError|Cannot allocate memory|std::bad_alloc|out of memory", re.IGNORECASE)
+# Python ignores SIGXFSZ: a write past RLIMIT_FSIZE fails with EFBIG instead of killing the process.
+_FILE_SIZE = re.compile(rb"File too large|\[Errno 27\]")
 _PROCESSES = re.compile(
     rb"BlockingIOError: \[Errno 11\]|can't start new thread|fork: (retry: )?Resource temporarily unavailable"
     rb"|pthread_create|Resource temporarily unavailable",
@@ -63,7 +65,7 @@ def classify(result: SandboxResult, stderr_tail: bytes) -> StopReason | None:
     sig = result.signal
     if result.output_exceeded:
         return "output_size"
-    if sig == signal.SIGXFSZ:
+    if sig == signal.SIGXFSZ or _FILE_SIZE.search(stderr_tail):
         return "file_size"
     if sig == signal.SIGXCPU:
         return "cpu"
@@ -164,6 +166,8 @@ def run_bundle(
         stderr_tail = _tail(logs / "stderr.full", logs / "stderr.txt")
         stop = classify(result, stderr_tail)
         held, removed = _hold_outputs(outputs, result.output_exceeded)
+        if stop is None and any(o.bytes >= limits.file_size_mb * 1024 * 1024 for o in held):
+            stop = "file_size"  # the pod caught EFBIG and carried on: its file still stopped at the limit
         status: RunStatus = "stopped" if stop else ("ok" if result.returncode == 0 else "failed")
         sig = result.signal
         run = PodRun(
