@@ -36,6 +36,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from dari.errors import DariError
@@ -95,6 +96,7 @@ def _tool(name: str) -> str:
     return path
 
 
+@cache
 def bwrap_version() -> str:
     """`bubblewrap 0.8.0`, or SandboxUnavailableError."""
     out = subprocess.run([_tool("bwrap"), "--version"], capture_output=True, text=True, check=False)  # noqa: S603
@@ -284,18 +286,19 @@ def run_sandboxed(argv: list[str], mounts: Mounts, limits: PodLimits, *, stdout:
                 elapsed = time.monotonic() - start
                 if elapsed >= limits.wall_s:
                     timed_out = True
-                    at_limit = at_limit or (uid is not None and len(pids_of_uid(uid)) >= limits.processes - 1)
+                    # Counted at the kill, not polled (a /proc scan per poll cost the pod CPU): did it fill its
+                    # process allowance? Only a pod with a uid of its own can be counted.
+                    at_limit = uid is not None and len(pids_of_uid(uid)) >= limits.processes - 1
                     _kill(proc, uid)
                     break
                 if elapsed >= next_size_check:
                     next_size_check = elapsed + 0.2
-                    # Only a pod with a uid of its own can be counted: did it fill its process allowance?
-                    at_limit = at_limit or (uid is not None and len(pids_of_uid(uid)) >= limits.processes - 1)
                     if _tree_bytes(mounts.outputs) > cap:
                         exceeded = True
                         _kill(proc, uid)
                         break
-                time.sleep(_POLL_S)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=_POLL_S)  # returns as soon as the pod ends, unlike a sleep
         except BaseException:
             _kill(proc, uid)
             raise
