@@ -11,10 +11,13 @@ import duckdb
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from podbox_helpers import audit_of, pod_request, run_at_site, write_bundle
+from typer.testing import CliRunner, Result
 
+from dari.cli.app import app
 from dari.disclosure import DisclosureRules
 from dari.federation.flower.grants import HubApiGrantChecker
 from dari.federation.guard import Admission, SiteBinding, SiteGuard
+from dari.federation.site_audit import SiteAuditLog
 from dari.federation.ticket import JobTicket, params_sha256
 from dari.hub.governance.requested_data import RequestedVariable
 from dari.pods.grant import RESEARCH_POD, PodGrant, PodGrantError
@@ -186,3 +189,32 @@ def test_guard_refuses_a_pod_job_without_a_valid_hub_ticket(pod_site: Path, tmp_
     assert "no hub ticket" in bare.reason and "does not trust" in forged_outcome.reason
     refusals = [e for e in guard.audit_log.entries() if e["event"] == "job.refuse"]
     assert {e["details"]["analysis_type"] for e in refusals[-2:]} == {RESEARCH_POD}
+
+
+def test_cli_runs_at_the_site_through_the_guard_and_refuses_real_data_without_a_hub(
+    pod_site: Path, tmp_path: Path
+) -> None:
+    # Prepare: the synthetic site, and a copy of its CDM without the synth marker (as a hospital's real data)
+    bundle = write_bundle(tmp_path / "cli", "open('/pod/outputs/ok.txt', 'w').write('ok')\n")
+    real = tmp_path / "real"
+    real.mkdir()
+    shutil.copy(pod_site / "cdm.duckdb", real / "cdm.duckdb")
+
+    def invoke(site: Path, *extra: str) -> Result:
+        path = tmp_path / f"request-{site.name}.json"
+        path.write_text(pod_request(site, bundle).model_dump_json())
+        args = ["pod", "run", str(bundle), "--site", str(site), "--request", str(path), "--site-id", "site-1"]
+        return CliRunner().invoke(app, [*args, *extra, "--format", "json"])
+
+    # Execute
+    ran = invoke(pod_site, "--no-governance")
+    refused = invoke(real, "--no-governance")
+    unchecked = invoke(real)
+    # Assert
+    assert ran.exit_code == 0, ran.output
+    run = json.loads(ran.stdout)
+    assert run["status"] == "ok" and [o["path"] for o in run["outputs"]] == ["ok.txt"]
+    assert refused.exit_code == PodGrantError.exit_code and "allowed only on synthetic data" in refused.output
+    assert unchecked.exit_code == 2 and "--no-governance" in unchecked.output
+    assert not (real / RUNS).exists()
+    assert [e["event"] for e in SiteAuditLog(real).entries()] == ["job.refuse"]

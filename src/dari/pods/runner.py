@@ -87,7 +87,7 @@ def _hold_outputs(outputs: Path, over_cap: bool) -> tuple[list[OutputFile], list
     uid, gid = os.geteuid(), os.getegid()
     for root, dirs, files in os.walk(outputs, followlinks=False):
         base = Path(root)
-        os.chown(base, uid, gid)
+        os.chown(base, uid, gid, follow_symlinks=False)
         base.chmod(0o755)
         for name in [*files, *[d for d in dirs if (base / d).is_symlink()]]:
             path = base / name
@@ -97,7 +97,7 @@ def _hold_outputs(outputs: Path, over_cap: bool) -> tuple[list[OutputFile], list
                 path.unlink()
                 removed.append(rel)
                 continue
-            os.chown(path, uid, gid)
+            os.chown(path, uid, gid, follow_symlinks=False)  # clears any setuid bit the pod set
             path.chmod(0o444)
             digest = hashlib.sha256()
             with path.open("rb") as fh:
@@ -116,6 +116,10 @@ def _dummy_view(folder: Path, bundle: Bundle) -> tuple[Path, ViewRecord]:
     if not meta.is_file():
         raise InputError(f"not a `dari pod dummy` folder (no {DUMMY_VIEW}/{VIEW_FILE})", file=str(folder))
     info = json.loads(meta.read_text(encoding="utf-8"))
+    if info.get("dummy") is not True:  # --local never reads a site's data, even a view left behind
+        raise InputError(
+            f"{DUMMY_VIEW}/{VIEW_FILE} does not mark dummy data: --local runs on dummy data only", file=str(folder)
+        )
     missing = [t for t in bundle.manifest.needs.tables if t not in info["tables"]]
     if missing:
         raise InputError(f"the dummy data has no table {', '.join(missing)} (make it with --tables)", file=str(folder))

@@ -240,20 +240,24 @@ def sandbox_command(argv: list[str], mounts: Mounts, limits: PodLimits, uid: int
     return cmd + _limits_args(limits, processes) + argv
 
 
-def _tree_bytes(folder: Path) -> int:
-    total = 0
+def _over_cap(folder: Path, limits: PodLimits) -> bool:
+    """Whether the outputs hold more bytes or entries than the limits allow (stops counting once over)."""
+    total, entries_seen, cap = 0, 0, limits.output_mb * _MB
     stack = [folder]
     while stack:
         try:
             with os.scandir(stack.pop()) as entries:
                 for entry in entries:
+                    entries_seen += 1
                     if entry.is_dir(follow_symlinks=False):
                         stack.append(Path(entry.path))
                     else:
                         total += entry.stat(follow_symlinks=False).st_size
+                    if total > cap or entries_seen > limits.output_files:
+                        return True
         except OSError:
             continue  # a folder removed while we counted
-    return total
+    return False
 
 
 def _kill(proc: subprocess.Popen[bytes], uid: int | None) -> None:
@@ -274,7 +278,6 @@ def run_sandboxed(argv: list[str], mounts: Mounts, limits: PodLimits, *, stdout:
         os.chown(mounts.outputs, uid, uid)  # the only folder the pod may write
     cmd = sandbox_command(argv, mounts, limits, uid)
     identity = f"{bwrap_version()}, " + (f"as uid {uid} (no capabilities)" if uid is not None else "user namespace")
-    cap = limits.output_mb * _MB
     timed_out = exceeded = at_limit = False
     start = time.monotonic()
     with stdout.open("wb") as out, stderr.open("wb") as err:
@@ -293,7 +296,7 @@ def run_sandboxed(argv: list[str], mounts: Mounts, limits: PodLimits, *, stdout:
                     break
                 if elapsed >= next_size_check:
                     next_size_check = elapsed + 0.2
-                    if _tree_bytes(mounts.outputs) > cap:
+                    if _over_cap(mounts.outputs, limits):
                         exceeded = True
                         _kill(proc, uid)
                         break
@@ -305,7 +308,7 @@ def run_sandboxed(argv: list[str], mounts: Mounts, limits: PodLimits, *, stdout:
     wall = time.monotonic() - start
     if uid is not None and pids_of_uid(uid):  # a daemonised child outliving bwrap: end it, it is ours
         _kill(proc, uid)
-    if not exceeded and _tree_bytes(mounts.outputs) > cap:
+    if not exceeded and _over_cap(mounts.outputs, limits):
         exceeded = True
     code = proc.returncode if proc.returncode is not None else -signal.SIGKILL
     return SandboxResult(code, timed_out, exceeded, wall, identity, at_limit)
