@@ -28,7 +28,7 @@ from dari.pods.bundle import Bundle, load_bundle, materialise, remove_tree
 from dari.pods.environment import check_needs, current_environment, entry_command
 from dari.pods.grant import PodGrant, require_grant
 from dari.pods.models import RUN_FILE, OutputFile, PodLimits, PodRun, RunStatus, StopReason, ViewRecord
-from dari.pods.sandbox import Mounts, SandboxResult, run_sandboxed
+from dari.pods.sandbox import MATPLOTLIBRC, Mounts, SandboxResult, run_sandboxed
 from dari.pods.view import VIEW_FILE, build_view, folder_sha256
 
 RUNS = Path("pods") / "runs"
@@ -153,14 +153,15 @@ def run_bundle(
             assert grant is not None  # require_grant refused a site run without one
             view = staging / "view"
             view_record = build_view(site_folder, grant, checked.manifest.needs.tables, view)
-        outputs, logs = staging / "outputs", staging / "logs"
-        outputs.mkdir()
-        logs.mkdir()
+        outputs, logs, config = staging / "outputs", staging / "logs", staging / "config"
+        for folder in (outputs, logs, config):
+            folder.mkdir()
+        (config / "matplotlibrc").write_text(MATPLOTLIBRC, encoding="utf-8")
         if audit is not None:
             audit.record("pod.run.start", "allow", **details, tables=sorted(view_record.tables))
         result = run_sandboxed(
             entry_command(checked),
-            Mounts(code=staging / "code", data=view, outputs=outputs),
+            Mounts(code=staging / "code", data=view, outputs=outputs, config=config),
             limits,
             stdout=logs / "stdout.full",
             stderr=logs / "stderr.full",

@@ -46,6 +46,9 @@ POD_CODE = "/pod/code"
 POD_DATA = "/pod/data"
 POD_OUTPUTS = "/pod/outputs"
 POD_WORK = "/pod/work"
+POD_CONFIG = "/pod/config"
+#: The pod's matplotlib defaults: Korean labels render (Debian's fonts-nanum), figures need no display.
+MATPLOTLIBRC = "backend: Agg\nfont.family: NanumGothic, DejaVu Sans\naxes.unicode_minus: False\n"
 #: Pod uids (root runner only): a range no Debian account uses, far above the usual subuid ranges.
 POD_UID_RANGE = (3_000_000, 3_900_000)
 _ETC_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/etc/fonts", "/etc/alternatives", "/etc/mime.types")
@@ -66,6 +69,7 @@ class Mounts:
     code: Path
     data: Path
     outputs: Path
+    config: Path | None = None  # runner-written settings (matplotlibrc), read-only at /pod/config
 
 
 @dataclass(frozen=True)
@@ -120,6 +124,7 @@ def pod_environment() -> dict[str, str]:
         "PYTHONNOUSERSITE": "1",
         "MPLBACKEND": "Agg",
         "MPLCONFIGDIR": f"{POD_WORK}/.matplotlib",
+        "MATPLOTLIBRC": f"{POD_CONFIG}/matplotlibrc",
         "JUPYTER_RUNTIME_DIR": f"{POD_WORK}/.jupyter",
         "DARI_POD_DATA": POD_DATA,
         "DARI_POD_OUTPUTS": POD_OUTPUTS,
@@ -225,6 +230,8 @@ def sandbox_command(argv: list[str], mounts: Mounts, limits: PodLimits, uid: int
     cmd += ["--perms", "0755", "--dir", "/pod"]
     cmd += ["--ro-bind", str(mounts.code), POD_CODE, "--ro-bind", str(mounts.data), POD_DATA]
     cmd += ["--bind", str(mounts.outputs), POD_OUTPUTS]
+    if mounts.config is not None:
+        cmd += ["--ro-bind", str(mounts.config), POD_CONFIG]
     cmd += ["--perms", "1777", "--size", str(limits.work_mb * _MB), "--tmpfs", POD_WORK]
     tmp = f"{POD_WORK}/tmp"  # noqa: S108 - /tmp inside the sandbox points into the private tmpfs
     cmd += ["--perms", "1777", "--dir", tmp, "--symlink", tmp, "/tmp"]  # noqa: S108
