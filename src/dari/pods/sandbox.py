@@ -172,32 +172,26 @@ def _pick_uid() -> int:
             return uid
 
 
+def _process_owners() -> list[tuple[int, int]]:
+    """(pid, uid) of every process: the owner of /proc/<pid> is the process's uid (a stat, not a file read)."""
+    owners = []
+    with os.scandir("/proc") as entries:
+        for entry in entries:
+            if entry.name.isdigit():
+                try:
+                    owners.append((int(entry.name), entry.stat(follow_symlinks=False).st_uid))
+                except OSError:
+                    continue  # the process ended while we looked
+    return owners
+
+
 def _uids_in_use() -> set[int]:
-    uids: set[int] = set()
-    for status in Path("/proc").glob("[0-9]*/status"):
-        try:
-            for line in status.read_text().splitlines():
-                if line.startswith("Uid:"):
-                    uids.add(int(line.split()[1]))
-                    break
-        except (OSError, ValueError, IndexError):
-            continue  # the process ended while we looked
-    return uids
+    return {uid for _, uid in _process_owners()}
 
 
 def pids_of_uid(uid: int) -> list[int]:
-    """Processes whose real uid is `uid` (to prove a pod left none behind, and to end any it did)."""
-    found = []
-    for status in Path("/proc").glob("[0-9]*/status"):
-        try:
-            for line in status.read_text().splitlines():
-                if line.startswith("Uid:"):
-                    if int(line.split()[1]) == uid:
-                        found.append(int(status.parent.name))
-                    break
-        except (OSError, ValueError, IndexError):
-            continue
-    return found
+    """Processes owned by `uid` (to prove a pod left none behind, and to end any it did)."""
+    return [pid for pid, owner in _process_owners() if owner == uid]
 
 
 def _limits_args(limits: PodLimits, processes: int) -> list[str]:
