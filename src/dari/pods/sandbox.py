@@ -189,9 +189,16 @@ def _uids_in_use() -> set[int]:
     return {uid for _, uid in _process_owners()}
 
 
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (OSError, IndexError):
+        return True  # gone already
+
+
 def pids_of_uid(uid: int) -> list[int]:
-    """Processes owned by `uid` (to prove a pod left none behind, and to end any it did)."""
-    return [pid for pid, owner in _process_owners() if owner == uid]
+    """Live processes owned by `uid` (to prove a pod left none behind, and to end any it did); zombies excluded."""
+    return [pid for pid, owner in _process_owners() if owner == uid and not _zombie(pid)]
 
 
 def _limits_args(limits: PodLimits, processes: int) -> list[str]:
@@ -267,9 +274,17 @@ def _kill(proc: subprocess.Popen[bytes], uid: int | None) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     if uid is not None:
-        for pid in pids_of_uid(uid):  # only this pod runs as `uid`
+        _end_uid(uid)
+
+
+def _end_uid(uid: int, timeout_s: float = 10.0) -> None:
+    """SIGKILL every process of the pod's uid until none is left (a PID namespace's teardown is not instant)."""
+    deadline = time.monotonic() + timeout_s
+    while (pids := pids_of_uid(uid)) and time.monotonic() < deadline:
+        for pid in pids:  # only this pod runs as `uid`
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+        time.sleep(0.01)
 
 
 def run_sandboxed(argv: list[str], mounts: Mounts, limits: PodLimits, *, stdout: Path, stderr: Path) -> SandboxResult:
@@ -307,8 +322,8 @@ def run_sandboxed(argv: list[str], mounts: Mounts, limits: PodLimits, *, stdout:
             _kill(proc, uid)
             raise
     wall = time.monotonic() - start
-    if uid is not None and pids_of_uid(uid):  # a daemonised child outliving bwrap: end it, it is ours
-        _kill(proc, uid)
+    if uid is not None:  # a child outliving bwrap, or still dying with its namespace: end it, it is ours
+        _end_uid(uid)
     if not exceeded and _over_cap(mounts.outputs, limits):
         exceeded = True
     code = proc.returncode if proc.returncode is not None else -signal.SIGKILL
