@@ -133,6 +133,7 @@ def test_pod_cannot_write_outside_work_or_read_the_site_key(pod_site: Path, tmp_
     assert probe == {"wrote": [], "read": [], "found": []}
     assert _site_files(pod_site) == before  # nothing new or changed outside the runs and the guard's audit
     assert KEY_BYTES not in (_outputs(pod_site, run) / "probe.json").read_bytes()
+    assert [e["event"] for e in audit_of(pod_site, run.run_id)] == ["pod.run.start", "pod.run.ok"]
 
 
 def test_pod_fork_bomb_is_stopped_and_leaves_no_process(pod_site: Path, tmp_path: Path) -> None:
@@ -217,3 +218,5 @@ def test_pod_smuggling_rows_is_held_not_released(pod_site: Path, tmp_path: Path)
     assert all((outputs / name).stat().st_mode & 0o222 == 0 for name in held)  # held read-only
     assert not (pod_site / RUNS / run.run_id / "view").exists()  # the per-run data copy is gone
     assert json.loads((pod_site / RUNS / run.run_id / "run.json").read_text())["outputs_bytes"] == run.outputs_bytes
+    done = audit_of(pod_site, run.run_id)[-1]
+    assert done["event"] == "pod.run.ok" and (done["details"]["outputs"], done["details"]["removed_outputs"]) == (2, 1)
