@@ -20,6 +20,7 @@ from dari.federation.guard import Admission, SiteBinding, SiteGuard
 from dari.federation.site_audit import SiteAuditLog
 from dari.federation.ticket import JobTicket, params_sha256
 from dari.hub.governance.requested_data import RequestedVariable
+from dari.pods.bundle import bundle_sha256
 from dari.pods.grant import RESEARCH_POD, PodGrant, PodGrantError
 from dari.pods.models import PodRun
 from dari.pods.runner import RUNS, load_run, run_bundle
@@ -151,6 +152,12 @@ def test_run_refused_without_grant_for_other_bundle_or_outside_the_grant(pod_sit
         run_bundle(pod_site, bundle, grant=None)
     with pytest.raises(PodGrantError, match="SHA-256 differs"):
         run_bundle(pod_site, bundle, grant=other)
+    mine = other.model_copy(update={"bundle_sha256": bundle_sha256(bundle)})
+    with pytest.raises(PodGrantError, match="not this one"):
+        run_bundle(tmp_path, bundle, grant=mine)
+    expired = mine.admission.model_copy(update={"expires_at": dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)})
+    with pytest.raises(PodGrantError, match="expired"):
+        run_bundle(pod_site, bundle, grant=mine.model_copy(update={"admission": expired}))
     outcome = run_at_site(pod_site, bundle, tables=("person",))  # the grant has person, the bundle needs more
     assert outcome.status == "failed" and "does not allow: measurement" in outcome.reason
     runs_after = sorted((pod_site / RUNS).glob("*"))

@@ -8,7 +8,9 @@ runner gets a `PodGrant` and refuses anything else.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -91,8 +93,8 @@ class PodGrant(BaseModel):
         return self.admission.rules
 
 
-def require_grant(grant: PodGrant | None, bundle_sha256: str, *, local: bool) -> None:
-    """Refuse (`PodGrantError`) a site run without a grant for the pod analysis type and this very bundle."""
+def require_grant(grant: PodGrant | None, bundle_sha256: str, *, local: bool, site_folder: Path | None = None) -> None:
+    """Refuse (`PodGrantError`) a site run without a current grant for the pod type, this bundle and this site."""
     if local:
         if grant is not None:
             raise PodGrantError("a local run (--local) uses dummy data only and takes no grant")
@@ -103,3 +105,8 @@ def require_grant(grant: PodGrant | None, bundle_sha256: str, *, local: bool) ->
         raise PodGrantError(f"the admission is for {grant.admission.analysis_type}, not {RESEARCH_POD}")
     if grant.bundle_sha256 != bundle_sha256:
         raise PodGrantError("the bundle is not the one the grant's submission recorded (SHA-256 differs)")
+    if site_folder is not None and Path(grant.admission.site_folder).resolve() != site_folder.resolve():
+        raise PodGrantError(f"the admission is for site {grant.admission.site_id}'s folder, not this one")
+    expires = grant.admission.expires_at
+    if expires is not None and dt.datetime.now(dt.UTC) >= expires:
+        raise PodGrantError("the hub's ticket for this run has expired: ask the hub for a new one")

@@ -133,7 +133,7 @@ def run_bundle(
     """Run `bundle` on the site's pod view under `grant` (or on dummy data with `local`); outputs are held."""
     limits = limits or PodLimits()
     checked = load_bundle(bundle)
-    require_grant(grant, checked.sha256, local=local)
+    require_grant(grant, checked.sha256, local=local, site_folder=site_folder)
     env = current_environment()
     check_needs(checked, env)
     started = dt.datetime.now(dt.UTC)
