@@ -46,6 +46,7 @@ class PodRequest(BaseModel):
     target_k: int = Field(default=DEFAULT_TARGET_K, ge=2, le=1000, description="the DRB's re-identification target")
     max_suppression: float = Field(default=DEFAULT_MAX_SUPPRESSION, ge=0.0, le=0.5)
     tickets: dict[str, SignedEnvelope] = Field(default_factory=dict)
+    audit_checkpoint: SignedEnvelope | None = Field(default=None, description="the hub's signed audit head")
 
     def claim(self) -> JobClaim:
         """The claim the site guard checks (analysis type `research_pod`, no model)."""
@@ -57,6 +58,7 @@ class PodRequest(BaseModel):
             model_sha256=None,
             params_sha256=params_sha256(self),
             tickets=self.tickets,
+            audit_checkpoint=self.audit_checkpoint,
         )
 
 
