@@ -35,6 +35,8 @@ from dari.hub.governance.requested_data import OmopTable
 
 MANIFEST = "pod.toml"
 Entry = Literal["main.py", "analysis.R", "notebook.ipynb"]
+Language = Literal["python", "r", "notebook"]
+_LANGUAGE: dict[str, Language] = {"main.py": "python", "analysis.R": "r", "notebook.ipynb": "notebook"}
 #: Bounds on what a bundle may hold: code, not data (data comes only through the pod's view).
 MAX_FILES = 500
 MAX_BYTES = 20 * 1024 * 1024
@@ -77,9 +79,9 @@ class Bundle:
     sha256: str
 
     @property
-    def language(self) -> Literal["python", "r", "notebook"]:
+    def language(self) -> Language:
         """What runs the entry point."""
-        return {"main.py": "python", "analysis.R": "r", "notebook.ipynb": "notebook"}[self.manifest.pod.entry]  # type: ignore[return-value]
+        return _LANGUAGE[self.manifest.pod.entry]
 
 
 def _check_relative(name: str, source: Path) -> str:

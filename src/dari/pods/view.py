@@ -190,7 +190,7 @@ def build_view(site_folder: Path, grant: PodGrant, needs: Iterable[str], out: Pa
                     free_text.append(f"{table}.{column}")
             target = (out / f"{table}.parquet").as_posix().replace("'", "''")
             con.execute(f"COPY {relation} TO '{target}' (FORMAT parquet)")
-            rows[table] = int(con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0])  # type: ignore[index]
+            rows[table] = int(con.execute(f"SELECT count(*) FROM {relation}").fetchall()[0][0])
     finally:
         con.close()
     columns = {t: [c for c, _ in view_columns(t)] for t in tables}
