@@ -8,12 +8,9 @@ audited here (`pod.submit`, `pod.pull`, `pod.hold`) and, at the site, in its own
 
 from __future__ import annotations
 
-import hashlib
-import io
 import secrets
-import zipfile
-from pathlib import PurePosixPath
-from typing import Literal
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -27,14 +24,15 @@ from dari.hub.governance.applications import AnalysisType
 from dari.hub.governance.errors import ConflictError, ForbiddenError, NotFoundError
 from dari.hub.governance.grants import check_grant, get_grant
 from dari.hub.governance.roles import Permission, allowed
+from dari.pods.grant import PodRequest
 from dari.pods.output_check import FileReport
-from dari.signing import SignedEnvelope
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 POD = AnalysisType.RESEARCH_POD.value
-#: A bundle is code, not data: 5 MB compressed, 20 MB unpacked, 500 files.
+#: A bundle is code, not data: 5 MB as uploaded (unpacked, `dari.pods.bundle` bounds files and bytes).
 MAX_BUNDLE_BYTES = 5_000_000
-MAX_UNPACKED_BYTES = 20_000_000
-MAX_BUNDLE_FILES = 500
 #: What one run may send after approval (all its released files together).
 MAX_RELEASE_BYTES = 20_000_000
 #: Routes whose bodies are larger than a form (dari.hub.web.body_limit matches exact paths, so no ids in them).
@@ -57,27 +55,20 @@ class PodManifest(BaseModel):
 
 
 def bundle_digest(data: bytes, name: str = "bundle.zip") -> str:
-    """The bundle's SHA-256 after checking it is a safe zip with `pod.toml` (`InputError` naming the member)."""
+    """The bundle's canonical SHA-256 (`dari.pods.bundle`) once it validates as a .zip with `pod.toml`."""
+    import tempfile
+
+    from dari.pods.bundle import load_bundle
+
     if len(data) > MAX_BUNDLE_BYTES:
         raise InputError(f"a bundle may be at most {MAX_BUNDLE_BYTES} bytes", file=name)
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        members = archive.infolist()
-    except zipfile.BadZipFile:
-        raise InputError("a bundle must be a .zip archive", file=name) from None
-    if len(members) > MAX_BUNDLE_FILES:
-        raise InputError(f"a bundle may hold at most {MAX_BUNDLE_FILES} files", file=name)
-    total = 0
-    for member in members:
-        path = PurePosixPath(member.filename)
-        if path.is_absolute() or ".." in path.parts or "\\" in member.filename:
-            raise InputError(f"member {member.filename[:100]!r} leaves the bundle's folder", file=name)
-        total += member.file_size
-    if total > MAX_UNPACKED_BYTES:
-        raise InputError(f"a bundle may unpack to at most {MAX_UNPACKED_BYTES} bytes", file=name)
-    if "pod.toml" not in {m.filename for m in members}:
-        raise InputError("a bundle needs pod.toml at its top level", file=name)
-    return hashlib.sha256(data).hexdigest()
+    with tempfile.TemporaryDirectory(prefix="dari-bundle-") as folder:
+        path = Path(folder) / "bundle.zip"
+        path.write_bytes(data)
+        try:
+            return load_bundle(path).sha256
+        except InputError as exc:  # name the researcher's file, not the temporary copy
+            raise InputError(str(exc).replace(str(path), name)) from None
 
 
 def submit_pod(
@@ -93,6 +84,8 @@ def submit_pod(
         raise ConflictError(f"{grant_id} does not cover research pods (its analysis types: {grant.analysis_types})")
     if dataset_id not in grant.dataset_ids:
         raise ConflictError(f"{grant_id} does not cover dataset {dataset_id}")
+    if not grant.application.variables:
+        raise ConflictError(f"{grant_id}'s application requests no variables: a pod sees only requested variables")
     digest = bundle_digest(data, bundle_name)
     decision = check_grant(session, researcher.username, dataset_id, POD)
     if not decision.allowed or decision.grant_id != grant_id:
@@ -176,45 +169,55 @@ def site_pod(session: Session, steward: User, pod_id: str) -> PodSubmission:
     return pod
 
 
-def pull_pod(session: Session, steward: User, pod_id: str, key: object) -> tuple[PodSubmission, SignedEnvelope]:
-    """Hand a submitted pod to its site with the hub's signed ticket (the grant checked now, audited)."""
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+def pod_request(pod: PodSubmission) -> PodRequest:
+    """The job the site runs: this bundle, for this requester, on the grant's requested variables."""
+    from dari.hub.governance.requested_data import RequestedVariable
 
-    from dari.federation.ticket import issue_ticket
+    variables = [RequestedVariable.model_validate(v) for v in pod.grant.application.variables]
+    return PodRequest(
+        job_id=pod.id,
+        requester=pod.researcher.username,
+        datasets={pod.site_id: pod.dataset_id},
+        bundle_sha256=pod.bundle_sha256,
+        variables=variables,
+    )
+
+
+def pull_pod(session: Session, steward: User, pod_id: str, key: Ed25519PrivateKey) -> PodRequest:
+    """Hand a submitted pod to its site as a `PodRequest` with the hub's signed ticket (grant checked now)."""
+    from dari.federation.ticket import issue_ticket, params_sha256
 
     pod = site_pod(session, steward, pod_id)
     if pod.status != "submitted":
         raise ConflictError(f"research pod {pod_id} is {pod.status}: a pod is pulled once")
-    if not isinstance(key, Ed25519PrivateKey):
-        raise TypeError("the hub's signing key must be an Ed25519 private key")
+    request = pod_request(pod)
     envelope, reason = issue_ticket(
         session,
         key,
         job_id=pod.id,
-        requester=pod.researcher.username,
+        requester=request.requester,
         site_id=pod.site_id,
         dataset_id=pod.dataset_id,
         analysis_type=POD,
         model_sha256=None,
-        params_hash=pod.bundle_sha256,
+        params_hash=params_sha256(request),
         max_rounds=1,
     )
-    outcome = "allow" if envelope is not None else "deny"
     audit.record(
         session,
         actor=steward.username,
         action="pod.pull",
         target=f"pod:{pod.id}",
-        outcome=outcome,
+        outcome="allow" if envelope is not None else "deny",
         detail={"site": pod.site_id, "bundle_sha256": pod.bundle_sha256, "reason": reason},
     )
     if envelope is None:
         pod.status, pod.reason = "refused", f"no grant: {reason}"[:500]
         session.flush()
-        raise ConflictError(f"research pod {pod_id} may not run: {reason}")
+        return request
     pod.status, pod.pulled_at = "pulled", utcnow()
     session.flush()
-    return pod, envelope
+    return request.model_copy(update={"tickets": {pod.site_id: envelope}})
 
 
 def report_manifest(session: Session, steward: User, pod_id: str, manifest: PodManifest) -> PodSubmission:

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from dari.hub.db.models import Base, User, utcnow
+from dari.hub.db.models import Base, Grant, User, utcnow
 
 
 class PodSubmission(Base):
@@ -42,6 +42,7 @@ class PodSubmission(Base):
     decided_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     released_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     researcher: Mapped[User] = relationship(lazy="selectin")
+    grant: Mapped[Grant] = relationship(lazy="selectin")
     reviews: Mapped[list[PodOutputReview]] = relationship(
         lazy="selectin", order_by="PodOutputReview.id", back_populates="submission"
     )
