@@ -80,7 +80,7 @@ def tokens(factory: sessionmaker[Session], *names: str) -> dict[str, str]:
         return {n: issue_api_token(s, get_user(s, n)) for n in names}
 
 
-def build_site(root: Path, patients: int = 300) -> Path:
+def build_site(root: Path, patients: int = 150) -> Path:
     """site-1 of a synthetic network with its CDM built (a real site folder, as `dari synth` + ETL make it)."""
     from dari.etl.pipeline import run_etl
     from dari.synth.network import generate_site

@@ -26,8 +26,23 @@ from dari.pods.output_check import check_outputs
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-sync"]
-# The analysis writes its aggregate, its report, and (the smuggling attempt) the view's person rows.
-MAIN = GOOD_MAIN + LEAKY_MAIN.replace("import duckdb, pathlib", "").replace("note.txt", "done.txt")
+# The analysis writes its aggregate and report, and tries to smuggle the view's persons out three ways: the rows
+# as a CSV, the person ids after the end of a PNG, and the ids as the columns of a wide table.
+SMUGGLE = """
+import struct, zlib
+def chunk(kind, body):
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+raw = b"".join(b"\\x00" + b"\\xff" * 24 for _ in range(8))
+png = b"\\x89PNG\\r\\n\\x1a\\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 8, 8, 8, 2, 0, 0, 0))
+png += chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+ids = [str(i) for (i,) in duckdb.sql("SELECT person_id FROM '/pod/data/person.parquet'").fetchall()]
+(out / "chart.png").write_bytes(png + ",".join(ids).encode())
+(out / "wide.csv").write_text(",".join(ids) + "\\n" + ",".join("1" for _ in ids) + "\\n")
+"""
+MAIN = GOOD_MAIN + LEAKY_MAIN.replace("import duckdb, pathlib", "").replace("note.txt", "done.txt") + SMUGGLE
+HELD = ["chart.png", "done.txt", "persons_by_sex.csv", "rows.csv", "summary.md", "wide.csv"]
+RELEASED = ["done.txt", "persons_by_sex.csv", "summary.md"]
+BLOCKED = {"rows.csv": "row_level", "chart.png": "png_trailing", "wide.csv": "wide_table"}
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +84,7 @@ def test_airlock_full_flow_in_the_browser(network: dict[str, object]) -> None:
     local = run_bundle(root / "dummy", bundle, grant=None, local=True)
     assert local.status == "ok", root / "dummy" / "pods" / "runs" / local.run_id / "logs" / "stderr.txt"
     local_checks = check_outputs(root / "dummy" / "pods" / "runs" / local.run_id / "outputs", cohort_size=200)
-    assert "rows.csv" not in local_checks.releasable()  # the researcher is told before submitting
+    assert local_checks.releasable() == RELEASED  # the researcher is told before submitting
 
     def log_in(page: Page, username: str) -> None:
         page.goto(f"{base}/login")
@@ -94,7 +109,7 @@ def test_airlock_full_flow_in_the_browser(network: dict[str, object]) -> None:
             pem = hub_public_pem(str(network["hub"]))
             (held,) = pull_and_run(site, site_id="site-1", hub_url=base, token=steward, hub_public_key=pem)
             assert held.status == "held", held.reason
-            assert sorted(held.files) == ["done.txt", "persons_by_sex.csv", "rows.csv", "summary.md"]
+            assert sorted(held.files) == HELD
 
             # Two output checkers of site-1 decide in the portal; the first cannot decide twice.
             for name, reason in (("checker1", "집계만 포함, 10 미만 없음"), ("checker2", "두 번째 검토: 이상 없음")):
@@ -102,9 +117,9 @@ def test_airlock_full_flow_in_the_browser(network: dict[str, object]) -> None:
                 log_in(checker, name)
                 checker.click("#nav-airlock")
                 checker.locator(f'tr.pod-row[data-pod="{pod_id}"] a.open-pod').click()
-                leak = checker.locator('tr.pod-file[data-file="rows.csv"]')
-                expect(leak.locator('li.finding[data-rule="row_level"]')).to_be_visible()
-                expect(leak.locator('li.finding[data-rule="identifier_column"]')).to_be_visible()
+                for leak, rule in BLOCKED.items():
+                    row = checker.locator(f'tr.pod-file.blocked[data-file="{leak}"]')
+                    expect(row.locator(f'li.finding[data-rule="{rule}"]')).to_be_visible()
                 expect(checker.locator('tr.pod-file[data-file="summary.md"]')).to_contain_text("문제 없음")
                 checker.check("#decision-approve")
                 checker.fill("#review-reason", reason)
@@ -117,7 +132,7 @@ def test_airlock_full_flow_in_the_browser(network: dict[str, object]) -> None:
 
             # The site sends exactly the approved, unblocked files; the researcher downloads one.
             (sent,) = push_decisions(site, hub_url=base, token=steward)
-            assert sent.status == "released" and sorted(sent.files) == ["done.txt", "persons_by_sex.csv", "summary.md"]
+            assert sent.status == "released" and sorted(sent.files) == RELEASED
             researcher.reload()
             expect(researcher.locator("#pod-status")).to_have_attribute("data-status", "released")
             with researcher.expect_download() as download:
@@ -133,8 +148,11 @@ def test_airlock_full_flow_in_the_browser(network: dict[str, object]) -> None:
     with factory() as s:  # type: ignore[operator]
         released = sorted(s.execute(select(PodReleasedFile.name)).scalars())
         actions = [a for (a,) in s.execute(select(AuditEntry.action).where(AuditEntry.target == f"pod:{pod_id}"))]
-    assert released == ["done.txt", "persons_by_sex.csv", "summary.md"]
+    assert released == RELEASED
     assert actions == ["pod.submit", "pod.pull", "pod.hold", "pod.review", "pod.review", "pod.release", "pod.download"]
-    events = [e["event"] for e in SiteAuditLog(site).entries()]
+    entries = SiteAuditLog(site).entries()
+    events = [e["event"] for e in entries]
+    (hold,) = [e for e in entries if e["event"] == "pod.hold"]
+    assert sorted(hold["details"]["blocked"]) == sorted(BLOCKED)  # what was stopped, in the site's audit
     for event in ("pod.pull", "job.admit", "pod.run.start", "pod.run.ok", "job.ok", "pod.hold", "pod.release"):
         assert event in events, (event, events)
