@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from dari.errors import InputError
 from dari.hub.db.models import AuditEntry
 from dari.hub.governance.errors import ConflictError, ForbiddenError
 from dari.hub.governance.grants import revoke_grant
@@ -185,3 +186,29 @@ def test_airlock_revoked_grant_gets_no_ticket(tmp_path: Path) -> None:
         from dari.hub.pods import get_pod
 
         assert get_pod(s, pod.id).status == "refused"
+
+
+def test_airlock_manifest_cannot_downgrade_a_blocking_rule(
+    hub: tuple[str, sessionmaker[Session], dict[str, str]],
+) -> None:
+    # Prepare: a pulled pod, and a manifest that calls a row-level finding merely "review"
+    path, factory, grants = hub
+    with factory() as s, s.begin():
+        pod = submit_pod(
+            s,
+            get_user(s, "researcher"),
+            grant_id=grants["pod"],
+            dataset_id="site-1-cdm",
+            bundle_name="b.zip",
+            data=bundle_zip(GOOD_MAIN),
+        )
+        pull_pod(s, get_user(s, "steward1"), pod.id, hub_key_paths(path).private_key())
+    soft = Finding(file="rows.csv", rule="row_level", severity="review", message_ko="행", message_en="rows")
+    manifest = PodManifest(
+        status="held",
+        run_id="r2",
+        files=[FileReport(name="rows.csv", size=9, sha256="0" * 64, kind="csv", findings=[soft])],
+    )
+    # Execute / Assert
+    with pytest.raises(InputError, match="does not match the airlock's rules"), factory() as s, s.begin():
+        report_manifest(s, get_user(s, "steward1"), pod.id, manifest)

@@ -26,6 +26,7 @@ from dari.hub.governance.grants import check_grant, get_grant
 from dari.hub.governance.roles import Permission, allowed
 from dari.pods.grant import PodRequest
 from dari.pods.output_check import FileReport
+from dari.pods.output_rules import RULES
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -228,6 +229,13 @@ def report_manifest(session: Session, steward: User, pod_id: str, manifest: PodM
     names = [f.name for f in manifest.files]
     if len(set(names)) != len(names):
         raise InputError("manifest: file names repeat")
+    for f in manifest.files:  # a rule's severity is the hub's table too: a site cannot downgrade a block to review
+        for x in f.findings:
+            rule = RULES.get(x.rule)
+            if rule is None or rule.severity != x.severity:
+                raise InputError(
+                    f"manifest: {f.name[:100]}: finding {x.rule[:40]!r} does not match the airlock's rules"
+                )
     pod.status, pod.reason, pod.run_id = manifest.status, manifest.reason, manifest.run_id
     pod.manifest = manifest.model_dump(mode="json")
     pod.reported_at = utcnow()
