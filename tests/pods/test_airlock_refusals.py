@@ -113,3 +113,15 @@ def test_airlock_routes_refuse_other_roles_and_sites(tmp_path: Path) -> None:
                 assert response.status_code < 500, (who, method, path, response.text)
             else:
                 assert response.status_code == 403, (who, method, path, response.status_code, response.text)
+    # A pod's ticket comes only with a pull of its stored submission, never from the generic ticket endpoint
+    generic = client.post(
+        "/api/v1/jobs/tickets",
+        json={
+            "job_id": "pod-x",
+            "analysis_type": "research_pod",
+            "datasets": {"site-1": "site-1-cdm"},
+            "params_sha256": "0" * 64,
+        },
+        headers={"Authorization": f"Bearer {keys['researcher']}"},
+    )
+    assert generic.status_code == 422
