@@ -24,6 +24,7 @@ class PodLimits(BaseModel):
     processes: int = Field(default=64, ge=2, le=4096, description="processes and threads (RLIMIT_NPROC)")
     file_size_mb: int = Field(default=256, ge=1, description="largest file a process may write (RLIMIT_FSIZE)")
     output_mb: int = Field(default=512, ge=1, description="all held outputs together")
+    output_files: int = Field(default=1000, ge=1, le=100_000, description="files and folders in the outputs")
     work_mb: int = Field(default=1024, ge=16, description="the private tmpfs for work (/pod/work, /tmp)")
     open_files: int = Field(default=256, ge=16, le=65536, description="open files per process (RLIMIT_NOFILE)")
 

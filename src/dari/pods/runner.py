@@ -28,7 +28,7 @@ from dari.pods.bundle import Bundle, load_bundle, materialise, remove_tree
 from dari.pods.environment import check_needs, current_environment, entry_command
 from dari.pods.grant import PodGrant, require_grant
 from dari.pods.models import RUN_FILE, OutputFile, PodLimits, PodRun, RunStatus, StopReason, ViewRecord
-from dari.pods.sandbox import Mounts, SandboxResult, run_sandboxed
+from dari.pods.sandbox import MATPLOTLIBRC, Mounts, SandboxResult, run_sandboxed
 from dari.pods.view import VIEW_FILE, build_view, folder_sha256
 
 RUNS = Path("pods") / "runs"
@@ -36,6 +36,8 @@ DUMMY_VIEW = "view"
 TAIL_BYTES = 64 * 1024
 MAX_LISTED = 100
 _MEMORY = re.compile(rb"MemoryError|Cannot allocate memory|std::bad_alloc|out of memory", re.IGNORECASE)
+# Python ignores SIGXFSZ: a write past RLIMIT_FSIZE fails with EFBIG instead of killing the process.
+_FILE_SIZE = re.compile(rb"File too large|\[Errno 27\]")
 _PROCESSES = re.compile(
     rb"BlockingIOError: \[Errno 11\]|can't start new thread|fork: (retry: )?Resource temporarily unavailable"
     rb"|pthread_create|Resource temporarily unavailable",
@@ -63,7 +65,7 @@ def classify(result: SandboxResult, stderr_tail: bytes) -> StopReason | None:
     sig = result.signal
     if result.output_exceeded:
         return "output_size"
-    if sig == signal.SIGXFSZ:
+    if sig == signal.SIGXFSZ or _FILE_SIZE.search(stderr_tail):
         return "file_size"
     if sig == signal.SIGXCPU:
         return "cpu"
@@ -85,7 +87,7 @@ def _hold_outputs(outputs: Path, over_cap: bool) -> tuple[list[OutputFile], list
     uid, gid = os.geteuid(), os.getegid()
     for root, dirs, files in os.walk(outputs, followlinks=False):
         base = Path(root)
-        os.chown(base, uid, gid)
+        os.chown(base, uid, gid, follow_symlinks=False)
         base.chmod(0o755)
         for name in [*files, *[d for d in dirs if (base / d).is_symlink()]]:
             path = base / name
@@ -95,7 +97,7 @@ def _hold_outputs(outputs: Path, over_cap: bool) -> tuple[list[OutputFile], list
                 path.unlink()
                 removed.append(rel)
                 continue
-            os.chown(path, uid, gid)
+            os.chown(path, uid, gid, follow_symlinks=False)  # clears any setuid bit the pod set
             path.chmod(0o444)
             digest = hashlib.sha256()
             with path.open("rb") as fh:
@@ -114,6 +116,10 @@ def _dummy_view(folder: Path, bundle: Bundle) -> tuple[Path, ViewRecord]:
     if not meta.is_file():
         raise InputError(f"not a `dari pod dummy` folder (no {DUMMY_VIEW}/{VIEW_FILE})", file=str(folder))
     info = json.loads(meta.read_text(encoding="utf-8"))
+    if info.get("dummy") is not True:  # --local never reads a site's data, even a view left behind
+        raise InputError(
+            f"{DUMMY_VIEW}/{VIEW_FILE} does not mark dummy data: --local runs on dummy data only", file=str(folder)
+        )
     missing = [t for t in bundle.manifest.needs.tables if t not in info["tables"]]
     if missing:
         raise InputError(f"the dummy data has no table {', '.join(missing)} (make it with --tables)", file=str(folder))
@@ -147,14 +153,15 @@ def run_bundle(
             assert grant is not None  # require_grant refused a site run without one
             view = staging / "view"
             view_record = build_view(site_folder, grant, checked.manifest.needs.tables, view)
-        outputs, logs = staging / "outputs", staging / "logs"
-        outputs.mkdir()
-        logs.mkdir()
+        outputs, logs, config = staging / "outputs", staging / "logs", staging / "config"
+        for folder in (outputs, logs, config):
+            folder.mkdir()
+        (config / "matplotlibrc").write_text(MATPLOTLIBRC, encoding="utf-8")
         if audit is not None:
             audit.record("pod.run.start", "allow", **details, tables=sorted(view_record.tables))
         result = run_sandboxed(
             entry_command(checked),
-            Mounts(code=staging / "code", data=view, outputs=outputs),
+            Mounts(code=staging / "code", data=view, outputs=outputs, config=config),
             limits,
             stdout=logs / "stdout.full",
             stderr=logs / "stderr.full",
@@ -164,6 +171,8 @@ def run_bundle(
         stderr_tail = _tail(logs / "stderr.full", logs / "stderr.txt")
         stop = classify(result, stderr_tail)
         held, removed = _hold_outputs(outputs, result.output_exceeded)
+        if stop is None and any(o.bytes >= limits.file_size_mb * 1024 * 1024 for o in held):
+            stop = "file_size"  # the pod caught EFBIG and carried on: its file still stopped at the limit
         status: RunStatus = "stopped" if stop else ("ok" if result.returncode == 0 else "failed")
         sig = result.signal
         run = PodRun(

@@ -36,6 +36,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from dari.errors import DariError
@@ -45,6 +46,9 @@ POD_CODE = "/pod/code"
 POD_DATA = "/pod/data"
 POD_OUTPUTS = "/pod/outputs"
 POD_WORK = "/pod/work"
+POD_CONFIG = "/pod/config"
+#: The pod's matplotlib defaults: Korean labels render (Debian's fonts-nanum), figures need no display.
+MATPLOTLIBRC = "backend: Agg\nfont.family: NanumGothic, DejaVu Sans\naxes.unicode_minus: False\n"
 #: Pod uids (root runner only): a range no Debian account uses, far above the usual subuid ranges.
 POD_UID_RANGE = (3_000_000, 3_900_000)
 _ETC_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/etc/fonts", "/etc/alternatives", "/etc/mime.types")
@@ -65,6 +69,7 @@ class Mounts:
     code: Path
     data: Path
     outputs: Path
+    config: Path | None = None  # runner-written settings (matplotlibrc), read-only at /pod/config
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,7 @@ def _tool(name: str) -> str:
     return path
 
 
+@cache
 def bwrap_version() -> str:
     """`bubblewrap 0.8.0`, or SandboxUnavailableError."""
     out = subprocess.run([_tool("bwrap"), "--version"], capture_output=True, text=True, check=False)  # noqa: S603
@@ -118,6 +124,7 @@ def pod_environment() -> dict[str, str]:
         "PYTHONNOUSERSITE": "1",
         "MPLBACKEND": "Agg",
         "MPLCONFIGDIR": f"{POD_WORK}/.matplotlib",
+        "MATPLOTLIBRC": f"{POD_CONFIG}/matplotlibrc",
         "JUPYTER_RUNTIME_DIR": f"{POD_WORK}/.jupyter",
         "DARI_POD_DATA": POD_DATA,
         "DARI_POD_OUTPUTS": POD_OUTPUTS,
@@ -165,32 +172,33 @@ def _pick_uid() -> int:
             return uid
 
 
+def _process_owners() -> list[tuple[int, int]]:
+    """(pid, uid) of every process: the owner of /proc/<pid> is the process's uid (a stat, not a file read)."""
+    owners = []
+    with os.scandir("/proc") as entries:
+        for entry in entries:
+            if entry.name.isdigit():
+                try:
+                    owners.append((int(entry.name), entry.stat(follow_symlinks=False).st_uid))
+                except OSError:
+                    continue  # the process ended while we looked
+    return owners
+
+
 def _uids_in_use() -> set[int]:
-    uids: set[int] = set()
-    for status in Path("/proc").glob("[0-9]*/status"):
-        try:
-            for line in status.read_text().splitlines():
-                if line.startswith("Uid:"):
-                    uids.add(int(line.split()[1]))
-                    break
-        except (OSError, ValueError, IndexError):
-            continue  # the process ended while we looked
-    return uids
+    return {uid for _, uid in _process_owners()}
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (OSError, IndexError):
+        return True  # gone already
 
 
 def pids_of_uid(uid: int) -> list[int]:
-    """Processes whose real uid is `uid` (to prove a pod left none behind, and to end any it did)."""
-    found = []
-    for status in Path("/proc").glob("[0-9]*/status"):
-        try:
-            for line in status.read_text().splitlines():
-                if line.startswith("Uid:"):
-                    if int(line.split()[1]) == uid:
-                        found.append(int(status.parent.name))
-                    break
-        except (OSError, ValueError, IndexError):
-            continue
-    return found
+    """Live processes owned by `uid` (to prove a pod left none behind, and to end any it did); zombies excluded."""
+    return [pid for pid, owner in _process_owners() if owner == uid and not _zombie(pid)]
 
 
 def _limits_args(limits: PodLimits, processes: int) -> list[str]:
@@ -223,6 +231,8 @@ def sandbox_command(argv: list[str], mounts: Mounts, limits: PodLimits, uid: int
     cmd += ["--perms", "0755", "--dir", "/pod"]
     cmd += ["--ro-bind", str(mounts.code), POD_CODE, "--ro-bind", str(mounts.data), POD_DATA]
     cmd += ["--bind", str(mounts.outputs), POD_OUTPUTS]
+    if mounts.config is not None:
+        cmd += ["--ro-bind", str(mounts.config), POD_CONFIG]
     cmd += ["--perms", "1777", "--size", str(limits.work_mb * _MB), "--tmpfs", POD_WORK]
     tmp = f"{POD_WORK}/tmp"  # noqa: S108 - /tmp inside the sandbox points into the private tmpfs
     cmd += ["--perms", "1777", "--dir", tmp, "--symlink", tmp, "/tmp"]  # noqa: S108
@@ -238,20 +248,24 @@ def sandbox_command(argv: list[str], mounts: Mounts, limits: PodLimits, uid: int
     return cmd + _limits_args(limits, processes) + argv
 
 
-def _tree_bytes(folder: Path) -> int:
-    total = 0
+def _over_cap(folder: Path, limits: PodLimits) -> bool:
+    """Whether the outputs hold more bytes or entries than the limits allow (stops counting once over)."""
+    total, entries_seen, cap = 0, 0, limits.output_mb * _MB
     stack = [folder]
     while stack:
         try:
             with os.scandir(stack.pop()) as entries:
                 for entry in entries:
+                    entries_seen += 1
                     if entry.is_dir(follow_symlinks=False):
                         stack.append(Path(entry.path))
                     else:
                         total += entry.stat(follow_symlinks=False).st_size
+                    if total > cap or entries_seen > limits.output_files:
+                        return True
         except OSError:
             continue  # a folder removed while we counted
-    return total
+    return False
 
 
 def _kill(proc: subprocess.Popen[bytes], uid: int | None) -> None:
@@ -260,9 +274,17 @@ def _kill(proc: subprocess.Popen[bytes], uid: int | None) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     if uid is not None:
-        for pid in pids_of_uid(uid):  # only this pod runs as `uid`
+        _end_uid(uid)
+
+
+def _end_uid(uid: int, timeout_s: float = 10.0) -> None:
+    """SIGKILL every process of the pod's uid until none is left (a PID namespace's teardown is not instant)."""
+    deadline = time.monotonic() + timeout_s
+    while (pids := pids_of_uid(uid)) and time.monotonic() < deadline:
+        for pid in pids:  # only this pod runs as `uid`
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+        time.sleep(0.01)
 
 
 def run_sandboxed(argv: list[str], mounts: Mounts, limits: PodLimits, *, stdout: Path, stderr: Path) -> SandboxResult:
@@ -272,7 +294,6 @@ def run_sandboxed(argv: list[str], mounts: Mounts, limits: PodLimits, *, stdout:
         os.chown(mounts.outputs, uid, uid)  # the only folder the pod may write
     cmd = sandbox_command(argv, mounts, limits, uid)
     identity = f"{bwrap_version()}, " + (f"as uid {uid} (no capabilities)" if uid is not None else "user namespace")
-    cap = limits.output_mb * _MB
     timed_out = exceeded = at_limit = False
     start = time.monotonic()
     with stdout.open("wb") as out, stderr.open("wb") as err:
@@ -284,25 +305,26 @@ def run_sandboxed(argv: list[str], mounts: Mounts, limits: PodLimits, *, stdout:
                 elapsed = time.monotonic() - start
                 if elapsed >= limits.wall_s:
                     timed_out = True
-                    at_limit = at_limit or (uid is not None and len(pids_of_uid(uid)) >= limits.processes - 1)
+                    # Counted at the kill, not polled (a /proc scan per poll cost the pod CPU): did it fill its
+                    # process allowance? Only a pod with a uid of its own can be counted.
+                    at_limit = uid is not None and len(pids_of_uid(uid)) >= limits.processes - 1
                     _kill(proc, uid)
                     break
                 if elapsed >= next_size_check:
                     next_size_check = elapsed + 0.2
-                    # Only a pod with a uid of its own can be counted: did it fill its process allowance?
-                    at_limit = at_limit or (uid is not None and len(pids_of_uid(uid)) >= limits.processes - 1)
-                    if _tree_bytes(mounts.outputs) > cap:
+                    if _over_cap(mounts.outputs, limits):
                         exceeded = True
                         _kill(proc, uid)
                         break
-                time.sleep(_POLL_S)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=_POLL_S)  # returns as soon as the pod ends, unlike a sleep
         except BaseException:
             _kill(proc, uid)
             raise
     wall = time.monotonic() - start
-    if uid is not None and pids_of_uid(uid):  # a daemonised child outliving bwrap: end it, it is ours
-        _kill(proc, uid)
-    if not exceeded and _tree_bytes(mounts.outputs) > cap:
+    if uid is not None:  # a child outliving bwrap, or still dying with its namespace: end it, it is ours
+        _end_uid(uid)
+    if not exceeded and _over_cap(mounts.outputs, limits):
         exceeded = True
     code = proc.returncode if proc.returncode is not None else -signal.SIGKILL
     return SandboxResult(code, timed_out, exceeded, wall, identity, at_limit)
