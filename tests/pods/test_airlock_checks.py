@@ -152,3 +152,15 @@ def test_airlock_check_clean_outputs_pass(tmp_path: Path) -> None:
     assert report.findings == []
     assert len(report.releasable()) == 6
     assert all(len(f.sha256) == 64 and f.size > 0 for f in report.files)
+
+
+def test_airlock_check_findings_capped_without_losing_a_block(tmp_path: Path) -> None:
+    # Prepare: 1,000 identifier-named columns of small values
+    path = tmp_path / "wide.csv"
+    path.write_text(",".join(f"person_id_{i}" for i in range(1000)) + "\n" + ",".join("3" for _ in range(1000)) + "\n")
+    # Execute
+    report = check_file(path, "wide.csv")
+    # Assert
+    rules = {f.rule for f in report.findings}
+    assert len(report.findings) <= 100 + len(RULES) and report.blocked
+    assert {"wide_table", "identifier_column", "small_cell_maybe"} <= rules

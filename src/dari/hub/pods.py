@@ -12,7 +12,7 @@ import secrets
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -53,6 +53,14 @@ class PodManifest(BaseModel):
     run_id: str | None = Field(default=None, max_length=80)
     min_cell: int | None = Field(default=None, ge=1)
     files: list[FileReport] = Field(default_factory=list, max_length=1000)
+
+    @model_validator(mode="after")
+    def _held_run(self) -> PodManifest:
+        if self.status == "held" and not self.run_id:
+            raise ValueError("a held run names its run_id")
+        if self.status != "held" and self.files:
+            raise ValueError("only a held run lists files")
+        return self
 
 
 def bundle_digest(data: bytes, name: str = "bundle.zip") -> str:

@@ -30,6 +30,8 @@ from dari.pods import output_rules as R  # noqa: N812 (the rule table, read as R
 from dari.pods.output_rules import CheckSettings, Severity
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+#: Findings kept per file (a 1,000-column table would otherwise list every column).
+MAX_FINDINGS = 100
 _CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
 _ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
 
@@ -38,11 +40,11 @@ class Finding(BaseModel):
     """One rule that fired on one file: where (row and column when relevant), which rule, what it means."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-    file: str
-    rule: str
+    file: str = Field(max_length=300)
+    rule: str = Field(max_length=40)
     severity: Severity
-    message_ko: str
-    message_en: str
+    message_ko: str = Field(max_length=300)
+    message_en: str = Field(max_length=300)
     row: int | None = Field(default=None, description="1-based row of the file or table (CSV: the header is row 1)")
     column: str | None = None
     detail: str = Field(default="", max_length=300, description="where in the file; never a value from it")
@@ -52,11 +54,11 @@ class FileReport(BaseModel):
     """One output file as the manifest lists it: name, size, SHA-256, content type and findings (never content)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-    name: str
-    size: int
-    sha256: str
+    name: str = Field(min_length=1, max_length=300)
+    size: int = Field(ge=0)
+    sha256: str = Field(pattern=r"^([0-9a-f]{64})?$", description="empty for what is not a plain file")
     kind: str | None = Field(description="content type found: csv, png, svg, html, md, txt, or None (refused)")
-    findings: list[Finding] = Field(default_factory=list)
+    findings: list[Finding] = Field(default_factory=list, max_length=MAX_FINDINGS + len(R.RULES))
 
     @property
     def blocked(self) -> bool:
@@ -91,11 +93,12 @@ class _Context:
 
     def add(self, rule: str, *, row: int | None = None, column: str | None = None, detail: str = "") -> None:
         """Record a finding of `rule` (once per rule, column and table)."""
-        key = (rule, column, detail.split(":", 1)[0])
+        key, r = (rule, column, detail.split(":", 1)[0]), R.RULES[rule]
         if key in self._seen:
             return
+        if len(self.findings) >= MAX_FINDINGS and (r.severity != "block" or any(f.rule == rule for f in self.findings)):
+            return  # past the cap only a rule that blocks and has not fired yet is added: a block is never lost
         self._seen.add(key)
-        r = R.RULES[rule]
         self.findings.append(
             Finding(
                 file=self.name,
