@@ -3,6 +3,7 @@ both audits say so) and at the hub (every pod route × every role: who may do wh
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from airlock_helpers import GOOD_MAIN, build_pod_hub, bundle_zip, serve_hub, tokens
@@ -20,6 +21,7 @@ from dari.hub.pods import get_pod
 from dari.hub.settings import HubSettings
 from dari.hub.web.app import create_app
 from dari.pods.airlock_site import pull_and_run
+from dari.pods.output_check import FileReport
 
 
 def _submit(base_client: TestClient, token: str, grant: str) -> str:
@@ -52,6 +54,24 @@ def test_airlock_site_refuses_untrusted_ticket_and_revoked_grant(tmp_path: Path)
         (untrusted,) = pull_and_run(
             site, site_id="site-1", hub_url=base, token=keys["steward1"], hub_public_key=stranger.decode()
         )
+        # A run held here whose manifest never reached the hub (the report failed) is reported on the next pull
+        lost = _submit(client, keys["researcher"], grants["pod"])
+        assert client.post(
+            f"/api/v1/pods/{lost}/pull", headers={"Authorization": f"Bearer {keys['steward1']}"}
+        ).is_success
+        held = FileReport(name="t.csv", size=3, sha256="0" * 64, kind="csv").model_dump(mode="json")
+        record = {
+            "pod": lost,
+            "run_id": "pod-20261207T000000Z-00000000",
+            "status": "held",
+            "min_cell": 10,
+            "files": [held],
+        }
+        (site / "pods" / "airlock").mkdir(parents=True)
+        (site / "pods" / "airlock" / f"{lost}.json").write_text(json.dumps(record))
+        (again,) = pull_and_run(
+            site, site_id="site-1", hub_url=base, token=keys["steward1"], hub_public_key=hub_public_pem(hub_path)
+        )
         # ... then the grant is revoked before the next pod is pulled
         revoked = _submit(client, keys["researcher"], grants["pod"])
         with factory() as s, s.begin():
@@ -62,9 +82,11 @@ def test_airlock_site_refuses_untrusted_ticket_and_revoked_grant(tmp_path: Path)
     # Assert: refused at the site, nothing ran, and both ends recorded it
     assert (untrusted.pod_id, untrusted.status) == (forged, "refused") and "signed" in untrusted.reason
     assert (no_grant.pod_id, no_grant.status) == (revoked, "refused")
+    assert (again.pod_id, again.status, again.reason) == (lost, "held", "manifest sent again")
     assert not (site / "pods" / "runs").exists()
     with factory() as s:
         assert get_pod(s, forged).status == "refused" and get_pod(s, revoked).status == "refused"
+        assert get_pod(s, lost).status == "held"
         actions = {
             (a, o)
             for a, o in s.execute(select(AuditEntry.action, AuditEntry.outcome).where(AuditEntry.target.like("pod:%")))

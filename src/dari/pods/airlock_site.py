@@ -120,10 +120,33 @@ def pull_and_run(
         hub_public_key=hub_public_key,
     )
     guard = SiteGuard(binding, HubApiGrantChecker(hub_url, token))
+    outcomes = _report_again(site_folder, hub)
     pending = hub.call("GET", "/api/v1/pods", params={"status": "submitted"})
-    outcomes = []
     for pod in pending:
         outcomes.append(_pull_one(site_folder, hub, guard, str(pod["id"]), limits, runner or _default_runner()))
+    return outcomes
+
+
+def _report_again(site_folder: Path, hub: HubClient) -> list[SitePodOutcome]:
+    """Manifests of runs this site held but the hub never heard of (the report failed after the run)."""
+    outcomes = []
+    for pod in hub.call("GET", "/api/v1/pods", params={"status": "pulled"}):
+        record = _read_record(site_folder, str(pod["id"]))
+        if record is None or record.get("status") != "held":
+            continue
+        manifest = {
+            "status": "held",
+            "run_id": record["run_id"],
+            "min_cell": record.get("min_cell"),
+            "files": record["files"],
+        }
+        _report(hub, str(pod["id"]), manifest)
+        names = [str(f["name"]) for f in record["files"]]
+        outcomes.append(
+            SitePodOutcome(
+                pod_id=str(pod["id"]), status="held", run_id=record["run_id"], files=names, reason="manifest sent again"
+            )
+        )
     return outcomes
 
 
@@ -162,7 +185,8 @@ def _pull_one(
         audit.record("pod.hold", "error", pod=pod_id, run=run.run_id, reason=reason)
         return SitePodOutcome(pod_id=pod_id, status="failed", reason=reason, run_id=run.run_id)
     files = [f.model_dump(mode="json") for f in report.files]
-    _write_record(site_folder, pod_id, {"pod": pod_id, "run_id": run.run_id, "status": "held", "files": files})
+    record = {"pod": pod_id, "run_id": run.run_id, "status": "held", "min_cell": report.min_cell, "files": files}
+    _write_record(site_folder, pod_id, record)
     audit.record(
         "pod.hold",
         "ok",
