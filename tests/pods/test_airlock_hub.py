@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from airlock_helpers import GOOD_MAIN, build_pod_hub, bundle_zip, tokens
+from airlock_helpers import GOOD_MAIN, PASSWORD, build_pod_hub, bundle_zip, tokens
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -212,3 +212,22 @@ def test_airlock_manifest_cannot_downgrade_a_blocking_rule(
     # Execute / Assert
     with pytest.raises(InputError, match="does not match the airlock's rules"), factory() as s, s.begin():
         report_manifest(s, get_user(s, "steward1"), pod.id, manifest)
+
+
+def test_airlock_drb_sees_the_pod_in_words(hub: tuple[str, sessionmaker[Session], dict[str, str]]) -> None:
+    # Prepare: the DRB member of site-1 logged in to the portal
+    import re
+
+    from dari.hub.db.models import Grant
+
+    path, factory, grants = hub
+    client = TestClient(create_app(HubSettings(database=path)), base_url="https://testserver")  # type: ignore[arg-type]
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
+    assert token
+    client.post("/login", data={"username": "drb1", "password": PASSWORD, "csrf_token": token[1]})
+    with factory() as s:
+        application = s.get(Grant, grants["pod"]).application_id  # type: ignore[union-attr]
+    # Execute
+    page = client.get(f"/applications/{application}").text
+    # Assert: what a pod means, not a code
+    assert "연구자 코드를 기관 안에서 실행, 두 명의 반출 검토 후 결과만 반출" in page and "research_pod" not in page
