@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "cds": ("dari.cli.cds", "app"),
     "monitor": ("dari.cli.monitor", "app"),
     "pod": ("dari.cli.pod", "app"),
+    "airlock": ("dari.cli.pod_release", "app"),
 }
 # What `dari --help` lists beside each command, so that listing them imports none of their modules (each pulls in
 # Flower, DuckDB, matplotlib …: `dari --help` took 7-12 s). tests/cli/test_cli_start.py checks these equal the
@@ -59,6 +60,8 @@ SUMMARIES: dict[str, str] = {
     "cds": "CDS Hooks 2.0: serve a model inside the EHR and test it with a replaying client.",
     "monitor": "Monitoring of a deployed model in use: drift, live performance, alerts.",
     "pod": "Research pods: dummy data, and a researcher's code run in the sandbox (locally or at the site).",
+    "airlock": "The research pods' airlock: automatic output checks; the site pulls and runs pods, and sends only "
+    "outputs two checkers approved.",
 }
 _LISTING = "dari.listing"
 

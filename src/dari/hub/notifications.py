@@ -40,6 +40,12 @@ KINDS = frozenset(
         "report_withdrawn",
         "drift_alert",
         "model_feedback",
+        # research pods (dari.hub.pods, dari.hub.pods_airlock)
+        "pod_submitted",
+        "pod_ran",
+        "pod_held",
+        "pod_decided",
+        "pod_released",
     }
 )
 MAX_MAIL_ATTEMPTS = 3

@@ -43,6 +43,9 @@ DEMO_PEOPLE: tuple[DemoPerson, ...] = (
     DemoPerson(
         username="approver1", display_name="site-1 AI 도입 승인 위원", role=Role.DEPLOYMENT_APPROVER, site_id="site-1"
     ),
+    # The airlock of research pods: two output checkers of site-1 (a release needs both).
+    DemoPerson(username="checker1a", display_name="site-1 반출 검토자 A", role=Role.OUTPUT_CHECKER, site_id="site-1"),
+    DemoPerson(username="checker1b", display_name="site-1 반출 검토자 B", role=Role.OUTPUT_CHECKER, site_id="site-1"),
 )
 
 

@@ -48,6 +48,7 @@ class AnalysisType(StrEnum):
     CHARACTERISATION = "characterisation"
     MODEL_VALIDATION = "model_validation"
     FEDERATED_TRAINING = "federated_training"
+    RESEARCH_POD = "research_pod"
 
 
 ANALYSIS_LABELS: dict[AnalysisType, tuple[str, str]] = {
@@ -55,6 +56,10 @@ ANALYSIS_LABELS: dict[AnalysisType, tuple[str, str]] = {
     AnalysisType.CHARACTERISATION: ("특성 분석", "Characterisation"),
     AnalysisType.MODEL_VALIDATION: ("모델 검증", "Model validation"),
     AnalysisType.FEDERATED_TRAINING: ("연합 학습", "Federated training"),
+    AnalysisType.RESEARCH_POD: (
+        "연구 포드 (연구자 코드를 기관 안에서 실행, 두 명의 반출 검토 후 결과만 반출)",
+        "Research pod (the researcher's own code runs at the site; only outputs two checkers approve leave)",
+    ),
 }
 
 
@@ -71,7 +76,7 @@ class ApplicationCreate(BaseModel):
         default=None, description="a dari cohort definition or an ATLAS (Circe) cohort expression, as JSON"
     )
     variables: list[RequestedVariable] = Field(default_factory=list, max_length=200)
-    analysis_types: list[AnalysisType] = Field(min_length=1, max_length=4)
+    analysis_types: list[AnalysisType] = Field(min_length=1, max_length=len(AnalysisType))
     period_start: dt.date
     period_end: dt.date
     dua_accepted: Literal[True] = Field(description="the applicant accepts the data-use agreement")

@@ -15,6 +15,7 @@ class Role(StrEnum):
     AI_VENDOR = "ai_vendor"
     CLINICIAN = "clinician"
     DEPLOYMENT_APPROVER = "deployment_approver"
+    OUTPUT_CHECKER = "output_checker"
 
 
 ROLE_LABELS: dict[Role, tuple[str, str]] = {
@@ -25,9 +26,10 @@ ROLE_LABELS: dict[Role, tuple[str, str]] = {
     Role.AI_VENDOR: ("AI 기업", "AI vendor"),
     Role.CLINICIAN: ("임상의", "Clinician"),
     Role.DEPLOYMENT_APPROVER: ("AI 도입 승인 위원", "Deployment approver (site AI committee)"),
+    Role.OUTPUT_CHECKER: ("반출 검토자", "Output checker (research pods)"),
 }
 
-SITE_ROLES = frozenset({Role.DATA_STEWARD, Role.DRB_MEMBER, Role.DEPLOYMENT_APPROVER})
+SITE_ROLES = frozenset({Role.DATA_STEWARD, Role.DRB_MEMBER, Role.DEPLOYMENT_APPROVER, Role.OUTPUT_CHECKER})
 APPLICANT_ROLES = frozenset({Role.RESEARCHER, Role.AI_VENDOR})
 
 
@@ -45,6 +47,7 @@ class Permission(StrEnum):
     APPROVE_DEPLOYMENT = "approve_deployment"
     PUBLISH_MONITORING = "publish_monitoring"
     VIEW_MONITORING = "view_monitoring"
+    CHECK_OUTPUTS = "check_outputs"
 
 
 # Rules as data: which role holds which permission (site scoping is checked where the site is known).
@@ -64,6 +67,9 @@ PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.VIEW_MONITORING: frozenset(
         {Role.PLATFORM_ADMIN, Role.DRB_MEMBER, Role.DATA_STEWARD, Role.DEPLOYMENT_APPROVER}
     ),
+    # A research pod's held outputs leave a site only after two of that site's output checkers approve them
+    # (own site only, and never the same person twice: checked in dari.hub.pods).
+    Permission.CHECK_OUTPUTS: frozenset({Role.OUTPUT_CHECKER}),
 }
 
 

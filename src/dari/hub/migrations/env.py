@@ -7,6 +7,7 @@ from sqlalchemy import create_engine
 
 import dari.hub.db.roles_tables  # noqa: F401  (registers the roles tables on the metadata)
 from dari.hub.db import cohorts as _cohorts  # noqa: F401  (registers saved_cohort in the metadata)
+from dari.hub.db import pods as _pods  # noqa: F401  (registers the research pods tables in the metadata)
 from dari.hub.db.models import Base
 
 config = context.config

@@ -14,12 +14,14 @@ from dari import __version__
 from dari.hub.db.engine import make_engine, require_schema, session_factory
 from dari.hub.monitoring_checks import MAX_PUBLICATION_BYTES
 from dari.hub.notifications import mail_after_commit
+from dari.hub.pods import LARGE_BODY_ROUTES as POD_BODY_ROUTES
 from dari.hub.settings import HubSettings
 from dari.hub.web import error_pages
 from dari.hub.web.body_limit import BodyLimit
 from dari.hub.web.deps import PortalState
 from dari.hub.web.i18n import label, translate
 from dari.hub.web.routes import (
+    airlock_pages,
     api,
     auth,
     catalog,
@@ -29,6 +31,7 @@ from dari.hub.web.routes import (
     monitoring_api,
     monitoring_pages,
     pages,
+    pods_api,
     roles_approver,
     roles_clinician,
     roles_notifications,
@@ -85,7 +88,9 @@ def create_app(settings: HubSettings) -> FastAPI:
     # Added last, so outermost: every body is counted as it is read, chunked ones included, before anything else.
     # The application form also carries the IRB approval PDF (dari.hub.governance.documents).
     larger = {route: settings.max_form_bytes + governance.FORM_BODY_EXTRA for route in governance.FORM_BODY_ROUTES}
-    app.add_middleware(BodyLimit, max_bytes=settings.max_form_bytes, larger={**_LARGER_BODIES, **larger})
+    app.add_middleware(
+        BodyLimit, max_bytes=settings.max_form_bytes, larger={**_LARGER_BODIES, **larger, **POD_BODY_ROUTES}
+    )
     app.mount("/static", StaticFiles(directory=str(files("dari.hub.web") / "static")), name="static")
     routers = (auth.router, catalog.router, governance.router, pages.router, api.router, tickets.router)
     for router in (*routers, drb_pages.router, monitoring_api.router, monitoring_pages.router, feasibility.router):
@@ -93,6 +98,8 @@ def create_app(settings: HubSettings) -> FastAPI:
     for router in (roles_approver.router, roles_vendor.router, roles_clinician.router, roles_steward.router):
         app.include_router(router)
     app.include_router(roles_notifications.router)
+    app.include_router(pods_api.router)  # research pods: submission, site pull/report/release, airlock pages
+    app.include_router(airlock_pages.router)
     error_pages.install(app)
     app.add_api_route("/api/docs", api_docs, methods=["GET"], include_in_schema=False, response_class=HTMLResponse)
     return app

@@ -400,6 +400,88 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "monthly_withheld": ("월별 내역 미공개 (공개 대장)", "monthly history withheld (release ledger)"),
     "apply_with_cohort": ("이 코호트로 연구 신청", "Apply with this cohort"),
     # --- end cohort builder ---
+    # --- airlock --- (research pods: submission, output checking, two-person release; issue 20 part 2)
+    "airlock": ("반출 심사 (에어록)", "Airlock"),
+    "airlock_intro": (
+        "연구 포드는 연구자의 코드를 기관 안에서 실행합니다. 결과는 자동 검사 후 그 기관의 반출 검토자 두 명이 "
+        "각자 사유와 함께 승인해야만 연구자에게 전달되며, 거부된 결과는 기관 밖으로 나가지 않습니다.",
+        "A research pod runs the researcher's code inside the site. Its outputs reach the researcher only after the "
+        "automatic checks and the approval of two of that site's output checkers, each with a reason; rejected "
+        "outputs never leave the site.",
+    ),
+    "airlock_pod": ("연구 포드", "Research pod"),
+    "airlock_bundle": ("코드 묶음", "Code bundle"),
+    "airlock_site": ("기관 데이터셋", "Site dataset"),
+    "airlock_submitted": ("제출", "Submitted"),
+    "airlock_researcher": ("연구자", "Researcher"),
+    "airlock_run": ("실행", "Run"),
+    "airlock_submit": ("코드 묶음 제출", "Submit a bundle"),
+    "airlock_submit_intro": (
+        "연구 포드를 포함하는 이용 권한으로, 더미 데이터에서 시험한 묶음(.zip, pod.toml)을 제출하세요.",
+        "Submit a bundle (.zip with pod.toml), tested on dummy data, under a grant that includes research pods.",
+    ),
+    "airlock_no_grant": (
+        "연구 포드를 포함하는 유효한 이용 권한이 없습니다. 신청서에서 ‘연구 포드’ 분석 유형을 요청하세요.",
+        "You hold no active grant that includes research pods: ask for the ‘research pod’ analysis type.",
+    ),
+    "airlock_files": ("보류 중인 결과 파일", "Held output files"),
+    "airlock_files_intro": (
+        "허브에는 파일 이름, 크기, 해시와 자동 검사 결과만 있습니다. 내용은 승인 전까지 기관에 있습니다. "
+        "‘차단’ 판정 파일은 승인되어도 반출되지 않습니다.",
+        "The hub holds only names, sizes, hashes and the automatic checks' findings; the contents stay at the site "
+        "until approval. A file with a ‘blocked’ finding never leaves, even when the run is approved.",
+    ),
+    "airlock_file": ("파일", "File"),
+    "airlock_kind": ("형식", "Type"),
+    "airlock_size": ("크기 (바이트)", "Size (bytes)"),
+    "airlock_findings": ("자동 검사", "Automatic checks"),
+    "airlock_no_findings": ("문제 없음", "No findings"),
+    "airlock_column": ("열", "column"),
+    "airlock_row": ("행", "row"),
+    "severity_block": ("차단", "Blocked"),
+    "severity_review": ("검토", "Review"),
+    "airlock_reviews": ("반출 검토", "Output checking"),
+    "airlock_two_person": (
+        "그 기관의 반출 검토자 두 명이 각자 승인해야 합니다. 한 사람이 두 번 검토할 수 없고, 한 번의 거부로 끝납니다.",
+        "Two different output checkers of the site must each approve; nobody reviews twice, and one rejection ends it.",
+    ),
+    "airlock_reviewer": ("검토자", "Checker"),
+    "airlock_decision": ("결정", "Decision"),
+    "airlock_reason": ("사유", "Reason"),
+    "airlock_approve": ("반출 승인", "Approve release"),
+    "airlock_reject": ("반출 거부", "Reject"),
+    "airlock_record_decision": ("결정 기록", "Record decision"),
+    "airlock_reviewed_already": (
+        "이 실행을 이미 검토했습니다. 다른 검토자의 결정을 기다립니다.",
+        "You reviewed this run already; it waits for another checker.",
+    ),
+    "airlock_released": ("반출된 결과", "Released outputs"),
+    "pod_status_submitted": ("제출됨 (기관 실행 대기)", "Submitted (waits for the site)"),
+    "pod_status_pulled": ("기관에서 실행 중", "Running at the site"),
+    "pod_status_held": ("반출 검토 대기", "Held for output checking"),
+    "pod_status_refused": ("기관이 거부함", "Refused by the site"),
+    "pod_status_failed": ("실행 실패", "Run failed"),
+    "pod_status_approved": ("승인됨 (기관 전송 대기)", "Approved (waits for the site to send)"),
+    "pod_status_rejected": ("거부됨", "Rejected"),
+    "pod_status_withheld": ("거부됨 (기관에 보관)", "Rejected (kept at the site)"),
+    "pod_status_released": ("반출됨", "Released"),
+    "research_pod": ("연구 포드", "Research pod"),
+    "output_checker": ("반출 검토자", "Output checker (research pods)"),
+    "kind_pod_submitted": ("연구 포드 제출", "Research pod submitted"),
+    "kind_pod_ran": ("연구 포드 실행", "Research pod ran"),
+    "kind_pod_held": ("반출 검토 요청", "Outputs await checking"),
+    "kind_pod_decided": ("반출 결정", "Output decision"),
+    "kind_pod_released": ("결과 반출", "Outputs released"),
+    "pod.submit": ("연구 포드 제출", "Research pod submitted"),
+    "pod.pull": ("연구 포드 인수 (기관)", "Research pod pulled by the site"),
+    "pod.hold": ("결과 보류 (기관)", "Outputs held at the site"),
+    "pod.refused": ("연구 포드 거부 (기관)", "Research pod refused by the site"),
+    "pod.failed": ("연구 포드 실패", "Research pod failed"),
+    "pod.review": ("반출 검토 결정", "Output checking decision"),
+    "pod.release": ("결과 반출", "Outputs released"),
+    "pod.withhold": ("거부된 결과 기관 보관", "Rejected outputs kept at the site"),
+    "pod.download": ("반출 결과 내려받기", "Released output downloaded"),
+    # --- end airlock ---
 }
 
 

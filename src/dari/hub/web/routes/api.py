@@ -111,7 +111,7 @@ class GrantCheck(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     username: str = Field(min_length=1, max_length=64)
     dataset_id: str = Field(min_length=1, max_length=128)
-    analysis_type: Literal["feasibility", "characterisation", "model_validation", "federated_training"]
+    analysis_type: Literal["feasibility", "characterisation", "model_validation", "federated_training", "research_pod"]
 
 
 class RevokeRequest(BaseModel):

@@ -111,7 +111,7 @@ def application_form_with(
     cohort_json: Annotated[str, Form(max_length=200_000)] = "",
     variables: Annotated[list[str], Form(max_length=200)] = [],  # noqa: B006 (FastAPI reads it, never mutates it)
     dataset_ids: Annotated[list[str], Form(max_length=50)] = [],  # noqa: B006
-    analysis_types: Annotated[list[str], Form(max_length=4)] = [],  # noqa: B006
+    analysis_types: Annotated[list[str], Form(max_length=8)] = [],  # noqa: B006
     title: Annotated[str, Form(max_length=300)] = "",
     purpose: Annotated[str, Form(max_length=5000)] = "",
     irb_number: Annotated[str, Form(max_length=100)] = "",
@@ -136,7 +136,7 @@ async def submit(
     period_end: Annotated[dt.date, Form()],
     submission_key: Annotated[str, Form(min_length=8, max_length=64)],
     dataset_ids: Annotated[list[str], Form(max_length=50)],
-    analysis_types: Annotated[list[str], Form(max_length=4)],
+    analysis_types: Annotated[list[str], Form(max_length=8)],
     applicant_affiliation: Annotated[str, Form(max_length=300)] = "",
     cohort_json: Annotated[str, Form(max_length=200_000)] = "",
     variables: Annotated[list[str], Form(max_length=200)] = [],  # noqa: B006

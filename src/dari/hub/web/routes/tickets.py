@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dari.federation.ticket import DEFAULT_MAX_ROUNDS, issue_ticket
 from dari.hub.governance.applications import AnalysisType
@@ -33,6 +33,14 @@ class TicketRequest(BaseModel):
     model_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     params_sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="`dari.federation.ticket.params_sha256`")
     max_rounds: int = Field(default=DEFAULT_MAX_ROUNDS, ge=1, le=100)
+
+    @field_validator("analysis_type")
+    @classmethod
+    def _not_a_pod(cls, value: AnalysisType) -> AnalysisType:
+        # A pod's ticket binds the bundle the hub stored and audited: it is issued only when the site pulls it.
+        if value == AnalysisType.RESEARCH_POD:
+            raise ValueError("research pods get their ticket when the site pulls the submission (/api/v1/pods)")
+        return value
 
 
 class TicketsPublic(BaseModel):
