@@ -9,6 +9,7 @@ from typing import Literal
 from dari.privacy.text.address import find_addresses
 from dari.privacy.text.model import DeidResult, Span
 from dari.privacy.text.names import find_english_names, find_korean_names, name_occurrences
+from dari.privacy.text.names_en import find_english_name_forms
 from dari.privacy.text.patterns import (
     find_ages,
     find_dates,
@@ -87,6 +88,7 @@ def detect(
         *find_ages(text),
         *find_korean_names(text),
         *find_english_names(text),
+        *find_english_name_forms(text),
     ]
     model = person_tagger() if tagger is None else tagger or None
     if model is not None:

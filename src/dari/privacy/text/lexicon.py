@@ -16,13 +16,17 @@ DATA = Path(__file__).resolve().parent / "data"
 # while ordinary English words mostly do not.
 ROMAN_SYLLABLE = (
     r"(?:g|kk|n|d|tt|r|l|m|b|pp|s|ss|j|jj|ch|k|t|p|h|c|sh|y|w)?"
-    r"(?:yae|yeo|wae|ae|ya|eo|ye|wa|oe|yo|wo|we|wi|yu|eu|ui|oo|ee|a|e|o|u|i)"
+    r"(?:yae|yeo|wae|ae|ya|eo|ye|wa|oe|yo|wo|we|wi|yu|eu|ui|oo|ee|ou|a|e|o|u|i)"
     r"(?:ng|n|m|l|k|p|t|b|g)?"
 )
 ROMAN_GIVEN = re.compile(rf"(?:{ROMAN_SYLLABLE})(?:-?{ROMAN_SYLLABLE})?", re.IGNORECASE)
 # Romanised surnames that are also everyday English words: never a name without a cue.
 _ENGLISH_WORD_SURNAMES = frozenset(
     {"IN", "DO", "SO", "MA", "HA", "NA", "OH", "OK", "BAN", "BANG", "GIL", "WON", "SON", "MOON", "SONG", "SUN", "MIN"}
+)
+# Spellings in everyday use beside the official romanisation (정 Jung, 전 Chun, 서 Suh, 윤 Yun, 임 Im, 노 Roh).
+_VARIANT_SURNAMES = frozenset(
+    {"JUNG", "JOUNG", "CHUN", "JUN", "SUH", "YUN", "YU", "IM", "RIM", "ROH", "RHO", "NOH", "KHANG", "CHOY", "RYOO"}
 )
 
 
@@ -38,6 +42,7 @@ class Lexicon:
     cues: dict[str, dict[str, list[str]]]
     surnames: tuple[str, ...]  # longest first so 남궁 wins over 남
     roman_surnames: frozenset[str]  # upper case, excluding English words
+    roman_surnames_all: frozenset[str]  # upper case, English words (Oh, Song, Moon) too: for unambiguous forms
     common_ko: frozenset[str]
     en_not_names: frozenset[str]
     sido_names: tuple[str, ...]
@@ -56,6 +61,7 @@ def lexicon() -> Lexicon:
     tables = load_name_tables()
     surnames = sorted((str(s) for s in tables.surnames), key=len, reverse=True)
     roman = {str(r).upper() for r in tables.surname_roman} | {"LEE", "YI", "RHEE", "PAK", "KOH", "CHUNG", "CHOE"}
+    roman |= _VARIANT_SURNAMES
     gaz = load_gazetteer()
     sido = {str(s) for s in gaz.sido} | {str(s) for s in gaz.sido_short} | set(cues["address"]["sido_aliases"])
     sigungu = {part for s in gaz.sigungu for part in str(s).split() if part}
@@ -63,6 +69,7 @@ def lexicon() -> Lexicon:
         cues=cues,
         surnames=tuple(surnames),
         roman_surnames=frozenset(roman - _ENGLISH_WORD_SURNAMES),
+        roman_surnames_all=frozenset(roman | _ENGLISH_WORD_SURNAMES),
         common_ko=frozenset(_lines("ko_common_words.txt")),
         en_not_names=frozenset(_lines("en_not_names.txt")),
         sido_names=tuple(sorted(sido, key=len, reverse=True)),

@@ -13,6 +13,7 @@ from dari.privacy.text.model import Span
 
 _HANGUL_RUN = re.compile(r"[가-힣]+")
 _ACCEPT = 2.0
+_REL = r"(?:[ ]?\([가-힣]{1,4}\))?"
 _KIWI_WINDOW = 400  # longest line handed to Kiwi whole  # evidence needed for a name without a strong cue (see _score)
 
 
@@ -47,10 +48,11 @@ def _rx() -> dict[str, re.Pattern[str]]:
     en_titles, en_roles = cue(lex.cue("person", "en_titles")), cue(lex.cue("person", "en_roles"))
     name_token = r"[A-Z][A-Za-z'\-]+"  # noqa: S105 - a regex, not a password
     return {
-        "strong": re.compile(rf"(?<![가-힣])(?:{cue(lex.cue('person', 'ko_strong'))})[ \t]*[:：]?[ \t]*$"),
+        # 보호자(딸): a relation in brackets may sit between the cue and the name
+        "strong": re.compile(rf"(?<![가-힣])(?:{cue(lex.cue('person', 'ko_strong'))}){_REL}[ \t]*[:：]?[ \t]*$"),
         "field": re.compile(rf"(?<![가-힣])(?:{cue(lex.cue('person', 'ko_field'))})[ \t]*[:：][ \t]*$"),
         "latin": re.compile(rf"(?<![A-Za-z])(?:{cue(lex.cue('person', 'latin_prefix'))})[ \t]*[:：]?[ \t]*$"),
-        "weak": re.compile(rf"(?<![가-힣])(?:{cue(lex.cue('person', 'ko_weak'))})[ \t]*[:：]?[ \t]*$"),
+        "weak": re.compile(rf"(?<![가-힣])(?:{cue(lex.cue('person', 'ko_weak'))}){_REL}[ \t]*[:：]?[ \t]*$"),
         "after": re.compile(rf"[ \t]*(?:{cue(lex.cue('person', 'ko_suffix_word'))})"),
         "en_cue": re.compile(
             rf"(?:(?<![A-Za-z])(?:{en_titles})[ ]+|(?<![A-Za-z])(?i:{en_roles})(?:[ ]by)?[ \t]*[:：][ \t]*"
@@ -171,6 +173,29 @@ def find_korean_names(text: str) -> list[Span]:
         base, attached = split
         if _score(text, m.start(), m.end(), base, attached, morph.token_at) >= _ACCEPT:
             out.append(Span(m.start(), m.start() + len(base), "PERSON"))
+    return out + _spaced_korean_names(text)
+
+
+# a lookahead, so that 교수 김 지빈 is tried at 김 as well as at 교수
+_SPACED = re.compile(r"(?<![가-힣])(?=([가-힣]{1,2})[ ]([가-힣]{1,4})(?![가-힣]))")
+
+
+def _spaced_korean_names(text: str) -> list[Span]:
+    """홍 길동: EMR exports and hand-typed notes often put a space after the surname; accepted on a cue only."""
+    _, _, one, two = _suffixes()
+    out = []
+    for m in _SPACED.finditer(text):
+        surname, rest = m.group(1), m.group(2)
+        if surname not in (one if len(surname) == 1 else two):
+            continue
+        split = split_korean_name(surname + rest, lambda: None)
+        if split is None or len(split[0]) <= len(surname):
+            continue
+        base, attached = split
+        # no credit from morphology here (Kiwi reads 김 as a noun): a cue before or after must carry it
+        score = _score(text, m.start(1), m.end(2), base, attached, lambda _pos: None)
+        if score >= _ACCEPT:
+            out.append(Span(m.start(1), m.start(2) + len(base) - len(surname), "PERSON"))
     return out
 
 

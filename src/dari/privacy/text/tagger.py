@@ -259,6 +259,9 @@ _EPONYM_USE = re.compile(
     r"(?:disease|syndrome|dementia)\b",
     re.IGNORECASE,
 )
+_NAME_PARTICLES = frozenset(
+    {"van", "von", "de", "da", "di", "du", "del", "della", "der", "le", "la", "bin", "binti", "al"}
+)
 _PIECE = re.compile(r"[가-힣]+|[A-Za-z]+(?:['’\-][A-Za-z]+)*\.?")
 
 
@@ -271,7 +274,9 @@ def clean_span(text: str, span: Span) -> list[Span]:
     for m in _PIECE.finditer(text, span.start, span.end):
         word = m.group().rstrip(".")
         is_ko = word[:1] >= "가"
-        if word in not_names or word.title() in not_names or _EPONYM_USE.match(text, m.end()):
+        # a lower-case Latin word (see, a, with) is never part of a name in English notes, bar van/de/bin …
+        lower = not is_ko and word.islower() and word not in _NAME_PARTICLES
+        if lower or word in not_names or word.title() in not_names or _EPONYM_USE.match(text, m.end()):
             parts.append([])
             prev_end, prev_ko = -1, None
             continue
@@ -291,6 +296,8 @@ def clean_span(text: str, span: Span) -> list[Span]:
             if not spaced:
                 first = hangul[0][: _trim_stem(hangul[0])]
                 part = part[:1] if len(first) >= 3 and first not in lx["common_ko"] else []
+        if part and not any(_KO.fullmatch(text[a:b]) or b - a >= 2 for a, b in part):
+            part = []  # a lone initial (the H flag of a lab line) is no name
         if part:
             start, (last_start, end) = part[0][0], part[-1]
             if _KO.fullmatch(text[last_start:end]):  # 홍길동님 -> 홍길동
