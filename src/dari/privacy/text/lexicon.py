@@ -77,6 +77,31 @@ def lexicon() -> Lexicon:
     )
 
 
+class _Node(dict[str, "_Node"]):
+    """A node of a character trie."""
+
+
+def trie_alternation(words: list[str] | tuple[str, ...]) -> str:
+    """The same language as `alternation`, factored by common prefixes (서울(?:특별시)?|부산…): Python's re tries
+    every branch of a flat alternation at every position, which made the gazetteer pattern slow. A greedy optional
+    tail tries the longer word first, so the longest word still wins. Case-sensitive use only."""
+    trie = _Node()
+    for word in set(words):
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, _Node())
+        node[""] = _Node()  # the word ends here
+
+    def build(node: _Node) -> str:
+        branches = [re.escape(ch) + build(child) for ch, child in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 and len(branches[0]) == 1 else f"(?:{'|'.join(branches)})"
+        return f"{body}?" if "" in node else body
+
+    return build(trie)
+
+
 def alternation(words: list[str] | tuple[str, ...]) -> str:
     """A regex alternation of literal words, longest first so the longest cue wins."""
     return "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True))

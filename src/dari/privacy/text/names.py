@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from dari.kr.gazetteer import load_name_tables
@@ -12,6 +12,7 @@ from dari.privacy.text.lexicon import ROMAN_GIVEN, alternation, lexicon
 from dari.privacy.text.model import Span
 
 _HANGUL_RUN = re.compile(r"[가-힣]+")
+_LATIN_CAPITAL = re.compile(r"[A-Z]")
 _ACCEPT = 2.0
 _REL = r"(?:[ ]?\([가-힣]{1,4}\))?"
 _KIWI_WINDOW = 400  # longest line handed to Kiwi whole  # evidence needed for a name without a strong cue (see _score)
@@ -78,22 +79,35 @@ def split_korean_name(
     first_morph_len gives the length of the word's first morpheme (Kiwi): a trailing particle is stripped only
     when Kiwi also ends the first morpheme there (홍길동|은, but 신장내과 stays whole).
     """
-    lex = lexicon()
+    shape = _name_shape(word)
+    if shape is None:
+        return None
+    base, stripped, attached = shape
+    if stripped is not None and first_morph_len() == 3:
+        base = stripped
+    return _checked(base, word, attached, allow_common)
+
+
+@lru_cache(maxsize=100_000)
+def _name_shape(word: str) -> tuple[str, str | None, bool] | None:
+    """(base, base without a trailing particle or None, honorific attached) of a surname-initial word (cached)."""
     suffixes, particles, one, two = _suffixes()
     if word[:1] not in one and word[:2] not in two:
         return None
-    base, attached = word, False
     for suffix in suffixes:
         if word.endswith(suffix) and 2 <= len(word) - len(suffix) <= 4:
-            base, attached = word[: -len(suffix)], True
-            break
-    else:
-        # 홍길동은: strip a particle only from words too long to be a one-syllable-surname name.
-        for particle in particles:
-            if word.endswith(particle) and len(word) - len(particle) == 3 and len(word) >= 4:
-                if first_morph_len() == 3:
-                    base = word[: -len(particle)]
-                break
+            return word[: -len(suffix)], None, True
+    # 홍길동은: strip a particle only from words too long to be a one-syllable-surname name.
+    for particle in particles:
+        if word.endswith(particle) and len(word) - len(particle) == 3 and len(word) >= 4:
+            return word, word[: -len(particle)], False
+    return word, None, False
+
+
+@lru_cache(maxsize=100_000)
+def _checked(base: str, word: str, attached: bool, allow_common: bool) -> tuple[str, bool] | None:
+    lex = lexicon()
+    _, _, one, two = _suffixes()
     surname = base[:2] if base[:2] in two and len(base) >= 3 else base[:1] if base[:1] in one else None
     if surname is None or not 1 <= len(base) - len(surname) <= 2:
         return None
@@ -164,9 +178,12 @@ def find_korean_names(text: str) -> list[Span]:
     """Korean names: a surname-initial word with a cue before it, an honorific after it, or Kiwi's NNP."""
     morph = _KiwiLines(text)
     out = []
+    field_rx = _rx()["field"]
     for m in _HANGUL_RUN.finditer(text):
+        if _name_shape(m.group(0)) is None:
+            continue  # no surname first: most words end here, before any regex runs
         # A field that can only hold a name (성명: 문진) overrides the common-word list.
-        field = _rx()["field"].search(text, max(0, m.start() - 12), m.start()) is not None
+        field = field_rx.search(text, max(0, m.start() - 12), m.start()) is not None
         split = split_korean_name(m.group(0), _first_len(morph, m.start()), allow_common=field)
         if split is None:
             continue
@@ -211,6 +228,8 @@ def _trim_english(name: str) -> str:
 
 def find_english_names(text: str) -> list[Span]:
     """English-script names after titles/roles (Dr., Patient:) and romanised Korean names (Han Junhu)."""
+    if not _LATIN_CAPITAL.search(text):
+        return []  # a Hangul-only note: skip the English patterns altogether
     rx, lex = _rx(), lexicon()
     out = []
     for m in rx["en_cue"].finditer(text):
@@ -247,6 +266,15 @@ def name_occurrences(text: str, names: set[str]) -> list[Span]:
                 out.append(Span(m.start(), m.start() + size, "PERSON"))
     english = sorted((n for n in names - korean if len(n) >= 4), key=len, reverse=True)
     if english:
-        pattern = rf"(?<![A-Za-z])(?:{'|'.join(re.escape(n) for n in english)})(?![A-Za-z])"
-        out.extend(Span(m.start(), m.end(), "PERSON") for m in re.finditer(pattern, text, re.IGNORECASE))
+        # str.find on the lower-cased note: a regex built from each note's names cost a compile per note
+        lowered = text.lower()
+        for name in english:
+            needle, at = name.lower(), 0
+            while (at := lowered.find(needle, at)) >= 0:
+                end = at + len(needle)
+                if not (at and lowered[at - 1].isascii() and lowered[at - 1].isalpha()) and not (
+                    end < len(text) and lowered[end].isascii() and lowered[end].isalpha()
+                ):
+                    out.append(Span(at, end, "PERSON"))
+                at = end
     return out

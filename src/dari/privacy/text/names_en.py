@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from functools import cache
 
-from dari.privacy.text.lexicon import ROMAN_GIVEN, ROMAN_SYLLABLE, lexicon
+from dari.privacy.text.lexicon import ROMAN_GIVEN, lexicon
 from dari.privacy.text.model import Span
 
 _T = r"(?:[A-Z][a-z]+(?:['’\-][A-Za-z][a-z]+)*|[A-Z]['’][A-Z][a-z]+)"  # Smith, O'Neil, Jin-seo, Smith-Jones
@@ -43,13 +43,25 @@ def _forms() -> tuple[re.Pattern[str], ...]:
     )
 
 
+_CAPITAL = re.compile(r"[A-Z][a-z]|[A-Z]{2}")
+_ANCHORS = tuple(
+    re.compile(a)
+    for a in (
+        rf"(?:{_CREDENTIALS})(?![A-Za-z])",
+        r"\(",
+        r"\d[ \-]?(?:year|yr|yo|y/o|y\.o\.|-?month)",
+        r"\d{6}",
+        r"Dear|Re:|RE:|Attn|Attention:|[Cc][Cc]:|To:",
+        rf"(?:{_CLOSINGS}),?[ \t]*\n",
+        r"(?i:with|by)[ ]",
+    )
+)
 _STRONG_FORMS = (0, 1, 5)  # credential after, relation after, closing before
 _SALUTATION = 4  # Dear Roe, / Re: ROE, JANE: one word is enough
 _ROMAN_HYPHEN = re.compile(r"(?<![\w\-'])([A-Z][a-z]+-[a-z]+|[A-Z]+-[A-Z]+)[ ]([A-Z][a-z]+|[A-Z]{2,})(?![\w\-])")
 _ROMAN_PASSPORT = re.compile(
     r"(?<![\w\-'])([A-Z]{2,}|[A-Z][a-z]+),[ ]([A-Z]+(?:[ \-][A-Z]+)?|[A-Z][a-z]+(?:-[a-z]+)?)\b"
 )
-_SYLLABLE = re.compile(ROMAN_SYLLABLE, re.IGNORECASE)
 
 
 def _name_part(name: str, *, strong: bool | str = False) -> tuple[int, int] | None:
@@ -98,15 +110,20 @@ def _roman_korean(text: str) -> list[Span]:
         parts = [p for p in re.split(r"[ \-]", given) if p]
         if surname.isupper() != given.replace("-", "").replace(" ", "").isupper():
             continue
-        if surname.upper() in lex.roman_surnames_all and all(_SYLLABLE.fullmatch(p) for p in parts) and len(parts) <= 2:
+        given_ok = len(parts) <= 2 and all(ROMAN_GIVEN.fullmatch(p) for p in parts)
+        if surname.upper() in lex.roman_surnames_all and given_ok:
             out.append(Span(m.start(), m.end(), "PERSON"))
     return out
 
 
 def find_english_name_forms(text: str) -> list[Span]:
     """English-script names in the conventional positions listed in the module docstring."""
+    if _CAPITAL.search(text) is None:
+        return []  # a note in Hangul only: no English name to find
     out = _roman_korean(text)
     for k, rx in enumerate(_forms()):
+        if _ANCHORS[k].search(text) is None:
+            continue  # each form needs its anchor word; looking for it first is much cheaper than the form
         for m in rx.finditer(text):
             strong = "salutation" if k == _SALUTATION and m.group("n")[-1:] != "." else k in _STRONG_FORMS
             part = _name_part(m.group("n"), strong=strong)
