@@ -92,3 +92,20 @@ def test_tagger_line_skip_and_cache_change_nothing() -> None:
         assert tagger.find(doc.text) == reference, doc.id
         assert tagger.find(doc.text) == reference  # second time from the line cache
     assert not is_candidate("ALT") and not is_candidate("정상") and is_candidate("LEE") and is_candidate("홍길동님")
+
+
+def test_clinic_family_spans_kinds_and_unseen_scores() -> None:
+    from dari.privacy.text.corpus_clinic import KINDS, make_clinic_corpus
+    from dari.privacy.text.deid import plausible_name
+    from dari.privacy.text.evaluation import evaluate
+
+    docs = make_clinic_corpus(24, seed=3)
+    assert sorted({d.kind for d in docs}) == sorted(KINDS)
+    for doc in docs:
+        for start, end, _ in doc.spans:
+            assert doc.text[start:end].strip() == doc.text[start:end] != "" and "None" not in doc.text[start:end]
+    result = evaluate(docs)
+    assert result.exact["ALL"].f1 >= 0.9 and result.leaks("PHONE")[0] == 0 and result.leaks("RRN")[0] == 0
+    # the vocabulary checks on names the tagger finds alone: medical words and dictionary nouns go, names stay
+    assert not plausible_name("Osteoporosis") and not plausible_name("GERD, AF") and not plausible_name("유지됨")
+    assert plausible_name("이채율") and plausible_name("Rafael Quintero") and not plausible_name("반 공기")

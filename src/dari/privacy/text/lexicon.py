@@ -30,6 +30,12 @@ _VARIANT_SURNAMES = frozenset(
 )
 
 
+def _cue_words(cues: dict[str, dict[str, list[str]]]) -> frozenset[str]:
+    person = cues["person"]
+    words = [*person["ko_strong"], *person["ko_weak"], *person["ko_field"], *cues["mrn"]["cues"]]
+    return frozenset(w for w in words if re.fullmatch(r"[가-힣]{2,}", w))
+
+
 def _lines(name: str) -> list[str]:
     text = (DATA / name).read_text(encoding="utf-8")
     return [s.strip() for s in text.splitlines() if s.strip() and not s.startswith("#")]
@@ -45,6 +51,7 @@ class Lexicon:
     roman_surnames_all: frozenset[str]  # upper case, English words (Oh, Song, Moon) too: for unambiguous forms
     common_ko: frozenset[str]
     en_not_names: frozenset[str]
+    en_medical: frozenset[str]  # lower case: ICD-10 description words that are not in the name lexicons
     sido_names: tuple[str, ...]
     sigungu_names: tuple[str, ...]
 
@@ -70,8 +77,10 @@ def lexicon() -> Lexicon:
         surnames=tuple(surnames),
         roman_surnames=frozenset(roman - _ENGLISH_WORD_SURNAMES),
         roman_surnames_all=frozenset(roman | _ENGLISH_WORD_SURNAMES),
-        common_ko=frozenset(_lines("ko_common_words.txt")),
+        # the cue words themselves (기록자, 보호자, 판독의) are never names either
+        common_ko=frozenset(_lines("ko_common_words.txt")) | _cue_words(cues),
         en_not_names=frozenset(_lines("en_not_names.txt")),
+        en_medical=frozenset(_lines("en_medical_words.txt")),
         sido_names=tuple(sorted(sido, key=len, reverse=True)),
         sigungu_names=tuple(sorted(sigungu, key=len, reverse=True)),
     )

@@ -75,7 +75,7 @@ def _name_part(name: str, *, strong: bool | str = False) -> tuple[int, int] | No
 
     def never(span: tuple[int, int]) -> bool:
         w = name[span[0] : span[1]].rstrip(".")
-        return w in lex.en_not_names or w.title() in lex.en_not_names
+        return w in lex.en_not_names or w.title() in lex.en_not_names or w.lower() in lex.en_medical
 
     while words and never(words[0]):
         words.pop(0)

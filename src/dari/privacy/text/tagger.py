@@ -111,7 +111,7 @@ def _context_word(word: str) -> str:
 
 
 @lru_cache(maxsize=200_000)
-def _kiwi_first(word: str) -> tuple[str, int]:
+def kiwi_first(word: str) -> tuple[str, int]:
     """Kiwi's tag and length of the first morpheme of a Hangul word (cached: common words repeat)."""
     from dari.privacy.text.names import kiwi
 
@@ -153,7 +153,7 @@ def _word_features(word: str) -> tuple[str, ...]:
             if stem in lx["common_ko"] or word in lx["common_ko"]:
                 f.append("common")
             if len(stem) <= 5:
-                tag, length = _kiwi_first(word)
+                tag, length = kiwi_first(word)
                 f += [f"kiwi={tag}", f"kiwicover={min(length, 4)}-{len(stem)}"]
     elif word[:1].isascii() and word[:1].isalpha():
         low = word.lower()
