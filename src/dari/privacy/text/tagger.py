@@ -378,6 +378,10 @@ class PersonTagger:
             pos += len(line) + 1
         return out
 
+    def forget_lines(self) -> None:
+        """Empty the memory of tagged lines (for timing on unseen notes, or to free memory)."""
+        self._lines.clear()
+
     def _find_line(self, line: str, min_marginal: float | None) -> tuple[tuple[int, int], ...]:
         """PERSON spans of one line, offsets into the line (a line's tags depend on the line alone)."""
         tokens = _line_tokens(line)
