@@ -250,6 +250,7 @@ def bio_labels(tokens: Sequence[Token], gold: Sequence[Span]) -> list[str]:
     return labels
 
 
+@lru_cache(maxsize=100_000)
 def _trim_stem(word: str) -> int:
     """Length of the name inside a tagged Hangul word (홍길동님 -> 3); the whole word when nothing is attached."""
     lx = lexicons()
