@@ -109,3 +109,17 @@ def test_clinic_family_spans_kinds_and_unseen_scores() -> None:
     # the vocabulary checks on names the tagger finds alone: medical words and dictionary nouns go, names stay
     assert not plausible_name("Osteoporosis") and not plausible_name("GERD, AF") and not plausible_name("유지됨")
     assert plausible_name("이채율") and plausible_name("Rafael Quintero") and not plausible_name("반 공기")
+
+
+def test_rule_support_by_bisection_matches_a_scan() -> None:
+    import random
+
+    from dari.privacy.text.deid import _covered, _supported
+    from dari.privacy.text.model import Span
+
+    rng = random.Random(0)
+    for _ in range(500):
+        ruled = [Span(a, a + rng.randint(1, 8), "PERSON") for a in rng.choices(range(100), k=rng.randint(0, 8))]
+        b = rng.randint(0, 100)
+        span = Span(b, b + rng.randint(1, 8), "PERSON")
+        assert _supported(span, *_covered(ruled)) == any(r.start < span.end and span.start < r.end for r in ruled)

@@ -63,8 +63,23 @@ def _merge_names(spans: list[Span]) -> list[Span]:
     return [s for s in spans if s.label != "PERSON"] + merged
 
 
-def _supported(text: str, span: Span, ruled: list[Span]) -> bool:
-    return any(r.start < span.end and span.start < r.end for r in ruled)
+def _covered(spans: list[Span]) -> tuple[list[int], list[int]]:
+    """Rule name spans merged into disjoint (starts, ends), sorted: overlap tests by bisection, not a scan."""
+    starts: list[int] = []
+    ends: list[int] = []
+    for s in sorted(spans):
+        if ends and s.start < ends[-1]:
+            ends[-1] = max(ends[-1], s.end)
+        else:
+            starts.append(s.start)
+            ends.append(s.end)
+    return starts, ends
+
+
+def _supported(span: Span, starts: list[int], ends: list[int]) -> bool:
+    """Whether a rule name span overlaps `span` (a scan over all made 1 MB notes quadratic)."""
+    i = bisect.bisect_left(starts, span.end) - 1  # the last rule span starting before span ends
+    return i >= 0 and ends[i] > span.start
 
 
 def plausible_name(value: str) -> bool:
@@ -147,9 +162,9 @@ def detect(
     ]
     model = person_tagger() if tagger is None else tagger or None
     if model is not None:
-        ruled = [s for s in found if s.label == "PERSON"]
+        ruled = _covered([s for s in found if s.label == "PERSON"])
         learned = model.find(text, min_marginal=HIGH_RECALL_MARGINAL if mode == "high-recall" else None)
-        found += [s for s in learned if _supported(text, s, ruled) or plausible_name(text[s.start : s.end])]
+        found += [s for s in learned if _supported(s, *ruled) or plausible_name(text[s.start : s.end])]
         found = _merge_names(found)
     spans = _resolve(found)
     # A name found once is a name everywhere in the note (환자 서명: 이순분 after 환자명: 이순분).
