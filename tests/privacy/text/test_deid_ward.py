@@ -59,8 +59,8 @@ def test_tagger_finds_names_the_rules_miss() -> None:
 def test_rules_alone_miss_what_rules_and_tagger_find(ward: list[LabelledDoc]) -> None:
     rules = evaluate(ward, detect=lambda t: detect(t, tagger=False)).exact["PERSON"]
     both = evaluate(ward).exact["PERSON"]
-    assert both.recall > rules.recall + 0.2
-    assert both.recall >= 0.9, both  # in-distribution (the shipped model saw other seeds of this family)
+    assert both.recall > rules.recall + 0.1  # the rules alone find about 0.85 here since the name-form rules
+    assert both.recall >= 0.97, both  # in-distribution (the shipped model saw other seeds of this family)
 
 
 def test_high_recall_mode_keeps_every_standard_name_and_rejects_unknown_modes(ward: list[LabelledDoc]) -> None:

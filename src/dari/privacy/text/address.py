@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from functools import cache
 
-from dari.privacy.text.lexicon import alternation, lexicon
+from dari.privacy.text.lexicon import lexicon, trie_alternation
 from dari.privacy.text.model import Span
 
 _ADMIN = r"[가-힣]{1,8}(?:특별시|광역시|특별자치시|특별자치도|도|시|군|구)"
@@ -27,7 +27,7 @@ _EN_ADDRESS = (
 @cache
 def _regexes() -> tuple[re.Pattern[str], re.Pattern[str]]:
     lex = lexicon()
-    start = alternation(lex.sido_names + lex.sigungu_names)
+    start = trie_alternation(lex.sido_names + lex.sigungu_names)
     korean = re.compile(
         rf"(?<![가-힣])(?:{start})(?![가-힣])(?:[ ]{_ADMIN}(?![가-힣]))*"
         rf"(?P<tail>(?:[ ]{_TOWN})?(?:[ ]{_DONG})?[ ](?:{_ROAD}|{_DONG}|{_TOWN})[ ]?{_NUM}(?:번지)?(?![\d가-힣])"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from dari.kr.gazetteer import load_name_tables
@@ -12,7 +12,9 @@ from dari.privacy.text.lexicon import ROMAN_GIVEN, alternation, lexicon
 from dari.privacy.text.model import Span
 
 _HANGUL_RUN = re.compile(r"[가-힣]+")
+_LATIN_CAPITAL = re.compile(r"[A-Z]")
 _ACCEPT = 2.0
+_REL = r"(?:[ ]?\([가-힣]{1,4}\))?"
 _KIWI_WINDOW = 400  # longest line handed to Kiwi whole  # evidence needed for a name without a strong cue (see _score)
 
 
@@ -47,10 +49,11 @@ def _rx() -> dict[str, re.Pattern[str]]:
     en_titles, en_roles = cue(lex.cue("person", "en_titles")), cue(lex.cue("person", "en_roles"))
     name_token = r"[A-Z][A-Za-z'\-]+"  # noqa: S105 - a regex, not a password
     return {
-        "strong": re.compile(rf"(?<![가-힣])(?:{cue(lex.cue('person', 'ko_strong'))})[ \t]*[:：]?[ \t]*$"),
+        # 보호자(딸): a relation in brackets may sit between the cue and the name
+        "strong": re.compile(rf"(?<![가-힣])(?:{cue(lex.cue('person', 'ko_strong'))}){_REL}[ \t]*[:：]?[ \t]*$"),
         "field": re.compile(rf"(?<![가-힣])(?:{cue(lex.cue('person', 'ko_field'))})[ \t]*[:：][ \t]*$"),
         "latin": re.compile(rf"(?<![A-Za-z])(?:{cue(lex.cue('person', 'latin_prefix'))})[ \t]*[:：]?[ \t]*$"),
-        "weak": re.compile(rf"(?<![가-힣])(?:{cue(lex.cue('person', 'ko_weak'))})[ \t]*[:：]?[ \t]*$"),
+        "weak": re.compile(rf"(?<![가-힣])(?:{cue(lex.cue('person', 'ko_weak'))}){_REL}[ \t]*[:：]?[ \t]*$"),
         "after": re.compile(rf"[ \t]*(?:{cue(lex.cue('person', 'ko_suffix_word'))})"),
         "en_cue": re.compile(
             rf"(?:(?<![A-Za-z])(?:{en_titles})[ ]+|(?<![A-Za-z])(?i:{en_roles})(?:[ ]by)?[ \t]*[:：][ \t]*"
@@ -76,22 +79,35 @@ def split_korean_name(
     first_morph_len gives the length of the word's first morpheme (Kiwi): a trailing particle is stripped only
     when Kiwi also ends the first morpheme there (홍길동|은, but 신장내과 stays whole).
     """
-    lex = lexicon()
+    shape = _name_shape(word)
+    if shape is None:
+        return None
+    base, stripped, attached = shape
+    if stripped is not None and first_morph_len() == 3:
+        base = stripped
+    return _checked(base, word, attached, allow_common)
+
+
+@lru_cache(maxsize=100_000)
+def _name_shape(word: str) -> tuple[str, str | None, bool] | None:
+    """(base, base without a trailing particle or None, honorific attached) of a surname-initial word (cached)."""
     suffixes, particles, one, two = _suffixes()
     if word[:1] not in one and word[:2] not in two:
         return None
-    base, attached = word, False
     for suffix in suffixes:
         if word.endswith(suffix) and 2 <= len(word) - len(suffix) <= 4:
-            base, attached = word[: -len(suffix)], True
-            break
-    else:
-        # 홍길동은: strip a particle only from words too long to be a one-syllable-surname name.
-        for particle in particles:
-            if word.endswith(particle) and len(word) - len(particle) == 3 and len(word) >= 4:
-                if first_morph_len() == 3:
-                    base = word[: -len(particle)]
-                break
+            return word[: -len(suffix)], None, True
+    # 홍길동은: strip a particle only from words too long to be a one-syllable-surname name.
+    for particle in particles:
+        if word.endswith(particle) and len(word) - len(particle) == 3 and len(word) >= 4:
+            return word, word[: -len(particle)], False
+    return word, None, False
+
+
+@lru_cache(maxsize=100_000)
+def _checked(base: str, word: str, attached: bool, allow_common: bool) -> tuple[str, bool] | None:
+    lex = lexicon()
+    _, _, one, two = _suffixes()
     surname = base[:2] if base[:2] in two and len(base) >= 3 else base[:1] if base[:1] in one else None
     if surname is None or not 1 <= len(base) - len(surname) <= 2:
         return None
@@ -162,15 +178,41 @@ def find_korean_names(text: str) -> list[Span]:
     """Korean names: a surname-initial word with a cue before it, an honorific after it, or Kiwi's NNP."""
     morph = _KiwiLines(text)
     out = []
+    field_rx = _rx()["field"]
     for m in _HANGUL_RUN.finditer(text):
+        if _name_shape(m.group(0)) is None:
+            continue  # no surname first: most words end here, before any regex runs
         # A field that can only hold a name (성명: 문진) overrides the common-word list.
-        field = _rx()["field"].search(text, max(0, m.start() - 12), m.start()) is not None
+        field = field_rx.search(text, max(0, m.start() - 12), m.start()) is not None
         split = split_korean_name(m.group(0), _first_len(morph, m.start()), allow_common=field)
         if split is None:
             continue
         base, attached = split
         if _score(text, m.start(), m.end(), base, attached, morph.token_at) >= _ACCEPT:
             out.append(Span(m.start(), m.start() + len(base), "PERSON"))
+    return out + _spaced_korean_names(text)
+
+
+# a lookahead, so that 교수 김 지빈 is tried at 김 as well as at 교수
+_SPACED = re.compile(r"(?<![가-힣])(?=([가-힣]{1,2})[ ]([가-힣]{1,4})(?![가-힣]))")
+
+
+def _spaced_korean_names(text: str) -> list[Span]:
+    """홍 길동: EMR exports and hand-typed notes often put a space after the surname; accepted on a cue only."""
+    _, _, one, two = _suffixes()
+    out = []
+    for m in _SPACED.finditer(text):
+        surname, rest = m.group(1), m.group(2)
+        if surname not in (one if len(surname) == 1 else two):
+            continue
+        split = split_korean_name(surname + rest, lambda: None)
+        if split is None or len(split[0]) <= len(surname):
+            continue
+        base, attached = split
+        # no credit from morphology here (Kiwi reads 김 as a noun): a cue before or after must carry it
+        score = _score(text, m.start(1), m.end(2), base, attached, lambda _pos: None)
+        if score >= _ACCEPT:
+            out.append(Span(m.start(1), m.start(2) + len(base) - len(surname), "PERSON"))
     return out
 
 
@@ -186,6 +228,8 @@ def _trim_english(name: str) -> str:
 
 def find_english_names(text: str) -> list[Span]:
     """English-script names after titles/roles (Dr., Patient:) and romanised Korean names (Han Junhu)."""
+    if not _LATIN_CAPITAL.search(text):
+        return []  # a Hangul-only note: skip the English patterns altogether
     rx, lex = _rx(), lexicon()
     out = []
     for m in rx["en_cue"].finditer(text):
@@ -222,6 +266,15 @@ def name_occurrences(text: str, names: set[str]) -> list[Span]:
                 out.append(Span(m.start(), m.start() + size, "PERSON"))
     english = sorted((n for n in names - korean if len(n) >= 4), key=len, reverse=True)
     if english:
-        pattern = rf"(?<![A-Za-z])(?:{'|'.join(re.escape(n) for n in english)})(?![A-Za-z])"
-        out.extend(Span(m.start(), m.end(), "PERSON") for m in re.finditer(pattern, text, re.IGNORECASE))
+        # str.find on the lower-cased note: a regex built from each note's names cost a compile per note
+        lowered = text.lower()
+        for name in english:
+            needle, at = name.lower(), 0
+            while (at := lowered.find(needle, at)) >= 0:
+                end = at + len(needle)
+                if not (at and lowered[at - 1].isascii() and lowered[at - 1].isalpha()) and not (
+                    end < len(text) and lowered[end].isascii() and lowered[end].isalpha()
+                ):
+                    out.append(Span(at, end, "PERSON"))
+                at = end
     return out

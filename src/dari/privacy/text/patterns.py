@@ -54,6 +54,8 @@ def _regexes() -> dict[str, re.Pattern[str]]:
             rf"|(?:{_MONTHS})\.?,?[ ](?:19|20)\d{{2}})\b"
         ),
         "date_md": re.compile(r"(?<![\d/.])(1[0-2]|0?[1-9])/(3[01]|[12]\d|0?[1-9])(?![\d/])"),
+        # no decimal point, thousands separator, sign, slash or letter next to it (12,500,000 or 1.0000001 stay)
+        "long_digits": re.compile(r"(?<![\w.,+\-/])\d{7,12}(?![\w/]|[.,\-]\d)"),
         "date_compact": re.compile(r"(?<!\d)((?:19|20)\d{2})(\d{2})(\d{2})(?!\d)"),
         "date_yymmdd6": re.compile(r"(?<![\d\-])(\d{2})(\d{2})(\d{2})(?![\d\-])"),
         "md_context": re.compile(rf"(?:{alternation(lex.cue('date', 'context'))})", re.IGNORECASE),
@@ -130,6 +132,14 @@ def find_mrns(text: str) -> list[Span]:
     out = [Span(m.start("v"), m.end("v"), "MRN") for m in _regexes()["mrn"].finditer(text)]
     # #10100883: a long number after '#' is a record number (POD#1, #3 are too short to be one)
     out += [Span(m.start(1), m.end(1), "MRN") for m in re.finditer(r"(?<![\w#])#[ ]?(\d{6,12})(?!\d)", text)]
+    # Recall first (HIPAA: "any other unique identifying number"): a bare run of 7-12 digits in a note is an ID
+    # (record, visit, accession, account number) unless it is a date; phones and RRNs outrank it when they overlap.
+    for m in _regexes()["long_digits"].finditer(text):
+        value = m.group()
+        ymd = (int(value[:4]), int(value[4:6]), int(value[6:]))
+        if len(value) == 8 and value[:2] in ("19", "20") and _valid_date(*ymd):
+            continue
+        out.append(Span(m.start(), m.end(), "MRN"))
     return out
 
 
@@ -138,6 +148,9 @@ def _md_has_context(text: str, start: int, end: int) -> bool:
     if re.search(r"(?:BP|혈압|B/P)\s*[:：]?\s*$", before):
         return False
     rx = _regexes()["md_context"]
+    # 판독일: 11/3, 검사일 4/23: a Korean field label ending in 일 (day) holds a date
+    if re.search(r"[가-힣]일[ \t]*[:：]?[ \t]*$", before) is not None:
+        return True
     if rx.search(before) is not None or rx.search(after) is not None:
         return True
     # 3/10 06:37 (a record's timestamp) and a line that starts with the date (# 3/5, - 3/5 회진)

@@ -14,38 +14,56 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from dari.kr.gazetteer import load_name_tables
 from dari.privacy.text.lexicon import DATA, ROMAN_GIVEN, lexicon
 from dari.privacy.text.model import Span
 
 MODEL_PATH = DATA / "person_tagger.crfsuite"
+LINE_CACHE = 50_000  # lines whose tags are remembered (a few MB)
 _TOKEN = re.compile(r"[가-힣]+|[A-Za-z]+(?:['’\-][A-Za-z]+)*|\d+|\S")
 _KO = re.compile(r"[가-힣]+")
 FeatureList = list[str]
 
 
-@dataclass(frozen=True)
-class Token:
-    """One token of a line: its text and offsets into the note."""
+class Token(NamedTuple):
+    """One token of a line: its text and offsets into the note (a tuple: notes make millions of them)."""
 
     text: str
     start: int
     end: int
 
 
+def _line_tokens(line: str, offset: int = 0) -> list[Token]:
+    return [Token(m.group(), offset + m.start(), offset + m.end()) for m in _TOKEN.finditer(line)]
+
+
 def tokenize(text: str) -> Iterator[list[Token]]:
     """The note's lines as token lists (empty lines skipped); offsets are into `text`."""
     pos = 0
     for line in text.split("\n"):
-        tokens = [Token(m.group(), pos + m.start(), pos + m.end()) for m in _TOKEN.finditer(line)]
+        tokens = _line_tokens(line, pos)
         if tokens:
             yield tokens
         pos += len(line) + 1
+
+
+@lru_cache(maxsize=200_000)
+def is_candidate(word: str) -> bool:
+    """Whether a token could be part of a name: a Hangul word starting with a surname, or a capitalised Latin
+    word that is not a short all-capital abbreviation (ALT, CT) unless a name list holds it (LEE, ANN)."""
+    lx = lexicons()
+    if _KO.fullmatch(word):
+        return len(word) <= 9 and (word[:1] in lx["one"] or word[:2] in lx["two"]) and word not in lx["common_ko"]
+    if not (word[:1].isascii() and word[:1].isupper()):
+        return False
+    if len(word) <= 3 and word.isupper():
+        t = word.title()
+        return word in lx["roman"] or word in lx["roman_all"] or t in lx["en_given"] or t in lx["en_surnames"]
+    return len(word) >= 2
 
 
 @cache
@@ -75,6 +93,7 @@ def lexicons() -> dict[str, Any]:
         "en_surname_list": sorted(words("en_surnames.txt")),
         "given_syllables": (sorted(syllable_p), [syllable_p[s] for s in sorted(syllable_p)]),
         "roman": lex.roman_surnames,
+        "roman_all": lex.roman_surnames_all,
         "not_names": lex.en_not_names,
         "common_ko": lex.common_ko,
         "suffixes": tuple(suffixes),
@@ -92,7 +111,7 @@ def _context_word(word: str) -> str:
 
 
 @lru_cache(maxsize=200_000)
-def _kiwi_first(word: str) -> tuple[str, int]:
+def kiwi_first(word: str) -> tuple[str, int]:
     """Kiwi's tag and length of the first morpheme of a Hangul word (cached: common words repeat)."""
     from dari.privacy.text.names import kiwi
 
@@ -134,7 +153,7 @@ def _word_features(word: str) -> tuple[str, ...]:
             if stem in lx["common_ko"] or word in lx["common_ko"]:
                 f.append("common")
             if len(stem) <= 5:
-                tag, length = _kiwi_first(word)
+                tag, length = kiwi_first(word)
                 f += [f"kiwi={tag}", f"kiwicover={min(length, 4)}-{len(stem)}"]
     elif word[:1].isascii() and word[:1].isalpha():
         low = word.lower()
@@ -168,28 +187,48 @@ def _neighbour_features(word: str, d: int) -> tuple[str, ...]:
     return (f"w[{d}]={_context_word(word)}", *(f"[{d}]{x}" for x in _word_features(word) if not x.startswith(skip)))
 
 
+@lru_cache(maxsize=200_000)
+def _own_features(word: str) -> tuple[str, ...]:
+    return ("bias", *_word_features(word))
+
+
+@lru_cache(maxsize=200_000)
+def _far_feature(word: str, d: int) -> str:
+    return f"w[{d}]={_context_word(word)}"
+
+
+_POS = tuple(f"pos={i}" for i in range(6))
+_GAP_BEFORE = tuple(f"gap[-1]={g}" for g in range(3))
+_GAP_AFTER = tuple(f"gap[1]={g}" for g in range(3))
+
+
 def line_features(tokens: Sequence[Token], text: str, *, context: bool = True) -> list[FeatureList]:
-    """CRFsuite feature lists, one per token of a line; `context=False` leaves out the neighbours (augmentation)."""
+    """CRFsuite feature lists, one per token of a line; `context=False` leaves out the neighbours (augmentation).
+
+    The strings are built from per-word caches: this runs for every line of every note.
+    """
     words = [t.text for t in tokens]
     n = len(tokens)
     out: list[FeatureList] = []
     for i, tok in enumerate(tokens):
-        f = ["bias", *_word_features(tok.text), f"pos={min(i, 5)}"]
+        f = [*_own_features(words[i]), _POS[i if i < 5 else 5]]
         if i == n - 1:
             f.append("eol")
         if context:
-            f.append(f"w[-2]={_context_word(words[i - 2])}" if i >= 2 else "w[-2]=<edge>")
-            f.append(f"w[2]={_context_word(words[i + 2])}" if i + 2 < n else "w[2]=<edge>")
+            f.append(_far_feature(words[i - 2], -2) if i >= 2 else "w[-2]=<edge>")
+            f.append(_far_feature(words[i + 2], 2) if i + 2 < n else "w[2]=<edge>")
             if i >= 1:
                 f += _neighbour_features(words[i - 1], -1)
-                f.append(f"gap[-1]={min(tok.start - tokens[i - 1].end, 2)}")
+                gap = tok.start - tokens[i - 1].end
+                f.append(_GAP_BEFORE[gap if gap < 2 else 2])
                 if words[i - 1] in (":", "："):
                     f.append(f"afterfield={_context_word(words[i - 2]) if i >= 2 else '<edge>'}")
             else:
                 f.append("w[-1]=<edge>")
             if i + 1 < n:
                 f += _neighbour_features(words[i + 1], 1)
-                f.append(f"gap[1]={min(tokens[i + 1].start - tok.end, 2)}")
+                gap = tokens[i + 1].start - tok.end
+                f.append(_GAP_AFTER[gap if gap < 2 else 2])
             else:
                 f.append("w[1]=<edge>")
         out.append(f)
@@ -211,6 +250,7 @@ def bio_labels(tokens: Sequence[Token], gold: Sequence[Span]) -> list[str]:
     return labels
 
 
+@lru_cache(maxsize=100_000)
 def _trim_stem(word: str) -> int:
     """Length of the name inside a tagged Hangul word (홍길동님 -> 3); the whole word when nothing is attached."""
     lx = lexicons()
@@ -259,6 +299,9 @@ _EPONYM_USE = re.compile(
     r"(?:disease|syndrome|dementia)\b",
     re.IGNORECASE,
 )
+_NAME_PARTICLES = frozenset(
+    {"van", "von", "de", "da", "di", "du", "del", "della", "der", "le", "la", "bin", "binti", "al"}
+)
 _PIECE = re.compile(r"[가-힣]+|[A-Za-z]+(?:['’\-][A-Za-z]+)*\.?")
 
 
@@ -271,7 +314,9 @@ def clean_span(text: str, span: Span) -> list[Span]:
     for m in _PIECE.finditer(text, span.start, span.end):
         word = m.group().rstrip(".")
         is_ko = word[:1] >= "가"
-        if word in not_names or word.title() in not_names or _EPONYM_USE.match(text, m.end()):
+        # a lower-case Latin word (see, a, with) is never part of a name in English notes, bar van/de/bin …
+        lower = not is_ko and word.islower() and word not in _NAME_PARTICLES
+        if lower or word in not_names or word.title() in not_names or _EPONYM_USE.match(text, m.end()):
             parts.append([])
             prev_end, prev_ko = -1, None
             continue
@@ -291,6 +336,8 @@ def clean_span(text: str, span: Span) -> list[Span]:
             if not spaced:
                 first = hangul[0][: _trim_stem(hangul[0])]
                 part = part[:1] if len(first) >= 3 and first not in lx["common_ko"] else []
+        if part and not any(_KO.fullmatch(text[a:b]) or b - a >= 2 for a, b in part):
+            part = []  # a lone initial (the H flag of a lab line) is no name
         if part:
             start, (last_start, end) = part[0][0], part[-1]
             if _KO.fullmatch(text[last_start:end]):  # 홍길동님 -> 홍길동
@@ -309,27 +356,50 @@ class PersonTagger:
             raise FileNotFoundError(f"tagger model not found: {path}")
         self._tagger = pycrfsuite.Tagger()
         self._tagger.open(str(path))
+        self._lines: dict[tuple[str, float | None], tuple[tuple[int, int], ...]] = {}
 
     def find(self, text: str, *, min_marginal: float | None = None) -> list[Span]:
-        """PERSON spans: the Viterbi path, or every token whose B/I marginal reaches `min_marginal` (recall mode)."""
+        """PERSON spans: the Viterbi path, or every token whose B/I marginal reaches `min_marginal` (recall mode).
+
+        A line is tagged only when one of its tokens could be part of a name (`is_candidate`), and the result of
+        a line is remembered for the next identical line (headers, footers, copied lab blocks repeat in notes).
+        """
         out: list[Span] = []
-        tagger = self._tagger
-        for tokens in tokenize(text):
-            if not any(t.text[:1].isalpha() for t in tokens):
-                continue
-            tags = tagger.tag(line_features(tokens, text))
-            if min_marginal is not None:
-                tags = [
-                    tag
-                    if tag != "O"
-                    else "I-PERSON"
-                    if tagger.marginal("B-PERSON", i) + tagger.marginal("I-PERSON", i) >= min_marginal
-                    else "O"
-                    for i, tag in enumerate(tags)
-                ]
-            for span in _spans_from_tags(tokens, tags):
-                out.extend(clean_span(text, span))
+        cache = self._lines
+        pos = 0
+        for line in text.split("\n"):
+            key = (line, min_marginal)
+            found = cache.get(key)
+            if found is None:
+                found = self._find_line(line, min_marginal)
+                if len(cache) >= LINE_CACHE:
+                    cache.pop(next(iter(cache)))  # the oldest line: bounded memory on long runs
+                cache[key] = found
+            out.extend(Span(pos + a, pos + b, "PERSON") for a, b in found)
+            pos += len(line) + 1
         return out
+
+    def forget_lines(self) -> None:
+        """Empty the memory of tagged lines (for timing on unseen notes, or to free memory)."""
+        self._lines.clear()
+
+    def _find_line(self, line: str, min_marginal: float | None) -> tuple[tuple[int, int], ...]:
+        """PERSON spans of one line, offsets into the line (a line's tags depend on the line alone)."""
+        tokens = _line_tokens(line)
+        if not any(is_candidate(t.text) for t in tokens):
+            return ()
+        tagger = self._tagger
+        tags = tagger.tag(line_features(tokens, line))
+        if min_marginal is not None:
+            tags = [
+                tag
+                if tag != "O"
+                else "I-PERSON"
+                if tagger.marginal("B-PERSON", i) + tagger.marginal("I-PERSON", i) >= min_marginal
+                else "O"
+                for i, tag in enumerate(tags)
+            ]
+        return tuple((s.start, s.end) for span in _spans_from_tags(tokens, tags) for s in clean_span(line, span))
 
 
 @cache

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 
 from dari.atomic import atomic_path
+from dari.kr.gazetteer import load_name_tables
+from dari.kr.romanize import romanize_syllable
 from dari.privacy.text.corpus import LabelledDoc
 from dari.privacy.text.model import Span
 from dari.privacy.text.tagger import bio_labels, lexicons, line_features, tokenize
@@ -22,15 +25,46 @@ C1, C2, MAX_ITERATIONS = 0.05, 0.01, 150
 CONTEXT_DROPOUT = 0.3
 
 
+SPACED_NAMES = 0.06  # 홍 길동: share of drawn Korean names written with a space after the surname
+
+
+@cache
+def _surname_romanisations() -> tuple[tuple[str, str], ...]:
+    tables = load_name_tables()
+    pairs = {(str(s), str(r)) for s, r in zip(tables.surnames, tables.surname_roman, strict=True)}
+    # spellings in everyday use beside the official one (정 Jung, 이 Yi, 윤 Yun …)
+    pairs |= {("정", "JUNG"), ("이", "YI"), ("윤", "YUN"), ("서", "SUH"), ("전", "CHUN"), ("노", "ROH")}
+    return tuple(sorted(pairs))
+
+
+def _romanised_korean(rng: random.Random) -> str:
+    """A romanised Korean name in one of the orders English notes and passports use (public conventions)."""
+    lx = lexicons()
+    syllables, weights = lx["given_syllables"]
+    given = [romanize_syllable(s) for s in rng.choices(syllables, weights, k=1 if rng.random() < 0.05 else 2)]
+    surname = rng.choice(_surname_romanisations())[1].title()
+    form = rng.random()
+    if form < 0.25:
+        return f"{'-'.join(given).capitalize()} {surname}"  # Min-jun Kim
+    if form < 0.45:
+        return f"{surname.upper()}, {' '.join(given).upper()}"  # KIM, MIN JUN
+    if form < 0.65:
+        return f"{surname} {''.join(given).title()}"  # Kim Minjun
+    if form < 0.8:
+        return f"{surname.upper()} {''.join(given).upper()}"  # KIM MINJUN
+    return f"{surname}, {''.join(given).title()}"  # Kim, Minjun
+
+
 def _draw_name(original: str, rng: random.Random) -> str:
     lx = lexicons()
     if any("가" <= ch <= "힣" for ch in original):
         surnames = sorted(lx["one"]) if rng.random() < 0.97 else sorted(lx["two"])
         syllables, weights = lx["given_syllables"]
         given = rng.choices(syllables, weights, k=1 if rng.random() < 0.05 else 2)
-        return str(rng.choice(surnames)) + "".join(given)
+        space = " " if rng.random() < SPACED_NAMES else ""
+        return str(rng.choice(surnames)) + space + "".join(given)
     if rng.random() < 0.4:
-        return original  # romanised Korean names keep their own forms
+        return _romanised_korean(rng)
     given, surname = rng.choice(lx["en_given_list"]), rng.choice(lx["en_surname_list"])
     form = rng.random()
     if form < 0.55:
