@@ -4,8 +4,8 @@ A stock SuperLink starts a fresh `flwr-serverapp` process for every run (it impo
 polls its replies every 3 s). The consortium's SuperLink runs with `--isolation process` and this executor takes
 its ServerApp tasks through flwr's Runtime API instead: for each, it pulls the task input, reads the FAB's
 `serverapp` component without installing or importing anything from the FAB, runs the *installed* hub app of that
-name if it is one of `ALLOWED_SERVERAPPS`, and pushes the task's status. Replies are polled every `poll_s`
-(`FastGrid`), so a round costs what the sites' work costs.
+name if it is one of `ALLOWED_SERVERAPPS`, and pushes the task's status. Replies are polled every 0.05 s
+(`FastGrid`) and tasks at the pace of `pacing.Pacer`, so a round costs what the sites' work costs.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from flwr.supercore.runtime import RuntimeHttpClient
 from flwr.supercore.task_identity import TaskIdentity
 from flwr.superlink.grid import HttpGrid
 
+from dari.federation.consortium.pacing import Pacer
 from dari.federation.flower.vetted_apps import AppRefusedError
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,9 @@ class FastGrid(HttpGrid):
 
     def send_and_receive(self, messages: Iterable[Message], *, timeout: float | None = None) -> Iterable[Message]:
         """Push the messages, then pull replies until all came back or `timeout` passed (flwr's loop, faster)."""
+        t0 = time.monotonic()
         waiting = set(self.push_messages(messages))
+        t1 = time.monotonic()
         end = time.monotonic() + (timeout if timeout is not None else 0.0)
         replies: list[Message] = []
         while timeout is None or time.monotonic() < end:
@@ -71,6 +74,7 @@ class FastGrid(HttpGrid):
             if not waiting:
                 break
             time.sleep(self.poll_s)
+        log.info("round: push %.3f s, replies after %.3f s", t1 - t0, time.monotonic() - t1)
         return replies
 
 
@@ -96,7 +100,7 @@ class HubExecutor:
     runtime_api_address: str
     root_certificates: bytes | None = None
     auth_secret: bytes | None = None
-    poll_s: float = 0.05
+    pacer: Pacer = field(default_factory=Pacer)
     apps: dict[str, ServerApp] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -134,9 +138,10 @@ class HubExecutor:
                     continue
                 if res.HasField("task") and res.token:
                     self.run_task(res.token)
+                    self.pacer.busy()
                     done += 1
                     continue
-                time.sleep(self.poll_s)
+                self.pacer.wait()
         finally:
             acquirer.close()
         return done
@@ -148,7 +153,7 @@ class HubExecutor:
             insecure=self.root_certificates is None,
             root_certificates=self.root_certificates,
             token=token,
-            poll_s=self.poll_s,
+            poll_s=self.pacer.fast_s,
         )
         # flwr's own ServerApp runtime (superlink/runtime/run_serverapp.py) talks through these same members.
         client = grid._runtime_client

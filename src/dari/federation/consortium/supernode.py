@@ -1,11 +1,12 @@
 """A site's two processes: `flower-supernode --isolation process` and the long-running vetted ClientApp executor.
 
 The SuperNode dials out to the SuperLink (TLS, authenticated with the site's key) and serves its Runtime API on
-loopback, itself over TLS; dari's executor (`dari site clientapp-exec`, `vetted_apps.VettedExecutor`) is the
-long-running ClientApp beside it: one warm process that runs every message of every run with the installed dari
-site apps. `python -m dari.federation.consortium.supernode ARGS` is `flower-supernode ARGS` with its idle waits
-capped at `DARI_SUPERNODE_POLL_S` seconds (flwr 1.41 waits a fixed 3 s after an empty pull and 0.5 s between
-looks for a reply; on loopback the extra polls cost nothing, and a round no longer waits for them).
+loopback, itself over TLS; dari's executor (`site_exec`: the `VettedExecutor` of `dari site clientapp-exec`) is
+the long-running ClientApp beside it: one warm process that runs every message of every run with the installed dari
+site apps. `python -m dari.federation.consortium.supernode ARGS` is `flower-supernode ARGS` with its waits paced
+(`pacing.Pacer`): flwr 1.41 waits a fixed 3 s after an empty pull and 0.5 s between looks for a reply, so every
+round of a job waited seconds for nothing; paced, it polls every 0.05 s while a job runs and every
+`DARI_SUPERNODE_IDLE_POLL_S` (0.5) seconds when idle.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
-#: The local consortium's cap on the SuperNode's idle waits (a hospital's SuperNode keeps Flower's 3 s).
-DEFAULT_POLL_S = 0.1
+from dari.federation.consortium.pacing import Pacer
+
+#: The local consortium's SuperNode polls the SuperLink this often when idle (a hospital's keeps flwr's 3 s).
+DEFAULT_IDLE_POLL_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -37,9 +40,10 @@ class SiteNode:
     node_config: str
 
 
-def supernode_command(node: SiteNode, poll_s: float | None = DEFAULT_POLL_S) -> list[str]:
-    """The SuperNode's command line (`poll_s` None: the stock `flower-supernode`)."""
-    head = [sys.executable, "-m", "dari.federation.consortium.supernode"] if poll_s else ["flower-supernode"]
+def supernode_command(node: SiteNode, paced: bool = True) -> list[str]:
+    """The SuperNode's command line (`paced` False: the stock `flower-supernode`, polling every 3 s)."""
+    stock = str(Path(sys.executable).parent / "flower-supernode")
+    head = [sys.executable, "-m", "dari.federation.consortium.supernode"] if paced else [stock]
     return [
         *head,
         "--superlink",
@@ -67,12 +71,12 @@ def supernode_command(node: SiteNode, poll_s: float | None = DEFAULT_POLL_S) -> 
     ]
 
 
-def executor_command(node: SiteNode, poll_s: float = 0.05) -> list[str]:
-    """The long-running vetted ClientApp executor's command line (`dari site clientapp-exec`)."""
+def executor_command(node: SiteNode) -> list[str]:
+    """The long-running vetted ClientApp executor's command line (`site_exec`: `dari site clientapp-exec`, timed)."""
     return [
-        str(Path(sys.executable).parent / "dari"),
-        "site",
-        "clientapp-exec",
+        sys.executable,
+        "-m",
+        "dari.federation.consortium.site_exec",
         "--runtime-api-address",
         f"127.0.0.1:{node.runtime_port}",
         "--root-certificates",
@@ -81,15 +85,22 @@ def executor_command(node: SiteNode, poll_s: float = 0.05) -> list[str]:
         str(node.folder),
         "--superexec-auth-secret-file",
         str(node.exec_secret),
-        "--poll-interval",
-        str(poll_s),
     ]
 
 
-def _capped_time(cap_s: float) -> SimpleNamespace:
-    """The `time` module with `sleep` capped at `cap_s`."""
+def _paced_time(pacer: Pacer) -> SimpleNamespace:
+    """The `time` module with `sleep` paced: a wait for a reply (under 1 s in flwr) marks work and is cut to
+    `fast_s`; the idle wait after an empty pull (3 s in flwr) becomes the pacer's interval."""
     shim = SimpleNamespace(**{k: getattr(time, k) for k in dir(time) if not k.startswith("__")})
-    shim.sleep = lambda seconds: time.sleep(min(float(seconds), cap_s))
+
+    def sleep(seconds: float) -> None:
+        if float(seconds) < 1.0:
+            pacer.busy()
+            time.sleep(min(float(seconds), pacer.fast_s))
+        else:
+            pacer.wait()
+
+    shim.sleep = sleep
     return shim
 
 
@@ -98,8 +109,8 @@ def main() -> None:
     from flwr.supernode import start_client_internal
     from flwr.supernode.cli import flower_supernode
 
-    cap = float(os.environ.get("DARI_SUPERNODE_POLL_S", DEFAULT_POLL_S))
-    start_client_internal.time = _capped_time(cap)  # type: ignore[attr-defined]
+    idle = float(os.environ.get("DARI_SUPERNODE_IDLE_POLL_S", DEFAULT_IDLE_POLL_S))
+    vars(start_client_internal)["time"] = _paced_time(Pacer(idle_s=idle))  # the module's only use of `time`: sleep
     sys.argv[0] = "flower-supernode"
     flower_supernode()
 
