@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -45,18 +46,18 @@ def _network(data: Path, patients: int) -> list[Path]:
     return sites
 
 
-def _centralised(sites: list[Path]) -> float:
-    """Seconds for what `dari validate --centralised` computes: read, score and evaluate the pooled rows."""
+def _centralised(sites: list[Path]) -> tuple[float, float]:
+    """Wall and CPU seconds of what `dari validate --centralised` computes: read, score, evaluate the pooled rows."""
     from dari.cli.validate import centralised_rows
     from dari.models.reference import reference_model_paths
     from dari.validation import ValidationSpec, centralised_pooled_metrics
 
     ref = reference_model_paths()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     rows = centralised_rows(sites, ref.model, ref.spec)
     y, p = np.concatenate([r.y for _, r in rows]), np.concatenate([r.p for _, r in rows])
     centralised_pooled_metrics(y, p, ValidationSpec(threshold=THRESHOLD), sites=len(sites))
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
 def _log_lines(path: Path, offset: int, pattern: str) -> list[float]:
@@ -87,14 +88,27 @@ def _offsets(run_dir: Path, sites: list[str]) -> dict[str, int]:
     return sizes
 
 
-def _cli(args: list[str], env: dict[str, str]) -> tuple[float, str]:
+def _cpu_s(pids: list[int]) -> float:
+    """CPU seconds (user + system) the processes have used so far: a figure the machine's load does not inflate."""
+    tick, total = os.sysconf("SC_CLK_TCK"), 0.0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def _cli(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Wall and CPU seconds of one `dari` process, and its stderr."""
     dari = str(Path(sys.executable).parent / "dari")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run([dari, *args], capture_output=True, env=env, check=False)
     took = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"dari {args[0]} failed ({done.returncode}): {done.stderr.decode()[-2000:]}")
-    return took, done.stderr.decode(errors="replace")
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return took, cpu, done.stderr.decode(errors="replace")
 
 
 def main() -> None:
@@ -111,7 +125,7 @@ def main() -> None:
     sites = _network(data, args.patients)
     ids = [s.name for s in sites]
     load = os.getloadavg()[0]
-    central_s = _centralised(sites)
+    central_s, central_cpu = _centralised(sites)
     run_dir = Path(tempfile.mkdtemp(prefix="dari-bench-consortium-"))
     env = {**os.environ, local.ENV_DIR: str(run_dir)}
     start = time.perf_counter()
@@ -119,28 +133,32 @@ def main() -> None:
     up_s = time.perf_counter() - start
     try:
         ref = reference_model_paths()
-        job_s = []
+        job_s, pids = [], [p.pid for p in state.processes]
         for _ in range(2):  # the first after an idle spell polls slowly at first (pacing.Pacer)
             offsets = _offsets(run_dir, ids)
-            start = time.perf_counter()
+            start, cpu_before = time.perf_counter(), _cpu_s(pids) + time.process_time()
             run = jobs.validate_on(state, sites, ref.model, ref.spec, requester="benchmark", threshold=THRESHOLD)
             job_s.append(time.perf_counter() - start)
+            job_cpu = _cpu_s(pids) + time.process_time() - cpu_before
             if len(run.covered) != len(sites):
                 raise SystemExit(f"not every site was covered: {run.covered} {[r.reason for r in run.sites.values()]}")
         overheads = _round_overheads(run_dir, offsets, ids)
         site_args = [a for s in sites for a in ("--sites", str(s))]
-        cli_s, cli_err = _cli(["validate", *site_args, "--json", str(run_dir / "v.json")], env)
+        cli_s, cli_cpu, cli_err = _cli(["validate", *site_args, "--json", str(run_dir / "v.json")], env)
         definition = Path(str(resources.files("dari.cohort") / "examples" / "ckd_g3.json"))
         start = time.perf_counter()
         jobs.query_on(state, sites, "feasibility", definition, requester="benchmark")
         feas_job_s = time.perf_counter() - start
-        feas_cli_s, _ = _cli(["feasibility", "--definition", str(definition), *site_args], env)
+        feas_cli_s, feas_cli_cpu, _ = _cli(["feasibility", "--definition", str(definition), *site_args], env)
     finally:
         local.stop(state)
     n_rounds = len(overheads)
     print(f"3 × {args.patients:,} patients, {os.cpu_count()} cores, load average {load:.1f} at the start")
     print(f"local consortium up (once, not per job): {up_s:.1f} s")
-    print(f"centralised evaluation (read + score + statistics on the pooled rows): {central_s:.2f} s")
+    print(
+        f"centralised evaluation (read + score + statistics on the pooled rows): {central_s:.2f} s "
+        f"(CPU {central_cpu:.2f} s)"
+    )
     if overheads:
         print(
             f"per-round overhead on the deployment engine ({n_rounds} Newton rounds): median "
@@ -149,15 +167,16 @@ def main() -> None:
     engine = next((ln for ln in cli_err.splitlines() if "federated (" in ln), "").strip()
     print(
         f"dari validate on the consortium, end to end (its process, Python start-up included): {cli_s:.1f} s = "
-        f"{cli_s / central_s:.2f} × centralised   (target ≤ 2×)  [{engine[:90]}]"
+        f"{cli_s / central_s:.2f} × centralised   (target ≤ 2×)  [{engine[:90]}]; its own CPU {cli_cpu:.1f} s"
     )
     print(
         f"the validation job alone, from a warm process: {min(job_s):.1f} s (first {job_s[0]:.1f} s) = "
-        f"{min(job_s) / central_s:.2f} × centralised"
+        f"{min(job_s) / central_s:.2f} × centralised; CPU of every consortium process and the submitter: "
+        f"{job_cpu:.1f} s = {job_cpu / central_cpu:.2f} × the centralised CPU"
     )
     print(
-        f"feasibility count: dari feasibility end to end {feas_cli_s:.1f} s; the job alone {feas_job_s:.2f} s   "
-        f"(target < 2 s)"
+        f"feasibility count: dari feasibility end to end {feas_cli_s:.1f} s (its own CPU {feas_cli_cpu:.1f} s); "
+        f"the job alone {feas_job_s:.2f} s   (target < 2 s)"
     )
 
 
