@@ -42,13 +42,17 @@ def test_consortium_certs_chain_san_and_private_modes(tmp_path: Path) -> None:
         create_ca(tmp_path)
 
 
-def test_consortium_pacer_fast_after_work_idle_otherwise() -> None:
+def test_consortium_pacer_backs_off_from_work_to_idle() -> None:
     # Prepare
-    pacer = Pacer(fast_s=0.05, idle_s=0.25, window_s=60.0)
-    # Execute / Assert
-    assert pacer.interval() == 0.25
+    pacer = Pacer(fast_s=0.001, idle_s=0.004)
+    # Execute / Assert: idle at first; right after work the shortest wait, doubling per empty poll up to idle
+    assert pacer.interval() == 0.004
     pacer.busy()
-    assert pacer.interval() == 0.05
+    seen = []
+    for _ in range(4):
+        seen.append(pacer.interval())
+        pacer.wait()
+    assert seen == [0.001, 0.002, 0.004, 0.004]
 
 
 @pytest.fixture

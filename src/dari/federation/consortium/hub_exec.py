@@ -4,8 +4,8 @@ A stock SuperLink starts a fresh `flwr-serverapp` process for every run (it impo
 polls its replies every 3 s). The consortium's SuperLink runs with `--isolation process` and this executor takes
 its ServerApp tasks through flwr's Runtime API instead: for each, it pulls the task input, reads the FAB's
 `serverapp` component without installing or importing anything from the FAB, runs the *installed* hub app of that
-name if it is one of `ALLOWED_SERVERAPPS`, and pushes the task's status. Replies are polled every 0.05 s
-(`FastGrid`) and tasks at the pace of `pacing.Pacer`, so a round costs what the sites' work costs.
+name if it is one of `ALLOWED_SERVERAPPS`, and pushes the task's status. Replies (`FastGrid`) and tasks
+are polled at the pace of `pacing.Pacer`, so a round costs what the sites' work costs.
 """
 
 from __future__ import annotations
@@ -54,11 +54,7 @@ _ACQUIRE = "/flwr.proto.Runtime/AcquireTask"
 
 
 class FastGrid(HttpGrid):
-    """flwr's Runtime-API grid, polling for replies every `poll_s` instead of its fixed 3 s."""
-
-    def __init__(self, *args: object, poll_s: float = 0.05, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.poll_s = poll_s
+    """flwr's Runtime-API grid, polling for replies paced (`Pacer`: 0.02 s backing off to 0.5 s), not every 3 s."""
 
     def send_and_receive(self, messages: Iterable[Message], *, timeout: float | None = None) -> Iterable[Message]:
         """Push the messages, then pull replies until all came back or `timeout` passed (flwr's loop, faster)."""
@@ -67,13 +63,17 @@ class FastGrid(HttpGrid):
         t1 = time.monotonic()
         end = time.monotonic() + (timeout if timeout is not None else 0.0)
         replies: list[Message] = []
+        pacer = Pacer()
+        pacer.busy()
         while timeout is None or time.monotonic() < end:
             got = list(self.pull_messages(waiting))
             replies.extend(got)
             waiting.difference_update(m.metadata.reply_to_message_id for m in got)
             if not waiting:
                 break
-            time.sleep(self.poll_s)
+            if got:
+                pacer.busy()  # the other sites' replies are likely close behind
+            pacer.wait()
         log.info("round: push %.3f s, replies after %.3f s", t1 - t0, time.monotonic() - t1)
         return replies
 
@@ -153,7 +153,6 @@ class HubExecutor:
             insecure=self.root_certificates is None,
             root_certificates=self.root_certificates,
             token=token,
-            poll_s=self.pacer.fast_s,
         )
         # flwr's own ServerApp runtime (superlink/runtime/run_serverapp.py) talks through these same members.
         client = grid._runtime_client

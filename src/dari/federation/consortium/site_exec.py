@@ -51,8 +51,8 @@ class TimedExecutor(VettedExecutor):
                     time.sleep(2.0)
                     continue
                 if res.HasField("task") and res.token:
-                    self.pacer.busy()
                     self.run_task(res.token)
+                    self.pacer.busy()  # the next round's message follows soon
                     done += 1
                     continue
                 self.pacer.wait()

@@ -5,7 +5,7 @@ loopback, itself over TLS; dari's executor (`site_exec`: the `VettedExecutor` of
 the long-running ClientApp beside it: one warm process that runs every message of every run with the installed dari
 site apps. `python -m dari.federation.consortium.supernode ARGS` is `flower-supernode ARGS` with its waits paced
 (`pacing.Pacer`): flwr 1.41 waits a fixed 3 s after an empty pull and 0.5 s between looks for a reply, so every
-round of a job waited seconds for nothing; paced, it polls every 0.05 s while a job runs and every
+round of a job waited seconds for nothing; paced, it polls again 0.02 s after work and backs off to
 `DARI_SUPERNODE_IDLE_POLL_S` (0.5) seconds when idle.
 """
 
@@ -89,16 +89,18 @@ def executor_command(node: SiteNode) -> list[str]:
 
 
 def _paced_time(pacer: Pacer) -> SimpleNamespace:
-    """The `time` module with `sleep` paced: a wait for a reply (under 1 s in flwr) marks work and is cut to
-    `fast_s`; the idle wait after an empty pull (3 s in flwr) becomes the pacer's interval."""
+    """The `time` module with `sleep` paced. flwr's SuperNode sleeps 3 s after an empty pull and 0.5 s between
+    looks for a reply; the switch from one to the other is a message pulled (or a reply pushed): work, so the
+    pacer polls soon again, then backs off."""
     shim = SimpleNamespace(**{k: getattr(time, k) for k in dir(time) if not k.startswith("__")})
+    last = {"reply_wait": False}
 
     def sleep(seconds: float) -> None:
-        if float(seconds) < 1.0:
+        reply_wait = float(seconds) < 1.0
+        if reply_wait != last["reply_wait"]:
             pacer.busy()
-            time.sleep(min(float(seconds), pacer.fast_s))
-        else:
-            pacer.wait()
+            last["reply_wait"] = reply_wait
+        pacer.wait(at_most=float(seconds))
 
     shim.sleep = sleep
     return shim
