@@ -21,7 +21,10 @@ class Pacer:
 
     fast_s: float = 0.02
     idle_s: float = 0.5
-    _next: float = 0.5
+    _next: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._next = self.idle_s  # nothing seen yet: idle
 
     def busy(self) -> None:
         """Record work just seen (a task taken or done, a message pulled): poll again soon."""
