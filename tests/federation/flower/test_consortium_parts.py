@@ -30,14 +30,14 @@ def test_consortium_certs_chain_san_and_private_modes(tmp_path: Path) -> None:
     san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert [str(a) for a in san.get_values_for_type(x509.IPAddress)] == ["127.0.0.1"]
     assert san.get_values_for_type(x509.DNSName) == ["hub.example.kr"]
-    # Assert: private keys are the owner's only; the node key is what flwr registers (NIST P-384, OpenSSH)
+    # Assert: private keys are the owner's only; the node key is what flwr registers (NIST P-256, OpenSSH)
     for key in (ca_key, server.key, private):
         assert key.stat().st_mode & 0o777 == 0o600
     from flwr.cli.supernode.register import try_load_public_key
     from flwr.supercore.primitives.asymmetric import bytes_to_public_key
 
     loaded = bytes_to_public_key(try_load_public_key(public))
-    assert isinstance(loaded, ec.EllipticCurvePublicKey) and loaded.curve.name == "secp384r1"
+    assert isinstance(loaded, ec.EllipticCurvePublicKey) and loaded.curve.name == "secp256r1"
     with pytest.raises(InputError, match="CA key is already there"):
         create_ca(tmp_path)
 

@@ -35,7 +35,7 @@ class SiteNode:
     ca_cert: Path
     runtime_cert: Path  # TLS of the SuperNode's Runtime API (loopback)
     runtime_key: Path
-    auth_key: Path  # the SuperNode's authentication private key (OpenSSH, P-384)
+    auth_key: Path  # the SuperNode's authentication private key (OpenSSH, P-256)
     exec_secret: Path  # the SuperExec secret: only this site's executor takes its tasks
     node_config: str
 
