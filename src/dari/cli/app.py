@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "monitor": ("dari.cli.monitor", "app"),
     "pod": ("dari.cli.pod", "app"),
     "airlock": ("dari.cli.pod_release", "app"),
+    "consortium": ("dari.cli.consortium", "app"),
 }
 # What `dari --help` lists beside each command, so that listing them imports none of their modules (each pulls in
 # Flower, DuckDB, matplotlib …: `dari --help` took 7-12 s). tests/cli/test_cli_start.py checks these equal the
@@ -62,6 +63,7 @@ SUMMARIES: dict[str, str] = {
     "pod": "Research pods: dummy data, and a researcher's code run in the sandbox (locally or at the site).",
     "airlock": "The research pods' airlock: automatic output checks; the site pulls and runs pods, and sends only "
     "outputs two checkers approved.",
+    "consortium": "The local consortium: SuperLink and one SuperNode per site on loopback, TLS, node authentication.",
 }
 _LISTING = "dari.listing"
 

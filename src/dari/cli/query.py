@@ -23,6 +23,8 @@ from dari.cohort.summary import NumericSummary
 from dari.cohort.table_one_pool import PooledNumeric
 from dari.disclosure import ProtectedCount
 from dari.errors import InputError
+from dari.federation.consortium.engine import on_engine
+from dari.federation.consortium.jobs import query_on
 from dari.federation.flower.grants import (
     GrantChecker,
     HubApiGrantChecker,
@@ -156,18 +158,25 @@ def _run(
     hub_db: Path | None,
 ) -> None:
     started = time.monotonic()
-    run = run_query(
+    run, engine = on_engine(
         sites,
-        kind,
-        definition,
-        request_path=request,
-        grant_checker=checker,
-        requester=requester,
-        progress=step_printer(kind),
-        hub_store=hub_db,  # the coordinator issues the hub's signed tickets (audited as job.ticket)
+        hub_db,
+        lambda: run_query(
+            sites,
+            kind,
+            definition,
+            request_path=request,
+            grant_checker=checker,
+            requester=requester,
+            progress=step_printer(kind),
+            hub_store=hub_db,  # the coordinator issues the hub's signed tickets (audited as job.ticket)
+        ),
+        lambda state: query_on(
+            state, sites, kind, definition, request_path=request, requester=requester, hub_store=hub_db
+        ),
     )
     err.print(
-        f"[dim]{kind}[/] federated (simulation engine): {time.monotonic() - started:.1f} s; covered "
+        f"[dim]{kind}[/] federated ({engine}): {time.monotonic() - started:.1f} s; covered "
         f"{', '.join(run.covered) or 'no site'}; refused {', '.join(run.refused) or 'none'}; "
         f"failed {', '.join(run.failed) or 'none'}"
     )

@@ -34,6 +34,8 @@ def train(
 ) -> None:
     """Train a model across sites; only guarded model updates leave each site."""
     from dari.atomic import atomic_path
+    from dari.federation.consortium.engine import on_engine
+    from dari.federation.consortium.jobs import train_on
     from dari.federation.flower.grants import (
         GrantChecker,
         HubStoreGrantChecker,
@@ -68,12 +70,19 @@ def train(
             proximal_mu=proximal_mu,
         )
         started = time.monotonic()
-        run = run_training(sites, request, grant_checker=checker, hub_store=hub_db, progress=step_printer("train"))
+        run, engine = on_engine(
+            sites,
+            hub_db,
+            lambda: run_training(
+                sites, request, grant_checker=checker, hub_store=hub_db, progress=step_printer("train")
+            ),
+            lambda state: train_on(state, request, hub_store=hub_db),
+        )
         model_path, spec_path = write_trained_model(run, request, out)
         with atomic_path(out / "training.json") as tmp:
             tmp.write_text(run.model_dump_json(indent=2) + "\n", encoding="utf-8")
         err.print(
-            f"[dim]train[/] {chosen}, {rounds} rounds in {time.monotonic() - started:.1f} s; trained by "
+            f"[dim]train[/] {chosen}, {rounds} rounds ({engine}) in {time.monotonic() - started:.1f} s; trained by "
             f"{', '.join(run.trained_by) or 'no site'}; model {model_path}, spec {spec_path}"
         )
         typer.echo(json.dumps({"model": str(model_path), "spec": str(spec_path), "trained_by": run.trained_by}))

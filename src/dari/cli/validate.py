@@ -21,6 +21,8 @@ import typer
 from dari.atomic import atomic_path
 from dari.cli.console import err, guarded, step_printer
 from dari.errors import InputError
+from dari.federation.consortium.engine import on_engine
+from dari.federation.consortium.jobs import validate_on
 from dari.federation.flower.grants import (
     GrantChecker,
     HubApiGrantChecker,
@@ -205,15 +207,22 @@ def validate(
             raise InputError(f"--threshold must lie strictly between 0 and 1, got {threshold}")
         checker = _checker(sites, requester, hub_db, hub_url, hub_token, no_governance)
         started = time.monotonic()
-        run = run_validation(
+        run, engine = on_engine(
             sites,
-            model_path,
-            spec_path,
-            grant_checker=checker,
-            requester=requester,
-            threshold=threshold,
-            progress=step_printer("validate"),
-            hub_store=hub_db,  # the coordinator issues the hub's signed tickets (audited as job.ticket)
+            hub_db,
+            lambda: run_validation(
+                sites,
+                model_path,
+                spec_path,
+                grant_checker=checker,
+                requester=requester,
+                threshold=threshold,
+                progress=step_printer("validate"),
+                hub_store=hub_db,  # the coordinator issues the hub's signed tickets (audited as job.ticket)
+            ),
+            lambda state: validate_on(
+                state, sites, model_path, spec_path, requester=requester, threshold=threshold, hub_store=hub_db
+            ),
         )
         federated_s = time.monotonic() - started
         central = None
@@ -236,7 +245,7 @@ def validate(
                             (s, int(i), int(t), float(q)) for i, t, q in zip(r.person_id, r.y, r.p, strict=True)
                         )
         err.print(
-            f"[dim]validate[/] federated (simulation engine): {federated_s:.1f} s; covered "
+            f"[dim]validate[/] federated ({engine}): {federated_s:.1f} s; covered "
             f"{', '.join(run.covered) or 'no site'}; refused {', '.join(run.refused) or 'none'}; "
             f"failed {', '.join(run.failed) or 'none'}"
         )

@@ -1,0 +1,1 @@
+"""The deployment engine as a consortium runs it: certificates, SuperLink, SuperNodes, the local consortium."""
