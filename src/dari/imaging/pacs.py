@@ -106,6 +106,11 @@ class OrthancServer:
         return f"{self.url}{DICOMWEB_ROOT.rstrip('/')}"
 
     @property
+    def dicom_node(self) -> DicomPeer:
+        """How DIMSE clients reach this PACS (AE title, loopback, DICOM port)."""
+        return DicomPeer(self.aet, LOOPBACK, self.dicom_port)
+
+    @property
     def config_path(self) -> Path:
         """Where the configuration (with the credentials, mode 0600) is written."""
         return self.root / "orthanc.json"
