@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 # Ask for each instance as stored: "*" lets the origin server answer in the transfer syntax it holds.
 AS_STORED = (("application/dicom", "*"),)
 STUDY_FIELDS = ("StudyInstanceUID", "PatientID", "StudyDate", "ModalitiesInStudy", "AccessionNumber")
-INSTANCE_FIELDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID", "Modality")
+INSTANCE_FIELDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID", "Modality", "StudyDate")
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class InstanceRef:
     sop_uid: str
     sop_class_uid: str = ""
     modality: str = ""
+    study_date: str = ""
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ class PacsClient:
                 sop_uid=_value(row, "SOPInstanceUID"),
                 sop_class_uid=_value(row, "SOPClassUID"),
                 modality=_value(row, "Modality"),
+                study_date=_value(row, "StudyDate"),
             )
             for row in rows
         ]

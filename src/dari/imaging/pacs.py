@@ -95,6 +95,21 @@ class OrthancServer:
         self.dicom_port = self.dicom_port or free_port()
         self.password = self.password or secrets.token_urlsafe(18)
 
+    @classmethod
+    def from_config(cls, root: Path) -> OrthancServer:
+        """The server whose configuration `write_config` left under `root` (ports and credentials as written)."""
+        path = Path(root) / "orthanc.json"
+        try:
+            config = json.loads(path.read_text(encoding="utf-8"))
+            ((username, password),) = config["RegisteredUsers"].items()
+            peers = {k: DicomPeer(v["AET"], v["Host"], int(v["Port"])) for k, v in config["DicomModalities"].items()}
+            return cls(
+                Path(root), name=config["Name"], aet=config["DicomAet"], http_port=int(config["HttpPort"]),
+                dicom_port=int(config["DicomPort"]), username=username, password=password, peers=peers,
+            )  # fmt: skip
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise PacsError(f"no usable PACS configuration at {path}: {type(exc).__name__}") from None
+
     @property
     def url(self) -> str:
         """Root of Orthanc's REST API."""

@@ -2,7 +2,7 @@
 
 Radiograph (attenuation along the beam, arbitrary units, drawn in millimetres over a 400 mm field): body ellipse
 0.50, lungs −0.32, heart +0.25, spine +0.30, ribs up to +0.06, a smooth random texture (σ 0.025) for anatomy
-noise, and a lesion: a projected sphere, contrast · √(1 − r²/R²), radius R 5–15 mm, contrast 0.06–0.20, centred
+noise, and a lesion: a projected sphere, contrast · √(1 − r²/R²), radius R 5–15 mm, contrast 0.10–0.28, centred
 inside a lung. The scanner then blurs (Gaussian, `blur_mm`), applies its tone curve (gamma), adds noise and
 quantises to its bit depth. High values are bright (MONOCHROME2); MONOCHROME1 stores max − value.
 
@@ -68,7 +68,7 @@ def draw_lesion(rng: np.random.Generator, spacing: float, contrast_scale: float,
         x_mm=float(x),
         y_mm=float(y),
         radius_mm=float(rng.uniform(5.0, 15.0)),
-        contrast=float(rng.uniform(0.06, 0.20) * contrast_scale),
+        contrast=float(rng.uniform(0.10, 0.28) * contrast_scale),
     )
 
 
@@ -85,7 +85,7 @@ def radiograph(rng: np.random.Generator, scanner: Scanner, lesion: Lesion | None
     att += 0.30 * (np.abs(x) < 15) * (y > -140) * (att > 0)  # the spine, from the lung apices down
     att += 0.06 * np.clip(np.sin(2 * np.pi * (y + 0.004 * x**2) / 28.0), 0, None) ** 4 * lungs
     texture = ndimage.gaussian_filter(rng.standard_normal(att.shape), sigma=6.0 / scanner.spacing_mm)
-    att += 0.025 * texture / (texture.std() or 1.0) * (att > 0)
+    att += 0.015 * texture / (texture.std() or 1.0) * (att > 0)
     if lesion is not None:
         r2 = ((x - lesion.x_mm) ** 2 + (y - lesion.y_mm) ** 2) / lesion.radius_mm**2
         att += lesion.contrast * np.sqrt(np.clip(1.0 - r2, 0.0, None))
