@@ -38,7 +38,12 @@ def test_pacs_store_query_retrieve_equal(pacs: OrthancServer) -> None:
     assert [s["StudyInstanceUID"] for s in studies] == [original.StudyInstanceUID]
     assert refs == [
         InstanceRef(
-            original.StudyInstanceUID, original.SeriesInstanceUID, original.SOPInstanceUID, original.SOPClassUID, "CT"
+            original.StudyInstanceUID,
+            original.SeriesInstanceUID,
+            original.SOPInstanceUID,
+            original.SOPClassUID,
+            "CT",
+            original.StudyDate,
         )
     ]
     assert back.file_meta.TransferSyntaxUID == original.file_meta.TransferSyntaxUID
