@@ -114,7 +114,7 @@ def test_synth_identifiers_and_burned_in_text_gone_after_deid(sites: dict[str, P
         assert before and not after and image.blanked_borders, row["scanner"]
         assert row["patient_no"] not in str(out.PatientID) and "KIM" not in str(out.PatientName)
         assert str(out.PatientBirthDate) != str(ds.PatientBirthDate)
-        assert not str(out.get("AccessionNumber", ""))
+        assert not out.get("AccessionNumber")
         assert out.StudyInstanceUID != ds.StudyInstanceUID
         assert np.array_equal(
             pydicom.dcmread(folder / "imaging" / "studies" / f"{row['study_uid']}.dcm").PixelData, ds.PixelData
