@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "cds": ("dari.cli.cds", "app"),
     "monitor": ("dari.cli.monitor", "app"),
     "imaging": ("dari.cli.imaging", "app"),
+    "imaging-gateway": ("dari.cli.imaging_gateway", "app"),
 }
 # What `dari --help` lists beside each command, so that listing them imports none of their modules (each pulls in
 # Flower, DuckDB, matplotlib …: `dari --help` took 7-12 s). tests/cli/test_cli_start.py checks these equal the
@@ -59,6 +60,7 @@ SUMMARIES: dict[str, str] = {
     "cds": "CDS Hooks 2.0: serve a model inside the EHR and test it with a replaying client.",
     "monitor": "Monitoring of a deployed model in use: drift, live performance, alerts.",
     "imaging": "Imaging: synthetic studies, the site's PACS (Orthanc, DICOMweb, DIMSE), federated validation.",
+    "imaging-gateway": "Imaging gateway: new PACS images scored by the deployed model; SR, heatmap, FHIR, priority.",
 }
 _LISTING = "dari.listing"
 

@@ -71,6 +71,7 @@ def overlay_image(
     )
     image.ImageType = ["DERIVED", "SECONDARY"]
     image.BurnedInAnnotation = "NO"
+    image.Laterality = source.get("Laterality", "")  # Type 2C: present (empty for an unpaired part such as the chest)
     image.DerivationDescription = (
         f"{model.name} activation map (score {result.score:.3f}, threshold {model.spec.threshold}) over the source"
     )[:1024]
