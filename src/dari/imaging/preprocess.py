@@ -96,14 +96,21 @@ class Preprocessed:
 
 
 def read_dataset(source: Path | bytes, *, name: str | None = None) -> Dataset:
-    """Read a DICOM file (path or bytes); anything that is not DICOM is refused as corrupt."""
+    """Read a DICOM file (path or bytes); anything that is not DICOM is refused as corrupt.
+
+    A Part 10 stream without its 128-byte preamble (what some STOW-RS clients send, and a PACS then keeps as is)
+    is read too, when it starts with the file meta group (0002); nothing else is forced.
+    """
     label = name or (str(source) if isinstance(source, Path) else "<bytes>")
     try:
-        if isinstance(source, Path):
-            return dcmread(source)
-        return dcmread(io.BytesIO(source))
-    except (InvalidDicomError, EOFError, ValueError, KeyError, TypeError, OSError) as exc:
+        data = source.read_bytes() if isinstance(source, Path) else source
+        no_preamble = data[128:132] != b"DICM" and data[:2] == b"\x02\x00"
+        ds = dcmread(io.BytesIO(data), force=no_preamble)
+    except (InvalidDicomError, EOFError, ValueError, KeyError, TypeError, OSError, AttributeError) as exc:
         raise ImageRefusedError("corrupt", f"not a readable DICOM file ({type(exc).__name__})", file=label) from None
+    if no_preamble and "TransferSyntaxUID" not in getattr(ds, "file_meta", {}):
+        raise ImageRefusedError("corrupt", "no file meta information", file=label)
+    return ds
 
 
 def _spacing(ds: Dataset) -> tuple[float, float] | None:
