@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -54,8 +54,13 @@ class FactsStore:
 
     def add(self, **values: object) -> None:
         """Append one image's facts."""
+        self.add_many([values])
+
+    def add_many(self, rows: Sequence[Mapping[str, object]]) -> None:
+        """Append several images' facts in one transaction (a backfill, a replay)."""
+        now = datetime.now(UTC)
         with Session(self.engine) as s, s.begin():
-            s.add(ImageFacts(at=datetime.now(UTC), **values))
+            s.add_all([ImageFacts(at=now, **row) for row in rows])
 
     def rows(self, model_sha256: str | None = None) -> list[ImageFacts]:
         """Every row (of one model when given), oldest first."""
