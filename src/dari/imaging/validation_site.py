@@ -15,7 +15,6 @@ and the release ledger. The PACS is only read.
 from __future__ import annotations
 
 import csv
-import json
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
@@ -224,8 +223,3 @@ def admit_and_validate_images(
         grant_id=outcome.grant_id,
     )  # fmt: skip
     return failed, None, None
-
-
-def summary(scored: ScoredImages) -> str:
-    """Counts of a site's run for its own operators (never sent): in scope, scored, refused by reason."""
-    return json.dumps({"in_scope": scored.in_scope, "scored": int(scored.y.size), "refused": dict(scored.refused)})
