@@ -3,6 +3,7 @@ centralised computation on the same images; only aggregates come back."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -89,5 +90,10 @@ def test_imaging_validation_releases_aggregates_with_subgroups(run: ImagingValid
     assert [v.variable for v in report.subgroups] == ["manufacturer", "pixel_spacing"]
     assert "FUJIFILM Corporation" in text
     assert "5010" not in text and "2.25." not in text and "KIM" not in text
+    from dari.cli.validate import result_json
+    from dari.reports.results_file import parse_results
+
+    doc = json.loads(json.dumps(result_json(run.run, None, threshold=THRESHOLD), allow_nan=True))
+    assert parse_results(doc, source="results.json") is not None  # the validation report reads it as a tabular run
     entries = SiteAuditLog(sites[0]).entries()
     assert any(e["event"] == "job.admit" for e in entries) and any(e["event"] == "imaging.images" for e in entries)

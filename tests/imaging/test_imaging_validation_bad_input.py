@@ -14,7 +14,7 @@ from pacs_sites import make_site
 from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate
-from pydicom.uid import UID
+from pydicom.uid import UID, generate_uid
 
 from dari.federation.site_audit import SiteAuditLog
 from dari.imaging.dicomweb import PacsClient
@@ -31,7 +31,7 @@ MPEG2 = UID("1.2.840.10008.1.2.4.100")  # no decoder installed for it here
 def _variant(base: Dataset, n: int) -> Dataset:
     ds = copy.deepcopy(base)
     for keyword in ("SOPInstanceUID", "SeriesInstanceUID", "StudyInstanceUID"):
-        setattr(ds, keyword, f"{ds[keyword].value}.{n}")
+        setattr(ds, keyword, generate_uid(entropy_srcs=[keyword, str(n)]))
     ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
     ds.PatientID = f"BAD{n}"
     return ds

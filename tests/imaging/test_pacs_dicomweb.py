@@ -16,7 +16,7 @@ from dari.imaging.pacs import OrthancServer, PacsError
 
 @pytest.fixture(scope="module")
 def pacs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]:
-    with running_orthanc(tmp_path_factory.mktemp("orthanc")) as server:
+    with running_orthanc(tmp_path_factory.mktemp("site-1") / "pacs") as server:
         yield server
 
 
@@ -71,3 +71,20 @@ def test_pacs_config_keeps_credentials_off_the_command_line(pacs: OrthancServer)
 def test_pacs_start_fails_clearly_without_orthanc(tmp_path: Path) -> None:
     with pytest.raises(PacsError, match="Orthanc not found"):
         OrthancServer(tmp_path, executable="/nonexistent/Orthanc").start()
+
+
+def test_pacs_status_cli_reads_the_config_not_the_command_line(pacs: OrthancServer) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from dari.cli.imaging import app
+
+    # Execute: the site folder is all it is given; port and credentials come from the 0600 configuration
+    result = CliRunner().invoke(app, ["pacs", "status", "--site", str(pacs.root.parent), "--format", "json"])
+
+    # Assert
+    assert result.exit_code == 0, result.output
+    status = json.loads(result.output)
+    assert status["http_port"] == pacs.http_port and status["version"] and status["dicomweb_plugin"] is True
+    assert pacs.password not in result.output

@@ -119,3 +119,24 @@ def test_synth_identifiers_and_burned_in_text_gone_after_deid(sites: dict[str, P
         assert np.array_equal(
             pydicom.dcmread(folder / "imaging" / "studies" / f"{row['study_uid']}.dcm").PixelData, ds.PixelData
         )
+
+
+def test_synth_cli_writes_studies_and_refuses_a_folder_without_extract(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from dari.cli.imaging import app
+
+    # Prepare
+    folder = make_site(tmp_path / "site-3", 12)
+    runner = CliRunner()
+
+    # Execute
+    ok = runner.invoke(app, ["synth", "--site", str(folder), "--studies", "4", "--format", "json"])
+    bad = runner.invoke(app, ["synth", "--site", str(tmp_path / "site-9"), "--studies", "4"])
+
+    # Assert
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.output)["studies"] == 4 and len(_files(folder)) == 4
+    assert bad.exit_code == 2 and "manifest.json" in bad.output

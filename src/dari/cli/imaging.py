@@ -118,19 +118,23 @@ def validate(
     threshold: Annotated[float, typer.Option(min=0.0, max=1.0, help="Declared decision threshold.")] = 0.5,
     min_cell: Annotated[int, typer.Option(min=1, help="Minimum cell size of every released count.")] = 10,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the results (and imaging.json) here.")] = None,
+    model: Annotated[
+        Path | None, typer.Option("--model", help="Imaging model folder (model.onnx, spec.json, card.json).")
+    ] = None,
 ) -> None:
     """Validate an imaging model on every site's PACS with the federated engine; only aggregates leave each site."""
     with guarded():
         from dari.atomic import atomic_path
         from dari.cli.validate import result_json
         from dari.disclosure import DisclosureRules
-        from dari.imaging.scoring import MatchedFilterScorer
+        from dari.imaging.scoring import ImageScorer, MatchedFilterScorer, ModelScorer
         from dari.imaging.validation_apps import run_imaging_validation
 
         started = time.perf_counter()
+        scorer: ImageScorer = ModelScorer.load(model) if model is not None else MatchedFilterScorer()
         imaging = run_imaging_validation(
             sites,
-            MatchedFilterScorer(),
+            scorer,
             requester=requester,
             threshold=threshold,
             rules=DisclosureRules(min_cell=min_cell),

@@ -62,8 +62,12 @@ class PacsClient:
 
     def __init__(self, url: str, username: str | None = None, password: str | None = None) -> None:
         session = create_session_from_user_pass(username, password) if username and password else None
-        self.url = url
+        self.url, self._username, self._password = url, username, password
         self._client = DICOMwebClient(url, session=session, timeout=60)
+
+    def clone(self) -> PacsClient:
+        """A client of the same PACS with its own HTTP session (one per thread)."""
+        return PacsClient(self.url, self._username, self._password)
 
     @classmethod
     def for_server(cls, server: OrthancServer) -> PacsClient:

@@ -2,8 +2,8 @@
 
 `ImageScorer` has an identity (`sha256`, checked against the job's declared hash, as the tabular job checks its
 ONNX file), `check(ds)` that refuses what it cannot read (`ImageRefusedError` with a reason code) and `score(ds)`, a
-probability in [0, 1]. `model_scorer(path)` wraps the shipped imaging model (`dari.imaging.model.ImagingModel`,
-ONNX Runtime) when that module is installed. `MatchedFilterScorer` is a classical computer-aided detection
+probability in [0, 1]. `ModelScorer.load(folder)` wraps an imaging model of `dari.imaging.model.ImagingModel`
+(ONNX Runtime, its image spec and card). `MatchedFilterScorer` is a classical computer-aided detection
 baseline (a scale-normalised Laplacian-of-Gaussian blob filter at the lesion sizes, maximum inside the lungs'
 central field, a fixed logistic map): transparent, needs no training, and lets the validation run and be tested on
 its own.
@@ -14,7 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -138,3 +139,56 @@ class MatchedFilterScorer:
             response = np.sqrt(np.clip(det, 0.0, None)) * ((hxx + hyy) < 0)
             best = max(best, float(response[lungs].max()))
         return float(1.0 / (1.0 + np.exp(-(self.intercept + self.gain * best * 10.0))))
+
+
+class ModelScorer:
+    """An imaging model of `dari.imaging.model` (ONNX Runtime, its image spec) as a validation job's scorer.
+
+    Pickles without its ONNX Runtime session (Flower's simulation ships the site app to worker processes): each
+    process loads the folder again, the card's hashes checked again."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._model: Any = None
+        self._sha256 = str(self.model.sha256)
+
+    @classmethod
+    def load(cls, folder: Path) -> ModelScorer:
+        """The model folder (model.onnx, spec.json, card.json), its hashes checked by `ImagingModel.load`."""
+        return cls(folder)
+
+    @property
+    def model(self) -> Any:
+        """The loaded `ImagingModel` (loaded on first use in this process)."""
+        if self._model is None:
+            from dari.imaging.model import ImagingModel
+
+            self._model = ImagingModel.load(self.folder)
+        return self._model
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"folder": self.folder, "_model": None, "_sha256": self._sha256}
+
+    @property
+    def sha256(self) -> str:
+        """The ONNX file's SHA-256 its model card pins."""
+        return self._sha256
+
+    def check(self, ds: Dataset) -> None:
+        """The model's own refusals (`dari.imaging.preprocess.check_image`), as `ImageRefusedError`."""
+        from dari.imaging.preprocess import ImageRefusedError as ModelRefusedError
+        from dari.imaging.preprocess import check_image
+
+        try:
+            check_image(ds, self.model.spec)
+        except ModelRefusedError as exc:
+            raise ImageRefusedError(exc.reason, str(exc)) from None
+
+    def score(self, ds: Dataset) -> float:
+        """The model's probability for the image."""
+        from dari.imaging.preprocess import ImageRefusedError as ModelRefusedError
+
+        try:
+            return float(self.model.score(ds).score)
+        except ModelRefusedError as exc:
+            raise ImageRefusedError(exc.reason, str(exc)) from None

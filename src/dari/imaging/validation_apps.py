@@ -111,9 +111,12 @@ def run_imaging_validation(
     rules: DisclosureRules | None = None,
     scope: ImagingScope | None = None,
     progress: Progress | None = None,
-    num_cpus: int = 2,
+    num_cpus: int | None = None,
 ) -> ImagingValidationRun:
-    """Validate `scorer` on every site's PACS through Flower's simulation engine (synthetic sites: no hub)."""
+    """Validate `scorer` on every site's PACS through Flower's simulation engine (synthetic sites: no hub).
+
+    `num_cpus` (default: one per site) is what Ray is told: a site's work waits on its PACS for part of each image,
+    so every site runs at once even on two cores (with 2 for 3 sites, the third waited for the first two)."""
     job = build_imaging_job(sites, scorer, requester=requester, threshold=threshold, rules=rules, scope=scope)
     ids = site_ids(sites)
     bindings = {
@@ -124,7 +127,8 @@ def run_imaging_validation(
     hub_job = HubJob(request=job, model_bytes=None, engine="simulation", node_wait_s=5.0)
     if progress is not None:
         hub_job.progress = progress
-    simulate(make_hub_app(hub_job), make_imaging_site_app(scorer, bindings, checker), len(sites), num_cpus)
+    cpus = num_cpus or len(sites)
+    simulate(make_hub_app(hub_job), make_imaging_site_app(scorer, bindings, checker), len(sites), cpus)
     if not hub_job.result:
         raise FederationRunError("the simulation ended without a result (see the Flower log above)")
     run = hub_job.result[0]

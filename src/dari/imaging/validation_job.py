@@ -11,7 +11,7 @@ false positives per image (`dari.imaging.froc`).
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -53,7 +53,9 @@ class ImagingJobRequest(_Record):
     validation: ValidationSpec = Field(default_factory=ValidationSpec)
     disclosure: DisclosureRules = Field(default_factory=DisclosureRules)
     subgroups: tuple[ImagingSubgroup, ...] = IMAGING_SUBGROUPS
-    fp_per_image: tuple[float, ...] = Field(default=(0.05, 0.1, 0.2), min_length=1, max_length=8)
+    fp_per_image: tuple[Annotated[float, Field(gt=0, le=1)], ...] = Field(
+        default=(0.05, 0.1, 0.2), min_length=1, max_length=8, description="operating points: false positives/image"
+    )
     tickets: dict[str, SignedEnvelope] = Field(default_factory=dict)
     audit_checkpoint: SignedEnvelope | None = None
 
