@@ -197,3 +197,22 @@ def _studies() -> Iterator[Dataset]:
 def _sop(server: OrthancServer, orthanc_id: str) -> str:
     tags: dict[str, Any] = server.rest("GET", f"/instances/{orthanc_id}/simplified-tags")
     return str(tags["SOPInstanceUID"])
+
+
+def test_gateway_rollback_removes_a_half_answer(orthanc: OrthancServer, tmp_path: Path) -> None:
+    # Prepare: as if STOW-RS had stored the SR but refused the overlay: the SR alone in the PACS
+    from dari.imaging.sr import measurement_report
+
+    model = ImagingModel.reference()
+    image, _ = radiograph("site-1", lesion=False, start=160, seed=5)
+    sr = measurement_report(image, model.score(image), model)
+    client = PacsClient.for_server(orthanc)
+    client.store([sr])
+    gateway = ImagingGateway(orthanc, [model], {}, tmp_path / "out", site_id="site-1")
+    try:
+        # Execute
+        gateway._rollback({str(sr.SOPInstanceUID)})
+    finally:
+        gateway.close()
+    # Assert: nothing of the answer is left in the PACS
+    assert orthanc.rest("POST", "/tools/lookup", content=str(sr.SOPInstanceUID)) == []
