@@ -36,6 +36,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pod": ("dari.cli.pod", "app"),
     "airlock": ("dari.cli.pod_release", "app"),
     "consortium": ("dari.cli.consortium", "app"),
+    "imaging": ("dari.cli.imaging", "app"),
+    "imaging-gateway": ("dari.cli.imaging_gateway", "app"),
 }
 # What `dari --help` lists beside each command, so that listing them imports none of their modules (each pulls in
 # Flower, DuckDB, matplotlib …: `dari --help` took 7-12 s). tests/cli/test_cli_start.py checks these equal the
@@ -64,6 +66,8 @@ SUMMARIES: dict[str, str] = {
     "airlock": "The research pods' airlock: automatic output checks; the site pulls and runs pods, and sends only "
     "outputs two checkers approved.",
     "consortium": "The local consortium: SuperLink and one SuperNode per site on loopback, TLS, node authentication.",
+    "imaging": "Imaging: synthetic studies, the site's PACS (Orthanc, DICOMweb, DIMSE), federated validation.",
+    "imaging-gateway": "Imaging gateway: new PACS images scored by the deployed model; SR, heatmap, FHIR, priority.",
 }
 _LISTING = "dari.listing"
 

@@ -15,12 +15,13 @@ import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 from flwr.app import ConfigRecord, Context, Message, RecordDict
 from flwr.app.typing import ConfigRecordValues
 from flwr.serverapp import Grid, ServerApp
 
+from dari.disclosure import DisclosureRules
 from dari.federation.flower.calibration import pool_steps
 from dari.federation.flower.jobs import (
     CalibrationQuery,
@@ -39,6 +40,7 @@ from dari.validation import (
     MetaAnalysis,
     OffsetMode,
     UndefinedMetricWarning,
+    ValidationSpec,
     meta_analyse,
     meta_analyse_auroc,
     meta_analyse_subgroups,
@@ -47,6 +49,24 @@ from dari.validation import (
 )
 
 Progress = Callable[[str], None]
+
+
+class HubRequest(Protocol):
+    """What the hub's rounds read of a job request: a tabular `JobRequest` or an imaging validation's."""
+
+    @property
+    def job_id(self) -> str: ...
+    @property
+    def requester(self) -> str: ...
+    @property
+    def model_sha256(self) -> str: ...
+    @property
+    def datasets(self) -> dict[str, str]: ...
+    @property
+    def validation(self) -> ValidationSpec: ...
+    @property
+    def disclosure(self) -> DisclosureRules: ...
+    def model_dump_json(self) -> str: ...
 
 
 class SiteDroppedError(Exception):
@@ -61,7 +81,7 @@ class SiteDroppedError(Exception):
 class HubJob:
     """A job for the ServerApp: the request, the model's bytes, timeouts, and where the result goes."""
 
-    request: JobRequest
+    request: HubRequest
     model_bytes: bytes | None
     engine: Literal["simulation", "deployment"] = "simulation"
     node_wait_s: float = 30.0

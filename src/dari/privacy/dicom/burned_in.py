@@ -45,6 +45,9 @@ def _gray_frame(pixels: NDArray[Any], ds: Dataset) -> NDArray[np.float64]:
         arr = arr[0]
     if samples > 1 and arr.ndim == 3:
         arr = arr.mean(axis=-1)
+    if str(ds.get("PhotometricInterpretation", "")).strip().upper() == "MONOCHROME1":
+        # MONOCHROME1 stores white as low values: burned-in white text is low there, so look at it as displayed
+        arr = -arr
     return arr
 
 

@@ -1,0 +1,1 @@
+"""Imaging: the site's PACS (Orthanc, DICOMweb, DIMSE), synthetic studies, federated imaging validation."""
