@@ -34,7 +34,7 @@ THRESHOLD = 0.5
 def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Path]]:
     root = tmp_path_factory.mktemp("imaging-validation")
     with ExitStack() as stack:
-        folders = []
+        folders, servers = [], []
         for site in ("site-1", "site-2", "site-3"):
             folder = make_site(root / site, 60)
             synth_site_studies(folder, 36, seed=5)
@@ -42,7 +42,10 @@ def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Path]]:
             pacs = stack.enter_context(running_orthanc(folder / PACS_DIR))
             load_studies(folder, PacsClient.for_server(pacs))
             folders.append(folder)
+            servers.append(pacs)
         yield folders
+        for server in servers:  # all three shut down together
+            server.request_stop()
 
 
 @pytest.fixture(scope="module")
