@@ -28,6 +28,7 @@ from pydantic import BaseModel, ValidationError
 
 from dari.federation.flower.grants import GrantChecker
 from dari.federation.flower.hub_app import Progress
+from dari.federation.flower.secure_agg import SECAGG_RECORD, secure_fedavg, secure_train_mod
 from dari.federation.flower.site_app import PAYLOAD, binding_from_context, checker_from_node_config
 from dari.federation.flower.train_jobs import TrainRequest, TrainRun, TrainStats, TrainUpdate
 from dari.federation.flower.train_site import TrainingCohort, admit_training, site_update
@@ -88,6 +89,8 @@ def answer_train_round(context: Context, site: SiteBinding, content: RecordDict)
         reason = "the job's ticket has expired: no further round"
     elif state.rounds >= admission.max_rounds:
         reason = f"the job has had its {admission.max_rounds} training rounds at this site"
+    elif state.job.secure_aggregation and SECAGG_RECORD not in content.config_records:  # secagg hook
+        reason = "the job was admitted for secure aggregation: no plain update leaves this site"
     if reason:
         guard.refuse_round(admission, reason, job_id)
         raise RuntimeError(f"refused: {reason}")
@@ -125,7 +128,7 @@ def make_train_site_app(
             return _reply(message, TrainStats(site_id=site.site_id, status="failed", reason=reason))
         return _reply(message, answer_train_stats(context, site, checker, job))
 
-    @app.train()
+    @app.train(mods=[secure_train_mod])  # SecAgg+ rounds go through Flower's secaggplus_mod; plain ones pass
     def train(message: Message, context: Context) -> Message:
         site = binding_from_context(context, bindings)
         update = answer_train_round(context, site, message.content)
@@ -259,14 +262,25 @@ def make_train_hub_app(job: HubTrainJob) -> ServerApp:
         size = len(names) + 1
         log: list[list[str]] = []
         config = ConfigRecord({"job-id": request.job_id, "mean": mean, "scale": scale})
-        result = _strategy(job, size, log).start(
-            _AdmittedGrid(grid, [node_of[s] for s in ok]),  # type: ignore[arg-type]
-            ArrayRecord(numpy_ndarrays=[np.zeros(size)]),
-            num_rounds=request.rounds,
-            timeout=job.reply_timeout_s,
-            train_config=config,
-        )
-        (weights,) = result.arrays.to_numpy_ndarrays()
+        if request.secure_aggregation:  # secagg hook: every round's average is a SecAgg+ sum
+            weights, log = secure_fedavg(
+                grid,
+                {s: node_of[s] for s in ok},
+                np.zeros(size),
+                rounds=request.rounds,
+                config=config,
+                max_weight=sum(_weight(st) for st in ok.values()),
+                progress=job.progress,
+            )
+        else:
+            result = _strategy(job, size, log).start(
+                _AdmittedGrid(grid, [node_of[s] for s in ok]),  # type: ignore[arg-type]
+                ArrayRecord(numpy_ndarrays=[np.zeros(size)]),
+                num_rounds=request.rounds,
+                timeout=job.reply_timeout_s,
+                train_config=config,
+            )
+            (weights,) = result.arrays.to_numpy_ndarrays()
         rounds_by_site = {s: sum(s in r for r in log) for s in ok}
         job.result.append(
             TrainRun(
@@ -280,6 +294,7 @@ def make_train_hub_app(job: HubTrainJob) -> ServerApp:
                 scale=tuple(scale),
                 weights=tuple(float(v) for v in weights),
                 feature_names=tuple(names),
+                secure_aggregation=request.secure_aggregation,
             )
         )
 

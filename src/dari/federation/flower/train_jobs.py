@@ -44,6 +44,7 @@ class TrainRequest(_Record):
     l2: float = Field(default=1e-4, ge=0, le=10)
     proximal_mu: float = Field(default=0.1, ge=0, le=10, description="FedProx's μ (ignored by FedAvg)")
     disclosure: DisclosureRules = Field(default_factory=DisclosureRules)
+    secure_aggregation: bool = Field(default=False, description="SecAgg+: the hub sees only the sum of updates")
     tickets: dict[str, SignedEnvelope] = Field(default_factory=dict)
     audit_checkpoint: SignedEnvelope | None = None
 
@@ -86,3 +87,4 @@ class TrainRun(_Record):
     scale: tuple[float, ...]
     weights: tuple[float, ...] = Field(description="[intercept, β…] on inputs standardised by mean and scale")
     feature_names: tuple[str, ...]
+    secure_aggregation: bool = False
