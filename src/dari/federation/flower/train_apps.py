@@ -26,6 +26,7 @@ from flwr.serverapp import Grid, ServerApp
 from flwr.serverapp.strategy import FedAvg, FedProx
 from pydantic import BaseModel, ValidationError
 
+from dari.federation.dp_budget import PrivacyBudgetRefusedError, charge_round
 from dari.federation.flower.grants import GrantChecker
 from dari.federation.flower.hub_app import Progress
 from dari.federation.flower.secure_agg import SECAGG_RECORD, secure_fedavg, secure_train_mod
@@ -35,6 +36,7 @@ from dari.federation.flower.train_site import TrainingCohort, admit_training, si
 from dari.federation.guard import Admission, SiteBinding, SiteGuard
 from dari.federation.register import admit_site_reply, recheck_release
 from dari.training import LogisticProblem, pooled_moments
+from dari.training.dp import privacy_record
 
 
 class _TrainState(BaseModel):
@@ -91,6 +93,11 @@ def answer_train_round(context: Context, site: SiteBinding, content: RecordDict)
         reason = f"the job has had its {admission.max_rounds} training rounds at this site"
     elif state.job.secure_aggregation and SECAGG_RECORD not in content.config_records:  # secagg hook
         reason = "the job was admitted for secure aggregation: no plain update leaves this site"
+    if not reason:  # dp hook: the grant's ε budget, charged before the work (the site's ε ledger)
+        try:
+            charge_round(admission, state.job.dp, state.job.local_steps, state.rounds + 1)
+        except PrivacyBudgetRefusedError as exc:
+            reason = str(exc)
     if reason:
         guard.refuse_round(admission, reason, job_id)
         raise RuntimeError(f"refused: {reason}")
@@ -102,7 +109,7 @@ def answer_train_round(context: Context, site: SiteBinding, content: RecordDict)
     mean = [float(v) for v in config["mean"]]  # type: ignore[union-attr]
     scale = [float(v) for v in config["scale"]]  # type: ignore[union-attr]
     outcome = guard.run_admitted(
-        admission, "job.round", lambda _a: site_update(cohort, weights, mean, scale, _problem(state.job))
+        admission, "job.round", lambda _a: site_update(cohort, weights, mean, scale, _problem(state.job), state.job.dp)
     )
     if outcome.result is None:
         raise RuntimeError(f"{outcome.status}: {outcome.reason}")
@@ -295,6 +302,7 @@ def make_train_hub_app(job: HubTrainJob) -> ServerApp:
                 weights=tuple(float(v) for v in weights),
                 feature_names=tuple(names),
                 secure_aggregation=request.secure_aggregation,
+                privacy=None if request.dp is None else privacy_record(request.dp, len(log), request.local_steps),
             )
         )
 
