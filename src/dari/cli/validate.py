@@ -191,6 +191,9 @@ def validate(
     hub_url: Annotated[str | None, typer.Option(help="Hub URL to check grants with.")] = None,
     hub_token: Annotated[str | None, typer.Option(help="API token for --hub-url.", envvar="DARI_HUB_TOKEN")] = None,
     no_governance: Annotated[bool, typer.Option(help="No hub: synthetic site folders only.")] = False,
+    secure_aggregation: Annotated[
+        bool, typer.Option(help="SecAgg+: pooled AUROC from fine histograms the hub sees only summed.")
+    ] = False,
 ) -> None:
     """Validate a model across sites with the federated engine; only aggregates leave each site."""
     with guarded():
@@ -214,6 +217,7 @@ def validate(
             threshold=threshold,
             progress=step_printer("validate"),
             hub_store=hub_db,  # the coordinator issues the hub's signed tickets (audited as job.ticket)
+            secure_histogram=secure_aggregation,
         )
         federated_s = time.monotonic() - started
         central = None
