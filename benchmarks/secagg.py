@@ -66,8 +66,8 @@ def validation(sites: list[Path]) -> None:
 def training(sites: list[Path]) -> None:
     """FedAvg logistic plain vs SecAgg+ vs DP-SGD: time, agreement, ε, AUROC on the pooled rows."""
     from dari.federation.flower.grants import SyntheticOnlyGrantChecker
-    from dari.federation.flower.train_site import admit_training
     from dari.federation.flower.train_simulation import build_training, run_training
+    from dari.federation.flower.train_site import admit_training
     from dari.federation.guard import SiteBinding
     from dari.models.reference import reference_model_paths
     from dari.training import standardise
