@@ -19,7 +19,7 @@ depends_on = None
 def upgrade() -> None:
     """Apply."""
     with op.batch_alter_table("access_grant") as batch:
-        batch.add_column(sa.Column("epsilon_budget", sa.Float(), nullable=True))
+        batch.add_column(sa.Column("epsilon_budget", sa.Double(), nullable=True))
 
 
 def downgrade() -> None:
