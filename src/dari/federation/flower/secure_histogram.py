@@ -1,13 +1,14 @@
 """The validation job's pooled AUROC from fine score histograms summed by SecAgg+, which no site releases alone.
 
 Without it, each site releases a disclosure-safe histogram whose bins hold ≥ min_cell positives and negatives,
-so a small site's bins are coarse and the pooled AUROC is off the pooled-row value (1.2e-3 on 3 × 5,000
-patients). With `JobRequest.secure_histogram`, after the site reports every covered site contributes its
-positives' and negatives' counts on the job's common fine grid (`dari.validation.histogram.fine_grid`: 2,000
-logit cells by default) as one SecAgg+ vector (`secure_agg.secure_weighted_mean`, weight 1 each, clipping range
-2¹⁶ counts per cell, quantisation 2²⁴: integer counts quantise exactly, so the sum is exact). The hub sees only
-the sum over ≥ 2 sites (`dari.disclosure.require_sum_of_sites`), each site having passed its own floor (rows,
-events and non-events ≥ its minimum cell) before it contributes, once per job, through the site guard.
+so a small site's bins are coarse and the pooled AUROC is off the pooled-row value (up to 3e-3 on 3 × 5,000
+rows with scores of 2 decimals: benchmarks/secagg.py). With `JobRequest.secure_histogram`, after the site
+reports, every covered site contributes its positives' and negatives' counts on a common fine grid
+(`dari.validation.histogram.fine_grid` with `SECURE_BINS` = 20,000 logit cells plus the job's anchors, or one
+cell per value for declared decimals) as one SecAgg+ vector (`secure_agg.secure_weighted_mean`, weight 1 each,
+clipping range 2¹⁶ counts per cell, quantisation 2²⁴: integer counts quantise exactly, so the sum is exact).
+The hub sees only the sum over ≥ 2 sites (`dari.disclosure.require_sum_of_sites`), each site having passed its
+own floor (rows, events and non-events ≥ its minimum cell) before it contributes, once per job, via the guard.
 
 From the summed counts pₖ, nₖ (cells in increasing score order, P = Σpₖ, N = Σnₖ):
 
@@ -29,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from dari.disclosure import DisclosureRules, require_min_cell, require_sum_of_sites
 from dari.validation.calibration import bin_index
 from dari.validation.evaluate import ValidationSpec
-from dari.validation.histogram import fine_grid
+from dari.validation.histogram import MAX_VALUE_GRID_DECIMALS, fine_grid
 
 if TYPE_CHECKING:  # the SecAgg+ machinery loads only where a secure sum runs (jobs.py imports this module)
     from flwr.serverapp import Grid
@@ -37,6 +38,9 @@ if TYPE_CHECKING:  # the SecAgg+ machinery loads only where a secure sum runs (j
 #: Counts per fine cell a site may contribute (the clipping range; a site above it refuses, never clips).
 MAX_CELL_COUNT = 2**16
 QUANTIZATION = 2**24  # 2·2¹⁶/2²⁴ = 2⁻⁷: an integer count quantises to an integer exactly
+#: Logit cells of the secure grid: no cell is ever released alone, so it can be far finer than the released one
+#: (the bound shrinks with the cell width: about 1e-3 at the released grid's 2,000 cells, 1e-4 at 20,000).
+SECURE_BINS = 20_000
 
 
 class SecureAuroc(BaseModel):
@@ -55,7 +59,8 @@ class SecureAuroc(BaseModel):
 
 def fine_counts(labels: np.ndarray, scores: np.ndarray, spec: ValidationSpec) -> np.ndarray:
     """A site's positives then negatives per fine cell (what it masks and sends; never sent in the clear)."""
-    edges = fine_grid(spec)
+    labels = np.asarray(labels, dtype=bool)  # 0/1 labels would index rows, not mask them
+    edges = fine_grid(spec.model_copy(update={"histogram_bins": max(spec.histogram_bins, SECURE_BINS)}))
     idx = bin_index(scores, edges)
     cells = edges.size - 1
     return np.concatenate(
@@ -113,6 +118,9 @@ def secure_pooled_auroc(
     require_min_cell(int(pos.sum()), "pooled events", rules)
     require_min_cell(int(neg.sum()), "pooled non-events", rules)
     estimate, bound = auroc_from_fine_counts(pos, neg)
+    decimals = spec.score_decimals
+    if decimals is not None and decimals <= MAX_VALUE_GRID_DECIMALS:
+        bound = 0.0  # declared decimals: one possible score per cell, so a cell's pairs are true ties (½ exactly)
     n_pos, n_neg = int(pos.sum()), int(neg.sum())
     return SecureAuroc(
         estimate=estimate,
