@@ -14,7 +14,9 @@ import pytest
 from flower_fixtures import MIN_CELL, hub_with_grant
 from flwr.app import ArrayRecord, ConfigRecord, Context, RecordDict
 from sqlalchemy import select
+from typer.testing import CliRunner
 
+from dari.cli.app import app as cli
 from dari.disclosure import DisclosureRules
 from dari.federation.dp_budget import budget_path, spent
 from dari.federation.flower.grants import HubStoreGrantChecker
@@ -41,8 +43,13 @@ def test_secagg_dp_site_refuses_the_round_beyond_the_drbs_epsilon_budget(
     factory, grant_id = hub_with_grant(tmp_path / "hub.db", ["site-1-cdm"], [AnalysisType.FEDERATED_TRAINING])
     dp = DpSettings(noise_multiplier=8.0, clipping_norm=1.0)
     budget = (epsilon_spent(dp, 2 * 5) + epsilon_spent(dp, 3 * 5)) / 2
-    with factory() as s, s.begin():
-        set_epsilon_budget(s, grant_id, budget, actor="drb1")
+    db = str(tmp_path / "hub.db")
+    refused = CliRunner().invoke(
+        cli, ["hub", "grant-budget", grant_id, "--epsilon", "9", "--actor", "researcher", "--db", db]
+    )
+    assert refused.exit_code != 0 and "only a DRB member" in refused.output
+    cli_args = ["hub", "grant-budget", grant_id, "--epsilon", repr(budget), "--actor", "drb1", "--db", db]
+    assert CliRunner().invoke(cli, cli_args).exit_code == 0
     with factory() as s, s.begin(), pytest.raises(ConflictError, match="only be lowered"):
         set_epsilon_budget(s, grant_id, budget * 2, actor="drb1")
     request = build_training([site], reference_model_paths().spec, requester="researcher", rounds=5, rules=RULES)
