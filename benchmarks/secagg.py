@@ -19,8 +19,21 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+
+def _retry(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Ray's start-up times out on a loaded machine (FederationRunError): try up to three times."""
+    from dari.federation.flower.simulation import FederationRunError
+
+    for attempt in range(3):
+        try:
+            return fn(*args, **kwargs)
+        except FederationRunError as exc:
+            print(f"(attempt {attempt + 1}: {exc}; retrying)", flush=True)
+    raise SystemExit("the simulation engine did not start three times")
 
 
 def _network(data: Path, patients: int) -> list[Path]:
@@ -51,8 +64,15 @@ def validation(sites: list[Path]) -> None:
     runs = {}
     for secure in (False, True):
         started = time.monotonic()
-        runs[secure] = run_validation(
-            sites, ref.model, ref.spec, grant_checker=checker, requester="r", threshold=0.2, secure_histogram=secure
+        runs[secure] = _retry(
+            run_validation,
+            sites,
+            ref.model,
+            ref.spec,
+            grant_checker=checker,
+            requester="r",
+            threshold=0.2,
+            secure_histogram=secure,
         )
         print(f"validation ({'SecAgg+' if secure else 'plain'}): {time.monotonic() - started:.1f} s end to end")
     plain = runs[False].pooled
@@ -132,7 +152,7 @@ def training(sites: list[Path]) -> None:
     for name, request in variants.items():
         request = request.model_copy(update={"job_id": f"{request.job_id}-{len(runs)}"})
         started = time.monotonic()
-        runs[name] = run_training(sites, request, grant_checker=checker)
+        runs[name] = _retry(run_training, sites, request, grant_checker=checker)
         print(f"training ({name}): {time.monotonic() - started:.1f} s end to end, 10 rounds")
     rows = [admit_training(base, SiteBinding(site_id=s.name, folder=str(s)), checker)[1] for s in sites]
     x = np.vstack([c.x for c in rows if c is not None])
