@@ -14,8 +14,9 @@ mod quantises its update, multiplies by its weight, adds the pairwise and privat
 integers. A plain `train` message passes through untouched.
 
 What the hub receives per site is uniform modulo `modulus_range`; only the sum over the surviving sites unmasks,
-to Σ wᵢ·xᵢ / Σ wᵢ with each xᵢ clipped to ±`clipping_range` and stochastically rounded to a grid of step
-2·clipping_range/quantization_range (so the error of the mean is at most one step, Bell et al. 2020, CCS).
+to Σ wᵢ·xᵢ / Σ wᵢ with each weighted value wᵢxᵢ/W (W = `max_weight`) clipped to ±`clipping_range` and
+stochastically rounded (unbiased) to a grid of step 2·clipping_range/quantization_range: with W = Σ wᵢ the mean
+is at most K steps off for K sites (Bell et al. 2020, CCS; integer inputs on the grid quantise exactly).
 Refs: Bonawitz et al., "Practical Secure Aggregation for Privacy-Preserving Machine Learning", CCS 2017;
 Bell et al., "Secure Single-Server Aggregation with (Poly)Logarithmic Overhead", CCS 2020 (SecAgg+).
 """
