@@ -157,6 +157,17 @@ def require_min_cell(n: int, what: str, rules: DisclosureRules | None = None) ->
         raise DisclosureRefusedError(f"fewer than {r.min_cell} {what}: the statistic would disclose a small cell")
 
 
+#: A secure (SecAgg+) sum is released only over at least this many sites: one site's "sum" is its own value.
+MIN_SUM_SITES = 2
+
+
+def require_sum_of_sites(sites: int, what: str) -> None:
+    """Refuse a secure sum (`DisclosureRefusedError`) over fewer than `MIN_SUM_SITES` sites (each site has checked
+    its own floor before it contributed)."""
+    if sites < MIN_SUM_SITES:
+        raise DisclosureRefusedError(f"{what}: a secure sum over {sites} site(s); at least {MIN_SUM_SITES} are needed")
+
+
 def site_rules(requested: DisclosureRules, floor: DisclosureRules | None = None) -> DisclosureRules:
     """The rules a site applies: the job's request, never weaker than the site's own floor (default 10 / 5).
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dari.cli import deploy, hub_notify
+from dari.cli import deploy, hub_budget, hub_notify
 from dari.cli.console import OutputFormat, err, guarded, out
 from dari.cli.hub_auth import ByOption, TokenFileOption, existing_engine, governed
 
@@ -25,6 +25,7 @@ app.add_typer(deploy.model_app, name="model")
 app.add_typer(deploy.report_app, name="report")
 app.add_typer(deploy.deployment_app, name="deployment")
 app.command("notify-expiring")(hub_notify.notify_expiring)
+app.command("grant-budget")(hub_budget.grant_budget)
 
 DbOption = Annotated[
     str, typer.Option("--db", envvar="DARI_HUB_DB", help="Hub store: SQLite file or postgresql:// URL.")

@@ -31,6 +31,14 @@ def train(
     requester: Annotated[str, typer.Option(help="Username the grant is checked for.")] = "researcher",
     hub_db: Annotated[Path | None, typer.Option(help="Hub store (SQLite file): tickets and grants.")] = None,
     no_governance: Annotated[bool, typer.Option(help="No hub: synthetic site folders only.")] = False,
+    secure_aggregation: Annotated[
+        bool, typer.Option(help="SecAgg+: the hub sees only the sum of the sites' updates.")
+    ] = False,
+    dp_noise_multiplier: Annotated[
+        float | None, typer.Option(help="Differential privacy: DP-SGD noise multiplier σ at each site.")
+    ] = None,
+    dp_clipping_norm: Annotated[float, typer.Option(help="DP: per-record gradient clipping norm C.")] = 1.0,
+    dp_delta: Annotated[float, typer.Option(help="DP: δ of the (ε, δ) reported.")] = 1e-5,
 ) -> None:
     """Train a model across sites; only guarded model updates leave each site."""
     from dari.atomic import atomic_path
@@ -68,7 +76,13 @@ def train(
             rounds=rounds,
             local_steps=local_steps,
             proximal_mu=proximal_mu,
+            secure_aggregation=secure_aggregation,
         )
+        if dp_noise_multiplier is not None:
+            from dari.training.dp import DpSettings
+
+            dp = DpSettings(noise_multiplier=dp_noise_multiplier, clipping_norm=dp_clipping_norm, delta=dp_delta)
+            request = request.model_copy(update={"dp": dp})
         started = time.monotonic()
         run, engine = on_engine(
             sites,
@@ -76,13 +90,28 @@ def train(
             lambda: run_training(
                 sites, request, grant_checker=checker, hub_store=hub_db, progress=step_printer("train")
             ),
-            lambda state: train_on(state, request, hub_store=hub_db),
+            # SecAgg+ is exercised on the simulation engine only: a secure job does not go to the consortium.
+            None if secure_aggregation else lambda state: train_on(state, request, hub_store=hub_db),
         )
         model_path, spec_path = write_trained_model(run, request, out)
         with atomic_path(out / "training.json") as tmp:
             tmp.write_text(run.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        if run.privacy is not None:
+            privacy = run.privacy
+            err.print(f"[dim]train[/] differential privacy: ε = {privacy.epsilon:.3f}, δ = {privacy.delta:g}")
+            if hub_db is not None:
+                _audit_privacy(hub_db, requester, run.job_id, privacy.model_dump())
         err.print(
             f"[dim]train[/] {chosen}, {rounds} rounds ({engine}) in {time.monotonic() - started:.1f} s; trained by "
             f"{', '.join(run.trained_by) or 'no site'}; model {model_path}, spec {spec_path}"
         )
         typer.echo(json.dumps({"model": str(model_path), "spec": str(spec_path), "trained_by": run.trained_by}))
+
+
+def _audit_privacy(hub_db: Path, requester: str, job_id: str, privacy: dict[str, object]) -> None:
+    """The training's (ε, δ) in the hub's audit log (the sites' own logs hold each round's spend)."""
+    from dari.hub import audit
+    from dari.hub.db.engine import make_engine, session_factory
+
+    with session_factory(make_engine(hub_db))() as session, session.begin():
+        audit.record(session, actor=requester, action="training.privacy", target=f"job:{job_id}", detail=privacy)

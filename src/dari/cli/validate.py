@@ -193,6 +193,9 @@ def validate(
     hub_url: Annotated[str | None, typer.Option(help="Hub URL to check grants with.")] = None,
     hub_token: Annotated[str | None, typer.Option(help="API token for --hub-url.", envvar="DARI_HUB_TOKEN")] = None,
     no_governance: Annotated[bool, typer.Option(help="No hub: synthetic site folders only.")] = False,
+    secure_aggregation: Annotated[
+        bool, typer.Option(help="SecAgg+: pooled AUROC from fine histograms the hub sees only summed.")
+    ] = False,
 ) -> None:
     """Validate a model across sites with the federated engine; only aggregates leave each site."""
     with guarded():
@@ -219,8 +222,11 @@ def validate(
                 threshold=threshold,
                 progress=step_printer("validate"),
                 hub_store=hub_db,  # the coordinator issues the hub's signed tickets (audited as job.ticket)
+                secure_histogram=secure_aggregation,
             ),
-            lambda state: validate_on(
+            # The consortium's deployed validation app does not run the secure-histogram stage: a secure job
+            # always goes to the simulation engine.
+            None if secure_aggregation else lambda state: validate_on(
                 state, sites, model_path, spec_path, requester=requester, threshold=threshold, hub_store=hub_db
             ),
         )

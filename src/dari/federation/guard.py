@@ -101,6 +101,7 @@ class Admission(BaseModel):
     rules: DisclosureRules = Field(description="site-enforced: max(requested, the site's floor)")
     max_rounds: int
     expires_at: dt.datetime | None = None
+    epsilon_budget: float | None = Field(default=None, description="the grant's ε budget (dari.federation.dp_budget)")
 
     def open_ledger(self) -> ReleaseLedger:
         """The one place a job's release ledger opens (`SITE/ledger/`), under this admission's grant and rules."""
@@ -190,6 +191,7 @@ class SiteGuard:
             rules=site_rules(requested, site.floor),
             max_rounds=min(site.max_rounds, ticket.max_rounds) if ticket else site.max_rounds,
             expires_at=ticket.expires_at if ticket else None,
+            epsilon_budget=decision.epsilon_budget,
         )
 
     def _admitted_before(self, job_id: str) -> bool:

@@ -35,11 +35,11 @@ def on_engine(
     sites: Sequence[Path],
     hub_db: Path | str | None,
     simulated: Callable[[], R],
-    deployed: Callable[[ConsortiumState], R],
+    deployed: Callable[[ConsortiumState], R] | None,
 ) -> tuple[R, str]:
-    """Run the job on the local consortium when it is up for these sites, else in the simulation engine; the
-    result and the engine's name (for the command's output)."""
-    state = local_consortium(sites, hub_db)
-    if state is None:
+    """Run the job on the local consortium when it is up for these sites (and the job has a deployed form,
+    `deployed`), else in the simulation engine; the result and the engine's name (for the command's output)."""
+    state = local_consortium(sites, hub_db) if deployed is not None else None
+    if state is None or deployed is None:
         return simulated(), SIMULATION
     return deployed(state), describe(state)

@@ -21,7 +21,7 @@ from flwr.app import ConfigRecord, Context, Message, RecordDict
 from flwr.app.typing import ConfigRecordValues
 from flwr.serverapp import Grid, ServerApp
 
-from dari.disclosure import DisclosureRules
+from dari.disclosure import DisclosureRefusedError, DisclosureRules
 from dari.federation.flower.calibration import pool_steps
 from dari.federation.flower.jobs import (
     CalibrationQuery,
@@ -31,6 +31,8 @@ from dari.federation.flower.jobs import (
     SiteReport,
     ValidationRun,
 )
+from dari.federation.flower.secure_agg import SecureAggregationError
+from dari.federation.flower.secure_histogram import SecureAuroc, secure_pooled_auroc
 from dari.federation.flower.site_app import PAYLOAD
 from dari.federation.register import admit_site_reply
 from dari.validation import (
@@ -225,6 +227,7 @@ def run_job(grid: Grid, job: HubJob) -> ValidationRun:
             stats = [r.statistics for s in covered if (r := reports[s]).statistics is not None]
             pooled = pool_site_statistics(stats, citl, slope, job.request.validation)
             break
+        secure = _secure_auroc(grid, job, covered) if job.request.secure_histogram and pooled is not None else None
         confidence = job.request.validation.confidence
         meta = _meta(reports, list(covered), confidence) if covered else {}
         by_site = {s: r.subgroups for s in sorted(covered) if (r := reports[s]).subgroups}
@@ -242,7 +245,20 @@ def run_job(grid: Grid, job: HubJob) -> ValidationRun:
         subgroup_meta=subgroup_meta,
         engine=job.engine,
         wall_seconds=time.monotonic() - started,
+        secure_auroc=secure,
     )
+
+
+def _secure_auroc(grid: Grid, job: HubJob, covered: Mapping[str, int]) -> SecureAuroc | None:
+    """The SecAgg+ pooled AUROC over the covered sites (None, said in the progress, when it cannot be had)."""
+    request = job.request
+    try:
+        secure = secure_pooled_auroc(grid, request.job_id, covered, request.validation, request.disclosure)
+    except (SecureAggregationError, DisclosureRefusedError) as exc:
+        job.progress(f"secure histogram: {exc}")
+        return None
+    job.progress(f"secure pooled AUROC over {', '.join(secure.sites)} (error bound {secure.error_bound:.1e})")
+    return secure
 
 
 def make_hub_app(job: HubJob) -> ServerApp:

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dari.disclosure import DisclosureRules, ProtectedCount
+from dari.federation.flower.secure_histogram import SecureAuroc
 from dari.models.feature_spec import FeatureSpec, parse_spec
 from dari.signing import SignedEnvelope
 from dari.validation import (
@@ -54,6 +55,9 @@ class JobRequest(_Record):
     disclosure: DisclosureRules = Field(default_factory=DisclosureRules)
     subgroups: tuple[str, ...] = Field(
         default=BUILT_IN_SUBGROUPS, max_length=8, description="grouping variables for subgroup metrics and gaps"
+    )
+    secure_histogram: bool = Field(
+        default=False, description="SecAgg+: the pooled AUROC from fine histograms the hub sees only summed"
     )
     tickets: dict[str, SignedEnvelope] = Field(
         default_factory=dict, description="site id → the hub's signed ticket (`dari.federation.ticket`)"
@@ -147,3 +151,4 @@ class ValidationRun(_Record):
     )
     engine: Literal["simulation", "deployment"]
     wall_seconds: float = 0.0
+    secure_auroc: SecureAuroc | None = Field(default=None, description="the SecAgg+ pooled AUROC and its bound")

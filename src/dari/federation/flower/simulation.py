@@ -103,6 +103,7 @@ def run_validation(
     progress: Progress | None = None,
     num_cpus: int = 2,
     hub_store: str | Path | None = None,
+    secure_histogram: bool = False,
 ) -> ValidationRun:
     """Validate the model at every site through Flower's simulation engine; per-site, pooled and meta results.
 
@@ -110,6 +111,7 @@ def run_validation(
     `SyntheticOnlyGrantChecker` (no governance, synthetic folders) admits the job.
     """
     job, model_bytes = build_job(sites, model_path, spec_path, requester=requester, threshold=threshold, rules=rules)
+    job = job.model_copy(update={"secure_histogram": secure_histogram})  # signed with the job (its tickets)
     pem = None
     if hub_store is not None:
         job, pem = with_tickets(job, hub_store, ANALYSIS_TYPE, job.model_sha256), hub_public_pem(hub_store)

@@ -37,9 +37,11 @@ from dari.federation.flower.grants import (
     SyntheticOnlyGrantChecker,
 )
 from dari.federation.flower.jobs import CalibrationQuery, CalibrationReply, JobRequest, SiteReport
+from dari.federation.flower.secure_agg import secure_train_mod
+from dari.federation.flower.secure_histogram import histogram_reply, is_histogram_round, site_contribution
 from dari.federation.flower.site_work import admit_and_validate
 from dari.federation.guard import DEFAULT_MAX_ROUNDS, Admission, SiteBinding, SiteGuard
-from dari.validation import UndefinedMetricWarning, site_logistic_step
+from dari.validation import UndefinedMetricWarning, ValidationSpec, site_logistic_step
 
 __all__ = [
     "PAYLOAD",
@@ -178,7 +180,39 @@ def answer_job(
         # site-enforced rules, the round limit) and the Newton path the site will check each round against.
         context.state[_state_key(job.job_id)] = ArrayRecord(numpy_ndarrays=[scored.y.astype(np.float64), scored.p])
         _save_state(context, CalibrationState(admission=admission, job_sites=tuple(job.datasets)))
+        if job.secure_histogram:  # secagg hook: the signed job's fine grid, for its one SecAgg+ contribution
+            spec_json = job.validation.model_dump_json()
+            context.state[_state_key(job.job_id) + ".secure"] = ConfigRecord({"spec": spec_json, "done": False})
     return report
+
+
+def answer_secure_histogram(context: Context, site: SiteBinding, message: Message) -> Message:
+    """The job's one SecAgg+ contribution (its fine histogram), through the guard; `RuntimeError` if refused."""
+    guard = SiteGuard(site, None)
+    config = message.content.config_records["config"]
+    job_id = str(config.get("job-id", ""))
+    state, key = _load_state(context, job_id), _state_key(job_id)
+    record = context.state.config_records.get(key + ".secure")
+    if state is None or record is None or key not in context.state.array_records or not is_histogram_round(config):
+        reason = "no admitted secure-histogram job with this id here"
+    elif record.get("done"):
+        reason = "this site has contributed its secure histogram to this job already"
+    elif state.admission.expires_at is not None and dt.datetime.now(dt.UTC) >= state.admission.expires_at:
+        reason = "the job's ticket has expired: no further round"
+    else:
+        reason = ""
+    if reason or state is None or record is None:
+        guard.refuse_round(state.admission if state else None, reason, job_id)
+        raise RuntimeError(f"refused: {reason}")
+    context.state[key + ".secure"] = ConfigRecord({"spec": str(record["spec"]), "done": True})  # before the work
+    spec = ValidationSpec.model_validate_json(str(record["spec"]))
+    y, p = (a.numpy() for a in context.state.array_records[key].values())
+    outcome = guard.run_admitted(
+        state.admission, "job.secure_histogram", lambda a: site_contribution(y == 1.0, p, spec, a.rules)
+    )
+    if outcome.result is None:
+        raise RuntimeError(f"{outcome.status}: {outcome.reason}")
+    return histogram_reply(message, outcome.result)
 
 
 def make_site_app(bindings: Mapping[int, SiteBinding] | None = None, checker: GrantChecker | None = None) -> ClientApp:
@@ -212,6 +246,10 @@ def make_site_app(bindings: Mapping[int, SiteBinding] | None = None, checker: Gr
             reason = f"unreadable calibration round: {type(exc).__name__}"
             return _reply(message, CalibrationReply(site_id=site.site_id, status="failed", reason=reason))
         return _reply(message, answer_round(context, site, query))
+
+    @app.train(mods=[secure_train_mod])  # only SecAgg+'s protocol messages reach it (the secure histogram)
+    def secure_histogram(message: Message, context: Context) -> Message:
+        return answer_secure_histogram(context, binding_from_context(context, bindings), message)
 
     return app
 

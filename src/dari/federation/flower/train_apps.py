@@ -26,14 +26,17 @@ from flwr.serverapp import Grid, ServerApp
 from flwr.serverapp.strategy import FedAvg, FedProx
 from pydantic import BaseModel, ValidationError
 
+from dari.federation.dp_budget import PrivacyBudgetRefusedError, charge_round
 from dari.federation.flower.grants import GrantChecker
 from dari.federation.flower.hub_app import Progress
+from dari.federation.flower.secure_agg import SECAGG_RECORD, secure_fedavg, secure_train_mod
 from dari.federation.flower.site_app import PAYLOAD, binding_from_context, checker_from_node_config
 from dari.federation.flower.train_jobs import TrainRequest, TrainRun, TrainStats, TrainUpdate
 from dari.federation.flower.train_site import TrainingCohort, admit_training, site_update
 from dari.federation.guard import Admission, SiteBinding, SiteGuard
 from dari.federation.register import admit_site_reply, recheck_release
 from dari.training import LogisticProblem, pooled_moments
+from dari.training.dp import privacy_record
 
 
 class _TrainState(BaseModel):
@@ -88,6 +91,13 @@ def answer_train_round(context: Context, site: SiteBinding, content: RecordDict)
         reason = "the job's ticket has expired: no further round"
     elif state.rounds >= admission.max_rounds:
         reason = f"the job has had its {admission.max_rounds} training rounds at this site"
+    elif state.job.secure_aggregation and SECAGG_RECORD not in content.config_records:  # secagg hook
+        reason = "the job was admitted for secure aggregation: no plain update leaves this site"
+    if not reason:  # dp hook: the grant's ε budget, charged before the work (the site's ε ledger)
+        try:
+            charge_round(admission, state.job.dp, state.job.local_steps, state.rounds + 1)
+        except PrivacyBudgetRefusedError as exc:
+            reason = str(exc)
     if reason:
         guard.refuse_round(admission, reason, job_id)
         raise RuntimeError(f"refused: {reason}")
@@ -99,7 +109,7 @@ def answer_train_round(context: Context, site: SiteBinding, content: RecordDict)
     mean = [float(v) for v in config["mean"]]  # type: ignore[union-attr]
     scale = [float(v) for v in config["scale"]]  # type: ignore[union-attr]
     outcome = guard.run_admitted(
-        admission, "job.round", lambda _a: site_update(cohort, weights, mean, scale, _problem(state.job))
+        admission, "job.round", lambda _a: site_update(cohort, weights, mean, scale, _problem(state.job), state.job.dp)
     )
     if outcome.result is None:
         raise RuntimeError(f"{outcome.status}: {outcome.reason}")
@@ -125,7 +135,7 @@ def make_train_site_app(
             return _reply(message, TrainStats(site_id=site.site_id, status="failed", reason=reason))
         return _reply(message, answer_train_stats(context, site, checker, job))
 
-    @app.train()
+    @app.train(mods=[secure_train_mod])  # SecAgg+ rounds go through Flower's secaggplus_mod; plain ones pass
     def train(message: Message, context: Context) -> Message:
         site = binding_from_context(context, bindings)
         update = answer_train_round(context, site, message.content)
@@ -259,14 +269,25 @@ def make_train_hub_app(job: HubTrainJob) -> ServerApp:
         size = len(names) + 1
         log: list[list[str]] = []
         config = ConfigRecord({"job-id": request.job_id, "mean": mean, "scale": scale})
-        result = _strategy(job, size, log).start(
-            _AdmittedGrid(grid, [node_of[s] for s in ok]),  # type: ignore[arg-type]
-            ArrayRecord(numpy_ndarrays=[np.zeros(size)]),
-            num_rounds=request.rounds,
-            timeout=job.reply_timeout_s,
-            train_config=config,
-        )
-        (weights,) = result.arrays.to_numpy_ndarrays()
+        if request.secure_aggregation:  # secagg hook: every round's average is a SecAgg+ sum
+            weights, log = secure_fedavg(
+                grid,
+                {s: node_of[s] for s in ok},
+                np.zeros(size),
+                rounds=request.rounds,
+                config=config,
+                max_weight=sum(_weight(st) for st in ok.values()),
+                progress=job.progress,
+            )
+        else:
+            result = _strategy(job, size, log).start(
+                _AdmittedGrid(grid, [node_of[s] for s in ok]),  # type: ignore[arg-type]
+                ArrayRecord(numpy_ndarrays=[np.zeros(size)]),
+                num_rounds=request.rounds,
+                timeout=job.reply_timeout_s,
+                train_config=config,
+            )
+            (weights,) = result.arrays.to_numpy_ndarrays()
         rounds_by_site = {s: sum(s in r for r in log) for s in ok}
         job.result.append(
             TrainRun(
@@ -280,6 +301,8 @@ def make_train_hub_app(job: HubTrainJob) -> ServerApp:
                 scale=tuple(scale),
                 weights=tuple(float(v) for v in weights),
                 feature_names=tuple(names),
+                secure_aggregation=request.secure_aggregation,
+                privacy=None if request.dp is None else privacy_record(request.dp, len(log), request.local_steps),
             )
         )
 

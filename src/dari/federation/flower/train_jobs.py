@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from dari.disclosure import DisclosureRules, ProtectedCount
 from dari.models.feature_spec import FeatureSpec, parse_spec
 from dari.signing import SignedEnvelope
+from dari.training.dp import DpSettings, PrivacyRecord
 
 #: The grant's analysis type for a training job.
 TRAINING_ANALYSIS = "federated_training"
@@ -44,6 +45,8 @@ class TrainRequest(_Record):
     l2: float = Field(default=1e-4, ge=0, le=10)
     proximal_mu: float = Field(default=0.1, ge=0, le=10, description="FedProx's μ (ignored by FedAvg)")
     disclosure: DisclosureRules = Field(default_factory=DisclosureRules)
+    secure_aggregation: bool = Field(default=False, description="SecAgg+: the hub sees only the sum of updates")
+    dp: DpSettings | None = Field(default=None, description="differential privacy (DP-SGD at each site)")
     tickets: dict[str, SignedEnvelope] = Field(default_factory=dict)
     audit_checkpoint: SignedEnvelope | None = None
 
@@ -86,3 +89,5 @@ class TrainRun(_Record):
     scale: tuple[float, ...]
     weights: tuple[float, ...] = Field(description="[intercept, β…] on inputs standardised by mean and scale")
     feature_names: tuple[str, ...]
+    secure_aggregation: bool = False
+    privacy: PrivacyRecord | None = Field(default=None, description="(ε, δ) of the training, from the accountant")

@@ -23,6 +23,7 @@ from dari.federation.guard import Admission, JobClaim, SiteBinding, SiteGuard
 from dari.federation.ticket import params_sha256
 from dari.models.cdm_features import extract_cohort_features
 from dari.training import LogisticProblem, local_update, standardise
+from dari.training.dp import DpSettings, dp_local_update
 
 
 @dataclass
@@ -109,11 +110,17 @@ def site_update(
     mean: list[float],
     scale: list[float],
     problem: LogisticProblem,
+    dp: DpSettings | None = None,
 ) -> TrainUpdate:
-    """One round's local update on the site's rows, weighted by its protected cohort size."""
+    """One round's local update on the site's rows, weighted by its protected cohort size (DP-SGD when `dp`)."""
     if weights.shape != (cohort.x.shape[1] + 1,) or not np.isfinite(weights).all():
         raise DisclosureRefusedError("the broadcast model does not fit this job's inputs")
-    w = local_update(weights, standardise(cohort.x, mean, scale), cohort.y, problem)
+    z = standardise(cohort.x, mean, scale)
+    w = (
+        local_update(weights, z, cohort.y, problem)
+        if dp is None
+        else dp_local_update(weights, z, cohort.y, problem, dp)
+    )
     if not np.isfinite(w).all():  # never sent: the hub would average a NaN into every site's model
         raise DariError("the local update is not finite (the learning rate may be too large)")
     return TrainUpdate(num_examples=cohort.num_examples, weights=tuple(w.tolist()))

@@ -140,6 +140,7 @@ class Grant(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     revoked_by: Mapped[int | None] = mapped_column(ForeignKey("hub_user.id"), nullable=True)
     revoke_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    epsilon_budget: Mapped[float | None] = mapped_column(nullable=True, default=None)  # the DRB's ε per grant
     application: Mapped[Application] = relationship(lazy="selectin")
     grantee: Mapped[User] = relationship(foreign_keys=[grantee_id], lazy="selectin")
     site_revocations: Mapped[list[GrantSiteRevocation]] = relationship(cascade="all, delete-orphan", lazy="selectin")

@@ -12,3 +12,4 @@ class GrantDecision(BaseModel):
     allowed: bool
     grant_id: str | None
     reason: str
+    epsilon_budget: float | None = None  # the DRB's ε budget on the grant (differential privacy of training)

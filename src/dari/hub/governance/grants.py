@@ -104,7 +104,9 @@ def _decide(session: Session, username: str, dataset_id: str, analysis_type: str
         elif at >= _aware(grant.valid_until):
             reasons.append(f"{grant.id} expired")
         else:
-            return GrantDecision(allowed=True, grant_id=grant.id, reason="active grant")
+            return GrantDecision(
+                allowed=True, grant_id=grant.id, reason="active grant", epsilon_budget=grant.epsilon_budget
+            )
     return GrantDecision(allowed=False, grant_id=None, reason="; ".join(reasons) or "no grant covers this dataset")
 
 

@@ -545,6 +545,9 @@ CODE_LABELS: dict[str, tuple[str, str]] = {
     "allow": ("허용", "Allowed"),
     "deny": ("거부", "Denied"),
     "critical": ("심각", "Critical"),
+    # --- secagg ---
+    "grant.privacy_budget": ("프라이버시 예산(ε) 설정", "Privacy budget (ε) set"),
+    "training.privacy": ("학습의 차분 프라이버시 (ε, δ)", "Differential privacy of a training (ε, δ)"),
 }
 MESSAGES.update(
     {
