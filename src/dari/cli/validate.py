@@ -226,7 +226,9 @@ def validate(
             ),
             # The consortium's deployed validation app does not run the secure-histogram stage: a secure job
             # always goes to the simulation engine.
-            None if secure_aggregation else lambda state: validate_on(
+            None
+            if secure_aggregation
+            else lambda state: validate_on(
                 state, sites, model_path, spec_path, requester=requester, threshold=threshold, hub_store=hub_db
             ),
         )

@@ -52,6 +52,8 @@ class ImagingJobRequest(_Record):
     scope: ImagingScope = Field(default_factory=ImagingScope)
     validation: ValidationSpec = Field(default_factory=ValidationSpec)
     disclosure: DisclosureRules = Field(default_factory=DisclosureRules)
+    # The secure-histogram AUROC stage (SecAgg+) is not run for imaging jobs yet: always off.
+    secure_histogram: Literal[False] = False
     subgroups: tuple[ImagingSubgroup, ...] = IMAGING_SUBGROUPS
     fp_per_image: tuple[Annotated[float, Field(gt=0, le=1)], ...] = Field(
         default=(0.05, 0.1, 0.2), min_length=1, max_length=8, description="operating points: false positives/image"
