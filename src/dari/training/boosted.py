@@ -68,6 +68,7 @@ def boosted_local_update(model: bytes, x: np.ndarray, y: np.ndarray, problem: Bo
     data = xgboost.DMatrix(x, label=y, nthread=1)
     if model:
         booster = load_booster(model)
+        booster.set_param(problem.params())  # a saved model keeps no training parameters: set the job's again
         start = booster.num_boosted_rounds()
         for i in range(problem.local_trees):
             booster.update(data, start + i)

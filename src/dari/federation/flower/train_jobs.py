@@ -85,6 +85,8 @@ class TrainStats(_Record):
     events: ProtectedCount | None = None
     mean: tuple[float, ...] = ()
     variance: tuple[float, ...] = ()
+    data_from: str = Field(default="", pattern=r"^(\d{4}-\d{2})?$", description="cohort's index dates from (month)")
+    data_to: str = Field(default="", pattern=r"^(\d{4}-\d{2})?$", description="… to (month)")
 
 
 class TrainUpdate(_Record):
@@ -119,3 +121,6 @@ class TrainRun(_Record):
     )
     started: str = ""
     finished: str = ""
+    privacy: dict[str, str | float | int | None] | None = Field(
+        default=None, description="the privacy record (DP ε, δ, clipping; SecAgg+) of the run; None: none used"
+    )

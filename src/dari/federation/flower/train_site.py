@@ -61,6 +61,7 @@ def _cohort(job: TrainRequest, admission: Admission) -> tuple[TrainStats, Traini
     batch = frame.inputs(spec)
     keep = batch.scorable
     x, y, ids = batch.x[keep].astype(np.float64), frame.y[keep].astype(np.float64), frame.person_id[keep]
+    data_from, data_to = _data_months(frame.index_date[keep], rules.min_cell)
     events = int(y.sum())
     require_min_cell(len(y), "rows", rules)
     require_min_cell(events, "events", rules)
@@ -83,8 +84,20 @@ def _cohort(job: TrainRequest, admission: Admission) -> tuple[TrainStats, Traini
         events=n_events,
         mean=tuple(x.mean(axis=0).tolist()),
         variance=tuple(x.var(axis=0).tolist()),
+        data_from=data_from,
+        data_to=data_to,
     )
     return stats, TrainingCohort(x, y, n.value)
+
+
+def _data_months(dates: np.ndarray, min_cell: int) -> tuple[str, str]:
+    """The cohort's index-date range by month, from its min_cell-th earliest to its min_cell-th latest date, so
+    that no one person's date is the range's end."""
+    if dates.size < min_cell or min_cell < 1:
+        return "", ""
+    ordered = np.sort(dates.astype("datetime64[D]"))
+    first, last = ordered[min_cell - 1], ordered[-min_cell]
+    return str(first.astype("datetime64[M]")), str(last.astype("datetime64[M]"))
 
 
 def admit_training(
