@@ -83,7 +83,8 @@ def train(
         started = time.monotonic()
         progress = step_printer("train")
         if validate_at or leave_one_out:
-            _with_evidence(sites, validate_at or [], request_for, out_dir, checker, hub_db, progress, leave_one_out)
+            kept = None if leave_one_out else checkpoint or out_dir / "checkpoint.json"
+            _with_evidence(sites, validate_at or [], request_for, out_dir, checker, hub_db, progress, kept)
         else:
             _train_only(sites, request_for(sites), out_dir, checker, hub_db, progress, checkpoint)
         err.print(
@@ -172,19 +173,18 @@ def _with_evidence(
     checker: Any,
     hub_db: Path | None,
     progress: Any,
-    leave_one_out: bool,
+    checkpoint: Path | None,
 ) -> None:
+    """`--validate-at` (checkpointed: resumable) or `--leave-one-out` (one training per held-out site)."""
     from dari.federation.flower.train_evidence import leave_one_site_out, train_and_validate
 
     kw: dict[str, Any] = {"grant_checker": checker, "hub_store": hub_db, "progress": progress}
-    if leave_one_out:
+    if not validate_at:
         evidence = leave_one_site_out(sites, request_for, out_dir, **kw)
     else:
-        evidence = {
-            "+".join(s.name for s in validate_at): train_and_validate(
-                sites, validate_at, request_for(sites), out_dir, **kw
-            )
-        }
+        key = "+".join(s.name for s in validate_at)
+        run_kw = kw | {"checkpoint": checkpoint}
+        evidence = {key: train_and_validate(sites, validate_at, request_for(sites), out_dir, **run_kw)}
     summary: dict[str, Any] = {}
     for held_out, ev in evidence.items():
         out.print(f"held out {held_out}:")

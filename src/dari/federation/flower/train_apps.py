@@ -376,7 +376,8 @@ def make_train_hub_app(job: HubTrainJob) -> ServerApp:
                 timeout=job.reply_timeout_s,
                 train_config=config,
             )
-            (start,) = result.arrays.to_numpy_ndarrays()
+            if result.arrays is not None:  # None: no round had a usable update; the start model stands
+                (start,) = result.arrays.to_numpy_ndarrays()
         dropped = _dropped_out(log.pooled, 0)
         for site, first in dropped.items():
             job.progress(f"{site} dropped out at round {first}: the run went on with the others")
