@@ -99,10 +99,30 @@ def run_training(
         i: b.model_copy(update={"max_rounds": min(request.rounds, limits.get(b.site_id, request.rounds))})
         for i, b in site_bindings(sites, request.disclosure, pem).items()
     }
-    simulate(make_train_hub_app(job), make_train_site_app(bindings, grant_checker), len(sites), num_cpus)
+    for attempt in (1, 2):
+        try:
+            simulate(make_train_hub_app(job), make_train_site_app(bindings, grant_checker), len(sites), num_cpus)
+            break
+        except FederationRunError as exc:
+            # Ray's raylet must register within a fixed 30 s; on an overloaded host it may not. Nothing reached a
+            # site then (no ClientApp ran, no result), so one fresh start is safe; any other failure is not retried.
+            if attempt == 2 or job.result or not _ray_did_not_start(exc):
+                raise
+            if progress is not None:
+                progress("the simulation engine did not start (an overloaded host): starting it once more")
     if not job.result:
         raise FederationRunError("the training ended without a model (no site admitted the job; see the log)")
     return job.result[0]
+
+
+def _ray_did_not_start(exc: BaseException) -> bool:
+    """Whether the failure's chain is Ray's node start-up timeout."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if "timed out during startup" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def write_trained_model(run: TrainRun, request: TrainRequest, out: Path) -> tuple[Path, Path]:
