@@ -103,3 +103,19 @@ def test_fed_robust_dropped_out_sites_are_named_with_their_first_missing_round()
     pooled = [["a", "b", "c"], ["a", "b", "c"], ["a", "c"], ["a", "c"], ["a"]]
     assert _dropped_out(pooled, 0) == {"b": 3, "c": 5}
     assert _dropped_out(pooled, 10) == {"b": 13, "c": 15}
+
+
+def test_fed_robust_only_rays_start_up_timeout_is_retried() -> None:
+    from dari.federation.flower.simulation import FederationRunError
+    from dari.federation.flower.train_simulation import _ray_did_not_start
+
+    try:
+        try:
+            raise Exception("The current node timed out during startup. This could happen because …")
+        except Exception as inner:
+            raise RuntimeError("Simulation Runtime crashed.") from inner
+    except RuntimeError as middle:
+        wrapped = FederationRunError(f"the Flower simulation engine failed: {middle}")
+        wrapped.__cause__ = middle
+    assert _ray_did_not_start(wrapped)
+    assert not _ray_did_not_start(FederationRunError("a node crashed"))
