@@ -151,6 +151,11 @@ def test_demo_builds_pseudonymised_checked_network(tmp_path: Path) -> None:
     assert econ["comparison"]["intervention"] == "ai" and econ["psa"]["iterations"] > 0
     assert result.output.rfind("ICER ") > result.output.rfind("validation report: ")  # the demo ends with it
     assert validated["job_id"] in (tmp_path / "demo" / "dossier" / "dossier.en.html").read_text(encoding="utf-8")
+    # Issue 18: a model trained at site-1 and site-2, validated at site-3 (or refused there: a small site-3)
+    trained = json.loads((tmp_path / "demo" / "training" / "training.json").read_text(encoding="utf-8"))
+    assert trained["trained_by"] and set(trained["trained_by"]) <= {"site-1", "site-2"}  # never site-3
+    assert "external validation at site-3" in result.output or "site-3: not validated" in result.output
+    assert (tmp_path / "demo" / "training" / "model_card.json").is_file()
     _assert_demo_bridge_to_care(tmp_path / "demo", result.output)
 
 

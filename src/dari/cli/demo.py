@@ -16,6 +16,7 @@ from dari.cdm.summary import summarise
 from dari.cli.cdm import render_summary
 from dari.cli.console import err, guarded, out, progress_bar
 from dari.cli.demo_care import care_demo
+from dari.cli.demo_training import train_demo
 from dari.cli.demo_validation import econ_demo, report_demo, validate_demo_sites
 from dari.cli.synth import render_results
 from dari.hub.demo_setup import build_demo_hub
@@ -99,6 +100,9 @@ def demo(
     out.print(f"validation report: {report_paths[0]} (also {', '.join(p.name for p in report_paths[1:])})")
     if care is not None:
         out.print(f"monitoring: {care.portal_url}  (log in as steward1, approver1 or admin)", soft_wrap=True)
+    out.print("federated training at site-1 and site-2, external validation at site-3 (Flower simulation engine):")
+    with guarded():
+        train_demo(out_dir, folders, hub.database)
     with guarded():  # last: the payer's question, answered with the accuracy just validated
         econ_demo(out_dir / "validation" / "results.json", out_dir / "econ")
 

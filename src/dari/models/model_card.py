@@ -44,6 +44,38 @@ class TrainingData(_Frozen):
     how_to_rebuild: str  # the command that regenerates the data and the model
 
 
+class TrainingSite(_Frozen):
+    """One site of a federated training, as the hub saw it (protected counts only)."""
+
+    site: str
+    status: str
+    n: int | None = None  # the site's protected (rounded) cohort size
+    events: int | None = None
+    rounds_pooled: int = Field(default=0, ge=0)
+    data_from: str = ""  # month of the cohort's index dates (YYYY-MM), its min_cell-th earliest …
+    data_to: str = ""  # … to its min_cell-th latest
+    grant_id: str | None = None
+
+
+class FederatedTraining(_Frozen):
+    """How a federated model was trained: sites, rounds, strategy, privacy, grant and dates (issue 18)."""
+
+    job_id: str
+    engine: str
+    model_family: str
+    strategy: str
+    aggregation: str
+    rounds: int = Field(ge=0)
+    rounds_completed: int = Field(ge=0)
+    resumed_from: int = Field(default=0, ge=0)
+    sites: tuple[TrainingSite, ...] = Field(min_length=1)
+    dropped_out: dict[str, int] = Field(default_factory=dict)  # site → the first round it was missing
+    grant_ids: tuple[str, ...] = ()
+    privacy: dict[str, str | float | int | None] | None = None  # the DP/SecAgg record; None: no privacy mechanism
+    started: str = ""
+    finished: str = ""
+
+
 class CardFeature(_Frozen):
     """An input as a reader of the card needs it: name, labels, code and unit, missing-value rule."""
 
@@ -101,6 +133,7 @@ class ModelCard(_Frozen):
     out_of_scope: tuple[Text, ...] = Field(min_length=1)
     # Trust ingredients
     training_data: TrainingData
+    training: FederatedTraining | None = None  # a model trained across sites: how
     features: tuple[CardFeature, ...] = Field(min_length=1)
     outputs: Text
     # Key metrics

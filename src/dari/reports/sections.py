@@ -134,6 +134,15 @@ def provenance(
     )
 
 
+def _federated_row(card: ModelCard, lang: Lang) -> list[tuple[str, str]]:
+    """The card's federated-training record (sites, rounds, strategy, privacy, grants), when it has one."""
+    if card.training is None:
+        return []
+    from dari.training.card import describe_training
+
+    return [(_l(lang, "연합 학습", "Federated training"), describe_training(card.training, lang))]
+
+
 def model_card(card: ModelCard | None, lang: Lang) -> Section:
     """Intended use, users, population, out-of-scope uses, training data, inputs and known risks."""
     if card is None:
@@ -157,6 +166,7 @@ def model_card(card: ModelCard | None, lang: Lang) -> Section:
             f"{td.site}: {_x(td.description, lang)} ({td.period_start}–{td.period_end}; n = {td.n:,}, "
             f"{_l(lang, '사건', 'events')} {td.events:,}{'; synthetic' if td.synthetic else ''})",
         ),
+        *_federated_row(card, lang),
         (_l(lang, "알려진 위험", "Known risks"), "; ".join(_x(x, lang) for x in card.known_risks)),
         (_l(lang, "공정성 고려", "Fairness"), "; ".join(_x(x, lang) for x in card.fairness_considerations)),
         (_l(lang, "규제 상태", "Regulatory status"), _x(card.regulatory_status, lang)),

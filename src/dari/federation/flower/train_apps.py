@@ -17,26 +17,35 @@ import datetime as dt
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
 from flwr.serverapp import Grid, ServerApp
-from flwr.serverapp.strategy import FedAvg, FedProx
+from flwr.serverapp.strategy import FedAvg, FedProx, FedTrimmedAvg, FedXgbBagging, Krum
 from pydantic import BaseModel, ValidationError
 
+from dari.errors import InputError
 from dari.federation.dp_budget import PrivacyBudgetRefusedError, charge_round
 from dari.federation.flower.grants import GrantChecker
 from dari.federation.flower.hub_app import Progress
 from dari.federation.flower.secure_agg import SECAGG_RECORD, secure_fedavg, secure_train_mod
 from dari.federation.flower.site_app import PAYLOAD, binding_from_context, checker_from_node_config
+from dari.federation.flower.train_checkpoint import (
+    TrainCheckpoint,
+    training_fingerprint,
+    write_checkpoint,
+)
 from dari.federation.flower.train_jobs import TrainRequest, TrainRun, TrainStats, TrainUpdate
 from dari.federation.flower.train_site import TrainingCohort, admit_training, site_update
 from dari.federation.guard import Admission, SiteBinding, SiteGuard
 from dari.federation.register import admit_site_reply, recheck_release
-from dari.training import LogisticProblem, pooled_moments
+from dari.training import pooled_moments
+from dari.training.boosted import check_trees
 from dari.training.dp import privacy_record
+from dari.training.mlp import MlpShape, initial_parameters
 
 
 class _TrainState(BaseModel):
@@ -52,11 +61,6 @@ def _key(job_id: str) -> str:
 
 def _reply(message: Message, record: BaseModel) -> Message:
     return Message(RecordDict({PAYLOAD: ConfigRecord({"json": record.model_dump_json()})}), reply_to=message)
-
-
-def _problem(job: TrainRequest) -> LogisticProblem:
-    mu = job.proximal_mu if job.strategy == "fedprox" else 0.0
-    return LogisticProblem(l2=job.l2, local_steps=job.local_steps, learning_rate=job.learning_rate, proximal_mu=mu)
 
 
 def answer_train_stats(
@@ -108,8 +112,12 @@ def answer_train_round(context: Context, site: SiteBinding, content: RecordDict)
     (weights,) = content.array_records["arrays"].to_numpy_ndarrays()
     mean = [float(v) for v in config["mean"]]  # type: ignore[union-attr]
     scale = [float(v) for v in config["scale"]]  # type: ignore[union-attr]
+    base = config.get("base-score", 0.5)
+    base_score = min(max(float(base), 1e-3), 1 - 1e-3) if isinstance(base, int | float) else 0.5
     outcome = guard.run_admitted(
-        admission, "job.round", lambda _a: site_update(cohort, weights, mean, scale, _problem(state.job), state.job.dp)
+        admission,
+        "job.round",
+        lambda a: site_update(cohort, state.job, weights, mean, scale, base_score, a.rules, state.job.dp),
     )
     if outcome.result is None:
         raise RuntimeError(f"{outcome.status}: {outcome.reason}")
@@ -139,9 +147,13 @@ def make_train_site_app(
     def train(message: Message, context: Context) -> Message:
         site = binding_from_context(context, bindings)
         update = answer_train_round(context, site, message.content)
+        if update.trees:  # xgboost: the new trees' JSON bytes, as Flower's FedXgbBagging expects them
+            array = np.frombuffer(update.trees.encode("utf-8"), dtype=np.uint8)
+        else:
+            array = np.asarray(update.weights)
         content = RecordDict(
             {
-                "arrays": ArrayRecord(numpy_ndarrays=[np.asarray(update.weights)]),
+                "arrays": ArrayRecord(numpy_ndarrays=[array]),
                 "metrics": MetricRecord({"num-examples": update.num_examples}),
                 PAYLOAD: ConfigRecord({"site": site.site_id}),
             }
@@ -160,6 +172,8 @@ class HubTrainJob:
     reply_timeout_s: float = 600.0
     progress: Progress = field(default=lambda _msg: None)
     result: list[TrainRun] = field(default_factory=list)
+    checkpoint: Path | None = None
+    resume: TrainCheckpoint | None = None
 
 
 class _AdmittedGrid:
@@ -185,15 +199,9 @@ def _rechecked(job: HubTrainJob, replies: Iterable[Message], size: int, pooled: 
             continue
         site = str(reply.content.config_records[PAYLOAD]["site"]) if PAYLOAD in reply.content.config_records else "?"
         try:
-            (weights,) = reply.content.array_records["arrays"].to_numpy_ndarrays()
-            num = reply.content.metric_records["metrics"]["num-examples"]
-            if not isinstance(num, int | float):
-                raise TypeError("num-examples is not a number")
-            update = TrainUpdate(num_examples=int(num), weights=tuple(float(v) for v in weights))
+            update = _update_of(reply, job.request, size)
             recheck_release(update, job.request.disclosure)
-            if len(update.weights) != size or not np.isfinite(update.weights).all():
-                raise ValueError("parameters of the wrong size or not finite")
-        except (KeyError, ValueError, TypeError) as exc:
+        except (KeyError, ValueError, TypeError, InputError) as exc:
             job.progress(f"{site}: update refused by the hub's re-check ({type(exc).__name__})")
             continue
         pooled.append(site)
@@ -201,9 +209,54 @@ def _rechecked(job: HubTrainJob, replies: Iterable[Message], size: int, pooled: 
     return kept
 
 
-def _strategy(job: HubTrainJob, size: int, log: list[list[str]]) -> FedAvg:
-    """Flower's FedAvg or FedProx over whatever the admitted sites send, each round's updates re-checked first."""
-    base: type[FedAvg] = FedProx if job.request.strategy == "fedprox" else FedAvg
+def _update_of(reply: Message, request: TrainRequest, size: int) -> TrainUpdate:
+    """The reply as the typed update it must be; `ValueError`/`InputError` for a wrong size, NaN or bad trees."""
+    (array,) = reply.content.array_records["arrays"].to_numpy_ndarrays()
+    num = reply.content.metric_records["metrics"]["num-examples"]
+    if not isinstance(num, int | float):
+        raise TypeError("num-examples is not a number")
+    if request.model == "xgboost":
+        if array.dtype != np.uint8:
+            raise TypeError("the trees are not bytes")
+        trees = array.tobytes()
+        if check_trees(trees, size) != request.local_trees:
+            raise ValueError(f"an update must hold exactly {request.local_trees} new trees")
+        return TrainUpdate(num_examples=int(num), trees=trees.decode("utf-8"))
+    update = TrainUpdate(num_examples=int(num), weights=tuple(float(v) for v in array.ravel()))
+    if array.shape != (size,) or not np.isfinite(update.weights).all():
+        raise ValueError("parameters of the wrong size or not finite")  # a NaN update never reaches the average
+    return update
+
+
+def _base_strategy(request: TrainRequest) -> tuple[type[FedAvg], dict[str, Any]]:
+    """Flower's strategy class for the job and its own settings."""
+    if request.model == "xgboost":
+        return FedXgbBagging, {}
+    if request.aggregation == "trimmed_mean":
+        return FedTrimmedAvg, {"beta": request.trim_beta}
+    if request.aggregation == "krum":
+        return Krum, {"num_malicious_nodes": request.krum_malicious}
+    if request.strategy == "fedprox":
+        return FedProx, {"proximal_mu": request.proximal_mu}
+    return FedAvg, {}
+
+
+@dataclass
+class RoundLog:
+    """What the hub keeps of each round: which sites it pooled, and where the checkpoint goes."""
+
+    pooled: list[list[str]] = field(default_factory=list)
+    offset: int = 0
+    mean: list[float] = field(default_factory=list)
+    scale: list[float] = field(default_factory=list)
+    base_score: float = 0.5
+
+
+def make_strategy(job: HubTrainJob, size: int, log: RoundLog) -> FedAvg:
+    """Flower's strategy over whatever the admitted sites send, each round's updates re-checked first and the
+    aggregate checkpointed after it (atomically)."""
+    base, kw = _base_strategy(job.request)
+    fingerprint = training_fingerprint(job.request)
 
     class Checked(base):  # type: ignore[valid-type,misc]
         def aggregate_train(
@@ -211,10 +264,26 @@ def _strategy(job: HubTrainJob, size: int, log: list[list[str]]) -> FedAvg:
         ) -> tuple[ArrayRecord | None, MetricRecord | None]:
             pooled: list[str] = []
             kept = _rechecked(job, replies, size, pooled)
-            log.append(sorted(pooled))
-            return super().aggregate_train(server_round, kept)  # type: ignore[no-any-return]
+            log.pooled.append(sorted(pooled))
+            arrays, metrics = super().aggregate_train(server_round, kept)
+            if arrays is not None and job.checkpoint is not None:
+                (model,) = arrays.to_numpy_ndarrays()
+                trees = model.tobytes().decode("utf-8") if job.request.model == "xgboost" else ""
+                write_checkpoint(
+                    job.checkpoint,
+                    TrainCheckpoint(
+                        fingerprint=fingerprint,
+                        round=log.offset + server_round,
+                        weights=() if trees else tuple(float(v) for v in model),
+                        trees=trees,
+                        mean=tuple(log.mean),
+                        scale=tuple(log.scale),
+                        base_score=log.base_score,
+                        pooled=tuple(tuple(r) for r in log.pooled),
+                    ),
+                )
+            return arrays, metrics
 
-    kw: dict[str, Any] = {"proximal_mu": job.request.proximal_mu} if base is FedProx else {}
     return Checked(fraction_train=1.0, fraction_evaluate=0.0, min_train_nodes=1, min_available_nodes=1, **kw)
 
 
@@ -252,57 +321,113 @@ def _weight(stats: TrainStats) -> float:
     return float(stats.n.value or 0) if stats.n is not None else 0.0
 
 
+def _events(stats: TrainStats) -> float:
+    return float(stats.events.value or 0) if stats.events is not None and stats.events.value else 0.0
+
+
+def initial_model(request: TrainRequest, resume: TrainCheckpoint | None) -> np.ndarray:
+    """The global model the first round broadcasts: the checkpoint's, or the family's fresh start."""
+    d = len(request.spec().feature_names)
+    if resume is not None:
+        if request.model == "xgboost":
+            return np.frombuffer(resume.trees.encode("utf-8"), dtype=np.uint8)
+        return np.asarray(resume.weights, dtype=np.float64)
+    if request.model == "xgboost":
+        return np.zeros(0, dtype=np.uint8)  # FedXgbBagging: no trees yet
+    if request.model == "mlp":
+        return initial_parameters(MlpShape(d, request.hidden), request.seed)
+    return np.zeros(d + 1)
+
+
+def _dropped_out(pooled: list[list[str]], offset: int) -> dict[str, int]:
+    """Each site that had trained and then sent no usable update, with the first round it was missing."""
+    dropped: dict[str, int] = {}
+    seen: set[str] = set()
+    for i, sites in enumerate(pooled):
+        for site in seen - set(sites) - set(dropped):
+            dropped[site] = offset + i + 1
+        seen |= set(sites)
+    return dropped
+
+
 def make_train_hub_app(job: HubTrainJob) -> ServerApp:
     """The hub's ServerApp for one training job (the result lands in `job.result`)."""
     app = ServerApp()
 
     @app.main()
     def main(grid: Grid, context: Context) -> None:
-        request = job.request
+        request, resume = job.request, job.resume
+        started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         stats, node_of = _admission_round(grid, job)
         ok = {s: st for s, st in stats.items() if st.status == "ok" and st.n is not None and st.n.value}
         names = request.spec().feature_names
         if not ok:
             job.progress("no site admitted the training job: nothing trained")
             return
-        mean, scale = pooled_moments([(_weight(st), st.mean, st.variance) for st in ok.values()])
-        size = len(names) + 1
-        log: list[list[str]] = []
-        config = ConfigRecord({"job-id": request.job_id, "mean": mean, "scale": scale})
-        if request.secure_aggregation:  # secagg hook: every round's average is a SecAgg+ sum
-            weights, log = secure_fedavg(
+        log = RoundLog(offset=resume.round if resume else 0)
+        if resume is not None:  # the same standardisation as the rounds already done
+            log.mean, log.scale, log.base_score = list(resume.mean), list(resume.scale), resume.base_score
+            log.pooled = [list(r) for r in resume.pooled]
+            job.progress(f"resuming from round {resume.round} of {request.rounds}")
+        else:
+            log.mean, log.scale = pooled_moments([(_weight(st), st.mean, st.variance) for st in ok.values()])
+            log.base_score = sum(_events(st) for st in ok.values()) / sum(_weight(st) for st in ok.values())
+        size = len(names) if request.model == "xgboost" else initial_model(request, None).shape[0]
+        config = ConfigRecord(
+            {"job-id": request.job_id, "mean": log.mean, "scale": log.scale, "base-score": log.base_score}
+        )
+        start = initial_model(request, resume)
+        remaining = request.rounds - log.offset
+        if request.secure_aggregation and remaining > 0:  # secagg hook: every round's average is a SecAgg+ sum
+            start, secure_log = secure_fedavg(
                 grid,
                 {s: node_of[s] for s in ok},
-                np.zeros(size),
-                rounds=request.rounds,
+                start,
+                rounds=remaining,
                 config=config,
                 max_weight=sum(_weight(st) for st in ok.values()),
                 progress=job.progress,
             )
-        else:
-            result = _strategy(job, size, log).start(
+            log.pooled.extend(secure_log)
+        elif remaining > 0:
+            result = make_strategy(job, size, log).start(
                 _AdmittedGrid(grid, [node_of[s] for s in ok]),  # type: ignore[arg-type]
-                ArrayRecord(numpy_ndarrays=[np.zeros(size)]),
-                num_rounds=request.rounds,
+                ArrayRecord(numpy_ndarrays=[start]),
+                num_rounds=remaining,
                 timeout=job.reply_timeout_s,
                 train_config=config,
             )
-            (weights,) = result.arrays.to_numpy_ndarrays()
-        rounds_by_site = {s: sum(s in r for r in log) for s in ok}
+            if result.arrays is not None:  # None: no round had a usable update; the start model stands
+                (start,) = result.arrays.to_numpy_ndarrays()
+        dropped = _dropped_out(log.pooled, 0)
+        for site, first in dropped.items():
+            job.progress(f"{site} dropped out at round {first}: the run went on with the others")
+        is_trees = request.model == "xgboost"
         job.result.append(
             TrainRun(
                 job_id=request.job_id,
                 strategy=request.strategy,
+                model=request.model,
+                aggregation=request.aggregation,
+                hidden=request.hidden if request.model == "mlp" else 0,
                 rounds=request.rounds,
                 sites=stats,
-                trained_by=tuple(sorted(s for s in ok if log and s in log[-1])),
-                rounds_by_site=rounds_by_site,
-                mean=tuple(mean),
-                scale=tuple(scale),
-                weights=tuple(float(v) for v in weights),
+                trained_by=tuple(sorted(s for s in ok if log.pooled and s in log.pooled[-1])),
+                rounds_by_site={s: sum(s in r for r in log.pooled) for s in ok},
+                mean=tuple(log.mean),
+                scale=tuple(log.scale),
+                weights=() if is_trees else tuple(float(v) for v in start),
+                trees=start.tobytes().decode("utf-8") if is_trees else "",
                 feature_names=tuple(names),
+                rounds_completed=len(log.pooled),
+                resumed_from=resume.round if resume else 0,
+                dropped_out=dropped,
+                started=started,
+                finished=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 secure_aggregation=request.secure_aggregation,
-                privacy=None if request.dp is None else privacy_record(request.dp, len(log), request.local_steps),
+                privacy=None
+                if request.dp is None
+                else privacy_record(request.dp, len(log.pooled), request.local_steps),
             )
         )
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dari.disclosure import DisclosureRules, ProtectedCount
 from dari.models.feature_spec import FeatureSpec, parse_spec
@@ -21,7 +21,11 @@ from dari.training.dp import DpSettings, PrivacyRecord
 
 #: The grant's analysis type for a training job.
 TRAINING_ANALYSIS = "federated_training"
-Strategy = Literal["fedavg", "fedprox"]
+Strategy = Literal["fedavg", "fedprox", "fedxgb_bagging"]
+#: What is trained: a logistic model, a small MLP (both NumPy, FedAvg/FedProx) or xgboost trees (FedXgbBagging).
+ModelFamily = Literal["logistic", "mlp", "xgboost"]
+#: How the hub combines one round's updates: Flower's weighted mean, its trimmed mean (FedTrimmedAvg) or Krum.
+Aggregation = Literal["mean", "trimmed_mean", "krum"]
 SiteStatus = Literal["ok", "refused", "failed"]
 
 
@@ -39,6 +43,15 @@ class TrainRequest(_Record):
     expected_grants: dict[str, str] = Field(default_factory=dict)
     spec_json: str = Field(description="the feature spec (features.json) whose inputs and outcome are trained on")
     strategy: Strategy = "fedavg"
+    model: ModelFamily = "logistic"
+    aggregation: Aggregation = "mean"
+    trim_beta: float = Field(default=0.34, ge=0, lt=0.5, description="FedTrimmedAvg's cut fraction at each end")
+    krum_malicious: int = Field(default=1, ge=0, le=10, description="Krum's assumed number of poisoned sites")
+    hidden: int = Field(default=8, ge=1, le=64, description="the MLP's hidden units")
+    seed: int = Field(default=0, ge=0, le=2**31, description="the hub's seed for the MLP's initial parameters")
+    max_depth: int = Field(default=3, ge=1, le=8, description="xgboost's tree depth")
+    eta: float = Field(default=0.1, gt=0, le=1, description="xgboost's learning rate")
+    local_trees: int = Field(default=1, ge=1, le=10, description="trees each site grows per round")
     rounds: int = Field(default=30, ge=1, le=200)
     local_steps: int = Field(default=5, ge=1, le=50, description="gradient steps per site per round")
     learning_rate: float = Field(default=1.0, gt=0, le=4)
@@ -49,6 +62,14 @@ class TrainRequest(_Record):
     dp: DpSettings | None = Field(default=None, description="differential privacy (DP-SGD at each site)")
     tickets: dict[str, SignedEnvelope] = Field(default_factory=dict)
     audit_checkpoint: SignedEnvelope | None = None
+
+    @model_validator(mode="after")
+    def _family_fits_strategy(self) -> TrainRequest:
+        if (self.model == "xgboost") != (self.strategy == "fedxgb_bagging"):
+            raise ValueError(f"model {self.model} needs strategy fedxgb_bagging exactly when it is xgboost")
+        if self.model == "xgboost" and self.aggregation != "mean":
+            raise ValueError("trees are appended, not averaged: aggregation must be mean for xgboost")
+        return self
 
     def spec(self) -> FeatureSpec:
         """The parsed feature spec."""
@@ -67,13 +88,16 @@ class TrainStats(_Record):
     events: ProtectedCount | None = None
     mean: tuple[float, ...] = ()
     variance: tuple[float, ...] = ()
+    data_from: str = Field(default="", pattern=r"^(\d{4}-\d{2})?$", description="cohort's index dates from (month)")
+    data_to: str = Field(default="", pattern=r"^(\d{4}-\d{2})?$", description="… to (month)")
 
 
 class TrainUpdate(_Record):
     """One round's update as the hub re-checks it: the site's parameters and their protected weight."""
 
     num_examples: int = Field(description="the cohort's protected (rounded) size: FedAvg's weight")
-    weights: tuple[float, ...]
+    weights: tuple[float, ...] = ()
+    trees: str = Field(default="", description="xgboost only: this round's new trees (xgboost JSON)")
 
 
 class TrainRun(_Record):
@@ -81,13 +105,24 @@ class TrainRun(_Record):
 
     job_id: str
     strategy: Strategy
+    model: ModelFamily = "logistic"
+    aggregation: Aggregation = "mean"
+    hidden: int = 0
     rounds: int
     sites: dict[str, TrainStats]
     trained_by: tuple[str, ...] = Field(description="sites whose updates the final model averages")
     rounds_by_site: dict[str, int] = Field(default_factory=dict, description="rounds each site's update was pooled")
     mean: tuple[float, ...]
     scale: tuple[float, ...]
-    weights: tuple[float, ...] = Field(description="[intercept, β…] on inputs standardised by mean and scale")
+    weights: tuple[float, ...] = Field(description="[intercept, β…] (or the MLP's θ) on standardised inputs")
+    trees: str = Field(default="", description="xgboost only: the trained booster (xgboost JSON) on raw inputs")
     feature_names: tuple[str, ...]
     secure_aggregation: bool = False
     privacy: PrivacyRecord | None = Field(default=None, description="(ε, δ) of the training, from the accountant")
+    rounds_completed: int = Field(default=0, description="rounds whose aggregate the model includes")
+    resumed_from: int = Field(default=0, description="the checkpoint's round this run started from (0: none)")
+    dropped_out: dict[str, int] = Field(
+        default_factory=dict, description="site → the first round it sent no usable update, having trained before"
+    )
+    started: str = ""
+    finished: str = ""

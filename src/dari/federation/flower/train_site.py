@@ -15,15 +15,17 @@ from pathlib import Path
 import numpy as np
 
 from dari.cdm.store import open_store
-from dari.disclosure import DisclosureRefusedError, require_min_cell
-from dari.errors import DariError
+from dari.disclosure import DisclosureRefusedError, DisclosureRules, require_min_cell
+from dari.errors import DariError, InputError
 from dari.federation.flower.grants import GrantChecker
 from dari.federation.flower.train_jobs import TRAINING_ANALYSIS, TrainRequest, TrainStats, TrainUpdate
 from dari.federation.guard import Admission, JobClaim, SiteBinding, SiteGuard
 from dari.federation.ticket import params_sha256
 from dari.models.cdm_features import extract_cohort_features
 from dari.training import LogisticProblem, local_update, standardise
+from dari.training.boosted import BoostingProblem, boosted_local_update, check_trees, require_leaf_cells
 from dari.training.dp import DpSettings, dp_local_update
+from dari.training.mlp import MlpShape, mlp_local_update
 
 
 @dataclass
@@ -60,6 +62,7 @@ def _cohort(job: TrainRequest, admission: Admission) -> tuple[TrainStats, Traini
     batch = frame.inputs(spec)
     keep = batch.scorable
     x, y, ids = batch.x[keep].astype(np.float64), frame.y[keep].astype(np.float64), frame.person_id[keep]
+    data_from, data_to = _data_months(frame.index_date[keep], rules.min_cell)
     events = int(y.sum())
     require_min_cell(len(y), "rows", rules)
     require_min_cell(events, "events", rules)
@@ -82,8 +85,20 @@ def _cohort(job: TrainRequest, admission: Admission) -> tuple[TrainStats, Traini
         events=n_events,
         mean=tuple(x.mean(axis=0).tolist()),
         variance=tuple(x.var(axis=0).tolist()),
+        data_from=data_from,
+        data_to=data_to,
     )
     return stats, TrainingCohort(x, y, n.value)
+
+
+def _data_months(dates: np.ndarray, min_cell: int) -> tuple[str, str]:
+    """The cohort's index-date range by month, from its min_cell-th earliest to its min_cell-th latest date, so
+    that no one person's date is the range's end."""
+    if dates.size < min_cell or min_cell < 1:
+        return "", ""
+    ordered = np.sort(dates.astype("datetime64[D]"))
+    first, last = ordered[min_cell - 1], ordered[-min_cell]
+    return str(first.astype("datetime64[M]")), str(last.astype("datetime64[M]"))
 
 
 def admit_training(
@@ -104,23 +119,69 @@ def admit_training(
     return failed, None, None
 
 
+def problem_of(job: TrainRequest) -> LogisticProblem:
+    """The local optimisation of the admitted job (signed by the hub's ticket, never the round's message)."""
+    mu = job.proximal_mu if job.strategy == "fedprox" else 0.0
+    return LogisticProblem(l2=job.l2, local_steps=job.local_steps, learning_rate=job.learning_rate, proximal_mu=mu)
+
+
+def boosting_of(job: TrainRequest, base_score: float, rules: DisclosureRules | None = None) -> BoostingProblem:
+    """xgboost's parameters for the job; `min_child_weight` so that every leaf holds ≥ min_cell rows.
+
+    A row's hessian p(1 − p) is at most 1/4, so a leaf whose hessian sum reaches min_cell/4 holds ≥ min_cell rows.
+    """
+    return BoostingProblem(
+        max_depth=job.max_depth,
+        eta=job.eta,
+        local_trees=job.local_trees,
+        base_score=base_score,
+        l2=max(job.l2, 1e-6),
+        min_child_weight=(rules or job.disclosure).min_cell / 4,
+    )
+
+
 def site_update(
     cohort: TrainingCohort,
-    weights: np.ndarray,
+    job: TrainRequest,
+    broadcast: np.ndarray,
     mean: list[float],
     scale: list[float],
-    problem: LogisticProblem,
+    base_score: float = 0.5,
+    rules: DisclosureRules | None = None,
     dp: DpSettings | None = None,
 ) -> TrainUpdate:
     """One round's local update on the site's rows, weighted by its protected cohort size (DP-SGD when `dp`)."""
-    if weights.shape != (cohort.x.shape[1] + 1,) or not np.isfinite(weights).all():
+    d = cohort.x.shape[1]
+    if dp is not None and job.model != "logistic":
+        raise DisclosureRefusedError("differential privacy (DP-SGD) is available for the logistic model only")
+    if job.model == "xgboost":
+        return _boosted_update(cohort, job, broadcast, base_score, rules or job.disclosure)
+    size = MlpShape(d, job.hidden).size if job.model == "mlp" else d + 1
+    if broadcast.shape != (size,) or not np.isfinite(broadcast).all():
         raise DisclosureRefusedError("the broadcast model does not fit this job's inputs")
     z = standardise(cohort.x, mean, scale)
-    w = (
-        local_update(weights, z, cohort.y, problem)
-        if dp is None
-        else dp_local_update(weights, z, cohort.y, problem, dp)
-    )
+    if job.model == "mlp":
+        w = mlp_local_update(broadcast, z, cohort.y, MlpShape(d, job.hidden), problem_of(job))
+    elif dp is not None:
+        w = dp_local_update(broadcast, z, cohort.y, problem_of(job), dp)
+    else:
+        w = local_update(broadcast, z, cohort.y, problem_of(job))
     if not np.isfinite(w).all():  # never sent: the hub would average a NaN into every site's model
         raise DariError("the local update is not finite (the learning rate may be too large)")
     return TrainUpdate(num_examples=cohort.num_examples, weights=tuple(w.tolist()))
+
+
+def _boosted_update(
+    cohort: TrainingCohort, job: TrainRequest, broadcast: np.ndarray, base_score: float, rules: DisclosureRules
+) -> TrainUpdate:
+    if broadcast.dtype != np.uint8 or broadcast.ndim != 1:
+        raise DisclosureRefusedError("the broadcast model is not an xgboost model")
+    model = broadcast.tobytes()
+    try:
+        if model:
+            check_trees(model, cohort.x.shape[1])
+        trees = boosted_local_update(model, cohort.x, cohort.y, boosting_of(job, base_score, rules))
+    except InputError as exc:
+        raise DisclosureRefusedError(f"the broadcast model does not fit this job's inputs: {exc}") from None
+    require_leaf_cells(trees, cohort.x, rules)
+    return TrainUpdate(num_examples=cohort.num_examples, trees=trees.decode("utf-8"))
