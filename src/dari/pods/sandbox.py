@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import select
 import shutil
 import signal
 import subprocess
@@ -299,6 +300,11 @@ def run_sandboxed(argv: list[str], mounts: Mounts, limits: PodLimits, *, stdout:
     with stdout.open("wb") as out, stderr.open("wb") as err:
         # The command is built here from fixed flags and this run's own paths; the pod's code runs inside it.
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True)  # noqa: S603
+        # A pidfd becomes readable the moment the pod's process ends: `Popen.wait(timeout)` instead sleeps in
+        # doubling steps up to 50 ms, which added up to 50 ms to every run (a tenth of a short analysis).
+        ended = select.poll()
+        pidfd = os.pidfd_open(proc.pid)
+        ended.register(pidfd, select.POLLIN)
         try:
             next_size_check = 0.0
             while proc.poll() is None:
@@ -316,11 +322,12 @@ def run_sandboxed(argv: list[str], mounts: Mounts, limits: PodLimits, *, stdout:
                         exceeded = True
                         _kill(proc, uid)
                         break
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(timeout=_POLL_S)  # returns as soon as the pod ends, unlike a sleep
+                ended.poll(int(_POLL_S * 1000))
         except BaseException:
             _kill(proc, uid)
             raise
+        finally:
+            os.close(pidfd)
     wall = time.monotonic() - start
     if uid is not None:  # a child outliving bwrap, or still dying with its namespace: end it, it is ours
         _end_uid(uid)
