@@ -23,7 +23,6 @@ from dari.federation.flower.secure_agg import SECAGG_RECORD
 from dari.federation.flower.simulation import simulate, site_bindings
 from dari.federation.flower.train_apps import (
     HubTrainJob,
-    _problem,
     answer_train_round,
     answer_train_stats,
     make_train_hub_app,
@@ -89,7 +88,7 @@ def _plain_replay(sites: list[Path], run: TrainRun, request: TrainRequest) -> tu
     w = np.zeros(len(run.weights))
     first: list[np.ndarray] = []
     for r in range(ROUNDS):
-        updates = [site_update(c, w, list(run.mean), list(run.scale), _problem(request)) for c in cohorts]
+        updates = [site_update(c, request, w, list(run.mean), list(run.scale)) for c in cohorts]
         if r == 0:
             first = [np.asarray(u.weights) for u in updates]
         n = np.array([u.num_examples for u in updates], dtype=np.float64)
