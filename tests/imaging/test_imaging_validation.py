@@ -18,7 +18,8 @@ from dari.federation.site_audit import SiteAuditLog
 from dari.imaging.dicomweb import PacsClient
 from dari.imaging.froc import sensitivity_at_fp_rows
 from dari.imaging.loading import ensure_deid_key, load_studies
-from dari.imaging.scoring import MatchedFilterScorer
+from dari.imaging.model import reference_folder
+from dari.imaging.scoring import ModelScorer
 from dari.imaging.synth import synth_site_studies
 from dari.imaging.validation_apps import run_imaging_validation
 from dari.imaging.validation_job import ImagingScope, ImagingValidationRun
@@ -50,14 +51,15 @@ def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Path]]:
 
 @pytest.fixture(scope="module")
 def run(sites: list[Path]) -> ImagingValidationRun:
+    # The shipped reference model (ONNX Runtime, its image spec), as `dari imaging validate` uses by default.
     return run_imaging_validation(
-        sites, MatchedFilterScorer(), requester="researcher", threshold=THRESHOLD, rules=RULES
+        sites, ModelScorer.load(reference_folder()), requester="researcher", threshold=THRESHOLD, rules=RULES
     )
 
 
 def test_imaging_validation_federated_equals_centralised(run: ImagingValidationRun, sites: list[Path]) -> None:
     # Prepare: the same images scored in one place (synthetic data only)
-    scorer, scope = MatchedFilterScorer(), ImagingScope()
+    scorer, scope = ModelScorer.load(reference_folder()), ImagingScope()
     rows = [score_pacs(site_pacs(f), scope, scorer, read_key_file(f / DEID_KEY), reference_labels(f)) for f in sites]
     y, p = np.concatenate([r.y for r in rows]), np.concatenate([r.p for r in rows])
 

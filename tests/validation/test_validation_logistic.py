@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -94,3 +95,34 @@ def test_fit_of_one_class_is_nan_with_warning() -> None:
     with pytest.warns(UserWarning, match="both events and non-events"):
         fit = fit_rows([0] * 50, np.linspace(0.1, 0.9, 50), "citl")
     assert not fit.converged and math.isnan(fit.intercept)
+
+
+def test_overconfident_model_fits_in_steps_a_site_accepts() -> None:
+    """Over-confident scores (logits spread ±15, true slope 0.3, intercept -3: an imaging model at a scanner it
+    was not trained on) once took a Newton step of 7.8 logit units from (0, 1), beyond MAX_STEP, and every such
+    site refused the round: the imaging validation's sites all dropped out of calibration."""
+    import statsmodels.api as sm
+
+    from dari.federation.flower.calibration import MAX_STEP
+    from dari.validation.logistic import logistic_step_sums, logit, newton_fit
+
+    # Prepare: true logit = 0.3 × the score's logit − 3, i.e. scores far more extreme than the outcomes
+    rng = np.random.default_rng(4)
+    lp = rng.normal(0.0, 6.0, 4000)
+    y = (rng.random(4000) < 1 / (1 + np.exp(-(0.3 * lp - 3.0)))).astype(float)
+    s = 1 / (1 + np.exp(-lp))
+    fit, asked = newton_fit("slope"), []
+    params = next(fit)
+    # Execute
+    try:
+        while True:
+            asked.append(params)
+            params = fit.send([logistic_step_sums(y, logit(s), params, "slope")])
+    except StopIteration as done:
+        result = done.value
+    # Assert: every round within what a site accepts, and the same MLE as statsmodels' GLM
+    jumps = [max(abs(b.intercept - a.intercept), abs(b.slope - a.slope)) for a, b in itertools.pairwise(asked)]
+    assert result.converged and max(jumps) <= MAX_STEP
+    glm = sm.GLM(y, sm.add_constant(logit(s)), family=sm.families.Binomial()).fit()
+    assert result.slope == pytest.approx(glm.params[1], abs=1e-6)
+    assert result.intercept == pytest.approx(glm.params[0], abs=1e-6)

@@ -119,8 +119,13 @@ def validate(
     min_cell: Annotated[int, typer.Option(min=1, help="Minimum cell size of every released count.")] = 10,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the results (and imaging.json) here.")] = None,
     model: Annotated[
-        Path | None, typer.Option("--model", help="Imaging model folder (model.onnx, spec.json, card.json).")
-    ] = None,
+        str,
+        typer.Option(
+            "--model",
+            help="`reference` (the shipped chest-radiograph model), `matched-filter` (an untrained classical "
+            "detector, the baseline) or an imaging model folder (model.onnx, spec.json, card.json).",
+        ),
+    ] = "reference",
 ) -> None:
     """Validate an imaging model on every site's PACS with the federated engine; only aggregates leave each site."""
     with guarded():
@@ -131,7 +136,13 @@ def validate(
         from dari.imaging.validation_apps import run_imaging_validation
 
         started = time.perf_counter()
-        scorer: ImageScorer = ModelScorer.load(model) if model is not None else MatchedFilterScorer()
+        from dari.imaging.model import reference_folder
+
+        scorer: ImageScorer
+        if model == "matched-filter":
+            scorer = MatchedFilterScorer()
+        else:
+            scorer = ModelScorer.load(reference_folder() if model == "reference" else Path(model))
         imaging = run_imaging_validation(
             sites,
             scorer,

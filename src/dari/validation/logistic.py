@@ -50,6 +50,11 @@ OffsetMode = Literal["slope", "citl"]
 #: A recalibration intercept or slope beyond ±100 means separation, not calibration; the hub stops there, and a
 #: site refuses parameters outside the box (they would only serve to probe its score distribution).
 PARAM_LIMIT = 100.0
+#: The largest change of intercept or slope (logit units) one Newton step makes (a damped Newton: a longer step is
+#: scaled down to it). The MLE is the same; only the path is shorter-legged. Sites refuse calibration rounds that
+#: jump more than `dari.federation.flower.calibration.MAX_STEP` (5.0), and an undamped first step from (0, 1) for a
+#: sharply separating model (a site that trained it: AUROC 0.99) reached beyond that: every such site was refused.
+MAX_NEWTON_STEP = 4.0
 
 
 class LogisticParams(BaseModel):
@@ -223,6 +228,9 @@ def newton_fit(
         step = _newton_step(total, offset_mode)
         if step is None:
             return _failed(offset_mode, total.n, total.events, iteration, "singular information matrix")
+        longest = max(abs(step[0]), abs(step[1]))
+        if longest > MAX_NEWTON_STEP:
+            step = (step[0] * MAX_NEWTON_STEP / longest, step[1] * MAX_NEWTON_STEP / longest)
         if max(abs(step[0]), abs(step[1])) < tol:
             return LogisticFit(
                 offset_mode=offset_mode,
