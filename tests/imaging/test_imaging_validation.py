@@ -72,8 +72,9 @@ def test_imaging_validation_federated_equals_centralised(run: ImagingValidationR
     assert run.run.covered == ("site-1", "site-2", "site-3") and pooled is not None
     assert pooled.n == central.n and pooled.events == central.events
     assert abs(pooled.brier.brier - central.brier.brier) < 1e-12
-    # cross-site pairs are read from the released bins (at least 5 per class here): close, not exact
-    assert abs(pooled.auroc.estimate - central.auroc.estimate) < 0.01
+    # Cross-site pairs are read from the released bins (at least 5 per class here): within the bound of the pairs
+    # whose bins overlap (each such pair's concordance lies anywhere in [0, 1]); same-site pairs are exact.
+    assert abs(pooled.auroc.estimate - central.auroc.estimate) <= _cross_site_bound(run)
     assert abs(pooled.calibration_slope.estimate - central.calibration_slope.estimate) < 1e-6
     assert abs(pooled.citl.estimate - central.citl.estimate) < 1e-6
     fed_counts, cen_counts = pooled.threshold.counts, central.threshold.counts
@@ -82,8 +83,11 @@ def test_imaging_validation_federated_equals_centralised(run: ImagingValidationR
     else:  # an anchor dropped for a small cell: read inside a bin
         assert abs(fed_counts.tp - cen_counts.tp) <= 3 and abs(fed_counts.fp - cen_counts.fp) <= 3
     federated_points = run.sensitivity_at_fp["pooled"]
+    positives = central.events
     for fed, cen in zip(federated_points, central_points, strict=True):
-        assert abs(fed.sensitivity - cen.sensitivity) <= 0.15  # read from released bins: approximate, not exact
+        # The operating point is found on released bins (≥ 5 of the 31 positives each), so the federated and the
+        # row-level thresholds can fall up to two bins apart at these small sites: approximate, not exact.
+        assert abs(fed.sensitivity - cen.sensitivity) <= 2 * RULES.min_cell / positives
 
 
 def test_imaging_validation_releases_aggregates_with_subgroups(run: ImagingValidationRun, sites: list[Path]) -> None:
@@ -102,3 +106,21 @@ def test_imaging_validation_releases_aggregates_with_subgroups(run: ImagingValid
     assert parse_results(doc, source="results.json") is not None  # the validation report reads it as a tabular run
     entries = SiteAuditLog(sites[0]).entries()
     assert any(e["event"] == "job.admit" for e in entries) and any(e["event"] == "imaging.images" for e in entries)
+
+
+def _cross_site_bound(run: ImagingValidationRun) -> float:
+    """The largest error of the pooled AUROC that released histograms allow: overlapping cross-site pairs / pairs."""
+    hists = {s: r.statistics.histogram for s, r in run.run.sites.items() if r.statistics is not None}
+    overlapping, positives, negatives = 0, 0, 0
+    for site, h in hists.items():
+        positives += sum(h.positives.counts)
+        negatives += sum(h.negatives.counts)
+        for other, g in hists.items():
+            if other == site:
+                continue
+            pe, ne = h.positives.edges, g.negatives.edges
+            for i, cp in enumerate(h.positives.counts):
+                for j, cn in enumerate(g.negatives.counts):
+                    if pe[i] < ne[j + 1] and ne[j] < pe[i + 1]:
+                        overlapping += cp * cn
+    return overlapping / (positives * negatives)
