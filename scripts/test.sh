@@ -11,11 +11,12 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt
     || echo "!!! could not install chromium: the browser tests will be skipped (loudly) !!!" >&2
 fi
 # The imaging tests start a real PACS (Debian's Orthanc with its DICOMweb plugin, DICOM validator dciodvfy) and the
-# research-pod tests a real sandbox (bubblewrap); installed the same way, skipped loudly when they cannot be.
+# research-pod tests a real sandbox (bubblewrap) running Python and R (Debian's r-base-core); installed the same way, skipped loudly when they cannot be.
 missing=()
 command -v Orthanc >/dev/null 2>&1 || missing+=(orthanc orthanc-dicomweb)
 command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
 command -v dciodvfy >/dev/null 2>&1 || missing+=(dicom3tools)
+command -v Rscript >/dev/null 2>&1 || missing+=(r-base-core)
 if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "== installing Debian's ${missing[*]} for the imaging and pod tests" >&2
   (apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q "${missing[@]}" >/dev/null 2>&1; }) \

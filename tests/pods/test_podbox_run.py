@@ -225,3 +225,32 @@ def test_cli_runs_at_the_site_through_the_guard_and_refuses_real_data_without_a_
     assert unchecked.exit_code == 2 and "--no-governance" in unchecked.output
     assert not (real / RUNS).exists()
     assert [e["event"] for e in SiteAuditLog(real).entries()] == ["job.refuse"]
+
+
+R_ANALYSIS = """
+person <- read.csv("/pod/data/person.csv")
+measurement <- read.csv("/pod/data/measurement.csv")
+joined <- merge(person["person_id"], measurement["person_id"], by = "person_id")
+joined <- merge(joined, person[c("person_id", "gender_concept_id")], by = "person_id")
+counts <- aggregate(person_id ~ gender_concept_id, data = joined, FUN = length)
+write.table(counts[order(counts$gender_concept_id), ], "/pod/outputs/by_sex.csv", sep = ",", row.names = FALSE,
+            col.names = FALSE)
+"""
+
+
+def test_r_bundle_reads_the_view_as_csv_and_agrees_with_python(
+    pod_site: Path, site_run: PodRun, tmp_path: Path
+) -> None:
+    """An `analysis.R` bundle (Debian's Rscript) on the same view: the same counts as the Python bundle's."""
+    if shutil.which("Rscript") is None:
+        pytest.skip("!!! Debian's r-base-core is not installed: the R pod test DID NOT RUN !!!")
+    # Prepare
+    bundle = write_bundle(tmp_path / "r-egfr", R_ANALYSIS, tables=("person", "measurement"), entry="analysis.R")
+    # Execute
+    outcome = run_at_site(pod_site, bundle, tables=("person", "measurement"))
+    # Assert
+    assert outcome.status == "ok" and outcome.result is not None, outcome.reason
+    assert outcome.result.exit_code == 0, outcome.result
+    held = pod_site / RUNS / outcome.result.run_id / "outputs" / "by_sex.csv"
+    python = pod_site / RUNS / site_run.run_id / "outputs" / "by_sex.csv"
+    assert held.read_text().split() == python.read_text().split()

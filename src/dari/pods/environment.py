@@ -5,8 +5,9 @@ so every run at a site sees the same interpreter and the same packages at the sa
 project's lock file (`uv.lock`). `environment_sha256` hashes the Python version and the sorted `name==version`
 list (not paths, which differ between machines): two sites with the same hash give a pod the same software.
 
-R: a bundle whose entry is `analysis.R` runs only where R (Debian's `r-base`, `Rscript`) is installed; these
-machines have none, so such a bundle is refused before anything runs, with that reason.
+R: a bundle whose entry is `analysis.R` runs with Debian's R (`r-base-core`, `Rscript --vanilla`, base packages
+only; its version is part of the environment's hash); it reads the view as CSV (`<table>.csv`), since Debian's R
+has no Parquet reader. Where R is not installed such a bundle is refused before anything runs, with that reason.
 """
 
 from __future__ import annotations

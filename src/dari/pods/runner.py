@@ -153,6 +153,8 @@ def run_bundle(
             assert grant is not None  # require_grant refused a site run without one
             view = staging / "view"
             view_record = build_view(site_folder, grant, checked.manifest.needs.tables, view)
+        if checked.language == "r":  # Debian's R has no Parquet reader (no Arrow): R bundles read the view as CSV
+            view = _csv_copy(view, staging / "view-csv")
         outputs, logs, config = staging / "outputs", staging / "logs", staging / "config"
         for folder in (outputs, logs, config):
             folder.mkdir()
@@ -233,3 +235,21 @@ def load_run(site_folder: Path, run_id: str) -> PodRun:
     if not path.is_file():
         raise InputError("no such pod run", file=str(path))
     return PodRun.model_validate_json(path.read_text(encoding="utf-8"))
+
+
+def _csv_copy(view: Path, out: Path) -> Path:
+    """The view's tables as `<table>.csv` (header row, ISO dates, empty for NULL) beside its `_view.json`."""
+    import duckdb
+
+    out.mkdir()
+    con = duckdb.connect()
+    try:
+        for table in sorted(view.glob("*.parquet")):
+            source = table.as_posix().replace("'", "''")
+            target = (out / f"{table.stem}.csv").as_posix().replace("'", "''")
+            con.execute(f"COPY (SELECT * FROM read_parquet('{source}')) TO '{target}' (HEADER, DELIMITER ',')")
+    finally:
+        con.close()
+    if (view / VIEW_FILE).is_file():
+        (out / VIEW_FILE).write_bytes((view / VIEW_FILE).read_bytes())
+    return out

@@ -52,7 +52,7 @@ POD_CONFIG = "/pod/config"
 MATPLOTLIBRC = "backend: Agg\nfont.family: NanumGothic, DejaVu Sans\naxes.unicode_minus: False\n"
 #: Pod uids (root runner only): a range no Debian account uses, far above the usual subuid ranges.
 POD_UID_RANGE = (3_000_000, 3_900_000)
-_ETC_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/etc/fonts", "/etc/alternatives", "/etc/mime.types")
+_ETC_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/etc/fonts", "/etc/alternatives", "/etc/mime.types", "/etc/R")
 _POLL_S = 0.05
 _MB = 1024 * 1024
 
