@@ -151,7 +151,7 @@ def _python_binds() -> list[str]:
     """The pod's declared Python: this site's virtual environment and its base interpreter, read-only."""
     roots = sorted({Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), Path(sys.prefix)})
     args: list[str] = []
-    made: set[str] = {"/", "/usr", "/etc"}
+    made: set[str] = {"/", "/usr", "/etc", "/tmp"}  # noqa: S108 - /tmp: the sandbox's own tmpfs, mounted first
     for root in roots:
         if root.is_relative_to("/usr"):
             continue
@@ -228,6 +228,9 @@ def sandbox_command(argv: list[str], mounts: Mounts, limits: PodLimits, uid: int
     cmd += ["--proc", "/proc", "--dev", "/dev"]
     shm = "/dev/shm"  # noqa: S108 - the sandbox's own, size-limited (bwrap's /dev has none)
     cmd += ["--perms", "1777", "--size", str(limits.work_mb * _MB), "--tmpfs", shm]
+    # /tmp is a private size-limited tmpfs of its own, mounted before the Python binds: a site (or CI's clone) whose
+    # virtual environment lies under /tmp gets it bound inside this tmpfs (a /tmp symlink then could not be made).
+    cmd += ["--perms", "1777", "--size", str(limits.work_mb * _MB), "--tmpfs", "/tmp"]  # noqa: S108
     cmd += _python_binds()
     cmd += ["--perms", "0755", "--dir", "/pod"]
     cmd += ["--ro-bind", str(mounts.code), POD_CODE, "--ro-bind", str(mounts.data), POD_DATA]
@@ -235,8 +238,7 @@ def sandbox_command(argv: list[str], mounts: Mounts, limits: PodLimits, uid: int
     if mounts.config is not None:
         cmd += ["--ro-bind", str(mounts.config), POD_CONFIG]
     cmd += ["--perms", "1777", "--size", str(limits.work_mb * _MB), "--tmpfs", POD_WORK]
-    tmp = f"{POD_WORK}/tmp"  # noqa: S108 - /tmp inside the sandbox points into the private tmpfs
-    cmd += ["--perms", "1777", "--dir", tmp, "--symlink", tmp, "/tmp"]  # noqa: S108
+    cmd += ["--perms", "1777", "--dir", f"{POD_WORK}/tmp"]  # noqa: S108 - TMPDIR, in the private tmpfs
     for name, value in pod_environment().items():
         cmd += ["--setenv", name, value]
     cmd += ["--chdir", POD_WORK, "--"]
