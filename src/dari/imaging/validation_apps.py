@@ -15,9 +15,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
-from flwr.app import ArrayRecord, ConfigRecord, Context, Message, RecordDict
+from flwr.app import ArrayRecord, Context, Message
 from flwr.clientapp import ClientApp
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from dari.disclosure import DisclosureRules
 from dari.federation.flower.calibration import CalibrationState
@@ -27,6 +27,7 @@ from dari.federation.flower.jobs import CalibrationQuery, CalibrationReply, Site
 from dari.federation.flower.simulation import FederationRunError, simulate, site_ids
 from dari.federation.flower.site_app import (
     PAYLOAD,
+    _reply,  # the same reply envelope as the tabular app's
     _save_state,  # the tabular app's node-state layout, shared so its `answer_round` serves imaging jobs too
     _state_key,
     answer_round,
@@ -38,10 +39,6 @@ from dari.imaging.scoring import ImageScorer
 from dari.imaging.validation_job import ImagingJobRequest, ImagingScope, ImagingValidationRun
 from dari.imaging.validation_site import admit_and_validate_images
 from dari.validation import ValidationSpec
-
-
-def _reply(message: Message, record: BaseModel) -> Message:
-    return Message(RecordDict({PAYLOAD: ConfigRecord({"json": record.model_dump_json()})}), reply_to=message)
 
 
 def make_imaging_site_app(
